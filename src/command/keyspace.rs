@@ -1,0 +1,89 @@
+//! Generic key commands: DEL, EXISTS and the rest of the keyspace family.
+
+use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::protocol::{Args, Reply};
+use crate::server::Conn;
+
+/// Shard side of DEL/UNLINK when all keys are on one shard.
+fn del(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let now = ctx.now;
+    let db = ctx.db();
+    let n = a.iter().skip(1).filter(|k| db.delete(k, now)).count();
+    r.int(n as i64);
+}
+
+/// Shard side of EXISTS (a key named twice counts twice).
+fn exists(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let now = ctx.now;
+    let db = ctx.db();
+    let n = a.iter().skip(1).filter(|k| db.contains(k, now)).count();
+    r.int(n as i64);
+}
+
+/// Runs a per-key counting command across shards and replies with the sum.
+fn count_across<'a>(
+    c: &'a mut Conn,
+    a: OwnedArgs,
+    f: fn(&mut Ctx<'_>, &[u8]) -> bool,
+) -> LocalBoxFuture<'a> {
+    Box::pin(async move {
+        let groups = c.group_by_shard(&a, 1..a.len());
+        let futs = groups.into_iter().map(|(shard, idx)| {
+            let keys: Vec<Vec<u8>> = idx.iter().map(|&i| a.get(i).to_vec()).collect();
+            c.on_shard(shard, move |ctx| keys.iter().filter(|k| f(ctx, k)).count())
+        });
+        let total: usize = futures::future::join_all(futs).await.into_iter().sum();
+        c.reply().int(total as i64);
+    })
+}
+
+fn del_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    count_across(c, a, |ctx, k| {
+        let now = ctx.now;
+        ctx.db().delete(k, now)
+    })
+}
+
+fn exists_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    count_across(c, a, |ctx, k| {
+        let now = ctx.now;
+        ctx.db().contains(k, now)
+    })
+}
+
+/// Keyspace family specs.
+pub static SPECS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "del",
+        arity: -2,
+        flags: WRITE,
+        first_key: 1,
+        last_key: -1,
+        step: 1,
+        key_flags: keyflags::RM | keyflags::DELETE,
+        acl: &["keyspace", "write", "slow"],
+        summary: "Delete a key",
+        complexity: "O(N) where N is the number of keys that will be removed.",
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        shard: Some(del),
+        coord: Some(del_coord),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "exists",
+        arity: -2,
+        flags: READONLY | FAST,
+        first_key: 1,
+        last_key: -1,
+        step: 1,
+        key_flags: keyflags::RO,
+        acl: &["keyspace", "read", "fast"],
+        summary: "Determine if a key exists",
+        since: "1.0.0",
+        complexity: "O(N) where N is the number of keys to check.",
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        shard: Some(exists),
+        coord: Some(exists_coord),
+        ..CommandSpec::DEFAULT
+    },
+];

@@ -1,0 +1,445 @@
+//! The command table and the command families.
+//!
+//! ```text
+//!  name ──lookup──► &'static CommandSpec { arity, flags, keys, acl, docs,
+//!                                          shard: Option<ShardFn>, coord: Option<CoordFn> }
+//!  all keys on one shard + shard fn ──► runs on that shard (inline or hop)
+//!  otherwise coord fn              ──► runs on the client's core, hopping as needed
+//! ```
+//!
+//! Dispatch, arity errors, COMMAND, ACL categories and statistics all read this
+//! one table. Each family file keeps its specs next to its handlers.
+
+pub mod connection;
+pub mod keyspace;
+pub mod server;
+pub mod string;
+pub mod util;
+
+use crate::protocol::{Args, Reply};
+use crate::server::conn::Conn;
+use crate::shard::Shard;
+use crate::storage::Db;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+/// Command flags (Redis's names, lower-case in COMMAND output).
+pub mod flags {
+    pub const WRITE: u64 = 1 << 0;
+    pub const READONLY: u64 = 1 << 1;
+    pub const DENYOOM: u64 = 1 << 2;
+    pub const MODULE: u64 = 1 << 3;
+    pub const ADMIN: u64 = 1 << 4;
+    pub const PUBSUB: u64 = 1 << 5;
+    pub const NOSCRIPT: u64 = 1 << 6;
+    pub const BLOCKING: u64 = 1 << 7;
+    pub const LOADING: u64 = 1 << 8;
+    pub const STALE: u64 = 1 << 9;
+    pub const SKIP_MONITOR: u64 = 1 << 10;
+    pub const SKIP_SLOWLOG: u64 = 1 << 11;
+    pub const ASKING: u64 = 1 << 12;
+    pub const FAST: u64 = 1 << 13;
+    pub const NO_AUTH: u64 = 1 << 14;
+    pub const MAY_REPLICATE: u64 = 1 << 15;
+    pub const SENTINEL: u64 = 1 << 16;
+    pub const ONLY_SENTINEL: u64 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: u64 = 1 << 18;
+    pub const PROTECTED: u64 = 1 << 19;
+    pub const NO_ASYNC_LOADING: u64 = 1 << 20;
+    pub const NO_MULTI: u64 = 1 << 21;
+    pub const MOVABLE_KEYS: u64 = 1 << 22;
+    pub const ALLOW_BUSY: u64 = 1 << 23;
+
+    /// Flag names in COMMAND INFO order.
+    pub const NAMES: &[(u64, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (MODULE, "module"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (SENTINEL, "sentinel"),
+        (ONLY_SENTINEL, "only_sentinel"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (PROTECTED, "protected"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Key-spec flags (COMMAND INFO / DOCS), Redis's names.
+pub mod keyflags {
+    pub const RO: u32 = 1 << 0;
+    pub const RW: u32 = 1 << 1;
+    pub const OW: u32 = 1 << 2;
+    pub const RM: u32 = 1 << 3;
+    pub const ACCESS: u32 = 1 << 4;
+    pub const UPDATE: u32 = 1 << 5;
+    pub const INSERT: u32 = 1 << 6;
+    pub const DELETE: u32 = 1 << 7;
+    pub const NOT_KEY: u32 = 1 << 8;
+    pub const INCOMPLETE: u32 = 1 << 9;
+    pub const VARIABLE_FLAGS: u32 = 1 << 10;
+
+    /// Flag names in Redis's order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+}
+
+/// Context of a command running on the shard that owns its keys.
+pub struct Ctx<'a> {
+    /// The owning shard.
+    pub shard: &'a mut Shard,
+    /// The client's selected database.
+    pub db: usize,
+    /// Time the command started, Unix ms.
+    pub now: u64,
+    /// Client flags that change key access (NO-TOUCH).
+    pub no_touch: bool,
+}
+
+impl Ctx<'_> {
+    /// The client's database on this shard.
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        self.shard.db(self.db)
+    }
+}
+
+/// A handler that runs on the shard owning all of the command's keys.
+pub type ShardFn = fn(&mut Ctx<'_>, &mut Reply<'_>, Args<'_>);
+
+/// A future returned by a coordinator handler.
+pub type LocalBoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// A handler that runs on the client's core and coordinates hops itself.
+pub type CoordFn = for<'a> fn(&'a mut Conn, OwnedArgs) -> LocalBoxFuture<'a>;
+
+/// Custom key finder: pushes the indexes of key arguments.
+pub type KeysFn = fn(Args<'_>, &mut Vec<usize>);
+
+/// One command (or subcommand) of the table.
+pub struct CommandSpec {
+    /// Lower-case name; subcommands are `container|sub`.
+    pub name: &'static str,
+    /// Redis's arity: exact when positive, minimum when negative (name counted).
+    pub arity: i32,
+    /// [`flags`] bits.
+    pub flags: u64,
+    /// First key index (0: none), last key index (negative: from the end), step.
+    pub first_key: i32,
+    /// Last key index.
+    pub last_key: i32,
+    /// Key step.
+    pub step: i32,
+    /// [`keyflags`] of the keys (one spec for all keys in the simple range).
+    pub key_flags: u32,
+    /// Custom key finder for commands whose keys are not at fixed positions.
+    pub keys: Option<KeysFn>,
+    /// ACL categories, without the `@`.
+    pub acl: &'static [&'static str],
+    /// Command group for COMMAND DOCS (`string`, `generic`, `server`...).
+    pub group: &'static str,
+    /// One-line summary.
+    pub summary: &'static str,
+    /// Version that introduced it.
+    pub since: &'static str,
+    /// Time complexity.
+    pub complexity: &'static str,
+    /// Command tips (`nondeterministic_output`, `request_policy:all_shards`...).
+    pub tips: &'static [&'static str],
+    /// Shard-side handler.
+    pub shard: Option<ShardFn>,
+    /// Coordinator handler.
+    pub coord: Option<CoordFn>,
+    /// Subcommands (for containers such as CONFIG).
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// A spec with everything empty; families override with struct update syntax.
+    pub const DEFAULT: CommandSpec = CommandSpec {
+        name: "",
+        arity: 0,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        key_flags: 0,
+        keys: None,
+        acl: &[],
+        group: "generic",
+        summary: "",
+        since: "1.0.0",
+        complexity: "O(1)",
+        tips: &[],
+        shard: None,
+        coord: None,
+        subcommands: &[],
+    };
+
+    /// True when `argc` satisfies the arity.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Has flag bits.
+    #[inline]
+    pub fn has(&self, f: u64) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Indexes of the key arguments of `args`.
+    pub fn key_indexes(&self, args: Args<'_>, out: &mut Vec<usize>) {
+        out.clear();
+        if let Some(f) = self.keys {
+            f(args, out);
+            return;
+        }
+        if self.first_key <= 0 {
+            return;
+        }
+        let argc = args.len() as i32;
+        let last = if self.last_key < 0 {
+            argc + self.last_key
+        } else {
+            self.last_key
+        };
+        let step = self.step.max(1);
+        let mut i = self.first_key;
+        while i <= last && i < argc {
+            out.push(i as usize);
+            i += step;
+        }
+    }
+
+    /// Finds a subcommand by name (case-insensitive).
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let subs: &'static [CommandSpec] = self.subcommands;
+        subs.iter().find(|s| {
+            let short = s.name.rsplit('|').next().unwrap_or(s.name);
+            short.as_bytes().eq_ignore_ascii_case(name)
+        })
+    }
+}
+
+/// Arguments copied out of the read buffer, for coordinator handlers and hops.
+#[derive(Clone, Debug, Default)]
+pub struct OwnedArgs {
+    /// Argument bytes, back to back.
+    pub buf: Vec<u8>,
+    /// Ranges into `buf`.
+    pub ranges: Vec<(usize, usize)>,
+}
+
+impl OwnedArgs {
+    /// Copies `args`.
+    pub fn from_args(args: Args<'_>) -> Self {
+        let mut o = OwnedArgs::default();
+        for a in args.iter() {
+            o.push(a);
+        }
+        o
+    }
+    /// Builds from a list of arguments.
+    pub fn from_slices<S: AsRef<[u8]>>(parts: &[S]) -> Self {
+        let mut o = OwnedArgs::default();
+        for a in parts {
+            o.push(a.as_ref());
+        }
+        o
+    }
+    /// Appends an argument.
+    pub fn push(&mut self, a: &[u8]) {
+        let s = self.buf.len();
+        self.buf.extend_from_slice(a);
+        self.ranges.push((s, self.buf.len()));
+    }
+    /// Borrowed view.
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.buf, &self.ranges)
+    }
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+    /// Argument `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let (s, e) = self.ranges[i];
+        &self.buf[s..e]
+    }
+}
+
+/// The whole table.
+pub struct Table {
+    by_name: HashMap<Vec<u8>, &'static CommandSpec>,
+    /// Every top-level command.
+    pub all: Vec<&'static CommandSpec>,
+}
+
+/// All families' spec lists.
+fn families() -> [&'static [CommandSpec]; 4] {
+    [
+        string::SPECS,
+        keyspace::SPECS,
+        connection::SPECS,
+        server::SPECS,
+    ]
+}
+
+/// The command table, built on first use.
+pub fn table() -> &'static Table {
+    static T: OnceLock<Table> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut by_name = HashMap::new();
+        let mut all = Vec::new();
+        for fam in families() {
+            for spec in fam {
+                by_name.insert(spec.name.as_bytes().to_vec(), spec);
+                all.push(spec);
+            }
+        }
+        Table { by_name, all }
+    })
+}
+
+/// Looks up a command by name, case-insensitively.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 64];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    table().by_name.get(&buf[..name.len()]).copied()
+}
+
+/// Redis's reply to an unknown command.
+pub fn unknown_command_error(args: Args<'_>) -> String {
+    let name = String::from_utf8_lossy(args.get(0));
+    let name: String = name.chars().take(128).collect();
+    let mut s = format!("ERR unknown command '{name}', with args beginning with: ");
+    let mut budget = 128usize;
+    for a in args.iter().skip(1) {
+        if budget == 0 {
+            break;
+        }
+        let a = String::from_utf8_lossy(a);
+        let part: String = a.chars().take(budget).collect();
+        budget = budget.saturating_sub(a.len());
+        s.push('\'');
+        s.push_str(&part);
+        s.push_str("' ");
+    }
+    sanitize(&s)
+}
+
+/// Replaces CR/LF so an error stays on one line.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(spec: &CommandSpec, seen: &mut std::collections::HashSet<&'static str>) {
+        assert!(seen.insert(spec.name), "duplicate command {}", spec.name);
+        assert_eq!(
+            spec.name,
+            spec.name.to_ascii_lowercase(),
+            "{} not lower-case",
+            spec.name
+        );
+        assert!(spec.arity != 0, "{} has arity 0", spec.name);
+        assert!(
+            !(spec.has(flags::WRITE) && spec.has(flags::READONLY)),
+            "{} is both write and readonly",
+            spec.name
+        );
+        assert!(
+            spec.shard.is_some() || spec.coord.is_some() || !spec.subcommands.is_empty(),
+            "{} has no handler",
+            spec.name
+        );
+        if spec.first_key > 0 && spec.keys.is_none() {
+            assert!(spec.step >= 1, "{} has keys but no step", spec.name);
+            let min_argc = spec.arity.unsigned_abs() as i32;
+            assert!(
+                spec.first_key < min_argc.max(2),
+                "{} first key beyond arity",
+                spec.name
+            );
+            if spec.last_key > 0 {
+                assert!(
+                    spec.last_key >= spec.first_key,
+                    "{} last < first",
+                    spec.name
+                );
+            }
+        }
+        for sub in spec.subcommands {
+            assert!(
+                sub.name.starts_with(&format!("{}|", spec.name)),
+                "{} sub name",
+                sub.name
+            );
+            check(sub, seen);
+        }
+    }
+
+    #[test]
+    fn table_invariants() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in &table().all {
+            check(spec, &mut seen);
+        }
+        assert!(lookup(b"GeT").is_some());
+        assert!(lookup(b"nosuchcommand").is_none());
+    }
+
+    #[test]
+    fn unknown_text() {
+        let buf = b"fooab".to_vec();
+        let ranges = vec![(0, 3), (3, 4), (4, 5)];
+        assert_eq!(
+            unknown_command_error(Args::new(&buf, &ranges)),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+    }
+}

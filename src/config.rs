@@ -1,0 +1,654 @@
+//! Typed configuration: the directive table, redis.conf parsing, and the values in
+//! force.
+//!
+//! Every directive has Redis's name, its default as a named constant, a kind that
+//! validates `CONFIG SET`, and a canonical text form for `CONFIG GET`. Each core
+//! holds its own copy; `CONFIG SET` is broadcast to all cores so reads stay local.
+
+use std::fmt;
+
+/// Default `port`.
+pub const DEFAULT_PORT: u16 = 6379;
+/// Default `bind`.
+pub const DEFAULT_BIND: &str = "127.0.0.1";
+/// Default `databases`.
+pub const DEFAULT_DATABASES: usize = 16;
+/// Default `proto-max-bulk-len` (512 MiB).
+pub const DEFAULT_PROTO_MAX_BULK_LEN: i64 = 512 * 1024 * 1024;
+/// Default `client-query-buffer-limit` (1 GiB).
+pub const DEFAULT_CLIENT_QUERY_BUFFER_LIMIT: i64 = 1024 * 1024 * 1024;
+/// Default `maxclients`.
+pub const DEFAULT_MAXCLIENTS: i64 = 10000;
+/// Default `hz`.
+pub const DEFAULT_HZ: i64 = 10;
+
+/// How a directive's value is checked and shown.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Integer within bounds.
+    Int(i64, i64),
+    /// Byte count; accepts `k`, `kb`, `m`, `mb`, `g`, `gb` suffixes; shown in bytes.
+    Memory(i64, i64),
+    /// `yes` or `no`.
+    Bool,
+    /// One of the listed words (case-insensitive, stored lower-case).
+    Enum(&'static [&'static str]),
+    /// Any string.
+    Str,
+}
+
+/// One configuration directive.
+#[derive(Debug)]
+pub struct Directive {
+    /// Redis's name.
+    pub name: &'static str,
+    /// Other accepted names (Redis's older spellings).
+    pub aliases: &'static [&'static str],
+    /// Default text.
+    pub default: &'static str,
+    /// Validation and display.
+    pub kind: Kind,
+    /// Whether `CONFIG SET` may change it at run time.
+    pub mutable: bool,
+}
+
+const fn d(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Directive {
+    Directive {
+        name,
+        aliases: &[],
+        default,
+        kind,
+        mutable,
+    }
+}
+const fn da(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    default: &'static str,
+    kind: Kind,
+    mutable: bool,
+) -> Directive {
+    Directive {
+        name,
+        aliases,
+        default,
+        kind,
+        mutable,
+    }
+}
+
+const I64MAX: i64 = i64::MAX;
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+const FSYNC: &[&str] = &["always", "everysec", "no"];
+const YESNOASYNC: &[&str] = &["yes", "no"];
+
+/// Every directive coreshard knows.
+pub static DIRECTIVES: &[Directive] = &[
+    d("bind", DEFAULT_BIND, Kind::Str, true),
+    d("port", "6379", Kind::Int(0, 65535), false),
+    d("threads", "0", Kind::Int(0, 1024), false),
+    d("databases", "16", Kind::Int(1, I64MAX), false),
+    d("loglevel", "notice", Kind::Enum(LOGLEVELS), true),
+    d("logfile", "", Kind::Str, false),
+    d("daemonize", "no", Kind::Bool, false),
+    d("pidfile", "", Kind::Str, false),
+    d("dir", ".", Kind::Str, true),
+    d("dbfilename", "dump.rdb", Kind::Str, true),
+    d("save", "", Kind::Str, true),
+    d("appendonly", "no", Kind::Bool, true),
+    d("appendfilename", "appendonly.aof", Kind::Str, false),
+    d("appendfsync", "everysec", Kind::Enum(FSYNC), true),
+    d("requirepass", "", Kind::Str, true),
+    d("protected-mode", "yes", Kind::Bool, true),
+    d("tcp-backlog", "511", Kind::Int(0, I64MAX), false),
+    d("tcp-keepalive", "300", Kind::Int(0, I64MAX), true),
+    d("timeout", "0", Kind::Int(0, I64MAX), true),
+    d("maxclients", "10000", Kind::Int(1, I64MAX), true),
+    d("hz", "10", Kind::Int(1, 500), true),
+    d("dynamic-hz", "yes", Kind::Bool, true),
+    d(
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::Memory(1024 * 1024, I64MAX),
+        true,
+    ),
+    d(
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::Memory(1024 * 1024, I64MAX),
+        true,
+    ),
+    d(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::Str,
+        true,
+    ),
+    d("maxmemory", "0", Kind::Memory(0, I64MAX), true),
+    d("maxmemory-policy", "noeviction", Kind::Enum(POLICIES), true),
+    d("maxmemory-samples", "5", Kind::Int(1, 64), true),
+    d("maxmemory-eviction-tenacity", "10", Kind::Int(0, 100), true),
+    d("lfu-log-factor", "10", Kind::Int(0, I64MAX), true),
+    d("lfu-decay-time", "1", Kind::Int(0, I64MAX), true),
+    d("active-expire-effort", "1", Kind::Int(1, 10), true),
+    d("lazyfree-lazy-eviction", "no", Kind::Bool, true),
+    d("lazyfree-lazy-expire", "no", Kind::Bool, true),
+    d("lazyfree-lazy-server-del", "no", Kind::Bool, true),
+    d("lazyfree-lazy-user-del", "no", Kind::Bool, true),
+    d("lazyfree-lazy-user-flush", "no", Kind::Bool, true),
+    d(
+        "slowlog-log-slower-than",
+        "10000",
+        Kind::Int(-1, I64MAX),
+        true,
+    ),
+    d("slowlog-max-len", "128", Kind::Int(0, I64MAX), true),
+    d("latency-monitor-threshold", "0", Kind::Int(0, I64MAX), true),
+    d("latency-tracking", "yes", Kind::Bool, true),
+    d("notify-keyspace-events", "", Kind::Str, true),
+    d(
+        "hash-max-listpack-entries",
+        "128",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    da(
+        "hash-max-listpack-value",
+        &["hash-max-ziplist-value"],
+        "64",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    da(
+        "list-max-listpack-size",
+        &["list-max-ziplist-size"],
+        "-2",
+        Kind::Int(-5, I64MAX),
+        true,
+    ),
+    d("list-compress-depth", "0", Kind::Int(0, I64MAX), true),
+    d("set-max-intset-entries", "512", Kind::Int(0, I64MAX), true),
+    da(
+        "zset-max-listpack-entries",
+        &["zset-max-ziplist-entries"],
+        "128",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    da(
+        "zset-max-listpack-value",
+        &["zset-max-ziplist-value"],
+        "64",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    d(
+        "hll-sparse-max-bytes",
+        "3000",
+        Kind::Memory(0, I64MAX),
+        true,
+    ),
+    d(
+        "stream-node-max-bytes",
+        "4096",
+        Kind::Memory(0, I64MAX),
+        true,
+    ),
+    d("stream-node-max-entries", "100", Kind::Int(0, I64MAX), true),
+    d("activerehashing", "yes", Kind::Bool, true),
+    d("lua-time-limit", "5000", Kind::Int(0, I64MAX), true),
+    d("busy-reply-threshold", "5000", Kind::Int(0, I64MAX), true),
+    d("rdbcompression", "yes", Kind::Bool, true),
+    d("rdbchecksum", "yes", Kind::Bool, true),
+    d("stop-writes-on-bgsave-error", "yes", Kind::Bool, true),
+    d("appendfsync-no-rewrite", "no", Kind::Enum(YESNOASYNC), true),
+    d("replica-read-only", "yes", Kind::Bool, true),
+    d("replica-serve-stale-data", "yes", Kind::Bool, true),
+    d(
+        "repl-backlog-size",
+        "1048576",
+        Kind::Memory(1, I64MAX),
+        true,
+    ),
+    d("close-on-replica-write", "no", Kind::Bool, true),
+    d(
+        "enable-debug-command",
+        "yes",
+        Kind::Enum(&["yes", "no", "local"]),
+        false,
+    ),
+    d("io-threads", "1", Kind::Int(1, 128), false),
+    d(
+        "tracking-table-max-keys",
+        "1000000",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    d("acllog-max-len", "128", Kind::Int(0, I64MAX), true),
+    d("unixsocket", "", Kind::Str, false),
+    d("unixsocketperm", "0", Kind::Int(0, 0o777), false),
+    d("crash-log-enabled", "yes", Kind::Bool, true),
+    d("set-proc-title", "yes", Kind::Bool, false),
+];
+
+/// Finds a directive by name or alias (case-insensitive).
+pub fn directive(name: &str) -> Option<(usize, &'static Directive)> {
+    DIRECTIVES.iter().enumerate().find(|(_, d)| {
+        d.name.eq_ignore_ascii_case(name) || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Error from parsing or setting a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses a memory value such as `100mb` or `1g` into bytes.
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = if let Some(n) = l.strip_suffix("gb") {
+        (n, 1024 * 1024 * 1024)
+    } else if let Some(n) = l.strip_suffix("mb") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = l.strip_suffix("kb") {
+        (n, 1024)
+    } else if let Some(n) = l.strip_suffix('g') {
+        (n, 1_000_000_000)
+    } else if let Some(n) = l.strip_suffix('m') {
+        (n, 1_000_000)
+    } else if let Some(n) = l.strip_suffix('k') {
+        (n, 1000)
+    } else if let Some(n) = l.strip_suffix('b') {
+        (n, 1)
+    } else {
+        (l.as_str(), 1)
+    };
+    let v: i64 = num.parse().ok()?;
+    v.checked_mul(mul)
+}
+
+/// The values in force, one text per directive, with hot values cached typed.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: Vec<String>,
+    /// `port`.
+    pub port: u16,
+    /// `threads` (resolved: never 0 after [`Config::resolve`]).
+    pub threads: usize,
+    /// `databases`.
+    pub databases: usize,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: i64,
+    /// `client-query-buffer-limit`.
+    pub client_query_buffer_limit: i64,
+    /// `maxclients`.
+    pub maxclients: i64,
+    /// `hz`.
+    pub hz: i64,
+    /// `active-expire-effort`.
+    pub active_expire_effort: i64,
+    /// `requirepass` (empty: none).
+    pub requirepass: String,
+    /// `timeout` in seconds (0: never).
+    pub timeout: i64,
+    /// `slowlog-log-slower-than` in µs.
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut c = Config {
+            values: DIRECTIVES.iter().map(|d| d.default.to_string()).collect(),
+            port: DEFAULT_PORT,
+            threads: 0,
+            databases: DEFAULT_DATABASES,
+            proto_max_bulk_len: DEFAULT_PROTO_MAX_BULK_LEN,
+            client_query_buffer_limit: DEFAULT_CLIENT_QUERY_BUFFER_LIMIT,
+            maxclients: DEFAULT_MAXCLIENTS,
+            hz: DEFAULT_HZ,
+            active_expire_effort: 1,
+            requirepass: String::new(),
+            timeout: 0,
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
+        };
+        c.refresh();
+        c
+    }
+}
+
+impl Config {
+    /// Text of a directive by name (canonical name or alias).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        directive(name).map(|(i, _)| self.values[i].as_str())
+    }
+
+    /// All (name, value) pairs, in table order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        DIRECTIVES
+            .iter()
+            .zip(self.values.iter())
+            .map(|(d, v)| (d.name, v.as_str()))
+    }
+
+    /// Integer value of a directive, 0 if it does not parse.
+    pub fn get_i64(&self, name: &str) -> i64 {
+        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    /// Boolean value of a directive.
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.get(name) == Some("yes")
+    }
+
+    /// Sets a directive after validating it. `startup` allows immutable ones.
+    pub fn set(&mut self, name: &str, value: &str, startup: bool) -> Result<(), ConfigError> {
+        let Some((i, dir)) = directive(name) else {
+            return Err(ConfigError(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
+        };
+        if !startup && !dir.mutable {
+            return Err(ConfigError(format!(
+                "CONFIG SET failed (possibly related to argument '{}') - can't set immutable config",
+                dir.name
+            )));
+        }
+        let canon = canonical(dir, value).map_err(|e| {
+            ConfigError(format!(
+                "CONFIG SET failed (possibly related to argument '{}') - {e}",
+                dir.name
+            ))
+        })?;
+        self.values[i] = canon;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Fills in values that depend on the machine (`threads 0` = usable cores).
+    pub fn resolve(&mut self) {
+        if self.threads == 0 {
+            let n = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+            self.threads = n;
+            let i = directive("threads").map(|x| x.0).unwrap_or(0);
+            self.values[i] = n.to_string();
+        }
+    }
+
+    fn refresh(&mut self) {
+        self.port = self.get_i64("port") as u16;
+        self.threads = self.get_i64("threads") as usize;
+        self.databases = self.get_i64("databases").max(1) as usize;
+        self.proto_max_bulk_len = self.get_i64("proto-max-bulk-len");
+        self.client_query_buffer_limit = self.get_i64("client-query-buffer-limit");
+        self.maxclients = self.get_i64("maxclients");
+        self.hz = self.get_i64("hz");
+        self.active_expire_effort = self.get_i64("active-expire-effort");
+        self.requirepass = self.get("requirepass").unwrap_or("").to_string();
+        self.timeout = self.get_i64("timeout");
+        self.slowlog_log_slower_than = self.get_i64("slowlog-log-slower-than");
+        self.slowlog_max_len = self.get_i64("slowlog-max-len");
+    }
+
+    /// Parses redis.conf text: one directive per line, `#` comments, quoted
+    /// arguments; a directive's several arguments are joined with spaces.
+    pub fn load_text(&mut self, text: &str) -> Result<(), ConfigError> {
+        for (lineno, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut ranges = Vec::new();
+            let mut out = Vec::new();
+            if !crate::protocol::parse::split_args(line.as_bytes(), &mut ranges, &mut out) {
+                return Err(ConfigError(format!(
+                    "line {}: unbalanced quotes",
+                    lineno + 1
+                )));
+            }
+            let args: Vec<String> = ranges
+                .iter()
+                .map(|&(s, e)| String::from_utf8_lossy(&out[s..e]).into_owned())
+                .collect();
+            if args.is_empty() {
+                continue;
+            }
+            self.apply_directive(&args[0], &args[1..])
+                .map_err(|e| ConfigError(format!("line {}: {}", lineno + 1, e.0)))?;
+        }
+        Ok(())
+    }
+
+    /// Applies one directive given as a name and its arguments (file or `--name`).
+    pub fn apply_directive(&mut self, name: &str, args: &[String]) -> Result<(), ConfigError> {
+        let name = name.to_ascii_lowercase();
+        if name == "save" {
+            let v = args.join(" ");
+            let i = directive("save").map(|x| x.0).unwrap_or(0);
+            // Successive `save` lines add points; an empty one resets them.
+            if v.is_empty() || self.values[i].is_empty() {
+                self.values[i] = v;
+            } else {
+                self.values[i] = format!("{} {}", self.values[i], v);
+            }
+            return Ok(());
+        }
+        if directive(&name).is_none() {
+            return Err(ConfigError(format!(
+                "Bad directive or wrong number of arguments: '{name}'"
+            )));
+        }
+        self.set(&name, &args.join(" "), true)
+    }
+}
+
+fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
+    match dir.kind {
+        Kind::Int(min, max) => {
+            let v: i64 = value
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if v < min || v > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(v.to_string())
+        }
+        Kind::Memory(min, max) => {
+            let v =
+                parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            if v < min || v > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(v.to_string())
+        }
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Enum(words) => {
+            let l = value.to_ascii_lowercase();
+            if words.contains(&l.as_str()) {
+                Ok(l)
+            } else {
+                Err("argument(s) must be one of the following: ".to_string() + &words.join(", "))
+            }
+        }
+        Kind::Str => Ok(value.to_string()),
+    }
+}
+
+/// Glob matching with Redis's `stringmatchlen` rules (`*`, `?`, `[a-z]`, `[^x]`, `\`).
+pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+    fn eq(a: u8, b: u8, nocase: bool) -> bool {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    }
+    fn m(p: &[u8], s: &[u8], nocase: bool, depth: u32) -> bool {
+        if depth > 1000 {
+            return false;
+        }
+        let (mut pi, mut si) = (0usize, 0usize);
+        while pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    while pi + 1 < p.len() && p[pi + 1] == b'*' {
+                        pi += 1;
+                    }
+                    if pi + 1 == p.len() {
+                        return true;
+                    }
+                    for k in si..=s.len() {
+                        if m(&p[pi + 1..], &s[k..], nocase, depth + 1) {
+                            return true;
+                        }
+                    }
+                    return false;
+                }
+                b'?' => {
+                    if si >= s.len() {
+                        return false;
+                    }
+                    si += 1;
+                }
+                b'[' => {
+                    if si >= s.len() {
+                        return false;
+                    }
+                    pi += 1;
+                    let not = pi < p.len() && p[pi] == b'^';
+                    if not {
+                        pi += 1;
+                    }
+                    let mut matched = false;
+                    loop {
+                        if pi >= p.len() {
+                            pi -= 1;
+                            break;
+                        }
+                        if p[pi] == b'\\' && pi + 2 < p.len() {
+                            pi += 1;
+                            if p[pi] == s[si] {
+                                matched = true;
+                            }
+                        } else if p[pi] == b']' {
+                            break;
+                        } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
+                            let (mut a, mut b) = (p[pi], p[pi + 2]);
+                            let mut c = s[si];
+                            if a > b {
+                                std::mem::swap(&mut a, &mut b);
+                            }
+                            if nocase {
+                                a = a.to_ascii_lowercase();
+                                b = b.to_ascii_lowercase();
+                                c = c.to_ascii_lowercase();
+                            }
+                            pi += 2;
+                            if c >= a && c <= b {
+                                matched = true;
+                            }
+                        } else if eq(p[pi], s[si], nocase) {
+                            matched = true;
+                        }
+                        pi += 1;
+                    }
+                    if not {
+                        matched = !matched;
+                    }
+                    if !matched {
+                        return false;
+                    }
+                    si += 1;
+                }
+                b'\\' if pi + 1 < p.len() => {
+                    pi += 1;
+                    if si >= s.len() || !eq(p[pi], s[si], nocase) {
+                        return false;
+                    }
+                    si += 1;
+                }
+                c => {
+                    if si >= s.len() || !eq(c, s[si], nocase) {
+                        return false;
+                    }
+                    si += 1;
+                }
+            }
+            pi += 1;
+            if si >= s.len() {
+                while pi < p.len() && p[pi] == b'*' {
+                    pi += 1;
+                }
+                break;
+            }
+        }
+        pi == p.len() && si == s.len()
+    }
+    m(pattern, s, nocase, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_and_get() {
+        let mut c = Config::default();
+        c.set("maxmemory", "1mb", false).unwrap();
+        assert_eq!(c.get("maxmemory"), Some("1048576"));
+        assert!(c.set("port", "1", false).is_err());
+        assert!(c.set("hz", "abc", false).is_err());
+        c.set("hash-max-ziplist-value", "10", false).unwrap();
+        assert_eq!(c.get("hash-max-listpack-value"), Some("10"));
+    }
+
+    #[test]
+    fn conf_file() {
+        let mut c = Config::default();
+        c.load_text("# comment\nport 7000\nsave 900 1\nsave 300 10\nloglevel \"warning\"\n")
+            .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.get("save"), Some("900 1 300 10"));
+        assert_eq!(c.get("loglevel"), Some("warning"));
+        assert!(c.load_text("nosuch 1").is_err());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"h?llo", b"hello", false));
+        assert!(glob_match(b"h*llo", b"heeeello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[^e]llo", b"hello", false));
+        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
+        assert!(glob_match(b"*", b"", false));
+        assert!(!glob_match(b"a*b", b"ac", false));
+        assert!(glob_match(b"MAX*", b"maxmemory", true));
+    }
+}

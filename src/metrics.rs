@@ -1,0 +1,213 @@
+//! Memory accounting and per-core counters.
+//!
+//! `used_memory` comes from a counting global allocator: each thread adds to its
+//! own cache-line-padded counter (no contention), and INFO sums them. Command and
+//! error statistics live in a thread-local per core and are summed only when INFO
+//! asks.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+const MAX_SLOTS: usize = 256;
+
+#[repr(align(64))]
+struct Padded(AtomicIsize);
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: Padded = Padded(AtomicIsize::new(0));
+static COUNTERS: [Padded; MAX_SLOTS] = [ZERO; MAX_SLOTS];
+
+thread_local! {
+    static SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Gives the calling thread its own allocation counter (cores call this first).
+pub fn register_thread(index: usize) {
+    SLOT.with(|s| s.set(1 + index % (MAX_SLOTS - 1)));
+}
+
+/// The allocator that counts bytes in use.
+pub struct CountingAlloc;
+
+#[inline]
+fn add(n: isize) {
+    let slot = SLOT.try_with(|s| s.get()).unwrap_or(0);
+    COUNTERS[slot].0.fetch_add(n, Ordering::Relaxed);
+}
+
+// SAFETY: every method forwards to the system allocator with the same arguments;
+// the bookkeeping only adds and subtracts sizes.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            add(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) };
+        add(-(layout.size() as isize));
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            add(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            add(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+/// Bytes currently allocated by the process.
+pub fn used_memory() -> usize {
+    COUNTERS
+        .iter()
+        .map(|c| c.0.load(Ordering::Relaxed))
+        .sum::<isize>()
+        .max(0) as usize
+}
+
+/// Peak of `used_memory` observed by [`note_peak`].
+pub static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Records the current usage as a peak candidate.
+pub fn note_peak() -> usize {
+    let u = used_memory();
+    PEAK.fetch_max(u, Ordering::Relaxed);
+    u
+}
+
+/// Per-command counters (INFO commandstats).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct CmdStat {
+    /// Successful or failed executions.
+    pub calls: u64,
+    /// Total microseconds.
+    pub usec: u64,
+    /// Rejected before execution (arity, auth, ...).
+    pub rejected: u64,
+    /// Executed but replied with an error.
+    pub failed: u64,
+}
+
+/// One core's counters.
+#[derive(Clone, Default, Debug)]
+pub struct Stats {
+    /// Per command, by full name (`get`, `config|get`).
+    pub commands: HashMap<&'static str, CmdStat>,
+    /// Error replies by code (`ERR`, `WRONGTYPE`).
+    pub errors: HashMap<String, u64>,
+    /// Commands processed.
+    pub total_commands_processed: u64,
+    /// Error replies sent.
+    pub total_error_replies: u64,
+    /// Connections accepted.
+    pub total_connections_received: u64,
+    /// Connections refused (maxclients).
+    pub rejected_connections: u64,
+    /// Keys removed by expiry.
+    pub expired_keys: u64,
+    /// Keys evicted.
+    pub evicted_keys: u64,
+    /// Successful key lookups.
+    pub keyspace_hits: u64,
+    /// Failed key lookups.
+    pub keyspace_misses: u64,
+    /// Bytes read from clients.
+    pub net_input_bytes: u64,
+    /// Bytes written to clients.
+    pub net_output_bytes: u64,
+    /// Protocol errors and similar reasons a client was dropped.
+    pub total_reads_processed: u64,
+    /// Writes to sockets.
+    pub total_writes_processed: u64,
+}
+
+impl Stats {
+    /// Adds another core's counters into this one.
+    pub fn merge(&mut self, o: &Stats) {
+        for (k, v) in &o.commands {
+            let e = self.commands.entry(k).or_default();
+            e.calls += v.calls;
+            e.usec += v.usec;
+            e.rejected += v.rejected;
+            e.failed += v.failed;
+        }
+        for (k, v) in &o.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+        self.total_commands_processed += o.total_commands_processed;
+        self.total_error_replies += o.total_error_replies;
+        self.total_connections_received += o.total_connections_received;
+        self.rejected_connections += o.rejected_connections;
+        self.expired_keys += o.expired_keys;
+        self.evicted_keys += o.evicted_keys;
+        self.keyspace_hits += o.keyspace_hits;
+        self.keyspace_misses += o.keyspace_misses;
+        self.net_input_bytes += o.net_input_bytes;
+        self.net_output_bytes += o.net_output_bytes;
+        self.total_reads_processed += o.total_reads_processed;
+        self.total_writes_processed += o.total_writes_processed;
+    }
+}
+
+thread_local! {
+    /// This core's counters.
+    pub static STATS: RefCell<Stats> = RefCell::new(Stats::default());
+}
+
+/// Runs `f` with this core's counters.
+#[inline]
+pub fn with<R>(f: impl FnOnce(&mut Stats) -> R) -> R {
+    STATS.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// Counts one expired key.
+#[inline]
+pub fn expired_key() {
+    with(|s| s.expired_keys += 1);
+}
+
+/// Counts a keyspace hit or miss.
+#[inline]
+pub fn keyspace(hit: bool) {
+    with(|s| {
+        if hit {
+            s.keyspace_hits += 1
+        } else {
+            s.keyspace_misses += 1
+        }
+    });
+}
+
+/// Records an error reply by its code (the text up to the first space).
+pub fn error_reply(line: &[u8]) {
+    let body = line.strip_prefix(b"-").unwrap_or(line);
+    let end = body
+        .iter()
+        .position(|&c| c == b' ' || c == b'\r')
+        .unwrap_or(body.len());
+    let code = String::from_utf8_lossy(&body[..end.min(128)]).into_owned();
+    with(|s| {
+        s.total_error_replies += 1;
+        *s.errors.entry(code).or_default() += 1;
+    });
+}
+
+/// Clears this core's counters (CONFIG RESETSTAT).
+pub fn reset() {
+    with(|s| *s = Stats::default());
+}

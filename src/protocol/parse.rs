@@ -1,0 +1,466 @@
+//! Incremental RESP request parser.
+//!
+//! The parser never allocates per argument: it records `(start, end)` ranges into
+//! the caller's read buffer (multibulk) or into a scratch buffer (inline requests,
+//! whose quoting must be undone). "Incomplete" is a state, not an error: the caller
+//! keeps the bytes and calls again once more arrive.
+
+/// Longest inline request or multibulk/bulk header line accepted without a newline.
+pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
+/// Largest multibulk count a client may announce.
+pub const PROTO_MAX_MULTIBULK_LEN: i64 = 1024 * 1024;
+
+/// Protocol limits taken from configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseLimits {
+    /// `proto-max-bulk-len`.
+    pub max_bulk_len: i64,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// A protocol violation. The connection replies with the text and closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtoError {
+    InvalidMultibulkLen,
+    InvalidBulkLen,
+    ExpectedDollar(u8),
+    TooBigMbulkCount,
+    TooBigBulkCount,
+    TooBigInline,
+    UnbalancedQuotes,
+}
+
+impl ProtoError {
+    /// Redis's error text for this violation (without the leading `-` and CRLF).
+    pub fn message(&self) -> String {
+        match self {
+            ProtoError::InvalidMultibulkLen => {
+                "ERR Protocol error: invalid multibulk length".into()
+            }
+            ProtoError::InvalidBulkLen => "ERR Protocol error: invalid bulk length".into(),
+            ProtoError::ExpectedDollar(c) => {
+                format!("ERR Protocol error: expected '$', got '{}'", *c as char)
+            }
+            ProtoError::TooBigMbulkCount => "ERR Protocol error: too big mbulk count string".into(),
+            ProtoError::TooBigBulkCount => "ERR Protocol error: too big bulk count string".into(),
+            ProtoError::TooBigInline => "ERR Protocol error: too big inline request".into(),
+            ProtoError::UnbalancedQuotes => {
+                "ERR Protocol error: unbalanced quotes in request".into()
+            }
+        }
+    }
+}
+
+/// Outcome of one parse attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// Not enough bytes yet for a whole request.
+    Incomplete,
+    /// A request was parsed. `consumed` bytes of the input belong to it.
+    /// `inline` tells whether the argument ranges point into the scratch buffer.
+    Command { consumed: usize, inline: bool },
+    /// Bytes that carry no command (`*0`, `*-1`, an empty inline line).
+    Skip { consumed: usize },
+}
+
+/// Borrowed arguments of one request.
+#[derive(Clone, Copy)]
+pub struct Args<'a> {
+    buf: &'a [u8],
+    ranges: &'a [(usize, usize)],
+}
+
+impl<'a> Args<'a> {
+    /// Arguments given as ranges into `buf`.
+    pub fn new(buf: &'a [u8], ranges: &'a [(usize, usize)]) -> Self {
+        Args { buf, ranges }
+    }
+    /// Number of arguments, command name included.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+    /// True when there is no argument at all.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+    /// Argument `i` (0 is the command name). Panics when out of range: handlers
+    /// index only within the arity the command table has already checked.
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let (s, e) = self.ranges[i];
+        &self.buf[s..e]
+    }
+    /// Argument `i` if present.
+    #[inline]
+    pub fn try_get(&self, i: usize) -> Option<&'a [u8]> {
+        self.ranges.get(i).map(|&(s, e)| &self.buf[s..e])
+    }
+    /// All arguments in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let buf = self.buf;
+        self.ranges.iter().map(move |&(s, e)| &buf[s..e])
+    }
+    /// Arguments from index `from` on.
+    pub fn slice(&self, from: usize) -> Args<'a> {
+        Args {
+            buf: self.buf,
+            ranges: &self.ranges[from.min(self.ranges.len())..],
+        }
+    }
+    /// Copies the arguments into owned vectors.
+    pub fn to_vec(&self) -> Vec<Vec<u8>> {
+        self.iter().map(|a| a.to_vec()).collect()
+    }
+}
+
+impl std::fmt::Debug for Args<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
+    }
+}
+
+fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < buf.len() {
+        match memchr(b'\r', &buf[i..]) {
+            Some(p) => {
+                let at = i + p;
+                if at + 1 < buf.len() {
+                    if buf[at + 1] == b'\n' {
+                        return Some(at);
+                    }
+                    i = at + 1;
+                } else {
+                    return None;
+                }
+            }
+            None => return None,
+        }
+    }
+    None
+}
+
+#[inline]
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Parses a signed decimal the way Redis's `string2ll` does for protocol headers.
+fn parse_header_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as i64)?;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Parses one request from `buf`, filling `ranges` (cleared first).
+/// Inline arguments are unquoted into `scratch` (cleared first).
+pub fn parse_command(
+    buf: &[u8],
+    ranges: &mut Vec<(usize, usize)>,
+    scratch: &mut Vec<u8>,
+    limits: &ParseLimits,
+) -> Result<Parsed, ProtoError> {
+    ranges.clear();
+    if buf.is_empty() {
+        return Ok(Parsed::Incomplete);
+    }
+    if buf[0] == b'*' {
+        parse_multibulk(buf, ranges, limits)
+    } else {
+        parse_inline(buf, ranges, scratch)
+    }
+}
+
+fn parse_multibulk(
+    buf: &[u8],
+    ranges: &mut Vec<(usize, usize)>,
+    limits: &ParseLimits,
+) -> Result<Parsed, ProtoError> {
+    let Some(nl) = find_crlf(buf, 1) else {
+        if buf.len() > PROTO_INLINE_MAX_SIZE {
+            return Err(ProtoError::TooBigMbulkCount);
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    let count = match parse_header_int(&buf[1..nl]) {
+        Some(n) if n <= PROTO_MAX_MULTIBULK_LEN => n,
+        _ => return Err(ProtoError::InvalidMultibulkLen),
+    };
+    let mut pos = nl + 2;
+    if count <= 0 {
+        return Ok(Parsed::Skip { consumed: pos });
+    }
+    for _ in 0..count {
+        if pos >= buf.len() {
+            return Ok(Parsed::Incomplete);
+        }
+        if buf[pos] != b'$' {
+            return Err(ProtoError::ExpectedDollar(buf[pos]));
+        }
+        let Some(nl) = find_crlf(buf, pos + 1) else {
+            if buf.len() - pos > PROTO_INLINE_MAX_SIZE {
+                return Err(ProtoError::TooBigBulkCount);
+            }
+            return Ok(Parsed::Incomplete);
+        };
+        let len = match parse_header_int(&buf[pos + 1..nl]) {
+            Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
+            _ => return Err(ProtoError::InvalidBulkLen),
+        };
+        let start = nl + 2;
+        let end = start + len;
+        if end + 2 > buf.len() {
+            return Ok(Parsed::Incomplete);
+        }
+        ranges.push((start, end));
+        pos = end + 2;
+    }
+    Ok(Parsed::Command {
+        consumed: pos,
+        inline: false,
+    })
+}
+
+fn parse_inline(
+    buf: &[u8],
+    ranges: &mut Vec<(usize, usize)>,
+    scratch: &mut Vec<u8>,
+) -> Result<Parsed, ProtoError> {
+    let Some(nl) = memchr(b'\n', buf) else {
+        if buf.len() > PROTO_INLINE_MAX_SIZE {
+            return Err(ProtoError::TooBigInline);
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    let mut line = &buf[..nl];
+    if line.last() == Some(&b'\r') {
+        line = &line[..line.len() - 1];
+    }
+    scratch.clear();
+    if !split_args(line, ranges, scratch) {
+        return Err(ProtoError::UnbalancedQuotes);
+    }
+    if ranges.is_empty() {
+        return Ok(Parsed::Skip { consumed: nl + 1 });
+    }
+    Ok(Parsed::Command {
+        consumed: nl + 1,
+        inline: true,
+    })
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Splits a line into arguments with the quoting rules of `redis-cli` and Redis's
+/// inline protocol: whitespace separates, "double quotes" take escapes (`\n`,
+/// `\xHH`, ...), 'single quotes' take only `\'`. A closing quote must be followed
+/// by whitespace or the end. Returns false on unbalanced quotes.
+pub fn split_args(line: &[u8], ranges: &mut Vec<(usize, usize)>, out: &mut Vec<u8>) -> bool {
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return true;
+        }
+        let start = out.len();
+        let mut inq = false;
+        let mut insq = false;
+        loop {
+            if inq {
+                if i >= n {
+                    return false;
+                }
+                let c = line[i];
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && let (Some(h), Some(l)) = (hex_val(line[i + 2]), hex_val(line[i + 3]))
+                {
+                    out.push(h * 16 + l);
+                    i += 4;
+                    continue;
+                }
+                if c == b'\\' && i + 1 < n {
+                    let e = match line[i + 1] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    };
+                    out.push(e);
+                    i += 2;
+                    continue;
+                }
+                if c == b'"' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return false;
+                    }
+                    i += 1;
+                    break;
+                }
+                out.push(c);
+                i += 1;
+            } else if insq {
+                if i >= n {
+                    return false;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    out.push(b'\'');
+                    i += 2;
+                    continue;
+                }
+                if c == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return false;
+                    }
+                    i += 1;
+                    break;
+                }
+                out.push(c);
+                i += 1;
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        i += 1;
+                        break;
+                    }
+                    b'"' => {
+                        inq = true;
+                        i += 1;
+                    }
+                    b'\'' => {
+                        insq = true;
+                        i += 1;
+                    }
+                    c => {
+                        out.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        }
+        ranges.push((start, out.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(buf: &[u8]) -> (Result<Parsed, ProtoError>, Vec<Vec<u8>>) {
+        let mut r = Vec::new();
+        let mut s = Vec::new();
+        let res = parse_command(buf, &mut r, &mut s, &ParseLimits::default());
+        let args = match &res {
+            Ok(Parsed::Command { inline: true, .. }) => Args::new(&s, &r).to_vec(),
+            Ok(Parsed::Command { .. }) => Args::new(buf, &r).to_vec(),
+            _ => vec![],
+        };
+        (res, args)
+    }
+
+    #[test]
+    fn multibulk() {
+        let (r, a) = parse(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nrest");
+        assert_eq!(
+            r,
+            Ok(Parsed::Command {
+                consumed: 20,
+                inline: false
+            })
+        );
+        assert_eq!(a, vec![b"GET".to_vec(), b"k".to_vec()]);
+    }
+
+    #[test]
+    fn every_prefix_is_incomplete() {
+        let full = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
+        for i in 0..full.len() {
+            assert_eq!(parse(&full[..i]).0, Ok(Parsed::Incomplete), "prefix {i}");
+        }
+        assert!(matches!(parse(full).0, Ok(Parsed::Command { .. })));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse(b"*abc\r\n").0, Err(ProtoError::InvalidMultibulkLen));
+        assert_eq!(
+            parse(b"*2000000\r\n").0,
+            Err(ProtoError::InvalidMultibulkLen)
+        );
+        assert_eq!(parse(b"*1\r\n$-1\r\n").0, Err(ProtoError::InvalidBulkLen));
+        assert_eq!(
+            parse(b"*1\r\n$999999999999\r\n").0,
+            Err(ProtoError::InvalidBulkLen)
+        );
+        assert_eq!(
+            parse(b"*1\r\nfoo\r\n").0,
+            Err(ProtoError::ExpectedDollar(b'f'))
+        );
+        assert_eq!(parse(b"*0\r\n").0, Ok(Parsed::Skip { consumed: 4 }));
+        assert_eq!(parse(b"*-1\r\n").0, Ok(Parsed::Skip { consumed: 5 }));
+        assert_eq!(parse(b"set \"a b\n").0, Err(ProtoError::UnbalancedQuotes));
+        let big = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
+        assert_eq!(parse(&big).0, Err(ProtoError::TooBigInline));
+    }
+
+    #[test]
+    fn inline() {
+        let (r, a) = parse(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n");
+        assert!(matches!(r, Ok(Parsed::Command { inline: true, .. })));
+        assert_eq!(
+            a,
+            vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec()
+            ]
+        );
+        assert_eq!(parse(b"\r\n").0, Ok(Parsed::Skip { consumed: 2 }));
+        assert_eq!(parse(b"ping").0, Ok(Parsed::Incomplete));
+    }
+}

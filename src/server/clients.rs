@@ -1,0 +1,130 @@
+//! The registry of clients connected to one core (CLIENT LIST, KILL, INFO).
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Next client id, shared by all cores (ids are unique and increasing).
+pub static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+/// Connected clients across all cores (for `maxclients`).
+pub static CONNECTED: AtomicUsize = AtomicUsize::new(0);
+
+/// What CLIENT LIST / CLIENT INFO shows of a connection.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    /// Unique id.
+    pub id: u64,
+    /// Peer address `ip:port`.
+    pub addr: String,
+    /// Local address `ip:port`.
+    pub laddr: String,
+    /// Socket descriptor.
+    pub fd: RawFd,
+    /// CLIENT SETNAME.
+    pub name: String,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+    /// Connected at.
+    pub created: Instant,
+    /// Last command at.
+    pub last_interaction: Instant,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version.
+    pub resp: u8,
+    /// Last command's full name.
+    pub last_cmd: &'static str,
+    /// Query buffer bytes in use.
+    pub qbuf: usize,
+    /// Query buffer bytes free.
+    pub qbuf_free: usize,
+    /// Output bytes pending.
+    pub obl: usize,
+    /// Commands queued in MULTI, -1 outside a transaction.
+    pub multi: i64,
+    /// CLIENT NO-EVICT.
+    pub no_evict: bool,
+    /// CLIENT NO-TOUCH.
+    pub no_touch: bool,
+    /// Authenticated user.
+    pub user: String,
+}
+
+/// A connection as the registry sees it.
+pub struct ClientHandle {
+    /// Displayed information.
+    pub info: RefCell<ClientInfo>,
+    /// Set by CLIENT KILL; the connection closes at its next step.
+    pub killed: Cell<bool>,
+}
+
+impl ClientHandle {
+    /// Marks the client killed and wakes its pending read by shutting the socket.
+    pub fn kill(&self) {
+        self.killed.set(true);
+        let fd = self.info.borrow().fd;
+        // SAFETY: shutdown on a descriptor owned by a live connection of this core;
+        // it only ends the stream, the connection task still owns and closes it.
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
+        }
+    }
+}
+
+/// Clients of one core, by id.
+#[derive(Default)]
+pub struct Clients {
+    /// Registered clients.
+    pub map: BTreeMap<u64, Rc<ClientHandle>>,
+}
+
+impl Clients {
+    /// Adds a client.
+    pub fn add(&mut self, h: Rc<ClientHandle>) {
+        let id = h.info.borrow().id;
+        self.map.insert(id, h);
+        CONNECTED.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Removes a client.
+    pub fn remove(&mut self, id: u64) {
+        if self.map.remove(&id).is_some() {
+            CONNECTED.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Formats one CLIENT LIST line (without the trailing newline).
+pub fn format_client(c: &ClientInfo) -> String {
+    let now = Instant::now();
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        c.name,
+        now.duration_since(c.created).as_secs(),
+        now.duration_since(c.last_interaction).as_secs(),
+        c.db,
+        c.multi,
+        c.qbuf,
+        c.qbuf_free,
+        c.qbuf + c.qbuf_free,
+        c.obl,
+        c.qbuf + c.qbuf_free + c.obl,
+        if c.last_cmd.is_empty() {
+            "NULL"
+        } else {
+            c.last_cmd
+        },
+        c.user,
+        c.resp,
+        c.lib_name,
+        c.lib_ver,
+    )
+}

@@ -1,0 +1,628 @@
+//! One client connection: read, parse, dispatch, reply.
+//!
+//! ```text
+//!  read ─► parse every complete request in the buffer ─► dispatch each:
+//!     keys local        → run inline, reply straight into `out`
+//!     keys on shard j   → append to j's batch (one hop per shard per pipeline)
+//!     coordinator cmd   → flush batches, then run on this core (may hop itself)
+//!  end of pipeline ─► send batches concurrently ─► merge replies in request order
+//!  ─► one write
+//! ```
+
+use super::clients::{ClientHandle, ClientInfo, NEXT_CLIENT_ID};
+use crate::command::{self, CommandSpec, Ctx, OwnedArgs, flags};
+use crate::metrics;
+use crate::protocol::{Args, ParseLimits, Parsed, Reply, parse_command};
+use crate::shard::Core;
+use crate::shard::slot::key_owner;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::cell::RefCell;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Initial read buffer size; buffers shrink back to it after a spike.
+pub const READ_BUF_INITIAL: usize = 16 * 1024;
+/// Most commands kept pending in per-shard batches before they are sent.
+pub const MAX_PENDING_COMMANDS: usize = 1024;
+/// Output size that forces a flush of the pipeline in progress.
+pub const OUT_FLUSH_THRESHOLD: usize = 1024 * 1024;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// No replies.
+    Off,
+    /// The next command's reply is dropped.
+    Skip,
+    /// Armed by CLIENT REPLY SKIP; becomes Skip for the next command.
+    SkipNext,
+}
+
+/// A batch of commands for one remote shard.
+pub struct Batch {
+    db: usize,
+    resp3: bool,
+    no_touch: bool,
+    buf: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+    cmds: Vec<(&'static CommandSpec, u32, u32)>,
+}
+
+struct BatchResult {
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Local(usize, usize),
+    Remote(usize, usize),
+}
+
+#[derive(Default)]
+struct Pending {
+    active: bool,
+    groups: Vec<Option<Batch>>,
+    order: Vec<Slot>,
+    staging: Vec<u8>,
+    count: usize,
+}
+
+/// Runs a shard-side handler with statistics; used inline and on hop targets.
+pub fn exec_shard(
+    spec: &'static CommandSpec,
+    ctx: &mut Ctx<'_>,
+    out: &mut Vec<u8>,
+    resp3: bool,
+    args: Args<'_>,
+) {
+    let f = match spec.shard {
+        Some(f) => f,
+        None => return,
+    };
+    let start = out.len();
+    let t0 = Instant::now();
+    let mut r = Reply::new(out, resp3);
+    f(ctx, &mut r, args);
+    let err = r.first_error;
+    let us = t0.elapsed().as_micros() as u64;
+    record_call(spec, us, err.map(|e| &out[e..]), start);
+}
+
+fn record_call(spec: &'static CommandSpec, us: u64, err: Option<&[u8]>, _start: usize) {
+    metrics::with(|s| {
+        s.total_commands_processed += 1;
+        let e = s.commands.entry(spec.name).or_default();
+        e.calls += 1;
+        e.usec += us;
+        if err.is_some() {
+            e.failed += 1;
+        }
+    });
+    if let Some(line) = err {
+        metrics::error_reply(line);
+    }
+}
+
+fn run_batch(core: &Rc<Core>, batch: Batch) -> BatchResult {
+    let mut out = Vec::with_capacity(batch.cmds.len() * 16);
+    let mut ends = Vec::with_capacity(batch.cmds.len());
+    let mut shard = core.shard.borrow_mut();
+    for &(spec, a, b) in &batch.cmds {
+        let args = Args::new(&batch.buf, &batch.ranges[a as usize..b as usize]);
+        let mut ctx = Ctx {
+            shard: &mut shard,
+            db: batch.db,
+            now: crate::now_ms(),
+            no_touch: batch.no_touch,
+        };
+        exec_shard(spec, &mut ctx, &mut out, batch.resp3, args);
+        ends.push(out.len());
+    }
+    BatchResult { out, ends }
+}
+
+/// A client connection's state, as coordinator handlers see it.
+pub struct Conn {
+    /// The core serving this connection.
+    pub core: Rc<Core>,
+    /// Client id.
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    /// Speaks RESP3.
+    pub resp3: bool,
+    /// Replies waiting to be written.
+    pub out: Vec<u8>,
+    /// Registry entry (name, flags, ...).
+    pub handle: Rc<ClientHandle>,
+    /// Close once the pending output is written.
+    pub close: bool,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// Passed AUTH (or no password set).
+    pub authenticated: bool,
+    /// CLIENT NO-TOUCH.
+    pub no_touch: bool,
+    pending: Pending,
+    keybuf: Vec<usize>,
+}
+
+impl Conn {
+    /// A reply writer into the output buffer.
+    pub fn reply(&mut self) -> Reply<'_> {
+        Reply::new(&mut self.out, self.resp3)
+    }
+
+    /// Writes an error reply and counts it.
+    pub fn error(&mut self, msg: &str) {
+        let start = self.out.len();
+        let resp3 = self.resp3;
+        Reply::new(&mut self.out, resp3).error(msg);
+        metrics::error_reply(&self.out[start..]);
+    }
+
+    /// Number of cores/shards.
+    pub fn nshards(&self) -> usize {
+        self.core.ncores
+    }
+
+    /// The shard owning `key`.
+    pub fn owner(&self, key: &[u8]) -> usize {
+        key_owner(key, self.core.ncores)
+    }
+
+    /// Runs a shard-side closure against the shard owning `key`, in this client's db.
+    pub async fn on_key<R, F>(&self, key: &[u8], f: F) -> R
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Ctx<'_>) -> R + Send + 'static,
+    {
+        self.on_shard(self.owner(key), f).await
+    }
+
+    /// Runs a shard-side closure on shard `target`, in this client's db.
+    pub async fn on_shard<R, F>(&self, target: usize, f: F) -> R
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Ctx<'_>) -> R + Send + 'static,
+    {
+        let db = self.db;
+        let no_touch = self.no_touch;
+        self.core
+            .run_on(target, move |c| {
+                let mut shard = c.shard.borrow_mut();
+                let mut ctx = Ctx {
+                    shard: &mut shard,
+                    db,
+                    now: crate::now_ms(),
+                    no_touch,
+                };
+                f(&mut ctx)
+            })
+            .await
+    }
+
+    /// Runs a shard-side closure on every shard concurrently; results in shard order.
+    pub async fn on_all_shards<R, F>(&self, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut Ctx<'_>) -> R + Send + Sync + Clone + 'static,
+    {
+        let futs = (0..self.core.ncores).map(|t| self.on_shard(t, f.clone()));
+        futures::future::join_all(futs).await
+    }
+
+    /// Groups argument indexes by owning shard: `(shard, indexes)`.
+    pub fn group_by_shard(
+        &self,
+        args: &OwnedArgs,
+        idx: impl Iterator<Item = usize>,
+    ) -> Vec<(usize, Vec<usize>)> {
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for i in idx {
+            let s = self.owner(args.get(i));
+            match groups.iter_mut().find(|g| g.0 == s) {
+                Some(g) => g.1.push(i),
+                None => groups.push((s, vec![i])),
+            }
+        }
+        groups
+    }
+
+    fn exec_local(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        let core = self.core.clone();
+        let mut shard = core.shard.borrow_mut();
+        let mut ctx = Ctx {
+            shard: &mut shard,
+            db: self.db,
+            now: crate::now_ms(),
+            no_touch: self.no_touch,
+        };
+        if self.pending.active {
+            let start = self.pending.staging.len();
+            exec_shard(spec, &mut ctx, &mut self.pending.staging, self.resp3, args);
+            let end = self.pending.staging.len();
+            self.pending.order.push(Slot::Local(start, end));
+        } else {
+            exec_shard(spec, &mut ctx, &mut self.out, self.resp3, args);
+        }
+    }
+
+    fn queue_remote(&mut self, target: usize, spec: &'static CommandSpec, args: Args<'_>) {
+        let p = &mut self.pending;
+        if p.groups.len() < self.core.ncores {
+            p.groups.resize_with(self.core.ncores, || None);
+        }
+        p.active = true;
+        let b = p.groups[target].get_or_insert_with(|| Batch {
+            db: self.db,
+            resp3: self.resp3,
+            no_touch: self.no_touch,
+            buf: Vec::new(),
+            ranges: Vec::new(),
+            cmds: Vec::new(),
+        });
+        let a = b.ranges.len() as u32;
+        for arg in args.iter() {
+            let s = b.buf.len();
+            b.buf.extend_from_slice(arg);
+            b.ranges.push((s, b.buf.len()));
+        }
+        b.cmds.push((spec, a, b.ranges.len() as u32));
+        p.order.push(Slot::Remote(target, b.cmds.len() - 1));
+        p.count += 1;
+    }
+
+    /// Sends every pending batch, waits for all, and appends the replies in order.
+    pub async fn flush_pending(&mut self) {
+        if !self.pending.active {
+            return;
+        }
+        let mut targets = Vec::new();
+        let mut futs = Vec::new();
+        for (t, g) in self.pending.groups.iter_mut().enumerate() {
+            if let Some(b) = g.take() {
+                targets.push(t);
+                futs.push(self.core.run_on(t, move |c| run_batch(c, b)));
+            }
+        }
+        let results = futures::future::join_all(futs).await;
+        let mut by_target: Vec<Option<BatchResult>> = (0..self.core.ncores).map(|_| None).collect();
+        for (t, r) in targets.into_iter().zip(results) {
+            by_target[t] = Some(r);
+        }
+        for slot in self.pending.order.drain(..) {
+            match slot {
+                Slot::Local(s, e) => self.out.extend_from_slice(&self.pending.staging[s..e]),
+                Slot::Remote(t, i) => {
+                    if let Some(r) = &by_target[t] {
+                        let s = if i == 0 { 0 } else { r.ends[i - 1] };
+                        self.out.extend_from_slice(&r.out[s..r.ends[i]]);
+                    }
+                }
+            }
+        }
+        self.pending.staging.clear();
+        self.pending.active = false;
+        self.pending.count = 0;
+    }
+
+    fn reject(&mut self, spec: Option<&'static CommandSpec>, msg: &str) {
+        if let Some(spec) = spec {
+            metrics::with(|s| s.commands.entry(spec.name).or_default().rejected += 1);
+        }
+        self.error(msg);
+    }
+
+    /// Dispatches one request.
+    pub async fn dispatch(&mut self, args: Args<'_>) {
+        let Some(mut spec) = command::lookup(args.get(0)) else {
+            let msg = command::unknown_command_error(args);
+            self.flush_pending().await;
+            self.reject(None, &msg);
+            return;
+        };
+        if !spec.subcommands.is_empty() && args.len() >= 2 {
+            match spec.subcommand(args.get(1)) {
+                Some(sub) => spec = sub,
+                None => {
+                    let msg = format!(
+                        "ERR unknown subcommand '{}'. Try {} HELP.",
+                        command::sanitize(
+                            &String::from_utf8_lossy(args.get(1))
+                                .chars()
+                                .take(128)
+                                .collect::<String>()
+                        ),
+                        spec.name.to_ascii_uppercase()
+                    );
+                    self.flush_pending().await;
+                    self.reject(Some(spec), &msg);
+                    return;
+                }
+            }
+        }
+        if !spec.arity_ok(args.len()) {
+            let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
+            self.flush_pending().await;
+            self.reject(Some(spec), &msg);
+            return;
+        }
+        if !self.authenticated && !spec.has(flags::NO_AUTH) {
+            if self.core.config.borrow().requirepass.is_empty() {
+                self.authenticated = true;
+            } else {
+                self.flush_pending().await;
+                self.reject(Some(spec), "NOAUTH Authentication required.");
+                return;
+            }
+        }
+        {
+            let mut info = self.handle.info.borrow_mut();
+            info.last_cmd = spec.name;
+            info.last_interaction = Instant::now();
+        }
+        if self.reply_mode != ReplyMode::On {
+            self.dispatch_unbatched(spec, args).await;
+            return;
+        }
+        self.route(spec, args).await;
+        if self.pending.count >= MAX_PENDING_COMMANDS
+            || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
+        {
+            self.flush_pending().await;
+        }
+    }
+
+    async fn route(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        let ncores = self.core.ncores;
+        let target = if spec.shard.is_none() {
+            None
+        } else if ncores == 1 {
+            Some(0)
+        } else {
+            let mut keys = std::mem::take(&mut self.keybuf);
+            spec.key_indexes(args, &mut keys);
+            let t = if keys.is_empty() {
+                Some(self.core.id)
+            } else {
+                let first = key_owner(args.get(keys[0]), ncores);
+                if keys[1..]
+                    .iter()
+                    .all(|&k| key_owner(args.get(k), ncores) == first)
+                {
+                    Some(first)
+                } else {
+                    None
+                }
+            };
+            self.keybuf = keys;
+            t
+        };
+        match target {
+            Some(t) if t == self.core.id => self.exec_local(spec, args),
+            Some(t) => self.queue_remote(t, spec, args),
+            None => {
+                self.flush_pending().await;
+                match spec.coord {
+                    Some(f) => {
+                        let owned = OwnedArgs::from_args(args);
+                        let t0 = Instant::now();
+                        let start = self.out.len();
+                        f(self, owned).await;
+                        let us = t0.elapsed().as_micros() as u64;
+                        let failed = self.out.get(start) == Some(&b'-');
+                        metrics::with(|s| {
+                            s.total_commands_processed += 1;
+                            let e = s.commands.entry(spec.name).or_default();
+                            e.calls += 1;
+                            e.usec += us;
+                            if failed {
+                                e.failed += 1;
+                            }
+                        });
+                    }
+                    None => self.error("CROSSSLOT Keys in request don't hash to the same slot"),
+                }
+            }
+        }
+    }
+
+    async fn dispatch_unbatched(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        self.flush_pending().await;
+        let mode_before = self.reply_mode;
+        let start = self.out.len();
+        self.route(spec, args).await;
+        self.flush_pending().await;
+        // CLIENT REPLY itself decides what happens to its own reply.
+        if spec.name == "client|reply" {
+            return;
+        }
+        match mode_before {
+            ReplyMode::Off => self.out.truncate(start),
+            ReplyMode::Skip => {
+                self.out.truncate(start);
+                self.reply_mode = ReplyMode::On;
+            }
+            ReplyMode::SkipNext => self.reply_mode = ReplyMode::Skip,
+            ReplyMode::On => {}
+        }
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let fd = stream.as_raw_fd();
+    let maxclients = core.config.borrow().maxclients;
+    metrics::with(|s| s.total_connections_received += 1);
+    if super::clients::CONNECTED.load(Ordering::Relaxed) as i64 >= maxclients {
+        metrics::with(|s| s.rejected_connections += 1);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+    let now = Instant::now();
+    let info = ClientInfo {
+        id,
+        addr: stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        laddr: stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        fd,
+        name: String::new(),
+        lib_name: String::new(),
+        lib_ver: String::new(),
+        created: now,
+        last_interaction: now,
+        db: 0,
+        resp: 2,
+        last_cmd: "",
+        qbuf: 0,
+        qbuf_free: 0,
+        obl: 0,
+        multi: -1,
+        no_evict: false,
+        no_touch: false,
+        user: "default".into(),
+    };
+    let handle = Rc::new(ClientHandle {
+        info: RefCell::new(info),
+        killed: Default::default(),
+    });
+    core.clients.borrow_mut().add(handle.clone());
+    let authenticated = core.config.borrow().requirepass.is_empty();
+    let mut conn = Conn {
+        core: core.clone(),
+        id,
+        db: 0,
+        resp3: false,
+        out: Vec::with_capacity(READ_BUF_INITIAL),
+        handle: handle.clone(),
+        close: false,
+        reply_mode: ReplyMode::On,
+        authenticated,
+        no_touch: false,
+        pending: Pending::default(),
+        keybuf: Vec::new(),
+    };
+    serve_loop(&mut conn, &mut stream).await;
+    let _ = stream.close().await;
+    core.clients.borrow_mut().remove(id);
+}
+
+async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
+    let mut rbuf = vec![0u8; READ_BUF_INITIAL];
+    let mut rlen = 0usize;
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut scratch: Vec<u8> = Vec::new();
+    loop {
+        if conn.handle.killed.get() {
+            return;
+        }
+        let (qlimit, limits) = {
+            let c = conn.core.config.borrow();
+            (
+                c.client_query_buffer_limit.max(1) as usize,
+                ParseLimits {
+                    max_bulk_len: c.proto_max_bulk_len,
+                },
+            )
+        };
+        if rlen == rbuf.len() {
+            if rlen >= qlimit {
+                tracing::warn!(
+                    "closing client {} that reached max query buffer length",
+                    conn.id
+                );
+                return;
+            }
+            let grown = (rbuf.len() * 2).min(qlimit.saturating_add(1)).max(rlen + 1);
+            rbuf.resize(grown, 0);
+        }
+        let n = match stream.read(&mut rbuf[rlen..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        rlen += n;
+        metrics::with(|s| {
+            s.net_input_bytes += n as u64;
+            s.total_reads_processed += 1;
+        });
+        let mut pos = 0usize;
+        let mut proto_err = None;
+        while pos < rlen && !conn.close {
+            match parse_command(&rbuf[pos..rlen], &mut ranges, &mut scratch, &limits) {
+                Ok(Parsed::Incomplete) => break,
+                Ok(Parsed::Skip { consumed }) => pos += consumed,
+                Ok(Parsed::Command { consumed, inline }) => {
+                    let args = if inline {
+                        Args::new(&scratch, &ranges)
+                    } else {
+                        Args::new(&rbuf[pos..rlen], &ranges)
+                    };
+                    conn.dispatch(args).await;
+                    pos += consumed;
+                    if conn.handle.killed.get() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    proto_err = Some(e);
+                    break;
+                }
+            }
+        }
+        if pos > 0 {
+            rbuf.copy_within(pos..rlen, 0);
+            rlen -= pos;
+        }
+        conn.flush_pending().await;
+        if let Some(e) = proto_err {
+            conn.error(&e.message());
+            conn.close = true;
+        }
+        {
+            let mut info = conn.handle.info.borrow_mut();
+            info.qbuf = rlen;
+            info.qbuf_free = rbuf.len() - rlen;
+            info.db = conn.db;
+            info.resp = if conn.resp3 { 3 } else { 2 };
+        }
+        if !conn.out.is_empty() {
+            if stream.write_all(&conn.out).await.is_err() {
+                return;
+            }
+            metrics::with(|s| {
+                s.net_output_bytes += conn.out.len() as u64;
+                s.total_writes_processed += 1;
+            });
+            conn.out.clear();
+        }
+        if conn.close {
+            return;
+        }
+        if rlen == 0 && rbuf.len() > 4 * READ_BUF_INITIAL {
+            rbuf.truncate(READ_BUF_INITIAL);
+            rbuf.shrink_to_fit();
+        }
+        if conn.out.capacity() > 4 * READ_BUF_INITIAL {
+            conn.out.shrink_to(READ_BUF_INITIAL);
+        }
+        if conn.pending.staging.capacity() > 4 * READ_BUF_INITIAL {
+            conn.pending.staging.shrink_to(READ_BUF_INITIAL);
+        }
+    }
+}

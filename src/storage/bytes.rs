@@ -1,0 +1,115 @@
+//! `SmallBytes`: a 24-byte byte string that keeps up to 22 bytes inline.
+//!
+//! Most keys and many values are short; keeping them inside the table entry saves
+//! an allocation and a pointer chase per lookup.
+
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+
+const INLINE: usize = 22;
+
+/// An immutable byte string, inline when short.
+#[derive(Clone)]
+pub enum SmallBytes {
+    /// Up to 22 bytes stored in place.
+    Inline(u8, [u8; INLINE]),
+    /// Longer strings on the heap.
+    Heap(Box<[u8]>),
+}
+
+impl SmallBytes {
+    /// Copies `s`.
+    #[inline]
+    pub fn new(s: &[u8]) -> Self {
+        if s.len() <= INLINE {
+            let mut a = [0u8; INLINE];
+            a[..s.len()].copy_from_slice(s);
+            SmallBytes::Inline(s.len() as u8, a)
+        } else {
+            SmallBytes::Heap(s.into())
+        }
+    }
+    /// Takes ownership of `v` (inlined when short).
+    pub fn from_vec(v: Vec<u8>) -> Self {
+        if v.len() <= INLINE {
+            Self::new(&v)
+        } else {
+            SmallBytes::Heap(v.into_boxed_slice())
+        }
+    }
+    /// The bytes.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            SmallBytes::Inline(n, a) => &a[..*n as usize],
+            SmallBytes::Heap(b) => b,
+        }
+    }
+    /// Length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match self {
+            SmallBytes::Inline(n, _) => *n as usize,
+            SmallBytes::Heap(b) => b.len(),
+        }
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Heap bytes owned beyond the struct itself.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            SmallBytes::Inline(..) => 0,
+            SmallBytes::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl std::ops::Deref for SmallBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl Borrow<[u8]> for SmallBytes {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl Hash for SmallBytes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state)
+    }
+}
+
+impl PartialEq for SmallBytes {
+    fn eq(&self, o: &Self) -> bool {
+        self.as_slice() == o.as_slice()
+    }
+}
+impl Eq for SmallBytes {}
+
+impl std::fmt::Debug for SmallBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn inline_and_heap() {
+        assert_eq!(std::mem::size_of::<SmallBytes>(), 24);
+        let a = SmallBytes::new(b"hello");
+        assert!(matches!(a, SmallBytes::Inline(..)));
+        assert_eq!(&*a, b"hello");
+        let long = vec![7u8; 100];
+        let b = SmallBytes::from_vec(long.clone());
+        assert!(matches!(b, SmallBytes::Heap(..)));
+        assert_eq!(&*b, &long[..]);
+    }
+}

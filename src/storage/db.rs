@@ -1,0 +1,450 @@
+//! One logical database of one shard.
+//!
+//! ```text
+//!  Db ── slots[local] ── SlotTable { hashbrown map key → Entry, ttl count }
+//!        local = slot / nshards   (this shard owns slot when slot % nshards == id)
+//! ```
+//!
+//! Keys are grouped by hash slot. A slot is the unit SCAN returns whole, so a
+//! cursor `(slot)` stays valid across table resizes and a full iteration returns
+//! every key present throughout. Expiry is a field of the entry; the active cycle
+//! walks slots that hold keys with a TTL.
+
+use super::bytes::SmallBytes;
+use super::value::Value;
+use crate::shard::slot::key_slot;
+use hashbrown::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Process-wide hash seed, randomised at startup.
+pub static HASH_SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+
+/// Zero-sized hasher builder: one seed for the whole process.
+#[derive(Clone, Copy, Default)]
+pub struct KeyHasher;
+
+impl BuildHasher for KeyHasher {
+    type Hasher = foldhash::fast::FoldHasher;
+    #[inline]
+    fn build_hasher(&self) -> Self::Hasher {
+        foldhash::fast::FixedState::with_seed(HASH_SEED.load(Ordering::Relaxed)).build_hasher()
+    }
+}
+
+/// A key's value and metadata.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 means none.
+    pub expire: u64,
+    /// Last access, in seconds of the LRU clock.
+    pub lru: u32,
+}
+
+impl Entry {
+    /// An entry with no TTL.
+    pub fn new(value: Value) -> Self {
+        Entry {
+            value,
+            expire: 0,
+            lru: lru_clock(),
+        }
+    }
+    /// True when the entry has a TTL that has passed at `now`.
+    #[inline]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire != 0 && self.expire <= now
+    }
+}
+
+/// Current LRU clock (seconds, wrapping).
+pub fn lru_clock() -> u32 {
+    (crate::now_ms() / 1000) as u32
+}
+
+#[derive(Default)]
+struct SlotTable {
+    map: HashMap<SmallBytes, Entry, KeyHasher>,
+    ttl: u32,
+}
+
+/// Counters a database keeps for INFO.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct DbEvents {
+    /// Keys removed because their TTL passed.
+    pub expired: u64,
+}
+
+/// One logical database of a shard.
+pub struct Db {
+    slots: Vec<SlotTable>,
+    nshards: usize,
+    keys: usize,
+    expires: usize,
+    /// Local slots with at least one TTL key, and each slot's position in it.
+    ttl_slots: Vec<u32>,
+    ttl_pos: Vec<u32>,
+    /// Active-expiry cursor per slot (entries to skip).
+    expire_cursor: usize,
+    /// Event counters.
+    pub events: DbEvents,
+}
+
+const NO_POS: u32 = u32::MAX;
+
+impl Db {
+    /// An empty database for a shard among `nshards`.
+    pub fn new(nshards: usize) -> Self {
+        let n = crate::shard::slot::SLOTS.div_ceil(nshards);
+        let mut slots = Vec::with_capacity(n);
+        slots.resize_with(n, SlotTable::default);
+        Db {
+            slots,
+            nshards,
+            keys: 0,
+            expires: 0,
+            ttl_slots: Vec::new(),
+            ttl_pos: vec![NO_POS; n],
+            expire_cursor: 0,
+            events: DbEvents::default(),
+        }
+    }
+
+    #[inline]
+    fn local(&self, key: &[u8]) -> usize {
+        key_slot(key) as usize / self.nshards
+    }
+
+    /// Number of keys (expired-but-not-yet-reclaimed included, like Redis).
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+    /// True when no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+    /// Number of keys with a TTL.
+    pub fn expires(&self) -> usize {
+        self.expires
+    }
+
+    fn ttl_inc(&mut self, l: usize) {
+        self.expires += 1;
+        let t = &mut self.slots[l];
+        t.ttl += 1;
+        if t.ttl == 1 {
+            self.ttl_pos[l] = self.ttl_slots.len() as u32;
+            self.ttl_slots.push(l as u32);
+        }
+    }
+    fn ttl_dec(&mut self, l: usize) {
+        self.expires -= 1;
+        let t = &mut self.slots[l];
+        t.ttl -= 1;
+        if t.ttl == 0 {
+            let p = self.ttl_pos[l] as usize;
+            self.ttl_slots.swap_remove(p);
+            if p < self.ttl_slots.len() {
+                let moved = self.ttl_slots[p] as usize;
+                self.ttl_pos[moved] = p as u32;
+            }
+            self.ttl_pos[l] = NO_POS;
+        }
+    }
+
+    /// Looks a key up for reading or writing, deleting it first if expired.
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let l = self.local(key);
+        let expired = match self.slots[l].map.get(key) {
+            None => return None,
+            Some(e) => e.is_expired(now),
+        };
+        if expired {
+            self.remove_at(l, key);
+            self.events.expired += 1;
+            crate::metrics::expired_key();
+            return None;
+        }
+        self.slots[l].map.get_mut(key)
+    }
+
+    /// Looks a key up and updates its access time.
+    #[inline]
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let e = self.get_mut(key, now)?;
+        e.lru = lru_clock();
+        Some(e)
+    }
+
+    /// Looks a key up without side effects (an expired key reads as absent).
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        let l = self.local(key);
+        self.slots[l].map.get(key).filter(|e| !e.is_expired(now))
+    }
+
+    /// True when the key exists at `now` (deleting it if expired).
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.get_mut(key, now).is_some()
+    }
+
+    fn remove_at(&mut self, l: usize, key: &[u8]) -> Option<Entry> {
+        let e = self.slots[l].map.remove(key)?;
+        self.keys -= 1;
+        if e.expire != 0 {
+            self.ttl_dec(l);
+        }
+        Some(e)
+    }
+
+    /// Removes a key whatever its TTL; returns the entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let l = self.local(key);
+        self.remove_at(l, key)
+    }
+
+    /// Deletes a key that exists at `now`; true if it did.
+    pub fn delete(&mut self, key: &[u8], now: u64) -> bool {
+        let l = self.local(key);
+        match self.remove_at(l, key) {
+            Some(e) => !e.is_expired(now),
+            None => false,
+        }
+    }
+
+    /// Stores an entry (value and TTL as given), replacing any old one.
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        let l = self.local(key);
+        let has_ttl = entry.expire != 0;
+        let old = match self.slots[l].map.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
+            None => {
+                self.slots[l].map.insert(SmallBytes::new(key), entry);
+                None
+            }
+        };
+        match &old {
+            None => self.keys += 1,
+            Some(o) if o.expire != 0 => self.ttl_dec(l),
+            _ => {}
+        }
+        if has_ttl {
+            self.ttl_inc(l);
+        }
+        old
+    }
+
+    /// Stores a value with no TTL (what SET does without KEEPTTL).
+    #[inline]
+    pub fn set(&mut self, key: &[u8], value: Value) -> Option<Entry> {
+        self.insert_entry(key, Entry::new(value))
+    }
+
+    /// Stores a value keeping the existing TTL, if the key exists and is live.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: u64) {
+        if let Some(e) = self.get_mut(key, now) {
+            e.value = value;
+            e.lru = lru_clock();
+        } else {
+            self.set(key, value);
+        }
+    }
+
+    /// Sets an absolute expiry (ms) on an existing key; false if the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], at: u64, now: u64) -> bool {
+        let l = self.local(key);
+        let Some(e) = self.get_mut(key, now) else {
+            return false;
+        };
+        let had = e.expire != 0;
+        e.expire = at;
+        if !had && at != 0 {
+            self.ttl_inc(l);
+        } else if had && at == 0 {
+            self.ttl_dec(l);
+        }
+        true
+    }
+
+    /// Removes the TTL; true if there was one.
+    pub fn persist(&mut self, key: &[u8], now: u64) -> bool {
+        match self.get_mut(key, now) {
+            Some(e) if e.expire != 0 => {
+                self.set_expire(key, 0, now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        for t in &mut self.slots {
+            if !t.map.is_empty() {
+                t.map = HashMap::default();
+            }
+            t.ttl = 0;
+        }
+        self.ttl_slots.clear();
+        self.ttl_pos.iter_mut().for_each(|p| *p = NO_POS);
+        self.keys = 0;
+        self.expires = 0;
+    }
+
+    /// Number of local slot tables.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Global slot number of a local index.
+    pub fn global_slot(&self, local: usize, shard_id: usize) -> usize {
+        local * self.nshards + shard_id
+    }
+
+    /// Local index of a global slot.
+    pub fn local_of(&self, slot: usize) -> usize {
+        slot / self.nshards
+    }
+
+    /// Number of keys stored in a local slot.
+    pub fn slot_len(&self, local: usize) -> usize {
+        self.slots.get(local).map(|t| t.map.len()).unwrap_or(0)
+    }
+
+    /// Entries of one local slot.
+    pub fn slot_iter(&self, local: usize) -> impl Iterator<Item = (&SmallBytes, &Entry)> {
+        self.slots[local].map.iter()
+    }
+
+    /// All entries.
+    pub fn iter(&self) -> impl Iterator<Item = (&SmallBytes, &Entry)> {
+        self.slots.iter().flat_map(|t| t.map.iter())
+    }
+
+    /// A random live key, if any.
+    pub fn random_key(&mut self, now: u64, rand: &mut crate::Rng) -> Option<Vec<u8>> {
+        for _ in 0..100 {
+            if self.keys == 0 {
+                return None;
+            }
+            let n = self.slots.len();
+            let start = rand.below(n);
+            let mut l = start;
+            while self.slots[l].map.is_empty() {
+                l = (l + 1) % n;
+                if l == start {
+                    return None;
+                }
+            }
+            let t = &self.slots[l];
+            let i = rand.below(t.map.len());
+            let (k, e) = t.map.iter().nth(i)?;
+            if !e.is_expired(now) {
+                return Some(k.to_vec());
+            }
+            // Every key expired: Redis returns an expired key rather than looping
+            // forever when all keys have a TTL; we delete and retry a bounded time.
+            let k = k.to_vec();
+            self.remove_at(l, &k);
+            self.events.expired += 1;
+            crate::metrics::expired_key();
+        }
+        None
+    }
+
+    /// One active-expiry step: samples up to `samples` keys from slots holding
+    /// TTLs, deleting the expired ones. Returns (sampled, expired).
+    pub fn expire_step(
+        &mut self,
+        now: u64,
+        samples: usize,
+        rand: &mut crate::Rng,
+    ) -> (usize, usize) {
+        let mut sampled = 0;
+        let mut expired = 0;
+        let mut tries = 0;
+        let mut victims: Vec<SmallBytes> = Vec::new();
+        while sampled < samples && !self.ttl_slots.is_empty() && tries < samples * 2 {
+            tries += 1;
+            let l = self.ttl_slots[rand.below(self.ttl_slots.len())] as usize;
+            let t = &self.slots[l];
+            let len = t.map.len();
+            let take = (samples - sampled).min(len).max(1);
+            // Start at a rolling offset so big slots are covered over time.
+            let skip = if len > take {
+                self.expire_cursor % len
+            } else {
+                0
+            };
+            self.expire_cursor = self.expire_cursor.wrapping_add(take);
+            victims.clear();
+            let mut seen_ttl = 0;
+            for (k, e) in t.map.iter().cycle().skip(skip).take(len.min(take * 4)) {
+                if e.expire != 0 {
+                    seen_ttl += 1;
+                    if e.expire <= now {
+                        victims.push(k.clone());
+                    }
+                    if seen_ttl >= take {
+                        break;
+                    }
+                }
+            }
+            sampled += seen_ttl.max(1);
+            for k in victims.drain(..) {
+                self.remove_at(l, &k);
+                self.events.expired += 1;
+                crate::metrics::expired_key();
+                expired += 1;
+            }
+        }
+        (sampled, expired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_expire() {
+        let mut db = Db::new(3);
+        let mut found = 0;
+        for i in 0..1000 {
+            let k = format!("k{i}");
+            if !(crate::shard::slot::key_slot(k.as_bytes()) as usize).is_multiple_of(3) {
+                continue;
+            }
+            db.set(k.as_bytes(), Value::string(b"v"));
+            found += 1;
+        }
+        assert_eq!(db.len(), found);
+        let k = db.iter().next().unwrap().0.to_vec();
+        assert!(db.set_expire(&k, 100, 50));
+        assert_eq!(db.expires(), 1);
+        assert!(db.get(&k, 99).is_some());
+        assert!(db.get(&k, 100).is_none());
+        assert_eq!(db.len(), found - 1);
+        assert_eq!(db.expires(), 0);
+    }
+
+    #[test]
+    fn active_expiry_reclaims() {
+        let mut db = Db::new(1);
+        for i in 0..500 {
+            let k = format!("k{i}");
+            db.set(k.as_bytes(), Value::string(b"v"));
+            db.set_expire(k.as_bytes(), 10, 0);
+        }
+        let mut rng = crate::Rng::new(1);
+        let mut rounds = 0;
+        while !db.is_empty() && rounds < 10_000 {
+            db.expire_step(20, 20, &mut rng);
+            rounds += 1;
+        }
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires(), 0);
+    }
+}
