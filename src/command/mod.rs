@@ -10,7 +10,9 @@
 //! Dispatch, arity errors, COMMAND, ACL categories and statistics all read this
 //! one table. Each family file keeps its specs next to its handlers.
 
+pub mod bitmap;
 pub mod connection;
+pub mod introspection;
 pub mod keyspace;
 pub mod server;
 pub mod string;

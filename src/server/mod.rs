@@ -98,8 +98,23 @@ pub fn request_shutdown() {
     }
 }
 
-/// Runs the server until a signal or SHUTDOWN. Returns the exit code.
-pub fn run(mut config: Config) -> std::io::Result<i32> {
+/// A running server's cores.
+pub struct ServerHandle {
+    /// Port the listeners are bound to.
+    pub port: u16,
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Number of executors.
+    pub fn threads(&self) -> usize {
+        self.handles.len()
+    }
+}
+
+/// Binds the listeners and starts one pinned executor per core; returns once
+/// they are spawned. Used by [`run`] and by in-process test harnesses.
+pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
     config.resolve();
     START_TIME.store(crate::now_ms() / 1000, Ordering::Relaxed);
     LAST_SAVE.store(crate::now_ms() / 1000, Ordering::Relaxed);
@@ -107,7 +122,6 @@ pub fn run(mut config: Config) -> std::io::Result<i32> {
         crate::now_us() ^ (std::process::id() as u64).rotate_left(32),
         Ordering::Relaxed,
     );
-    let sigset = block_signals();
     let (fds, port) = bind_all(&config)?;
     BOUND_PORT.store(port as u64, Ordering::Relaxed);
     config.port = port;
@@ -126,10 +140,19 @@ pub fn run(mut config: Config) -> std::io::Result<i32> {
             .map_err(|e| std::io::Error::other(format!("cannot start executor {i}: {e}")))?;
         handles.push(h);
     }
+    Ok(ServerHandle { port, handles })
+}
+
+/// Runs the server until SIGINT, SIGTERM or SHUTDOWN. Returns the exit code.
+pub fn run(config: Config) -> std::io::Result<i32> {
+    let sigset = block_signals();
+    let h = start(config)?;
+    let port = h.port;
     tracing::info!(
-        "coreshard {} (redis {} compatible) ready to accept connections on port {port} with {n} threads",
+        "coreshard {} (redis {} compatible) ready to accept connections on port {port} with {} threads",
         crate::VERSION,
-        crate::REDIS_VERSION
+        crate::REDIS_VERSION,
+        h.threads()
     );
     println!("Ready to accept connections tcp port={port}");
     let mut sig: libc::c_int = 0;
