@@ -62,6 +62,12 @@ impl Shard {
     pub fn db_opt_mut(&mut self, i: usize) -> Option<&mut Db> {
         self.dbs.get_mut(i).and_then(|d| d.as_deref_mut())
     }
+    /// Database `i` together with the shard's random source (RANDOMKEY).
+    pub fn db_and_rng(&mut self, i: usize) -> (&mut Db, &mut crate::Rng) {
+        let n = self.nshards;
+        let db = self.dbs[i].get_or_insert_with(|| Box::new(Db::new(n)));
+        (db, &mut self.rng)
+    }
     /// Swaps two databases (SWAPDB).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);

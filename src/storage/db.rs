@@ -12,7 +12,7 @@
 
 use super::bytes::SmallBytes;
 use super::value::Value;
-use crate::shard::slot::key_slot;
+use crate::shard::slot::{SLOTS, key_slot};
 use hashbrown::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,8 +39,10 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds; 0 means none.
     pub expire: u64,
-    /// Last access, in seconds of the LRU clock.
+    /// Last access, in seconds of the LRU clock (also the LFU decay reference).
     pub lru: u32,
+    /// Logarithmic access-frequency counter (Redis's LFU counter).
+    pub freq: u8,
 }
 
 impl Entry {
@@ -50,13 +52,72 @@ impl Entry {
             value,
             expire: 0,
             lru: lru_clock(),
+            freq: LFU_INIT_VAL,
         }
+    }
+    /// A fresh entry holding a copy of this one's value and TTL (COPY).
+    pub fn duplicate(&self) -> Self {
+        Entry {
+            expire: self.expire,
+            ..Entry::new(self.value.clone())
+        }
+    }
+    /// The LFU counter decayed by the minutes since the last access, without
+    /// updating anything (what OBJECT FREQ reports). `decay_minutes` 0 disables decay.
+    pub fn lfu_decayed(&self, decay_minutes: u64) -> u8 {
+        if decay_minutes == 0 {
+            return self.freq;
+        }
+        let idle_min = lru_clock().wrapping_sub(self.lru) as u64 / 60;
+        let periods = idle_min / decay_minutes;
+        if periods >= self.freq as u64 {
+            0
+        } else {
+            self.freq - periods as u8
+        }
+    }
+    /// Records an access: decays then logarithmically increments the LFU
+    /// counter, and stamps the LRU clock.
+    pub fn touch(&mut self) {
+        let mut c = self.lfu_decayed(LFU_DECAY_TIME);
+        if c < 255 {
+            let base = c.saturating_sub(LFU_INIT_VAL) as f64;
+            let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+            if base == 0.0 || lfu_rand() < p {
+                c += 1;
+            }
+        }
+        self.freq = c;
+        self.lru = lru_clock();
     }
     /// True when the entry has a TTL that has passed at `now`.
     #[inline]
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire != 0 && self.expire <= now
     }
+}
+
+/// Initial LFU counter of a new key (Redis's `LFU_INIT_VAL`), so new keys are
+/// not evicted before they have a chance to be accessed.
+pub const LFU_INIT_VAL: u8 = 5;
+/// Default `lfu-log-factor`, used for the counter's growth curve.
+const LFU_LOG_FACTOR: f64 = 10.0;
+/// Default `lfu-decay-time` in minutes, used when decaying on access.
+const LFU_DECAY_TIME: u64 = 1;
+
+/// A uniform number in [0, 1) from a per-thread xorshift generator.
+fn lfu_rand() -> f64 {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x2545_f491_4f6c_dd1d) };
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    })
 }
 
 /// Current LRU clock (seconds, wrapping).
@@ -68,6 +129,56 @@ pub fn lru_clock() -> u32 {
 struct SlotTable {
     map: HashMap<SmallBytes, Entry, KeyHasher>,
     ttl: u32,
+}
+
+/// Keys of one hash slot visited by SCAN.
+#[derive(Debug, Default)]
+pub struct ScanSlot {
+    /// Global slot number.
+    pub slot: usize,
+    /// Live keys in the slot (before filtering).
+    pub seen: usize,
+    /// Keys that passed the MATCH/TYPE filter.
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// One shard's answer to a SCAN call (see [`Db::scan`]).
+#[derive(Debug, Default)]
+pub struct ScanPart {
+    /// Visited non-empty slots, in slot order.
+    pub slots: Vec<ScanSlot>,
+    /// Global slot just past the last visited one (`SLOTS` when exhausted).
+    pub bound: usize,
+}
+
+/// Merges the shards' SCAN parts for a call that started at `cursor`.
+///
+/// Every slot in `[cursor, min(bound))` has been examined by its owner, so the
+/// slots are taken in global order, each whole, until `count` keys are seen.
+/// Returns the next cursor (0 when the iteration is complete) and the keys.
+pub fn merge_scan(parts: Vec<ScanPart>, count: usize) -> (usize, Vec<Vec<u8>>) {
+    let bound = parts.iter().map(|p| p.bound).min().unwrap_or(SLOTS);
+    let mut slots: Vec<ScanSlot> = parts
+        .into_iter()
+        .flat_map(|p| p.slots)
+        .filter(|s| s.slot < bound)
+        .collect();
+    slots.sort_unstable_by_key(|s| s.slot);
+    let mut next = bound;
+    let mut seen = 0;
+    let mut keys = Vec::new();
+    for s in slots {
+        seen += s.seen;
+        keys.extend(s.keys);
+        if seen >= count {
+            next = s.slot + 1;
+            break;
+        }
+    }
+    if next >= SLOTS {
+        next = 0;
+    }
+    (next, keys)
 }
 
 /// Counters a database keeps for INFO.
@@ -175,7 +286,7 @@ impl Db {
     #[inline]
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         let e = self.get_mut(key, now)?;
-        e.lru = lru_clock();
+        e.touch();
         Some(e)
     }
 
@@ -207,11 +318,94 @@ impl Db {
 
     /// Deletes a key that exists at `now`; true if it did.
     pub fn delete(&mut self, key: &[u8], now: u64) -> bool {
+        self.take(key, now).is_some()
+    }
+
+    /// Removes a key that exists at `now` and returns its entry (value and TTL);
+    /// an expired key is reclaimed (and counted) and reads as absent.
+    pub fn take(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let l = self.local(key);
-        match self.remove_at(l, key) {
-            Some(e) => !e.is_expired(now),
-            None => false,
+        let e = self.remove_at(l, key)?;
+        if e.is_expired(now) {
+            self.events.expired += 1;
+            crate::metrics::expired_key();
+            return None;
         }
+        Some(e)
+    }
+
+    /// Live keys matching a glob pattern (KEYS).
+    pub fn keys_matching(&self, pattern: &[u8], now: u64) -> Vec<Vec<u8>> {
+        let all = pattern == b"*";
+        self.iter()
+            .filter(|(k, e)| {
+                !e.is_expired(now) && (all || crate::config::glob_match(pattern, k, false))
+            })
+            .map(|(k, _)| k.to_vec())
+            .collect()
+    }
+
+    /// One shard's part of a SCAN call starting at global slot `cursor`.
+    ///
+    /// Visits this shard's slots `>= cursor` in order, skipping empty ones, and
+    /// takes each visited slot whole, until at least `count` live keys have been
+    /// seen. Keys passing `keep` are returned. `bound` is the global slot just
+    /// past the last one visited (`SLOTS` when the shard's slots ran out): every
+    /// slot of this shard below `bound` has been examined.
+    pub fn scan(
+        &self,
+        shard_id: usize,
+        cursor: usize,
+        count: usize,
+        now: u64,
+        mut keep: impl FnMut(&[u8], &Entry) -> bool,
+    ) -> ScanPart {
+        let n = self.nshards;
+        let start = if cursor <= shard_id {
+            0
+        } else {
+            (cursor - shard_id).div_ceil(n)
+        };
+        let mut part = ScanPart {
+            slots: Vec::new(),
+            bound: SLOTS,
+        };
+        let mut seen_total = 0;
+        for l in start..self.slots.len() {
+            let t = &self.slots[l];
+            if t.map.is_empty() {
+                continue;
+            }
+            let g = l * n + shard_id;
+            if g >= SLOTS {
+                break;
+            }
+            let mut seen = 0;
+            let mut keys = Vec::new();
+            for (k, e) in t.map.iter() {
+                if e.is_expired(now) {
+                    continue;
+                }
+                seen += 1;
+                if keep(k, e) {
+                    keys.push(k.to_vec());
+                }
+            }
+            if seen == 0 {
+                continue;
+            }
+            part.slots.push(ScanSlot {
+                slot: g,
+                seen,
+                keys,
+            });
+            seen_total += seen;
+            if seen_total >= count {
+                part.bound = g + 1;
+                break;
+            }
+        }
+        part
     }
 
     /// Stores an entry (value and TTL as given), replacing any old one.
@@ -246,7 +440,7 @@ impl Db {
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: u64) {
         if let Some(e) = self.get_mut(key, now) {
             e.value = value;
-            e.lru = lru_clock();
+            e.touch();
         } else {
             self.set(key, value);
         }
@@ -446,5 +640,192 @@ mod tests {
         }
         assert_eq!(db.len(), 0);
         assert_eq!(db.expires(), 0);
+    }
+
+    /// Keys owned by shard `id` of `n`.
+    fn owned_keys(id: usize, n: usize, want: usize) -> Vec<String> {
+        (0..)
+            .map(|i| format!("key:{i}"))
+            .filter(|k| crate::shard::slot::key_owner(k.as_bytes(), n) == id)
+            .take(want)
+            .collect()
+    }
+
+    fn full_scan(dbs: &[Db], count: usize, mut between: impl FnMut(usize)) -> Vec<Vec<u8>> {
+        let mut cursor = 0;
+        let mut out = Vec::new();
+        let mut calls = 0;
+        loop {
+            let parts = dbs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.scan(i, cursor, count, 0, |_, _| true))
+                .collect();
+            let (next, keys) = merge_scan(parts, count);
+            out.extend(keys);
+            calls += 1;
+            between(calls);
+            assert!(calls < 20_000, "scan does not terminate");
+            if next == 0 {
+                return out;
+            }
+            assert!(next > cursor, "cursor must advance");
+            cursor = next;
+        }
+    }
+
+    #[test]
+    fn scan_returns_every_key_once() {
+        let n = 3;
+        let mut dbs: Vec<Db> = (0..n).map(|_| Db::new(n)).collect();
+        let mut all = Vec::new();
+        for (i, db) in dbs.iter_mut().enumerate() {
+            for k in owned_keys(i, n, 700) {
+                db.set(k.as_bytes(), Value::string(b"v"));
+                all.push(k.into_bytes());
+            }
+        }
+        for count in [1, 10, 100, 100_000] {
+            let mut got = full_scan(&dbs, count, |_| {});
+            got.sort();
+            let mut want = all.clone();
+            want.sort();
+            assert_eq!(got, want, "count {count}");
+        }
+    }
+
+    #[test]
+    fn scan_count_and_cursor() {
+        let n = 2;
+        let mut dbs: Vec<Db> = (0..n).map(|_| Db::new(n)).collect();
+        for (i, db) in dbs.iter_mut().enumerate() {
+            for k in owned_keys(i, n, 50) {
+                db.set(k.as_bytes(), Value::string(b"v"));
+            }
+        }
+        let parts = dbs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d.scan(i, 0, 10, 0, |_, _| true))
+            .collect();
+        let (next, keys) = merge_scan(parts, 10);
+        assert!(keys.len() >= 10);
+        assert!(next > 0);
+        // Every returned key lives in a slot below the cursor, and no key below
+        // the cursor was left out.
+        let below: usize = dbs
+            .iter()
+            .flat_map(|d| d.iter())
+            .filter(|(k, _)| (key_slot(k) as usize) < next)
+            .count();
+        assert_eq!(below, keys.len());
+        // Empty databases finish at once.
+        let empty: Vec<Db> = (0..n).map(|_| Db::new(n)).collect();
+        let parts = empty
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d.scan(i, 0, 10, 0, |_, _| true))
+            .collect();
+        assert_eq!(merge_scan(parts, 10), (0, vec![]));
+        // A cursor past the last non-empty slot completes the iteration.
+        let parts = dbs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d.scan(i, SLOTS - 1, 10, 0, |_, _| true))
+            .collect::<Vec<_>>();
+        assert_eq!(merge_scan(parts, 10).0, 0);
+    }
+
+    #[test]
+    fn scan_survives_writes() {
+        // Keys present for the whole iteration are all returned even while
+        // other keys are added and removed between calls.
+        let n = 3;
+        let mut dbs: Vec<Db> = (0..n).map(|_| Db::new(n)).collect();
+        let mut stable = Vec::new();
+        for (i, db) in dbs.iter_mut().enumerate() {
+            for k in owned_keys(i, n, 300) {
+                db.set(k.as_bytes(), Value::string(b"v"));
+                stable.push(k.into_bytes());
+            }
+        }
+        let mut cursor = 0;
+        let mut got = std::collections::HashSet::new();
+        let mut round = 0;
+        loop {
+            let parts = dbs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.scan(i, cursor, 7, 0, |_, _| true))
+                .collect();
+            let (next, keys) = merge_scan(parts, 7);
+            got.extend(keys);
+            round += 1;
+            for (i, db) in dbs.iter_mut().enumerate() {
+                for k in owned_keys(i, n, 2000)
+                    .into_iter()
+                    .skip(300 + round * 5)
+                    .take(5)
+                {
+                    db.set(k.as_bytes(), Value::string(b"x"));
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        for k in &stable {
+            assert!(got.contains(k));
+        }
+    }
+
+    #[test]
+    fn scan_filters_and_skips_expired() {
+        let mut db = Db::new(1);
+        db.set(b"a1", Value::string(b"v"));
+        db.set(b"b1", Value::string(b"v"));
+        db.set(b"gone", Value::string(b"v"));
+        db.set_expire(b"gone", 5, 0);
+        let part = db.scan(0, 0, 100, 10, |k, _| k.starts_with(b"a"));
+        let seen: usize = part.slots.iter().map(|s| s.seen).sum();
+        assert_eq!(seen, 2);
+        let keys: Vec<_> = part.slots.into_iter().flat_map(|s| s.keys).collect();
+        assert_eq!(keys, vec![b"a1".to_vec()]);
+        assert_eq!(part.bound, SLOTS);
+    }
+
+    #[test]
+    fn take_keeps_ttl_and_counts_expired() {
+        let mut db = Db::new(1);
+        db.set(b"k", Value::string(b"v"));
+        db.set_expire(b"k", 1000, 0);
+        let e = db.take(b"k", 10).unwrap();
+        assert_eq!(e.expire, 1000);
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires(), 0);
+        db.insert_entry(b"j", e);
+        assert_eq!(db.expires(), 1);
+        assert!(db.take(b"j", 1000).is_none());
+        assert_eq!(db.events.expired, 1);
+        assert_eq!(db.len(), 0);
+        assert!(!db.delete(b"j", 0));
+    }
+
+    #[test]
+    fn keys_and_lfu() {
+        let mut db = Db::new(1);
+        db.set(b"hello", Value::string(b"v"));
+        db.set(b"hallo", Value::string(b"v"));
+        db.set(b"world", Value::string(b"v"));
+        let mut k = db.keys_matching(b"h?llo", 0);
+        k.sort();
+        assert_eq!(k, vec![b"hallo".to_vec(), b"hello".to_vec()]);
+        assert_eq!(db.keys_matching(b"*", 0).len(), 3);
+        assert_eq!(db.peek(b"world", 0).unwrap().freq, LFU_INIT_VAL);
+        db.get(b"world", 0);
+        assert_eq!(db.peek(b"world", 0).unwrap().freq, LFU_INIT_VAL + 1);
+        let e = db.peek(b"world", 0).unwrap().duplicate();
+        assert_eq!(e.freq, LFU_INIT_VAL);
     }
 }

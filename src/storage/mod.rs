@@ -9,5 +9,5 @@ pub mod db;
 pub mod value;
 
 pub use bytes::SmallBytes;
-pub use db::{Db, Entry};
+pub use db::{Db, Entry, ScanPart, ScanSlot, merge_scan};
 pub use value::Value;
