@@ -864,8 +864,6 @@ const fn one_key(
     flags: u64,
     key_flags: u32,
     acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
     shard: super::ShardFn,
 ) -> CommandSpec {
     CommandSpec {
@@ -877,8 +875,6 @@ const fn one_key(
         step: 1,
         key_flags,
         acl,
-        summary,
-        since,
         shard: Some(shard),
         ..CommandSpec::DEFAULT
     }
@@ -1032,116 +1028,103 @@ pub static SPECS: &[CommandSpec] = &[
         coord: Some(touch_coord),
         ..CommandSpec::DEFAULT
     },
-    one_key(
-        "type",
-        2,
-        READONLY | FAST,
-        keyflags::RO,
-        &["keyspace", "read", "fast"],
-        "Determine the type stored at key",
-        "1.0.0",
-        type_cmd,
-    ),
-    one_key(
-        "expire",
-        -3,
-        WRITE | FAST,
-        EXPIRE_KF,
-        EXPIRE_ACL,
-        "Set a key's time to live in seconds",
-        "1.0.0",
-        expire,
-    ),
-    one_key(
-        "pexpire",
-        -3,
-        WRITE | FAST,
-        EXPIRE_KF,
-        EXPIRE_ACL,
-        "Set a key's time to live in milliseconds",
-        "2.6.0",
-        pexpire,
-    ),
-    one_key(
-        "expireat",
-        -3,
-        WRITE | FAST,
-        EXPIRE_KF,
-        EXPIRE_ACL,
-        "Set the expiration for a key as a UNIX timestamp",
-        "1.2.0",
-        expireat,
-    ),
-    one_key(
-        "pexpireat",
-        -3,
-        WRITE | FAST,
-        EXPIRE_KF,
-        EXPIRE_ACL,
-        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-        "2.6.0",
-        pexpireat,
-    ),
-    one_key(
-        "ttl",
-        2,
-        READONLY | FAST,
-        TTL_KF,
-        TTL_ACL,
-        "Get the time to live for a key in seconds",
-        "1.0.0",
-        ttl,
-    ),
-    one_key(
-        "pttl",
-        2,
-        READONLY | FAST,
-        TTL_KF,
-        TTL_ACL,
-        "Get the time to live for a key in milliseconds",
-        "2.6.0",
-        pttl,
-    ),
-    one_key(
-        "expiretime",
-        2,
-        READONLY | FAST,
-        TTL_KF,
-        TTL_ACL,
-        "Get the expiration Unix timestamp for a key",
-        "7.0.0",
-        expiretime,
-    ),
-    one_key(
-        "pexpiretime",
-        2,
-        READONLY | FAST,
-        TTL_KF,
-        TTL_ACL,
-        "Get the expiration Unix timestamp for a key in milliseconds",
-        "7.0.0",
-        pexpiretime,
-    ),
-    one_key(
-        "persist",
-        2,
-        WRITE | FAST,
-        EXPIRE_KF,
-        EXPIRE_ACL,
-        "Remove the expiration from a key",
-        "2.2.0",
-        persist,
-    ),
-    one_key(
-        "move",
-        3,
-        WRITE | FAST,
-        keyflags::RW | keyflags::ACCESS | keyflags::DELETE,
-        &["keyspace", "write", "fast"],
-        "Move a key to another database",
-        "1.0.0",
-        move_cmd,
-    ),
+    CommandSpec {
+        summary: "Determine the type stored at key",
+        since: "1.0.0",
+        ..one_key(
+            "type",
+            2,
+            READONLY | FAST,
+            keyflags::RO,
+            &["keyspace", "read", "fast"],
+            type_cmd,
+        )
+    },
+    CommandSpec {
+        summary: "Set a key's time to live in seconds",
+        since: "1.0.0",
+        ..one_key("expire", -3, WRITE | FAST, EXPIRE_KF, EXPIRE_ACL, expire)
+    },
+    CommandSpec {
+        summary: "Set a key's time to live in milliseconds",
+        since: "2.6.0",
+        ..one_key("pexpire", -3, WRITE | FAST, EXPIRE_KF, EXPIRE_ACL, pexpire)
+    },
+    CommandSpec {
+        summary: "Set the expiration for a key as a UNIX timestamp",
+        since: "1.2.0",
+        ..one_key(
+            "expireat",
+            -3,
+            WRITE | FAST,
+            EXPIRE_KF,
+            EXPIRE_ACL,
+            expireat,
+        )
+    },
+    CommandSpec {
+        summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        since: "2.6.0",
+        ..one_key(
+            "pexpireat",
+            -3,
+            WRITE | FAST,
+            EXPIRE_KF,
+            EXPIRE_ACL,
+            pexpireat,
+        )
+    },
+    CommandSpec {
+        summary: "Get the time to live for a key in seconds",
+        since: "1.0.0",
+        ..one_key("ttl", 2, READONLY | FAST, TTL_KF, TTL_ACL, ttl)
+    },
+    CommandSpec {
+        summary: "Get the time to live for a key in milliseconds",
+        since: "2.6.0",
+        ..one_key("pttl", 2, READONLY | FAST, TTL_KF, TTL_ACL, pttl)
+    },
+    CommandSpec {
+        summary: "Get the expiration Unix timestamp for a key",
+        since: "7.0.0",
+        ..one_key(
+            "expiretime",
+            2,
+            READONLY | FAST,
+            TTL_KF,
+            TTL_ACL,
+            expiretime,
+        )
+    },
+    CommandSpec {
+        summary: "Get the expiration Unix timestamp for a key in milliseconds",
+        since: "7.0.0",
+        ..one_key(
+            "pexpiretime",
+            2,
+            READONLY | FAST,
+            TTL_KF,
+            TTL_ACL,
+            pexpiretime,
+        )
+    },
+    CommandSpec {
+        summary: "Remove the expiration from a key",
+        since: "2.2.0",
+        ..one_key("persist", 2, WRITE | FAST, EXPIRE_KF, EXPIRE_ACL, persist)
+    },
+    CommandSpec {
+        summary: "Move a key to another database",
+        since: "1.0.0",
+        ..one_key(
+            "move",
+            3,
+            WRITE | FAST,
+            keyflags::RW | keyflags::ACCESS | keyflags::DELETE,
+            &["keyspace", "write", "fast"],
+            move_cmd,
+        )
+    },
     CommandSpec {
         name: "rename",
         arity: 3,
