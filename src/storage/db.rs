@@ -65,10 +65,13 @@ impl Entry {
     /// The LFU counter decayed by the minutes since the last access, without
     /// updating anything (what OBJECT FREQ reports). `decay_minutes` 0 disables decay.
     pub fn lfu_decayed(&self, decay_minutes: u64) -> u8 {
+        self.lfu_decayed_at(lru_clock(), decay_minutes)
+    }
+    fn lfu_decayed_at(&self, clock: u32, decay_minutes: u64) -> u8 {
         if decay_minutes == 0 {
             return self.freq;
         }
-        let idle_min = lru_clock().wrapping_sub(self.lru) as u64 / 60;
+        let idle_min = clock.wrapping_sub(self.lru) as u64 / 60;
         let periods = idle_min / decay_minutes;
         if periods >= self.freq as u64 {
             0
@@ -79,7 +82,8 @@ impl Entry {
     /// Records an access: decays then logarithmically increments the LFU
     /// counter, and stamps the LRU clock.
     pub fn touch(&mut self) {
-        let mut c = self.lfu_decayed(LFU_DECAY_TIME);
+        let clock = lru_clock();
+        let mut c = self.lfu_decayed_at(clock, LFU_DECAY_TIME);
         if c < 255 {
             let base = c.saturating_sub(LFU_INIT_VAL) as f64;
             let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
@@ -88,7 +92,7 @@ impl Entry {
             }
         }
         self.freq = c;
-        self.lru = lru_clock();
+        self.lru = clock;
     }
     /// True when the entry has a TTL that has passed at `now`.
     #[inline]
