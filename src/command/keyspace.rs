@@ -1328,3 +1328,118 @@ mod tests {
         assert!(!is_shared_integer(&Value::string(b"01")));
     }
 }
+
+/// End-to-end checks against an in-process engine with 3 shards, so keys of
+/// one command land on different shards and the coordinator paths run.
+#[cfg(test)]
+mod engine_tests {
+    use crate::shard::slot::key_owner;
+
+    /// A key named `prefix:i` owned by shard `shard` of 3.
+    fn key_on(prefix: &str, shard: usize) -> String {
+        (0..)
+            .map(|i| format!("{prefix}:{i}"))
+            .find(|k| key_owner(k.as_bytes(), 3) == shard)
+            .unwrap_or_default()
+    }
+
+    fn connect() -> redis::Connection {
+        let mut cfg = crate::config::Config::default();
+        cfg.set("port", "0", true).unwrap();
+        cfg.set("threads", "3", true).unwrap();
+        let h = crate::server::start(cfg).unwrap();
+        let url = format!("redis://127.0.0.1:{}/", h.port);
+        std::mem::forget(h);
+        let client = redis::Client::open(url).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match client.get_connection() {
+                Ok(c) => return c,
+                Err(e) if std::time::Instant::now() > deadline => panic!("no server: {e}"),
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+    }
+
+    fn cmd<T: redis::FromRedisValue>(c: &mut redis::Connection, parts: &[&str]) -> T {
+        let mut q = redis::cmd(parts[0]);
+        for p in &parts[1..] {
+            q.arg(*p);
+        }
+        q.query(c).unwrap()
+    }
+
+    #[test]
+    fn cross_shard_keyspace() {
+        let mut c = connect();
+        let (a, b, d) = (key_on("a", 0), key_on("b", 1), key_on("d", 2));
+        let _: () = cmd(&mut c, &["SET", &a, "1"]);
+        let _: () = cmd(&mut c, &["SET", &b, "2"]);
+        assert_eq!(cmd::<i64>(&mut c, &["EXISTS", &a, &b, &d, &a]), 3);
+        assert_eq!(cmd::<i64>(&mut c, &["TOUCH", &a, &b, &d]), 2);
+
+        // RENAME across shards keeps the TTL; RENAMENX refuses an existing target.
+        assert_eq!(cmd::<i64>(&mut c, &["PEXPIRE", &a, "100000"]), 1);
+        let _: () = cmd(&mut c, &["RENAME", &a, &d]);
+        assert_eq!(cmd::<i64>(&mut c, &["EXISTS", &a]), 0);
+        let ttl: i64 = cmd(&mut c, &["PTTL", &d]);
+        assert!(ttl > 90_000 && ttl <= 100_000, "{ttl}");
+        assert_eq!(cmd::<i64>(&mut c, &["RENAMENX", &d, &b]), 0);
+        let err = redis::cmd("RENAME").arg(&a).arg(&b).query::<()>(&mut c);
+        assert!(err.unwrap_err().to_string().contains("no such key"));
+
+        // COPY across shards copies the TTL; REPLACE and DB work.
+        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &a]), 1);
+        assert!(cmd::<i64>(&mut c, &["PTTL", &a]) > 90_000);
+        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &b]), 0);
+        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &b, "REPLACE"]), 1);
+        assert_eq!(cmd::<String>(&mut c, &["GET", &b]), "1");
+        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &b, "DB", "2"]), 1);
+
+        // MOVE, SWAPDB, DBSIZE, FLUSHDB span the shards.
+        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 3);
+        assert_eq!(cmd::<i64>(&mut c, &["MOVE", &a, "1"]), 1);
+        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 2);
+        let _: () = cmd(&mut c, &["SWAPDB", "0", "2"]);
+        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 1);
+        let _: () = cmd(&mut c, &["SWAPDB", "0", "2"]);
+        assert_eq!(cmd::<i64>(&mut c, &["DEL", &a, &b, &d]), 2);
+        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 0);
+        assert_eq!(cmd::<Option<String>>(&mut c, &["RANDOMKEY"]), None);
+
+        // SCAN returns every key exactly once; KEYS and RANDOMKEY see all shards.
+        let mut pipe = redis::pipe();
+        for i in 0..500 {
+            pipe.cmd("SET").arg(format!("k:{i}")).arg("v").ignore();
+        }
+        let _: () = pipe.query(&mut c).unwrap();
+        let mut cursor = 0u64;
+        let mut seen = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(7)
+                .query(&mut c)
+                .unwrap();
+            seen.extend(keys);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        seen.sort();
+        let before = seen.len();
+        seen.dedup();
+        assert_eq!((before, seen.len()), (500, 500));
+        assert_eq!(cmd::<Vec<String>>(&mut c, &["KEYS", "k:1*"]).len(), 111);
+        let mut owners = [false; 3];
+        for _ in 0..200 {
+            let k: String = cmd(&mut c, &["RANDOMKEY"]);
+            owners[key_owner(k.as_bytes(), 3)] = true;
+        }
+        assert_eq!(owners, [true; 3]);
+        let _: () = cmd(&mut c, &["FLUSHDB"]);
+        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 0);
+    }
+}
