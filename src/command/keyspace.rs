@@ -772,12 +772,28 @@ fn is_shared_integer(v: &Value) -> bool {
 }
 
 /// `OBJECT REFCOUNT key`
-fn object_refcount(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
-    match read_key(ctx, a.get(2), false) {
-        Some(e) if is_shared_integer(&e.value) => r.int(SHARED_REFCOUNT),
-        Some(_) => r.int(1),
-        None => r.null(),
-    }
+fn object_refcount(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        // Redis stops sharing small integers when maxmemory is set with an LRU
+        // or LFU policy, since shared objects cannot carry per-key access data.
+        let sharing = {
+            let cfg = c.core.config.borrow();
+            let policy = cfg.get("maxmemory-policy").unwrap_or("");
+            cfg.get_i64("maxmemory") == 0 || !(policy.ends_with("lru") || policy.ends_with("lfu"))
+        };
+        let key = a.get(2).to_vec();
+        let k = key.clone();
+        let shared = c
+            .on_key(&key, move |ctx| {
+                read_key(ctx, &k, false).map(|e| is_shared_integer(&e.value))
+            })
+            .await;
+        match shared {
+            None => c.reply().null(),
+            Some(true) if sharing => c.reply().int(SHARED_REFCOUNT),
+            Some(_) => c.reply().int(1),
+        }
+    })
 }
 
 /// True when the configured maxmemory-policy is one of the LFU policies.
@@ -954,7 +970,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
         summary: "Get the number of references to the value of the key",
         since: "2.2.3",
         tips: &["nondeterministic_output"],
-        shard: Some(object_refcount),
+        coord: Some(object_refcount),
         ..CommandSpec::DEFAULT
     },
 ];
