@@ -1,7 +1,7 @@
 //! Storage: per-shard keyspace tables, value encodings and expiry.
 //!
 //! ```text
-//!  Shard ── dbs[0..databases] ── Db ── per-slot hash tables ── Entry { Value, expire, lru }
+//!  Shard ── dbs[0..databases] ── Db ── per-slot hash tables ── Entry { Value, expire, lru, freq }
 //! ```
 
 pub mod bytes;
