@@ -203,6 +203,9 @@ pub struct Db {
     ttl_pos: Vec<u32>,
     /// Active-expiry cursor per slot (entries to skip).
     expire_cursor: usize,
+    /// Bitmap of local slots holding at least one key, so whole-keyspace walks
+    /// (SCAN, RANDOMKEY) skip empty slots a word at a time.
+    used: Vec<u64>,
     /// Event counters.
     pub events: DbEvents,
 }
@@ -223,6 +226,7 @@ impl Db {
             ttl_slots: Vec::new(),
             ttl_pos: vec![NO_POS; n],
             expire_cursor: 0,
+            used: vec![0; n.div_ceil(64)],
             events: DbEvents::default(),
         }
     }
@@ -308,6 +312,9 @@ impl Db {
     fn remove_at(&mut self, l: usize, key: &[u8]) -> Option<Entry> {
         let e = self.slots[l].map.remove(key)?;
         self.keys -= 1;
+        if self.slots[l].map.is_empty() {
+            self.used[l / 64] &= !(1 << (l % 64));
+        }
         if e.expire != 0 {
             self.ttl_dec(l);
         }
@@ -375,11 +382,10 @@ impl Db {
             bound: SLOTS,
         };
         let mut seen_total = 0;
-        for l in start..self.slots.len() {
+        let mut next = self.next_used(start);
+        while let Some(l) = next {
+            next = self.next_used(l + 1);
             let t = &self.slots[l];
-            if t.map.is_empty() {
-                continue;
-            }
             let g = l * n + shard_id;
             if g >= SLOTS {
                 break;
@@ -420,6 +426,7 @@ impl Db {
             Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
                 self.slots[l].map.insert(SmallBytes::new(key), entry);
+                self.used[l / 64] |= 1 << (l % 64);
                 None
             }
         };
@@ -487,8 +494,25 @@ impl Db {
         }
         self.ttl_slots.clear();
         self.ttl_pos.iter_mut().for_each(|p| *p = NO_POS);
+        self.used.iter_mut().for_each(|w| *w = 0);
         self.keys = 0;
         self.expires = 0;
+    }
+
+    /// The first local slot at or after `from` that holds keys.
+    fn next_used(&self, from: usize) -> Option<usize> {
+        let mut w = from / 64;
+        if w >= self.used.len() {
+            return None;
+        }
+        let mut bits = self.used[w] & (!0u64 << (from % 64));
+        loop {
+            if bits != 0 {
+                return Some(w * 64 + bits.trailing_zeros() as usize);
+            }
+            w += 1;
+            bits = *self.used.get(w)?;
+        }
     }
 
     /// Number of local slot tables.
@@ -529,13 +553,7 @@ impl Db {
             }
             let n = self.slots.len();
             let start = rand.below(n);
-            let mut l = start;
-            while self.slots[l].map.is_empty() {
-                l = (l + 1) % n;
-                if l == start {
-                    return None;
-                }
-            }
+            let l = self.next_used(start).or_else(|| self.next_used(0))?;
             let t = &self.slots[l];
             let i = rand.below(t.map.len());
             let (k, e) = t.map.iter().nth(i)?;
@@ -831,5 +849,31 @@ mod tests {
         assert_eq!(db.peek(b"world", 0).unwrap().freq, LFU_INIT_VAL + 1);
         let e = db.peek(b"world", 0).unwrap().duplicate();
         assert_eq!(e.freq, LFU_INIT_VAL);
+    }
+
+    #[test]
+    fn used_bitmap_tracks_slots() {
+        let mut db = Db::new(1);
+        assert_eq!(db.next_used(0), None);
+        db.set(b"foo", Value::string(b"v"));
+        let l = db.local(b"foo");
+        assert_eq!(db.next_used(0), Some(l));
+        assert_eq!(db.next_used(l), Some(l));
+        assert_eq!(db.next_used(l + 1), None);
+        db.set(b"{foo}2", Value::string(b"v"));
+        db.remove(b"foo");
+        assert_eq!(db.next_used(0), Some(l));
+        db.remove(b"{foo}2");
+        assert_eq!(db.next_used(0), None);
+        db.set(b"bar", Value::string(b"v"));
+        db.clear();
+        assert_eq!(db.next_used(0), None);
+        assert_eq!(db.next_used(SLOTS + 100), None);
+        let mut rng = crate::Rng::new(7);
+        assert_eq!(db.random_key(0, &mut rng), None);
+        db.set(b"only", Value::string(b"v"));
+        for _ in 0..20 {
+            assert_eq!(db.random_key(0, &mut rng), Some(b"only".to_vec()));
+        }
     }
 }
