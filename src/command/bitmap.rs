@@ -18,8 +18,7 @@ use crate::storage::Value;
 
 const BIT_OFFSET_ERR: &str = "ERR bit offset is not an integer or out of range";
 const BIT_VALUE_ERR: &str = "ERR bit is not an integer or out of range";
-const BITFIELD_TYPE_ERR: &str =
-    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+const BITFIELD_TYPE_ERR: &str = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
 
 // ---------------------------------------------------------------------------
 // Pure bit operations
@@ -179,10 +178,7 @@ pub fn signed_add(value: i64, incr: i64, bits: u32, ow: Overflow) -> (i64, bool)
             c as i64
         }
     };
-    if value > max
-        || (bits != 64 && incr > maxincr)
-        || (value >= 0 && incr > 0 && incr > maxincr)
-    {
+    if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr) {
         match ow {
             Overflow::Wrap => (wrap(), true),
             Overflow::Sat => (max, true),
@@ -217,7 +213,11 @@ pub enum BitOp {
 
 /// Computes BITOP over the sources (missing keys are empty strings).
 pub fn bitop_compute(op: BitOp, srcs: &[Option<&[u8]>]) -> Vec<u8> {
-    let maxlen = srcs.iter().map(|s| s.map_or(0, |s| s.len())).max().unwrap_or(0);
+    let maxlen = srcs
+        .iter()
+        .map(|s| s.map_or(0, |s| s.len()))
+        .max()
+        .unwrap_or(0);
     let byte = |s: &Option<&[u8]>, j: usize| s.and_then(|s| s.get(j).copied()).unwrap_or(0);
     let mut res = Vec::with_capacity(maxlen);
     for j in 0..maxlen {
@@ -741,7 +741,12 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Returns the bit value at offset in the string value stored at key",
         since: "2.2.0",
         shard: Some(getbit),
-        ..one_key("getbit", 3, READONLY | FAST, keyflags::RO | keyflags::ACCESS)
+        ..one_key(
+            "getbit",
+            3,
+            READONLY | FAST,
+            keyflags::RO | keyflags::ACCESS,
+        )
     },
     CommandSpec {
         acl: &["read", "bitmap", "slow"],
@@ -845,7 +850,10 @@ mod tests {
         assert_eq!(signed_add(120, 10, 8, Overflow::Wrap), (-126, true));
         assert_eq!(signed_add(120, 10, 8, Overflow::Sat), (127, true));
         assert_eq!(signed_add(-120, -10, 8, Overflow::Sat), (-128, true));
-        assert_eq!(signed_add(i64::MAX, 1, 64, Overflow::Wrap), (i64::MIN, true));
+        assert_eq!(
+            signed_add(i64::MAX, 1, 64, Overflow::Wrap),
+            (i64::MIN, true)
+        );
         assert_eq!(signed_add(i64::MAX, 1, 64, Overflow::Sat), (i64::MAX, true));
         assert_eq!(signed_add(-1, 1, 64, Overflow::Fail), (0, false));
     }
@@ -863,9 +871,15 @@ mod tests {
     fn bitop_ops() {
         let a: &[u8] = &[0xf0, 0x0f];
         let b: &[u8] = &[0xff];
-        assert_eq!(bitop_compute(BitOp::And, &[Some(a), Some(b)]), vec![0xf0, 0]);
+        assert_eq!(
+            bitop_compute(BitOp::And, &[Some(a), Some(b)]),
+            vec![0xf0, 0]
+        );
         assert_eq!(bitop_compute(BitOp::Or, &[Some(a), None]), vec![0xf0, 0x0f]);
-        assert_eq!(bitop_compute(BitOp::Xor, &[Some(a), Some(b)]), vec![0x0f, 0x0f]);
+        assert_eq!(
+            bitop_compute(BitOp::Xor, &[Some(a), Some(b)]),
+            vec![0x0f, 0x0f]
+        );
         assert_eq!(bitop_compute(BitOp::Not, &[Some(b)]), vec![0x00]);
         assert!(bitop_compute(BitOp::And, &[None, None]).is_empty());
     }

@@ -118,8 +118,7 @@ fn parse_ext(a: Args<'_>, set: bool) -> Option<(u32, Option<usize>)> {
             flags |= F_KEEPTTL;
         } else if !set && eq(opt, "persist") && flags & (F_ANY_EXPIRE | F_KEEPTTL) == 0 {
             flags |= F_PERSIST;
-        } else if has_next
-            && (eq(opt, "ex") || eq(opt, "px") || eq(opt, "exat") || eq(opt, "pxat"))
+        } else if has_next && (eq(opt, "ex") || eq(opt, "px") || eq(opt, "exat") || eq(opt, "pxat"))
         {
             let f = if eq(opt, "ex") {
                 F_EX
@@ -403,7 +402,7 @@ const MSETNX_ARITY: &str = "ERR wrong number of arguments for 'msetnx' command";
 
 /// `MSET key value [key value ...]` with every key on this shard.
 fn mset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return r.error(MSET_ARITY);
     }
     let db = ctx.db();
@@ -415,7 +414,7 @@ fn mset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 
 /// `MSETNX key value [key value ...]` with every key on this shard.
 fn msetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return r.error(MSETNX_ARITY);
     }
     let now = ctx.now;
@@ -429,8 +428,11 @@ fn msetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     r.int(1);
 }
 
+/// A shard and the key/value pairs it owns.
+type ShardPairs = (usize, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Key/value pairs of an MSET-like command grouped by owning shard.
-fn pairs_by_shard(c: &Conn, a: &OwnedArgs) -> Vec<(usize, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn pairs_by_shard(c: &Conn, a: &OwnedArgs) -> Vec<ShardPairs> {
     let groups = c.group_by_shard(a, (1..a.len()).step_by(2));
     groups
         .into_iter()
@@ -445,7 +447,7 @@ fn pairs_by_shard(c: &Conn, a: &OwnedArgs) -> Vec<(usize, Vec<(Vec<u8>, Vec<u8>)
 }
 
 /// Stores pairs on their shards.
-async fn set_pairs(c: &Conn, groups: Vec<(usize, Vec<(Vec<u8>, Vec<u8>)>)>) {
+async fn set_pairs(c: &Conn, groups: Vec<ShardPairs>) {
     let futs = groups.into_iter().map(|(shard, kv)| {
         c.on_shard(shard, move |ctx| {
             let db = ctx.db();
@@ -460,7 +462,7 @@ async fn set_pairs(c: &Conn, groups: Vec<(usize, Vec<(Vec<u8>, Vec<u8>)>)>) {
 /// MSET across shards.
 fn mset_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        if a.len() % 2 == 0 {
+        if a.len().is_multiple_of(2) {
             return c.error(MSET_ARITY);
         }
         let groups = pairs_by_shard(c, &a);
@@ -474,7 +476,7 @@ fn mset_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 // between the check and the set. The multi-shard scheduler will close that gap.
 fn msetnx_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        if a.len() % 2 == 0 {
+        if a.len().is_multiple_of(2) {
             return c.error(MSETNX_ARITY);
         }
         let groups = pairs_by_shard(c, &a);
@@ -486,7 +488,11 @@ fn msetnx_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                 keys.iter().any(|k| db.contains(k, now))
             })
         });
-        if futures::future::join_all(checks).await.into_iter().any(|x| x) {
+        if futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .any(|x| x)
+        {
             return c.reply().int(0);
         }
         set_pairs(c, groups).await;
@@ -976,7 +982,12 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Set the value and expiration in milliseconds of a key",
         since: "2.6.0",
         shard: Some(psetex),
-        ..one_key("psetex", 4, WRITE | DENYOOM, keyflags::OW | keyflags::UPDATE)
+        ..one_key(
+            "psetex",
+            4,
+            WRITE | DENYOOM,
+            keyflags::OW | keyflags::UPDATE,
+        )
     },
     CommandSpec {
         acl: &["write", "string", "fast"],
@@ -1033,7 +1044,10 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Set multiple keys to multiple values",
         since: "1.0.1",
         complexity: "O(N) where N is the number of keys to set.",
-        tips: &["request_policy:multi_shard", "response_policy:all_succeeded"],
+        tips: &[
+            "request_policy:multi_shard",
+            "response_policy:all_succeeded",
+        ],
         shard: Some(mset),
         coord: Some(mset_coord),
         ..CommandSpec::DEFAULT

@@ -293,7 +293,8 @@ pub mod ld {
             let mut out = Vec::with_capacity(self.0.len().max(o.0.len()) + 1);
             let mut carry = 0u64;
             for i in 0..self.0.len().max(o.0.len()) {
-                let t = *self.0.get(i).unwrap_or(&0) as u64 + *o.0.get(i).unwrap_or(&0) as u64 + carry;
+                let t =
+                    *self.0.get(i).unwrap_or(&0) as u64 + *o.0.get(i).unwrap_or(&0) as u64 + carry;
                 out.push(t as u32);
                 carry = t >> 32;
             }
@@ -694,7 +695,10 @@ pub mod ld {
         use super::*;
 
         fn incr(a: &str, b: &str) -> String {
-            format_human(add(parse(a.as_bytes()).unwrap(), parse(b.as_bytes()).unwrap()))
+            format_human(add(
+                parse(a.as_bytes()).unwrap(),
+                parse(b.as_bytes()).unwrap(),
+            ))
         }
 
         #[test]
