@@ -906,8 +906,10 @@ fn lcs_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let (k1, k2) = (a.get(1).to_vec(), a.get(2).to_vec());
         let (s1, s2) = (c.owner(&k1), c.owner(&k2));
-        let x = c.on_shard(s1, move |ctx| lcs_fetch(ctx, &k1)).await;
-        let y = c.on_shard(s2, move |ctx| lcs_fetch(ctx, &k2)).await;
+        let (x, y) = futures::join!(
+            c.on_shard(s1, move |ctx| lcs_fetch(ctx, &k1)),
+            c.on_shard(s2, move |ctx| lcs_fetch(ctx, &k2))
+        );
         let start = c.out.len();
         let mut r = c.reply();
         lcs_finish(&mut r, a.args(), x, y);
