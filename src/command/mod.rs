@@ -311,9 +311,10 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 4] {
+fn families() -> [&'static [CommandSpec]; 5] {
     [
         string::SPECS,
+        bitmap::SPECS,
         keyspace::SPECS,
         connection::SPECS,
         server::SPECS,
