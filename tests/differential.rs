@@ -7,6 +7,9 @@
 //! `\'`). Blank lines and lines starting with `#` are ignored. A line starting with
 //! `~ ` marks a reply whose top-level elements may come in any order (compared as
 //! a multiset). Each file runs on one fresh connection after FLUSHALL.
+//!
+//! `COREDIFF_SHOW=1 cargo test --release --test differential -- --nocapture
+//! --test-threads 1` prints every case with both replies.
 
 mod common;
 
@@ -41,10 +44,11 @@ fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
                     return Err("unbalanced double quote".into());
                 }
                 match b[i] {
-                    b'\\' if i + 3 < b.len()
-                        && b[i + 1] == b'x'
-                        && b[i + 2].is_ascii_hexdigit()
-                        && b[i + 3].is_ascii_hexdigit() =>
+                    b'\\'
+                        if i + 3 < b.len()
+                            && b[i + 1] == b'x'
+                            && b[i + 2].is_ascii_hexdigit()
+                            && b[i + 3].is_ascii_hexdigit() =>
                     {
                         let h = std::str::from_utf8(&b[i + 2..i + 4]).map_err(|e| e.to_string())?;
                         cur.push(u8::from_str_radix(h, 16).map_err(|e| e.to_string())?);
@@ -124,9 +128,14 @@ fn load_cases(name: &str) -> Vec<Case> {
             Some(rest) => (true, rest),
             None => (false, line),
         };
-        let args = split_args(cmd)
-            .unwrap_or_else(|e| panic!("{}:{}: {e}: {line}", path.display(), n + 1));
-        assert!(!args.is_empty(), "{}:{}: empty command", path.display(), n + 1);
+        let args =
+            split_args(cmd).unwrap_or_else(|e| panic!("{}:{}: {e}: {line}", path.display(), n + 1));
+        assert!(
+            !args.is_empty(),
+            "{}:{}: empty command",
+            path.display(),
+            n + 1
+        );
         cases.push(Case {
             line: n + 1,
             text: line.to_string(),
@@ -187,7 +196,11 @@ fn show(b: &[u8]) -> String {
 /// Runs every case on a connection; returns the canonical replies.
 fn run_cases(port: u16, cases: &[Case]) -> Vec<Vec<u8>> {
     let mut c = Raw::connect(port);
-    assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n", "FLUSHALL before the cases");
+    assert_eq!(
+        c.cmd(&["FLUSHALL"]),
+        b"+OK\r\n",
+        "FLUSHALL before the cases"
+    );
     cases
         .iter()
         .map(|case| {
@@ -230,6 +243,18 @@ fn differential(name: &str) {
     let ours = Server::start();
     let want = run_cases(redis.port, &cases);
     let got = run_cases(ours.port, &cases);
+    // `COREDIFF_SHOW=1 cargo test --release --test differential -- --nocapture`
+    // prints every case with both replies (handy when writing new cases).
+    if std::env::var_os("COREDIFF_SHOW").is_some() {
+        for ((case, x), y) in cases.iter().zip(&want).zip(&got) {
+            let mark = if x == y { "  " } else { "!!" };
+            println!("{mark} {name}.txt:{}: {}", case.line, case.text);
+            println!("      redis: {}", show(x));
+            if x != y {
+                println!("  coreshard: {}", show(y));
+            }
+        }
+    }
     compare(name, "redis", &want, "coreshard", &got);
 }
 
@@ -259,6 +284,15 @@ macro_rules! case_files {
 }
 
 case_files!(
-    strings, string_set, string_numbers, string_ranges, bitmaps, bitfield, keys, expire, keyspace_multi,
-    connection, errors,
+    strings,
+    string_set,
+    string_numbers,
+    string_ranges,
+    bitmaps,
+    bitfield,
+    keys,
+    expire,
+    keyspace_multi,
+    connection,
+    errors,
 );
