@@ -28,7 +28,8 @@ pub const THREADS: usize = 3;
 
 /// A running `coreshard` child process.
 pub struct Server {
-    child: Child,
+    child: Option<Child>,
+    _redis: Option<RedisServer>,
     /// The port it listens on.
     pub port: u16,
 }
@@ -40,7 +41,19 @@ impl Server {
     }
 
     /// Starts the binary with extra `--name value` arguments.
+    ///
+    /// With `CORESHARD_TEST_AGAINST_REDIS=1` in the environment the reference
+    /// redis-server is started instead: this checks the tests' expectations
+    /// against Redis itself.
     pub fn start_with(extra: &[&str]) -> Server {
+        if std::env::var_os("CORESHARD_TEST_AGAINST_REDIS").is_some() {
+            let r = RedisServer::start_with(extra);
+            return Server {
+                port: r.port,
+                child: None,
+                _redis: Some(r),
+            };
+        }
         let threads = THREADS.to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_coreshard"))
             .args(["--port", "0", "--threads", &threads])
@@ -78,7 +91,11 @@ impl Server {
             let _ = etx.send(s);
         });
         match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(port)) => Server { child, port },
+            Ok(Ok(port)) => Server {
+                child: Some(child),
+                _redis: None,
+                port,
+            },
             other => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -98,21 +115,26 @@ impl Server {
         Raw::connect(self.port)
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Whether the child is still running.
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        match &mut self.child {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    /// True when the tests run against the reference Redis (see [`Server::start_with`]).
+    pub fn is_reference_redis(&self) -> bool {
+        self._redis.is_some()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -142,6 +164,11 @@ impl RedisServer {
     /// Starts `redis-server` on a free port with persistence off. Fails the test
     /// with a clear message if it is not installed.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Like [`RedisServer::start`] with extra `--name value` arguments.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         assert!(
             std::path::Path::new(REDIS_SERVER).exists(),
             "{REDIS_SERVER} is missing: differential tests need the reference Redis 7.0 \
@@ -168,6 +195,7 @@ impl RedisServer {
                     "--logfile",
                     "",
                 ])
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
