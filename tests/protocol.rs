@@ -527,3 +527,13 @@ fn redis_crate_client_works() {
     let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn header_numbers_follow_string2ll() {
+    let s = Server::start();
+    expect_protocol_error(&s, b"*1\r\n$04\r\nPING\r\n", BAD_BULK);
+    expect_protocol_error(&s, b"*1\r\n$+4\r\nPING\r\n", BAD_BULK);
+    expect_protocol_error(&s, b"*1\r\n$ 4\r\nPING\r\n", BAD_BULK);
+    expect_protocol_error(&s, b"*01\r\n$4\r\nPING\r\n", BAD_MBULK);
+    expect_protocol_error(&s, b"*2147483648\r\n", BAD_MBULK);
+}
