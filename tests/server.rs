@@ -248,18 +248,18 @@ fn client_commands_across_cores() {
         .unwrap();
     assert!(me.starts_with(&format!("id={} ", ids[1])), "{me}");
     // Kill clients that may live on other cores.
-    for victim in 3..6 {
+    for victim in &ids[3..6] {
         let n: i64 = redis::cmd("CLIENT")
             .arg("KILL")
             .arg("ID")
-            .arg(ids[victim])
+            .arg(*victim)
             .query(&mut conns[0])
             .unwrap();
         assert_eq!(n, 1);
     }
-    for victim in 3..6 {
-        let r: redis::RedisResult<String> = redis::cmd("PING").query(&mut conns[victim]);
-        assert!(r.is_err(), "killed client {victim} still served");
+    for (i, victim) in conns.iter_mut().enumerate().skip(3) {
+        let r: redis::RedisResult<String> = redis::cmd("PING").query(victim);
+        assert!(r.is_err(), "killed client {i} still served");
     }
     wait_for(
         Duration::from_secs(10),

@@ -72,12 +72,10 @@ impl Server {
             let mut sent = false;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(p) = line.split("tcp port=").nth(1) {
-                        let port = p.trim().parse::<u16>().map_err(|e| e.to_string());
-                        let _ = tx.send(port);
-                        sent = true;
-                    }
+                if !sent && let Some(p) = line.split("tcp port=").nth(1) {
+                    let port = p.trim().parse::<u16>().map_err(|e| e.to_string());
+                    let _ = tx.send(port);
+                    sent = true;
                 }
             }
             if !sent {
@@ -207,14 +205,14 @@ impl RedisServer {
                     last_err = format!("redis-server exited early: {st}");
                     break;
                 }
-                if let Ok(mut r) = Raw::try_connect(port) {
-                    if r.cmd(&["PING"]) == b"+PONG\r\n" {
-                        return RedisServer {
-                            child,
-                            port,
-                            _dir: dir,
-                        };
-                    }
+                if let Ok(mut r) = Raw::try_connect(port)
+                    && r.cmd(&["PING"]) == b"+PONG\r\n"
+                {
+                    return RedisServer {
+                        child,
+                        port,
+                        _dir: dir,
+                    };
                 }
                 if Instant::now() > deadline {
                     last_err = "redis-server did not answer PING in time".into();
@@ -613,7 +611,7 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
 /// Keys `prefix:N` until at least `per_shard` keys land on each of the `THREADS`
 /// shards (by the server's own slot rule).
 pub fn keys_on_every_shard(prefix: &str, per_shard: usize) -> Vec<String> {
-    let mut counts = vec![0usize; THREADS];
+    let mut counts = [0usize; THREADS];
     let mut keys = Vec::new();
     let mut i = 0;
     while counts.iter().any(|&c| c < per_shard) {
