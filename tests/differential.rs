@@ -6,7 +6,9 @@
 //! `redis-cli` input (`"..."` with `\n \r \t \" \\ \xHH` escapes, `'...'` with
 //! `\'`). Blank lines and lines starting with `#` are ignored. A line starting with
 //! `~ ` marks a reply whose top-level elements may come in any order (compared as
-//! a multiset). Each file runs on one fresh connection after FLUSHALL.
+//! a multiset); `* ` compares only the reply's RESP type (for replies carrying
+//! ids, addresses or times). Each file runs on one fresh connection after
+//! FLUSHALL.
 //!
 //! `COREDIFF_SHOW=1 cargo test --release --test differential -- --nocapture
 //! --test-threads 1` prints every case with both replies.
@@ -21,7 +23,15 @@ struct Case {
     line: usize,
     text: String,
     args: Vec<Vec<u8>>,
-    unordered: bool,
+    mode: Mode,
+}
+
+/// How a reply is compared.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Exact,
+    Unordered,
+    TypeOnly,
 }
 
 /// Splits a line the way redis-cli does (sdssplitargs).
@@ -124,9 +134,12 @@ fn load_cases(name: &str) -> Vec<Case> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (unordered, cmd) = match line.strip_prefix("~ ") {
-            Some(rest) => (true, rest),
-            None => (false, line),
+        let (mode, cmd) = if let Some(rest) = line.strip_prefix("~ ") {
+            (Mode::Unordered, rest)
+        } else if let Some(rest) = line.strip_prefix("* ") {
+            (Mode::TypeOnly, rest)
+        } else {
+            (Mode::Exact, line)
         };
         let args =
             split_args(cmd).unwrap_or_else(|e| panic!("{}:{}: {e}: {line}", path.display(), n + 1));
@@ -140,7 +153,7 @@ fn load_cases(name: &str) -> Vec<Case> {
             line: n + 1,
             text: line.to_string(),
             args,
-            unordered,
+            mode,
         });
     }
     cases
@@ -148,9 +161,11 @@ fn load_cases(name: &str) -> Vec<Case> {
 
 /// The comparable form of a reply: exact bytes, or for unordered replies the
 /// header plus the sorted encodings of the top-level elements.
-fn canonical(reply: &Resp, raw: &[u8], unordered: bool) -> Vec<u8> {
-    if !unordered {
-        return raw.to_vec();
+fn canonical(reply: &Resp, raw: &[u8], mode: Mode) -> Vec<u8> {
+    match mode {
+        Mode::Exact => return raw.to_vec(),
+        Mode::TypeOnly => return format!("<a reply of type '{}'>", raw[0] as char).into_bytes(),
+        Mode::Unordered => {}
     }
     let mut parts: Vec<Vec<u8>> = match reply {
         Resp::Array(v) | Resp::Set(v) | Resp::Push(v) => v
@@ -206,7 +221,7 @@ fn run_cases(port: u16, cases: &[Case]) -> Vec<Vec<u8>> {
         .map(|case| {
             c.send(&encode_cmd(&case.args));
             match c.read_full() {
-                Ok((r, raw)) => canonical(&r, &raw, case.unordered),
+                Ok((r, raw)) => canonical(&r, &raw, case.mode),
                 Err(e) => format!("<no reply: {e}>").into_bytes(),
             }
         })
@@ -295,4 +310,5 @@ case_files!(
     keyspace_multi,
     connection,
     errors,
+    resp3,
 );
