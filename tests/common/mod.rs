@@ -46,8 +46,14 @@ impl Server {
     /// redis-server is started instead: this checks the tests' expectations
     /// against Redis itself.
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::start_args(&[], extra)
+    }
+
+    /// Starts the binary as `coreshard <first...> --port 0 --threads 3 <extra...>`
+    /// (`first` may name a config file, which must come first).
+    pub fn start_args(first: &[&str], extra: &[&str]) -> Server {
         if std::env::var_os("CORESHARD_TEST_AGAINST_REDIS").is_some() {
-            let r = RedisServer::start_with(extra);
+            let r = RedisServer::start_args(first, extra);
             return Server {
                 port: r.port,
                 child: None,
@@ -56,6 +62,7 @@ impl Server {
         }
         let threads = THREADS.to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_coreshard"))
+            .args(first)
             .args(["--port", "0", "--threads", &threads])
             .args(extra)
             .stdin(Stdio::null())
@@ -167,6 +174,11 @@ impl RedisServer {
 
     /// Like [`RedisServer::start`] with extra `--name value` arguments.
     pub fn start_with(extra: &[&str]) -> RedisServer {
+        RedisServer::start_args(&[], extra)
+    }
+
+    /// `redis-server <first...> --port P ... <extra...>`.
+    pub fn start_args(first: &[&str], extra: &[&str]) -> RedisServer {
         assert!(
             std::path::Path::new(REDIS_SERVER).exists(),
             "{REDIS_SERVER} is missing: differential tests need the reference Redis 7.0 \
@@ -177,6 +189,7 @@ impl RedisServer {
             let port = free_port();
             let dir = TempDir::new("redis-ref");
             let mut child = Command::new(REDIS_SERVER)
+                .args(first)
                 .args([
                     "--port",
                     &port.to_string(),
