@@ -228,6 +228,35 @@ fn run_cases(port: u16, cases: &[Case]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Sends every case in one write (a pipeline) and reads all replies: exercises
+/// per-shard batching and reply ordering.
+fn run_cases_pipelined(port: u16, cases: &[Case]) -> Vec<Vec<u8>> {
+    let mut c = Raw::connect(port);
+    assert_eq!(
+        c.cmd(&["FLUSHALL"]),
+        b"+OK\r\n",
+        "FLUSHALL before the cases"
+    );
+    let mut buf = Vec::new();
+    for case in cases {
+        buf.extend(encode_cmd(&case.args));
+    }
+    let mut w = c.writer_clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = w.write_all(&buf);
+    });
+    let out = cases
+        .iter()
+        .map(|case| match c.read_full() {
+            Ok((r, raw)) => canonical(&r, &raw, case.mode),
+            Err(e) => format!("<no reply: {e}>").into_bytes(),
+        })
+        .collect();
+    let _ = writer.join();
+    out
+}
+
 fn compare(name: &str, expected_from: &str, a: &[Vec<u8>], actual_from: &str, b: &[Vec<u8>]) {
     let cases = load_cases(name);
     let mut report = String::new();
@@ -271,6 +300,8 @@ fn differential(name: &str) {
         }
     }
     compare(name, "redis", &want, "coreshard", &got);
+    let piped = run_cases_pipelined(ours.port, &cases);
+    compare(name, "redis", &want, "pipelined", &piped);
 }
 
 macro_rules! case_files {
