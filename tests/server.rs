@@ -355,3 +355,70 @@ fn select_flushall_dbsize() {
     }
     let _: () = redis::cmd("FLUSHALL").arg("ASYNC").query(&mut c).unwrap();
 }
+
+#[test]
+fn requirepass_and_auth() {
+    let s = Server::start_with(&["--requirepass", "s3cret"]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&["GET", "k"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["AUTH", "wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["AUTH", "default", "wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(r.cmd(&["AUTH", "s3cret"]), b"+OK\r\n");
+    assert_eq!(r.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    // HELLO can authenticate too; a new connection starts unauthenticated.
+    let mut r2 = s.raw();
+    assert_eq!(r2.cmd(&["PING"]), b"-NOAUTH Authentication required.\r\n");
+    match r2.call(&["HELLO", "3", "AUTH", "default", "s3cret"]) {
+        Resp::Map(_) => {}
+        other => panic!("HELLO 3 AUTH: {other:?}"),
+    }
+    assert_eq!(r2.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}
+
+#[test]
+fn client_reply_modes() {
+    let s = Server::start();
+    let mut r = s.raw();
+    // OFF: no replies until ON, whose own +OK is sent.
+    r.send(&encode_cmd(&["CLIENT", "REPLY", "OFF"]));
+    r.send(&encode_cmd(&["SET", "a", "1"]));
+    r.send(&encode_cmd(&["GET", "a"]));
+    r.send(&encode_cmd(&["CLIENT", "REPLY", "ON"]));
+    assert_eq!(r.read_raw(), b"+OK\r\n");
+    // SKIP: only the next command's reply is dropped.
+    r.send(&encode_cmd(&["CLIENT", "REPLY", "SKIP"]));
+    r.send(&encode_cmd(&["ECHO", "dropped"]));
+    r.send(&encode_cmd(&["ECHO", "kept"]));
+    assert_eq!(r.read_raw(), b"$4\r\nkept\r\n");
+    assert_eq!(r.cmd(&["GET", "a"]), b"$1\r\n1\r\n");
+}
+
+#[test]
+fn maxclients_rejects_extra_connections() {
+    let s = Server::start_with(&["--maxclients", "2"]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    assert_eq!(a.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(b.cmd(&["PING"]), b"+PONG\r\n");
+    let mut c = s.raw();
+    c.send(&encode_cmd(&["PING"]));
+    assert_eq!(c.read_raw(), b"-ERR max number of clients reached\r\n");
+    assert!(c.is_closed());
+    drop(a);
+    // Once a slot frees up a new client is accepted.
+    wait_for(Duration::from_secs(10), "a free client slot", || {
+        let mut d = s.raw();
+        d.send(&encode_cmd(&["PING"]));
+        (d.read_raw() == b"+PONG\r\n").then_some(())
+    });
+    assert_eq!(b.cmd(&["PING"]), b"+PONG\r\n");
+}
