@@ -7,8 +7,8 @@
 
 /// Longest inline request or multibulk/bulk header line accepted without a newline.
 pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
-/// Largest multibulk count a client may announce.
-pub const PROTO_MAX_MULTIBULK_LEN: i64 = 1024 * 1024;
+/// Largest multibulk count a client may announce (Redis accepts up to INT_MAX).
+pub const PROTO_MAX_MULTIBULK_LEN: i64 = i32::MAX as i64;
 
 /// Protocol limits taken from configuration.
 #[derive(Clone, Copy, Debug)]
@@ -167,6 +167,10 @@ fn parse_header_int(s: &[u8]) -> Option<i64> {
         (false, s)
     };
     if digits.is_empty() {
+        return None;
+    }
+    // Like string2ll: no leading zeros, and "-0" is not a number.
+    if digits[0] == b'0' && (digits.len() > 1 || neg) {
         return None;
     }
     let mut v: i64 = 0;
@@ -428,9 +432,13 @@ mod tests {
     fn errors() {
         assert_eq!(parse(b"*abc\r\n").0, Err(ProtoError::InvalidMultibulkLen));
         assert_eq!(
-            parse(b"*2000000\r\n").0,
+            parse(b"*2147483648\r\n").0,
             Err(ProtoError::InvalidMultibulkLen)
         );
+        assert_eq!(parse(b"*2000000\r\n").0, Ok(Parsed::Incomplete));
+        assert_eq!(parse(b"*01\r\n").0, Err(ProtoError::InvalidMultibulkLen));
+        assert_eq!(parse(b"*1\r\n$-0\r\n").0, Err(ProtoError::InvalidBulkLen));
+        assert_eq!(parse(b"*1\r\n$04\r\n").0, Err(ProtoError::InvalidBulkLen));
         assert_eq!(parse(b"*1\r\n$-1\r\n").0, Err(ProtoError::InvalidBulkLen));
         assert_eq!(
             parse(b"*1\r\n$999999999999\r\n").0,
