@@ -465,8 +465,9 @@ mod tests {
         assert_eq!(parse(b"ping").0, Ok(Parsed::Incomplete));
     }
 
-    // The cases below were found by fuzzing against a model of Redis 7.0 framing;
-    // the expected results are what redis-server 7.0.15 answers.
+    // The cases below are divergences from Redis 7.0 framing caught by the fuzz
+    // model (fuzz/src/lib.rs); the expected results are what redis-server
+    // 7.0.15 answers.
 
     #[test]
     fn header_ints_are_strict_like_string2ll() {
