@@ -7,7 +7,7 @@
 
 /// Longest inline request or multibulk/bulk header line accepted without a newline.
 pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
-/// Largest multibulk count a client may announce (Redis accepts up to INT_MAX).
+/// Largest multibulk count a client may announce (Redis 7.0: `INT_MAX`).
 pub const PROTO_MAX_MULTIBULK_LEN: i64 = i32::MAX as i64;
 
 /// Protocol limits taken from configuration.
@@ -130,25 +130,12 @@ impl std::fmt::Debug for Args<'_> {
     }
 }
 
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < buf.len() {
-        match memchr(b'\r', &buf[i..]) {
-            Some(p) => {
-                let at = i + p;
-                if at + 1 < buf.len() {
-                    if buf[at + 1] == b'\n' {
-                        return Some(at);
-                    }
-                    i = at + 1;
-                } else {
-                    return None;
-                }
-            }
-            None => return None,
-        }
-    }
-    None
+/// End of a protocol header line starting at `from`, the way Redis 7.0 finds it:
+/// the first `\r`, which needs one more byte after it (that byte is skipped
+/// without being checked). `None` while the line is incomplete.
+fn find_line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let at = from + memchr(b'\r', buf.get(from..)?)?;
+    (at + 1 < buf.len()).then_some(at)
 }
 
 #[inline]
@@ -156,31 +143,33 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
 
-/// Parses a signed decimal the way Redis's `string2ll` does for protocol headers.
+/// Parses a signed decimal exactly like Redis's `string2ll`, which checks the
+/// protocol headers: an optional `-`, no `+`, no leading zeros (so no "-0"),
+/// the whole `i64` range.
 fn parse_header_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
+    if s == b"0" {
+        return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
+    let (neg, digits) = match s.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, s),
     };
-    if digits.is_empty() {
+    if !matches!(digits.first(), Some(b'1'..=b'9')) {
         return None;
     }
-    // Like string2ll: no leading zeros, and "-0" is not a number.
-    if digits[0] == b'0' && (digits.len() > 1 || neg) {
-        return None;
-    }
-    let mut v: i64 = 0;
+    let mut v: u64 = 0;
     for &c in digits {
         if !c.is_ascii_digit() {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as i64)?;
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
-    Some(if neg { -v } else { v })
+    if neg {
+        // -(2^63) is the one magnitude that does not fit a positive i64.
+        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
 }
 
 /// Parses one request from `buf`, filling `ranges` (cleared first).
@@ -207,7 +196,7 @@ fn parse_multibulk(
     ranges: &mut Vec<(usize, usize)>,
     limits: &ParseLimits,
 ) -> Result<Parsed, ProtoError> {
-    let Some(nl) = find_crlf(buf, 1) else {
+    let Some(nl) = find_line_end(buf, 1) else {
         if buf.len() > PROTO_INLINE_MAX_SIZE {
             return Err(ProtoError::TooBigMbulkCount);
         }
@@ -225,15 +214,16 @@ fn parse_multibulk(
         if pos >= buf.len() {
             return Ok(Parsed::Incomplete);
         }
-        if buf[pos] != b'$' {
-            return Err(ProtoError::ExpectedDollar(buf[pos]));
-        }
-        let Some(nl) = find_crlf(buf, pos + 1) else {
+        // Like Redis, wait for the whole header line before looking at it.
+        let Some(nl) = find_line_end(buf, pos) else {
             if buf.len() - pos > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtoError::TooBigBulkCount);
             }
             return Ok(Parsed::Incomplete);
         };
+        if buf[pos] != b'$' {
+            return Err(ProtoError::ExpectedDollar(buf[pos]));
+        }
         let len = match parse_header_int(&buf[pos + 1..nl]) {
             Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
             _ => return Err(ProtoError::InvalidBulkLen),
@@ -289,6 +279,13 @@ fn hex_val(c: u8) -> Option<u8> {
     }
 }
 
+/// C `isspace` in the "C" locale: unlike `u8::is_ascii_whitespace` it includes
+/// the vertical tab (0x0B), which Redis skips between inline arguments.
+#[inline]
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// Splits a line into arguments with the quoting rules of `redis-cli` and Redis's
 /// inline protocol: whitespace separates, "double quotes" take escapes (`\n`,
 /// `\xHH`, ...), 'single quotes' take only `\'`. A closing quote must be followed
@@ -297,7 +294,7 @@ pub fn split_args(line: &[u8], ranges: &mut Vec<(usize, usize)>, out: &mut Vec<u
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -335,7 +332,7 @@ pub fn split_args(line: &[u8], ranges: &mut Vec<(usize, usize)>, out: &mut Vec<u
                     continue;
                 }
                 if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return false;
                     }
                     i += 1;
@@ -354,7 +351,7 @@ pub fn split_args(line: &[u8], ranges: &mut Vec<(usize, usize)>, out: &mut Vec<u
                     continue;
                 }
                 if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return false;
                     }
                     i += 1;
@@ -435,10 +432,6 @@ mod tests {
             parse(b"*2147483648\r\n").0,
             Err(ProtoError::InvalidMultibulkLen)
         );
-        assert_eq!(parse(b"*2000000\r\n").0, Ok(Parsed::Incomplete));
-        assert_eq!(parse(b"*01\r\n").0, Err(ProtoError::InvalidMultibulkLen));
-        assert_eq!(parse(b"*1\r\n$-0\r\n").0, Err(ProtoError::InvalidBulkLen));
-        assert_eq!(parse(b"*1\r\n$04\r\n").0, Err(ProtoError::InvalidBulkLen));
         assert_eq!(parse(b"*1\r\n$-1\r\n").0, Err(ProtoError::InvalidBulkLen));
         assert_eq!(
             parse(b"*1\r\n$999999999999\r\n").0,
@@ -470,5 +463,70 @@ mod tests {
         );
         assert_eq!(parse(b"\r\n").0, Ok(Parsed::Skip { consumed: 2 }));
         assert_eq!(parse(b"ping").0, Ok(Parsed::Incomplete));
+    }
+
+    // The cases below are divergences from Redis 7.0 framing caught by the fuzz
+    // model (fuzz/src/lib.rs); the expected results are what redis-server
+    // 7.0.15 answers.
+
+    #[test]
+    fn header_ints_are_strict_like_string2ll() {
+        assert_eq!(parse(b"*01\r\n").0, Err(ProtoError::InvalidMultibulkLen));
+        assert_eq!(parse(b"*00\r\n").0, Err(ProtoError::InvalidMultibulkLen));
+        assert_eq!(parse(b"*-0\r\n").0, Err(ProtoError::InvalidMultibulkLen));
+        assert_eq!(parse(b"*+1\r\n").0, Err(ProtoError::InvalidMultibulkLen));
+        assert_eq!(
+            parse(b"*1\r\n$04\r\nPING\r\n").0,
+            Err(ProtoError::InvalidBulkLen)
+        );
+        assert_eq!(parse(b"*1\r\n$-0\r\n").0, Err(ProtoError::InvalidBulkLen));
+        assert_eq!(
+            parse(b"*-9223372036854775808\r\n").0,
+            Ok(Parsed::Skip { consumed: 23 })
+        );
+    }
+
+    #[test]
+    fn multibulk_count_up_to_int_max() {
+        assert_eq!(parse(b"*2000000\r\n").0, Ok(Parsed::Incomplete));
+        assert_eq!(parse(b"*2147483647\r\n").0, Ok(Parsed::Incomplete));
+    }
+
+    #[test]
+    fn header_line_ends_at_first_cr() {
+        // Redis skips the byte after '\r' without checking it is '\n'.
+        let (r, a) = parse(b"*1\rX$4\r\nPING\r\n");
+        assert_eq!(
+            r,
+            Ok(Parsed::Command {
+                consumed: 14,
+                inline: false
+            })
+        );
+        assert_eq!(a, vec![b"PING".to_vec()]);
+        let (_, a) = parse(b"*1\r\n$1\rX\nA\r\n");
+        assert_eq!(a, vec![b"\n".to_vec()]);
+        assert_eq!(parse(b"*1\r").0, Ok(Parsed::Incomplete));
+    }
+
+    #[test]
+    fn bulk_header_checked_once_whole() {
+        assert_eq!(parse(b"*1\r\nx").0, Ok(Parsed::Incomplete));
+        assert_eq!(
+            parse(b"*1\r\nx\r\n").0,
+            Err(ProtoError::ExpectedDollar(b'x'))
+        );
+        let mut big = b"*1\r\n".to_vec();
+        big.resize(4 + PROTO_INLINE_MAX_SIZE + 1, b'x');
+        assert_eq!(parse(&big).0, Err(ProtoError::TooBigBulkCount));
+    }
+
+    #[test]
+    fn inline_vertical_tab_is_space() {
+        let (_, a) = parse(b"\x0becho \"a\"\x0bb\r\n");
+        assert_eq!(a, vec![b"echo".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+        // Inside an unquoted argument it stays a plain byte, as in Redis.
+        let (_, a) = parse(b"echo a\x0bb\r\n");
+        assert_eq!(a, vec![b"echo".to_vec(), b"a\x0bb".to_vec()]);
     }
 }
