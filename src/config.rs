@@ -501,117 +501,109 @@ fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
     }
 }
 
-/// Glob matching with Redis's `stringmatchlen` rules (`*`, `?`, `[a-z]`, `[^x]`, `\`).
+/// Glob matching with Redis's `stringmatchlen` rules (`*`, `?`, `[a-z]`, `[^x]`,
+/// `\\x`).
+///
+/// Every token but `*` matches exactly one byte, so on a mismatch it is enough to
+/// resume after the most recent `*` with one more byte consumed by it: the
+/// matcher is O(pattern × string) instead of exponential in the number of stars.
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
-    fn eq(a: u8, b: u8, nocase: bool) -> bool {
+    let (mut pi, mut si) = (0usize, 0usize);
+    // (pattern index after the star, string index the star currently ends at)
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if pi < pattern.len() && pattern[pi] == b'*' {
+            while pi < pattern.len() && pattern[pi] == b'*' {
+                pi += 1;
+            }
+            if pi == pattern.len() {
+                return true;
+            }
+            star = Some((pi, si));
+            continue;
+        }
+        if si == s.len() {
+            while pi < pattern.len() && pattern[pi] == b'*' {
+                pi += 1;
+            }
+            return pi == pattern.len();
+        }
+        if pi < pattern.len() {
+            let (ok, next) = match_one(pattern, pi, s[si], nocase);
+            if ok {
+                pi = next;
+                si += 1;
+                continue;
+            }
+        }
+        match star {
+            Some((sp, ss)) if ss < s.len() => {
+                pi = sp;
+                si = ss + 1;
+                star = Some((sp, ss + 1));
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Matches the single-byte token at `pattern[pi]` against `c`; returns whether it
+/// matched and the index after the token.
+fn match_one(p: &[u8], mut pi: usize, c: u8, nocase: bool) -> (bool, usize) {
+    let eq = |a: u8, b: u8| {
         if nocase {
             a.eq_ignore_ascii_case(&b)
         } else {
             a == b
         }
-    }
-    fn m(p: &[u8], s: &[u8], nocase: bool, depth: u32) -> bool {
-        if depth > 1000 {
-            return false;
-        }
-        let (mut pi, mut si) = (0usize, 0usize);
-        while pi < p.len() {
-            match p[pi] {
-                b'*' => {
-                    while pi + 1 < p.len() && p[pi + 1] == b'*' {
-                        pi += 1;
-                    }
-                    if pi + 1 == p.len() {
-                        return true;
-                    }
-                    for k in si..=s.len() {
-                        if m(&p[pi + 1..], &s[k..], nocase, depth + 1) {
-                            return true;
-                        }
-                    }
-                    return false;
-                }
-                b'?' => {
-                    if si >= s.len() {
-                        return false;
-                    }
-                    si += 1;
-                }
-                b'[' => {
-                    if si >= s.len() {
-                        return false;
-                    }
-                    pi += 1;
-                    let not = pi < p.len() && p[pi] == b'^';
-                    if not {
-                        pi += 1;
-                    }
-                    let mut matched = false;
-                    loop {
-                        if pi >= p.len() {
-                            pi -= 1;
-                            break;
-                        }
-                        if p[pi] == b'\\' && pi + 2 < p.len() {
-                            pi += 1;
-                            if p[pi] == s[si] {
-                                matched = true;
-                            }
-                        } else if p[pi] == b']' {
-                            break;
-                        } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
-                            let (mut a, mut b) = (p[pi], p[pi + 2]);
-                            let mut c = s[si];
-                            if a > b {
-                                std::mem::swap(&mut a, &mut b);
-                            }
-                            if nocase {
-                                a = a.to_ascii_lowercase();
-                                b = b.to_ascii_lowercase();
-                                c = c.to_ascii_lowercase();
-                            }
-                            pi += 2;
-                            if c >= a && c <= b {
-                                matched = true;
-                            }
-                        } else if eq(p[pi], s[si], nocase) {
-                            matched = true;
-                        }
-                        pi += 1;
-                    }
-                    if not {
-                        matched = !matched;
-                    }
-                    if !matched {
-                        return false;
-                    }
-                    si += 1;
-                }
-                b'\\' if pi + 1 < p.len() => {
-                    pi += 1;
-                    if si >= s.len() || !eq(p[pi], s[si], nocase) {
-                        return false;
-                    }
-                    si += 1;
-                }
-                c => {
-                    if si >= s.len() || !eq(c, s[si], nocase) {
-                        return false;
-                    }
-                    si += 1;
-                }
-            }
+    };
+    match p[pi] {
+        b'?' => (true, pi + 1),
+        b'[' => {
             pi += 1;
-            if si >= s.len() {
-                while pi < p.len() && p[pi] == b'*' {
-                    pi += 1;
-                }
-                break;
+            let not = pi < p.len() && p[pi] == b'^';
+            if not {
+                pi += 1;
             }
+            let mut matched = false;
+            loop {
+                if pi >= p.len() {
+                    // Unterminated class: it ends with the pattern, as in Redis.
+                    break;
+                }
+                if p[pi] == b'\\' && pi + 2 < p.len() {
+                    pi += 1;
+                    if p[pi] == c {
+                        matched = true;
+                    }
+                } else if p[pi] == b']' {
+                    pi += 1;
+                    break;
+                } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
+                    let (mut a, mut b) = (p[pi], p[pi + 2]);
+                    let mut ch = c;
+                    if a > b {
+                        std::mem::swap(&mut a, &mut b);
+                    }
+                    if nocase {
+                        a = a.to_ascii_lowercase();
+                        b = b.to_ascii_lowercase();
+                        ch = ch.to_ascii_lowercase();
+                    }
+                    pi += 2;
+                    if ch >= a && ch <= b {
+                        matched = true;
+                    }
+                } else if eq(p[pi], c) {
+                    matched = true;
+                }
+                pi += 1;
+            }
+            (matched != not, pi)
         }
-        pi == p.len() && si == s.len()
+        b'\\' if pi + 1 < p.len() => (eq(p[pi + 1], c), pi + 2),
+        other => (eq(other, c), pi + 1),
     }
-    m(pattern, s, nocase, 0)
 }
 
 #[cfg(test)]
@@ -650,5 +642,151 @@ mod tests {
         assert!(glob_match(b"*", b"", false));
         assert!(!glob_match(b"a*b", b"ac", false));
         assert!(glob_match(b"MAX*", b"maxmemory", true));
+        assert!(glob_match(b"a\\*b", b"a*b", false));
+        assert!(!glob_match(b"a\\*b", b"axb", false));
+        assert!(glob_match(b"*[0-9]", b"key7", false));
+        assert!(glob_match(b"[abc", b"b", false));
+        assert!(glob_match(b"*a*b*", b"xxaxxbxx", false));
+    }
+
+    /// The straightforward recursive matcher, kept as the reference semantics.
+    fn glob_reference(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+        fn eq(a: u8, b: u8, nocase: bool) -> bool {
+            if nocase {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        }
+        fn m(p: &[u8], s: &[u8], nocase: bool, depth: u32) -> bool {
+            if depth > 1000 {
+                return false;
+            }
+            let (mut pi, mut si) = (0usize, 0usize);
+            while pi < p.len() {
+                match p[pi] {
+                    b'*' => {
+                        while pi + 1 < p.len() && p[pi + 1] == b'*' {
+                            pi += 1;
+                        }
+                        if pi + 1 == p.len() {
+                            return true;
+                        }
+                        for k in si..=s.len() {
+                            if m(&p[pi + 1..], &s[k..], nocase, depth + 1) {
+                                return true;
+                            }
+                        }
+                        return false;
+                    }
+                    b'?' => {
+                        if si >= s.len() {
+                            return false;
+                        }
+                        si += 1;
+                    }
+                    b'[' => {
+                        if si >= s.len() {
+                            return false;
+                        }
+                        pi += 1;
+                        let not = pi < p.len() && p[pi] == b'^';
+                        if not {
+                            pi += 1;
+                        }
+                        let mut matched = false;
+                        loop {
+                            if pi >= p.len() {
+                                pi -= 1;
+                                break;
+                            }
+                            if p[pi] == b'\\' && pi + 2 < p.len() {
+                                pi += 1;
+                                if p[pi] == s[si] {
+                                    matched = true;
+                                }
+                            } else if p[pi] == b']' {
+                                break;
+                            } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
+                                let (mut a, mut b) = (p[pi], p[pi + 2]);
+                                let mut c = s[si];
+                                if a > b {
+                                    std::mem::swap(&mut a, &mut b);
+                                }
+                                if nocase {
+                                    a = a.to_ascii_lowercase();
+                                    b = b.to_ascii_lowercase();
+                                    c = c.to_ascii_lowercase();
+                                }
+                                pi += 2;
+                                if c >= a && c <= b {
+                                    matched = true;
+                                }
+                            } else if eq(p[pi], s[si], nocase) {
+                                matched = true;
+                            }
+                            pi += 1;
+                        }
+                        if not {
+                            matched = !matched;
+                        }
+                        if !matched {
+                            return false;
+                        }
+                        si += 1;
+                    }
+                    b'\\' if pi + 1 < p.len() => {
+                        pi += 1;
+                        if si >= s.len() || !eq(p[pi], s[si], nocase) {
+                            return false;
+                        }
+                        si += 1;
+                    }
+                    c => {
+                        if si >= s.len() || !eq(c, s[si], nocase) {
+                            return false;
+                        }
+                        si += 1;
+                    }
+                }
+                pi += 1;
+                if si >= s.len() {
+                    while pi < p.len() && p[pi] == b'*' {
+                        pi += 1;
+                    }
+                    break;
+                }
+            }
+            pi == p.len() && si == s.len()
+        }
+        m(pattern, s, nocase, 0)
+    }
+
+    #[test]
+    fn glob_matches_reference() {
+        let mut rng = crate::Rng::new(7);
+        let alphabet = b"ab*?[]^-\\c";
+        for _ in 0..200_000 {
+            let plen = rng.below(7);
+            let slen = rng.below(6);
+            let p: Vec<u8> = (0..plen)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            let s: Vec<u8> = (0..slen).map(|_| b"abc*"[rng.below(4)]).collect();
+            assert_eq!(
+                glob_match(&p, &s, false),
+                glob_reference(&p, &s, false),
+                "pattern {:?} string {:?}",
+                String::from_utf8_lossy(&p),
+                String::from_utf8_lossy(&s)
+            );
+        }
+    }
+
+    #[test]
+    fn glob_is_not_exponential() {
+        let pattern = "*a".repeat(30) + "b";
+        let s = "a".repeat(60);
+        assert!(!glob_match(pattern.as_bytes(), s.as_bytes(), false));
     }
 }
