@@ -11,5 +11,7 @@
 pub mod parse;
 pub mod reply;
 
-pub use parse::{Args, ParseLimits, Parsed, ProtoError, parse_command};
+pub use parse::{
+    Args, ParseLimits, Parsed, ProtoError, Resume, parse_command, parse_command_resumable,
+};
 pub use reply::Reply;

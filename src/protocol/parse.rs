@@ -180,12 +180,45 @@ pub fn parse_command(
     scratch: &mut Vec<u8>,
     limits: &ParseLimits,
 ) -> Result<Parsed, ProtoError> {
+    parse_command_resumable(buf, ranges, scratch, limits, &mut Resume::default())
+}
+
+/// Where an incomplete multibulk request stopped.
+///
+/// A request with very many arguments arrives over many reads; resuming at the
+/// first unparsed argument keeps the work linear instead of re-parsing every
+/// argument on every read. Valid only while the caller passes the same request
+/// start (the connection keeps the request's bytes at the front of the slice it
+/// passes, compacting the buffer does not change offsets relative to it).
+#[derive(Debug, Default, Clone)]
+pub struct Resume {
+    active: bool,
+    count: i64,
+    pos: usize,
+}
+
+/// [`parse_command`] that continues an incomplete multibulk request recorded in
+/// `resume` (with `ranges` kept from the previous call) and records where it
+/// stops when incomplete again.
+pub fn parse_command_resumable(
+    buf: &[u8],
+    ranges: &mut Vec<(usize, usize)>,
+    scratch: &mut Vec<u8>,
+    limits: &ParseLimits,
+    resume: &mut Resume,
+) -> Result<Parsed, ProtoError> {
+    if resume.active && buf.first() == Some(&b'*') && resume.pos <= buf.len() {
+        let (count, pos) = (resume.count, resume.pos);
+        resume.active = false;
+        return parse_bulks(buf, ranges, limits, count, pos, resume);
+    }
+    resume.active = false;
     ranges.clear();
     if buf.is_empty() {
         return Ok(Parsed::Incomplete);
     }
     if buf[0] == b'*' {
-        parse_multibulk(buf, ranges, limits)
+        parse_multibulk(buf, ranges, limits, resume)
     } else {
         parse_inline(buf, ranges, scratch)
     }
@@ -195,6 +228,7 @@ fn parse_multibulk(
     buf: &[u8],
     ranges: &mut Vec<(usize, usize)>,
     limits: &ParseLimits,
+    resume: &mut Resume,
 ) -> Result<Parsed, ProtoError> {
     let Some(nl) = find_line_end(buf, 1) else {
         if buf.len() > PROTO_INLINE_MAX_SIZE {
@@ -206,20 +240,40 @@ fn parse_multibulk(
         Some(n) if n <= PROTO_MAX_MULTIBULK_LEN => n,
         _ => return Err(ProtoError::InvalidMultibulkLen),
     };
-    let mut pos = nl + 2;
+    let pos = nl + 2;
     if count <= 0 {
         return Ok(Parsed::Skip { consumed: pos });
     }
-    for _ in 0..count {
+    parse_bulks(buf, ranges, limits, count, pos, resume)
+}
+
+/// Parses bulk arguments from `pos` until `ranges` holds `count` of them.
+fn parse_bulks(
+    buf: &[u8],
+    ranges: &mut Vec<(usize, usize)>,
+    limits: &ParseLimits,
+    count: i64,
+    mut pos: usize,
+    resume: &mut Resume,
+) -> Result<Parsed, ProtoError> {
+    let mut incomplete = |pos: usize| {
+        *resume = Resume {
+            active: true,
+            count,
+            pos,
+        };
+        Ok(Parsed::Incomplete)
+    };
+    while (ranges.len() as i64) < count {
         if pos >= buf.len() {
-            return Ok(Parsed::Incomplete);
+            return incomplete(pos);
         }
         // Like Redis, wait for the whole header line before looking at it.
         let Some(nl) = find_line_end(buf, pos) else {
             if buf.len() - pos > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtoError::TooBigBulkCount);
             }
-            return Ok(Parsed::Incomplete);
+            return incomplete(pos);
         };
         if buf[pos] != b'$' {
             return Err(ProtoError::ExpectedDollar(buf[pos]));
@@ -231,7 +285,7 @@ fn parse_multibulk(
         let start = nl + 2;
         let end = start + len;
         if end + 2 > buf.len() {
-            return Ok(Parsed::Incomplete);
+            return incomplete(pos);
         }
         ranges.push((start, end));
         pos = end + 2;
@@ -423,6 +477,142 @@ mod tests {
             assert_eq!(parse(&full[..i]).0, Ok(Parsed::Incomplete), "prefix {i}");
         }
         assert!(matches!(parse(full).0, Ok(Parsed::Command { .. })));
+    }
+
+    #[test]
+    fn resumes_where_it_stopped() {
+        let mut full = format!("*{}\r\n", 300).into_bytes();
+        for i in 0..300 {
+            let a = format!("arg{i}");
+            full.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        full.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        let mut ranges = Vec::new();
+        let mut scratch = Vec::new();
+        let mut resume = Resume::default();
+        let limits = ParseLimits::default();
+        let mut got = None;
+        for i in 1..=full.len() {
+            match parse_command_resumable(
+                &full[..i],
+                &mut ranges,
+                &mut scratch,
+                &limits,
+                &mut resume,
+            ) {
+                Ok(Parsed::Incomplete) => continue,
+                other => {
+                    got = Some((i, other));
+                    break;
+                }
+            }
+        }
+        let (at, res) = got.unwrap();
+        let Ok(Parsed::Command { consumed, .. }) = res else {
+            panic!("{res:?}");
+        };
+        assert_eq!(at, consumed);
+        let args = Args::new(&full, &ranges).to_vec();
+        assert_eq!(args.len(), 300);
+        assert_eq!(args[299], b"arg299".to_vec());
+        // The next request starts fresh.
+        let next = parse_command_resumable(
+            &full[consumed..],
+            &mut ranges,
+            &mut scratch,
+            &limits,
+            &mut resume,
+        );
+        assert!(matches!(next, Ok(Parsed::Command { .. })));
+        assert_eq!(
+            Args::new(&full[consumed..], &ranges).to_vec(),
+            vec![b"PING".to_vec()]
+        );
+    }
+
+    /// Runs the connection's loop over `input` delivered in chunks, compacting
+    /// the buffer like the connection does; returns every outcome with its args.
+    fn run_chunks(input: &[u8], chunks: &[usize], resumable: bool) -> Vec<String> {
+        let limits = ParseLimits { max_bulk_len: 64 };
+        let (mut ranges, mut scratch, mut resume) = (Vec::new(), Vec::new(), Resume::default());
+        let mut buf: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        let mut fed = 0;
+        let mut ci = 0;
+        while fed < input.len() {
+            let n = chunks[ci % chunks.len()].clamp(1, input.len() - fed);
+            ci += 1;
+            buf.extend_from_slice(&input[fed..fed + n]);
+            fed += n;
+            let mut pos = 0;
+            loop {
+                if !resumable {
+                    resume = Resume::default();
+                }
+                let r = parse_command_resumable(
+                    &buf[pos..],
+                    &mut ranges,
+                    &mut scratch,
+                    &limits,
+                    &mut resume,
+                );
+                match r {
+                    Ok(Parsed::Incomplete) => break,
+                    Ok(Parsed::Skip { consumed }) => {
+                        out.push("skip".to_string());
+                        pos += consumed;
+                    }
+                    Ok(Parsed::Command { consumed, inline }) => {
+                        let args = if inline {
+                            Args::new(&scratch, &ranges)
+                        } else {
+                            Args::new(&buf[pos..], &ranges)
+                        };
+                        out.push(format!("{args:?}"));
+                        pos += consumed;
+                    }
+                    Err(e) => {
+                        out.push(format!("{e:?}"));
+                        return out;
+                    }
+                }
+                if pos >= buf.len() {
+                    break;
+                }
+            }
+            buf.drain(..pos);
+        }
+        out
+    }
+
+    #[test]
+    fn resumable_matches_one_shot_on_random_streams() {
+        let mut rng = crate::Rng::new(99);
+        let pieces: &[&[u8]] = &[
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n",
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+            b"PING\r\n",
+            b"*0\r\n",
+            b"\r\n",
+            b"*1\r\n$0\r\n\r\n",
+            b"*2\r\n$1\r\na\r\n$99\r\n",
+            b"*1\r\nx\r\n",
+            b"*-5\r\n",
+            b"*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n",
+        ];
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..rng.below(6) + 1 {
+                input.extend_from_slice(pieces[rng.below(pieces.len())]);
+            }
+            let chunks: Vec<usize> = (0..4).map(|_| rng.below(9) + 1).collect();
+            assert_eq!(
+                run_chunks(&input, &chunks, true),
+                run_chunks(&input, &[input.len()], false),
+                "input {:?} chunks {chunks:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
     }
 
     #[test]
