@@ -210,4 +210,42 @@ pub fn error_reply(line: &[u8]) {
 /// Clears this core's counters (CONFIG RESETSTAT).
 pub fn reset() {
     with(|s| *s = Stats::default());
+    OPS.with(|o| *o.borrow_mut() = OpsSampler::default());
+}
+
+/// Samples kept for `instantaneous_ops_per_sec` (like Redis's STATS_METRIC_SAMPLES).
+const OPS_SAMPLES: usize = 16;
+
+#[derive(Default)]
+struct OpsSampler {
+    last_ms: u64,
+    last_count: u64,
+    samples: [u64; OPS_SAMPLES],
+    idx: usize,
+}
+
+thread_local! {
+    static OPS: RefCell<OpsSampler> = RefCell::new(OpsSampler::default());
+}
+
+/// Records one ops/sec sample from this core's command counter (called ~every 100 ms).
+pub fn sample_ops(now_ms: u64) {
+    let count = with(|s| s.total_commands_processed);
+    OPS.with(|o| {
+        let mut o = o.borrow_mut();
+        if o.last_ms != 0 && now_ms > o.last_ms {
+            let dt = now_ms - o.last_ms;
+            let ops = count.saturating_sub(o.last_count) * 1000 / dt;
+            let i = o.idx;
+            o.samples[i] = ops;
+            o.idx = (i + 1) % OPS_SAMPLES;
+        }
+        o.last_ms = now_ms;
+        o.last_count = count;
+    });
+}
+
+/// Mean of this core's recent ops/sec samples.
+pub fn instantaneous_ops() -> u64 {
+    OPS.with(|o| o.borrow().samples.iter().sum::<u64>() / OPS_SAMPLES as u64)
 }
