@@ -98,11 +98,29 @@ impl Clients {
     }
 }
 
+/// The `flags=` field of CLIENT LIST (Redis's letters; `N` when none).
+pub fn client_flags(c: &ClientInfo) -> String {
+    let mut f = String::new();
+    if c.multi >= 0 {
+        f.push('x');
+    }
+    if c.no_evict {
+        f.push('e');
+    }
+    if c.no_touch {
+        f.push('T');
+    }
+    if f.is_empty() {
+        f.push('N');
+    }
+    f
+}
+
 /// Formats one CLIENT LIST line (without the trailing newline).
 pub fn format_client(c: &ClientInfo) -> String {
     let now = Instant::now();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -110,6 +128,7 @@ pub fn format_client(c: &ClientInfo) -> String {
         c.name,
         now.duration_since(c.created).as_secs(),
         now.duration_since(c.last_interaction).as_secs(),
+        client_flags(c),
         c.db,
         c.multi,
         c.qbuf,
@@ -124,7 +143,5 @@ pub fn format_client(c: &ClientInfo) -> String {
         },
         c.user,
         c.resp,
-        c.lib_name,
-        c.lib_ver,
     )
 }
