@@ -653,18 +653,20 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         "5.0.0",
         client_id,
     ),
-    client_sub(
-        "client|info",
-        2,
-        NLS,
-        SLOW_CONN,
-        "Returns information about the current client connection.",
-        "6.2.0",
-        client_info,
-    ),
+    CommandSpec {
+        tips: &["nondeterministic_output"],
+        ..client_sub(
+            "client|info",
+            2,
+            NLS,
+            SLOW_CONN,
+            "Returns information about the current client connection.",
+            "6.2.0",
+            client_info,
+        )
+    },
     CommandSpec {
         complexity: "O(N) where N is the number of client connections",
-        tips: &["nondeterministic_output"],
         ..client_sub(
             "client|kill",
             -3,
@@ -751,7 +753,7 @@ pub static SPECS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         arity: 2,
-        flags: FAST,
+        flags: LOADING | STALE | FAST,
         acl: &["fast", "connection"],
         group: "connection",
         summary: "Echo the given string",

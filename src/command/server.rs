@@ -769,7 +769,7 @@ fn config_rewrite(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// Replies with a HELP text the way Redis does (`addReplyHelp`).
 pub fn reply_help(c: &mut Conn, cmd: &str, lines: &[&str]) {
     let mut r = c.reply();
-    r.array(lines.len() + 2);
+    r.array(lines.len() + 3);
     r.simple(&format!(
         "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     ));
@@ -777,7 +777,7 @@ pub fn reply_help(c: &mut Conn, cmd: &str, lines: &[&str]) {
         r.simple(l);
     }
     r.simple("HELP");
-    r.simple("    Print this help.");
+    r.simple("    Prints this help.");
 }
 
 fn config_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
@@ -947,7 +947,6 @@ const CONFIG_SUBS: &[CommandSpec] = &[
         group: "server",
         summary: "Reset the stats returned by INFO",
         since: "2.0.0",
-        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
         coord: Some(config_resetstat),
         ..CommandSpec::DEFAULT
     },
@@ -959,7 +958,6 @@ const CONFIG_SUBS: &[CommandSpec] = &[
         group: "server",
         summary: "Rewrite the configuration file with the in memory configuration",
         since: "2.8.0",
-        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
         coord: Some(config_rewrite),
         ..CommandSpec::DEFAULT
     },
