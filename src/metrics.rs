@@ -80,6 +80,9 @@ pub fn used_memory() -> usize {
         .max(0) as usize
 }
 
+/// `used_memory` once the server finished starting (INFO `used_memory_startup`).
+pub static STARTUP_MEMORY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Peak of `used_memory` observed by [`note_peak`].
 pub static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 

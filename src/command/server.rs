@@ -346,19 +346,51 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                         0.0
                     }
                 ));
+                let startup = metrics::STARTUP_MEMORY.load(Ordering::Relaxed) as u64;
+                let overhead = startup.min(used);
+                let dataset = used - overhead;
+                let net = used.saturating_sub(startup);
+                l(format!("used_memory_overhead:{overhead}"));
+                l(format!("used_memory_startup:{startup}"));
+                l(format!("used_memory_dataset:{dataset}"));
+                l(format!(
+                    "used_memory_dataset_perc:{:.2}%",
+                    if net > 0 {
+                        dataset as f64 * 100.0 / net as f64
+                    } else {
+                        0.0
+                    }
+                ));
+                l(format!("allocator_allocated:{used}"));
+                l(format!("allocator_active:{used}"));
+                l(format!("allocator_resident:{rss}"));
                 l(format!("total_system_memory:{sys}"));
                 l(format!("total_system_memory_human:{}", bytes_to_human(sys)));
                 l("used_memory_lua:0".into());
-                l("used_memory_scripts:0".into());
+                l("used_memory_vm_eval:0".into());
+                l("used_memory_lua_human:0B".into());
+                l("used_memory_scripts_eval:0".into());
                 l("number_of_cached_scripts:0".into());
                 l("number_of_functions:0".into());
                 l("number_of_libraries:0".into());
+                l("used_memory_vm_functions:0".into());
+                l("used_memory_vm_total:0".into());
+                l("used_memory_vm_total_human:0B".into());
+                l("used_memory_functions:0".into());
+                l("used_memory_scripts:0".into());
+                l("used_memory_scripts_human:0B".into());
                 l(format!("maxmemory:{maxmem}"));
                 l(format!("maxmemory_human:{}", bytes_to_human(maxmem)));
                 l(format!(
                     "maxmemory_policy:{}",
                     cfg.get("maxmemory-policy").unwrap_or("noeviction")
                 ));
+                l("allocator_frag_ratio:1.00".into());
+                l("allocator_frag_bytes:0".into());
+                l(format!("allocator_rss_ratio:{frag:.2}"));
+                l(format!("allocator_rss_bytes:{}", rss as i64 - used as i64));
+                l("rss_overhead_ratio:1.00".into());
+                l("rss_overhead_bytes:0".into());
                 l(format!("mem_fragmentation_ratio:{frag:.2}"));
                 l(format!(
                     "mem_fragmentation_bytes:{}",
@@ -366,7 +398,10 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 ));
                 l("mem_not_counted_for_evict:0".into());
                 l("mem_replication_backlog:0".into());
+                l("mem_total_replication_buffers:0".into());
                 l("mem_clients_slaves:0".into());
+                l("mem_clients_normal:0".into());
+                l("mem_cluster_links:0".into());
                 l("mem_aof_buffer:0".into());
                 l("mem_allocator:libc".into());
                 l("active_defrag_running:0".into());

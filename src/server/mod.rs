@@ -176,6 +176,7 @@ async fn core_main(
 ) {
     crate::metrics::register_thread(id);
     let core = Core::start(id, n, cfg, ends).await;
+    crate::metrics::STARTUP_MEMORY.fetch_max(crate::metrics::used_memory(), Ordering::Relaxed);
     let c = core.clone();
     glommio::spawn_local(async move { expiry_loop(c).await }).detach();
     glommio::spawn_local(stats_loop()).detach();
