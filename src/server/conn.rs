@@ -461,7 +461,6 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let fd = stream.as_raw_fd();
     let maxclients = core.config.borrow().maxclients;
-    metrics::with(|s| s.total_connections_received += 1);
     if super::clients::CONNECTED.load(Ordering::Relaxed) as i64 >= maxclients {
         metrics::with(|s| s.rejected_connections += 1);
         let _ = stream
@@ -469,6 +468,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             .await;
         return;
     }
+    metrics::with(|s| s.total_connections_received += 1);
     let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
     let now = Instant::now();
     let info = ClientInfo {
@@ -528,19 +528,27 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
     let mut rlen = 0usize;
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
+    let mut idle_timeout = 0i64;
     loop {
         if conn.handle.killed.get() {
             return;
         }
-        let (qlimit, limits) = {
+        let (qlimit, limits, timeout) = {
             let c = conn.core.config.borrow();
             (
                 c.client_query_buffer_limit.max(1) as usize,
                 ParseLimits {
                     max_bulk_len: c.proto_max_bulk_len,
                 },
+                c.timeout,
             )
         };
+        // `timeout`: idle clients are closed; the read itself times out.
+        if timeout != idle_timeout {
+            idle_timeout = timeout;
+            let d = (timeout > 0).then(|| std::time::Duration::from_secs(timeout as u64));
+            let _ = stream.set_read_timeout(d);
+        }
         if rlen == rbuf.len() {
             if rlen >= qlimit {
                 tracing::warn!(
@@ -563,7 +571,10 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
         });
         let mut pos = 0usize;
         let mut proto_err = None;
+        let mut limits = limits;
         while pos < rlen && !conn.close {
+            // CONFIG SET earlier in this same read may have changed the limit.
+            limits.max_bulk_len = conn.core.config.borrow().proto_max_bulk_len;
             match parse_command(&rbuf[pos..rlen], &mut ranges, &mut scratch, &limits) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Skip { consumed }) => pos += consumed,
