@@ -164,9 +164,7 @@ fn hello(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         }
         if let Some(n) = name {
             if !valid_name(&n) {
-                c.error(
-                    "ERR Client names cannot contain spaces, newlines or special characters.",
-                );
+                c.error("ERR Client names cannot contain spaces, newlines or special characters.");
                 return;
             }
             c.handle.info.borrow_mut().name = String::from_utf8_lossy(&n).into_owned();

@@ -493,8 +493,11 @@ mod tests {
     #[test]
     fn getkeys_errors() {
         let a = OwnedArgs::from_slices(&["command", "getkeys", "nosuch", "x"]);
-        assert_eq!(getkeys(&a).unwrap_err(), "ERR Invalid command specified");
+        assert_eq!(getkeys(&a).err().unwrap(), "ERR Invalid command specified");
         let a = OwnedArgs::from_slices(&["command", "getkeys", "config", "get", "x"]);
-        assert_eq!(getkeys(&a).unwrap_err(), "ERR The command has no key arguments");
+        assert_eq!(
+            getkeys(&a).err().unwrap(),
+            "ERR The command has no key arguments"
+        );
     }
 }

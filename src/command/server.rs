@@ -322,7 +322,8 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
             }
             "memory" => {
                 let used = metrics::used_memory() as u64;
-                let peak = (metrics::note_peak() as u64).max(metrics::PEAK.load(Ordering::Relaxed) as u64);
+                let peak =
+                    (metrics::note_peak() as u64).max(metrics::PEAK.load(Ordering::Relaxed) as u64);
                 let rss = rss_bytes();
                 let sys = total_system_memory();
                 let maxmem = cfg.get_i64("maxmemory").max(0) as u64;
@@ -467,7 +468,10 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 l("instantaneous_output_kbps:0.00".into());
                 l("instantaneous_input_repl_kbps:0.00".into());
                 l("instantaneous_output_repl_kbps:0.00".into());
-                l(format!("rejected_connections:{}", stats.rejected_connections));
+                l(format!(
+                    "rejected_connections:{}",
+                    stats.rejected_connections
+                ));
                 l("sync_full:0".into());
                 l("sync_partial_ok:0".into());
                 l("sync_partial_err:0".into());
@@ -680,7 +684,7 @@ pub fn config_set_validate(
 /// `CONFIG SET parameter value [parameter value ...]`
 fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        if a.len() % 2 != 0 {
+        if !a.len().is_multiple_of(2) {
             c.error("ERR wrong number of arguments for 'config|set' command");
             return;
         }
@@ -740,7 +744,10 @@ pub fn rewrite_config_text(text: &str, cfg: &Config) -> String {
                 .join("\n");
         }
         if v.is_empty() || v.contains(' ') || v.contains('"') {
-            format!("{name} \"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+            format!(
+                "{name} \"{}\"",
+                v.replace('\\', "\\\\").replace('"', "\\\"")
+            )
         } else {
             format!("{name} {v}")
         }
@@ -1153,7 +1160,10 @@ mod tests {
     fn sections() {
         let d = info_sections(&[]);
         assert!(d.contains(&"keyspace") && !d.contains(&"commandstats"));
-        assert_eq!(info_sections(&[b"KEYSPACE", b"server"]), ["server", "keyspace"]);
+        assert_eq!(
+            info_sections(&[b"KEYSPACE", b"server"]),
+            ["server", "keyspace"]
+        );
         let all = info_sections(&[b"all"]);
         assert!(all.contains(&"commandstats") && !all.contains(&"modules"));
         assert!(info_sections(&[b"everything"]).contains(&"modules"));
@@ -1183,7 +1193,12 @@ mod tests {
             cpu_thread: (0.0, 0.0),
         };
         let reports = vec![rep(2), rep(3)];
-        let t = format_info(&["commandstats", "errorstats", "keyspace"], &cfg, &reports, 0);
+        let t = format_info(
+            &["commandstats", "errorstats", "keyspace"],
+            &cfg,
+            &reports,
+            0,
+        );
         assert_eq!(
             t,
             "# Commandstats\r\ncmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=2,failed_calls=0\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=6\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=0\r\n"
@@ -1210,8 +1225,8 @@ mod tests {
         let cfg = Config::default();
         let p = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert!(config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("hz", "20")]).is_ok());
-        let e = config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("maxmemory", "2mb")])
-            .unwrap_err();
+        let e =
+            config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("maxmemory", "2mb")]).unwrap_err();
         assert!(e.contains("duplicate parameter"));
         let e = config_set_validate(&cfg, &[p("hz", "20"), p("nosuch", "1")]).unwrap_err();
         assert_eq!(
