@@ -158,7 +158,7 @@ fn hello(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         }
         if !c.authenticated {
             c.error(
-                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
             );
             return;
         }
