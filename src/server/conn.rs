@@ -343,7 +343,7 @@ impl Conn {
                         spec.name.to_ascii_uppercase()
                     );
                     self.flush_pending().await;
-                    self.reject(Some(spec), &msg);
+                    self.reject(None, &msg);
                     return;
                 }
             }
