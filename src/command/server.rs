@@ -611,6 +611,17 @@ fn info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 // CONFIG
 // ---------------------------------------------------------------------------
 
+/// CONFIG GET's text of a directive (`dir` is shown absolute, as Redis does).
+fn shown_value(cfg: &Config, name: &str) -> String {
+    let v = cfg.get(name).unwrap_or("");
+    if name == "dir" {
+        if let Ok(p) = std::fs::canonicalize(v) {
+            return p.display().to_string();
+        }
+    }
+    v.to_string()
+}
+
 /// Names (with values) matching CONFIG GET's patterns, without duplicates.
 pub fn config_get_matches(cfg: &Config, patterns: &[&[u8]]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -621,17 +632,15 @@ pub fn config_get_matches(cfg: &Config, patterns: &[&[u8]]) -> Vec<(String, Stri
             if let Some((_, dir)) = crate::config::directive(&ps) {
                 let name = ps.to_string();
                 if !has(&out, &name) && !has(&out, dir.name) {
-                    let v = cfg.get(dir.name).unwrap_or("").to_string();
-                    out.push((name, v));
+                    out.push((name, shown_value(cfg, dir.name)));
                 }
             }
             continue;
         }
         for dir in crate::config::DIRECTIVES {
-            let v = cfg.get(dir.name).unwrap_or("");
             for name in std::iter::once(dir.name).chain(dir.aliases.iter().copied()) {
                 if !has(&out, name) && glob_match(p, name.as_bytes(), true) {
-                    out.push((name.to_string(), v.to_string()));
+                    out.push((name.to_string(), shown_value(cfg, dir.name)));
                 }
             }
         }
