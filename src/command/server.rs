@@ -614,10 +614,10 @@ fn info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// CONFIG GET's text of a directive (`dir` is shown absolute, as Redis does).
 fn shown_value(cfg: &Config, name: &str) -> String {
     let v = cfg.get(name).unwrap_or("");
-    if name == "dir" {
-        if let Ok(p) = std::fs::canonicalize(v) {
-            return p.display().to_string();
-        }
+    if name == "dir"
+        && let Ok(p) = std::fs::canonicalize(v)
+    {
+        return p.display().to_string();
     }
     v.to_string()
 }
