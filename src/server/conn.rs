@@ -565,6 +565,11 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
             Ok(n) => n,
         };
         rlen += n;
+        {
+            let mut info = conn.handle.info.borrow_mut();
+            info.qbuf = rlen;
+            info.qbuf_free = rbuf.len() - rlen;
+        }
         metrics::with(|s| {
             s.net_input_bytes += n as u64;
             s.total_reads_processed += 1;

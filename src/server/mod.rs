@@ -94,11 +94,18 @@ fn block_signals() -> libc::sigset_t {
 /// Asks the main thread to shut the server down (as SIGTERM does).
 pub fn request_shutdown() {
     SHUTTING_DOWN.store(true, Ordering::SeqCst);
-    // SAFETY: sending a signal to our own process.
-    unsafe {
-        libc::kill(libc::getpid(), libc::SIGTERM);
+    // Only [`run`] waits for the signal; an in-process host (tests) has not
+    // blocked SIGTERM, so it only sees the flag.
+    if SIGNAL_WAITER.load(Ordering::SeqCst) {
+        // SAFETY: sending a signal to our own process.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
     }
 }
+
+/// Set while [`run`] waits for SIGINT/SIGTERM.
+static SIGNAL_WAITER: AtomicBool = AtomicBool::new(false);
 
 /// A running server's cores.
 pub struct ServerHandle {
@@ -148,6 +155,7 @@ pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN. Returns the exit code.
 pub fn run(config: Config) -> std::io::Result<i32> {
     let sigset = block_signals();
+    SIGNAL_WAITER.store(true, Ordering::SeqCst);
     let h = start(config)?;
     let port = h.port;
     tracing::info!(
