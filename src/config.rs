@@ -632,6 +632,17 @@ fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
                 Err("argument(s) must be one of the following: ".to_string() + &words.join(", "))
             }
         }
+        Kind::Str if dir.name == "save" => {
+            // Pairs of `<seconds> <changes>`, both non-negative integers.
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            let ok = parts.len().is_multiple_of(2)
+                && parts.iter().all(|p| p.parse::<i64>().is_ok_and(|v| v >= 0));
+            if ok {
+                Ok(parts.join(" "))
+            } else {
+                Err("Invalid save parameters".into())
+            }
+        }
         Kind::Str => Ok(value.to_string()),
     }
 }
@@ -760,6 +771,10 @@ mod tests {
         assert_eq!(c.get("maxmemory"), Some("1048576"));
         assert!(c.set("port", "1", false).is_err());
         assert!(c.set("hz", "abc", false).is_err());
+        assert!(c.set("save", "1 2 3", false).is_err());
+        assert!(c.set("save", "-1 2", false).is_err());
+        c.set("save", "100 10  50 5", false).unwrap();
+        assert_eq!(c.get("save"), Some("100 10 50 5"));
         c.set("hash-max-ziplist-value", "10", false).unwrap();
         assert_eq!(c.get("hash-max-listpack-value"), Some("10"));
     }
