@@ -534,6 +534,47 @@ fn client_reply(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
+/// `CLIENT PAUSE timeout [WRITE|ALL]`
+fn client_pause(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let ms = match parse_i64(a.get(2)) {
+            None => {
+                c.error("ERR timeout is not an integer or out of range");
+                return;
+            }
+            Some(v) if v < 0 => {
+                c.error("ERR timeout is negative");
+                return;
+            }
+            Some(v) => v as u64,
+        };
+        let mut all = true;
+        if a.len() == 4 {
+            if eq(a.get(3), "write") {
+                all = false;
+            } else if !eq(a.get(3), "all") {
+                c.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+                return;
+            }
+        } else if a.len() > 4 {
+            c.error(
+                "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.",
+            );
+            return;
+        }
+        crate::server::clients::pause(crate::now_ms().saturating_add(ms), all);
+        c.reply().ok();
+    })
+}
+
+/// `CLIENT UNPAUSE`
+fn client_unpause(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        crate::server::clients::unpause();
+        c.reply().ok();
+    })
+}
+
 fn client_getredir(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         // Client-side caching is not supported, so tracking is always off.
@@ -573,6 +614,10 @@ fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
                 "    Return information about client connections. Options:",
                 "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
                 "      Return clients of specified type.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
                 "REPLY (ON|OFF|SKIP)",
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
@@ -706,6 +751,30 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         "7.2.0",
         client_no_touch,
     ),
+    CommandSpec {
+        complexity: "O(N) Where N is the number of paused clients",
+        ..client_sub(
+            "client|pause",
+            -3,
+            ADMIN | NLS,
+            ADMIN_CONN,
+            "Stop processing commands from clients for some time",
+            "2.9.50",
+            client_pause,
+        )
+    },
+    CommandSpec {
+        complexity: "O(N) Where N is the number of paused clients",
+        ..client_sub(
+            "client|unpause",
+            2,
+            ADMIN | NLS,
+            ADMIN_CONN,
+            "Resume processing of clients that were paused",
+            "6.2.0",
+            client_unpause,
+        )
+    },
     client_sub(
         "client|reply",
         3,

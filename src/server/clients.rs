@@ -12,6 +12,40 @@ pub static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 /// Connected clients across all cores (for `maxclients`).
 pub static CONNECTED: AtomicUsize = AtomicUsize::new(0);
 
+/// CLIENT PAUSE: Unix ms until which commands are held (0: not paused).
+pub static PAUSE_END_MS: AtomicU64 = AtomicU64::new(0);
+/// CLIENT PAUSE ALL (true) or WRITE (false).
+pub static PAUSE_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts or extends a pause: a later end or a stricter mode wins, as in Redis.
+pub fn pause(end_ms: u64, all: bool) {
+    let cur_end = PAUSE_END_MS.load(Ordering::SeqCst);
+    let now = crate::now_ms();
+    let active = cur_end > now;
+    if !active || all {
+        PAUSE_ALL.store(
+            all || (active && PAUSE_ALL.load(Ordering::SeqCst)),
+            Ordering::SeqCst,
+        );
+    }
+    if !active || end_ms > cur_end {
+        PAUSE_END_MS.store(end_ms, Ordering::SeqCst);
+    }
+}
+
+/// Ends any pause.
+pub fn unpause() {
+    PAUSE_END_MS.store(0, Ordering::SeqCst);
+    PAUSE_ALL.store(false, Ordering::SeqCst);
+}
+
+/// Whether a command (`write`: it writes or may replicate) must wait now.
+#[inline]
+pub fn paused(write: bool) -> bool {
+    let end = PAUSE_END_MS.load(Ordering::Relaxed);
+    end != 0 && (write || PAUSE_ALL.load(Ordering::Relaxed)) && crate::now_ms() < end
+}
+
 /// What CLIENT LIST / CLIENT INFO shows of a connection.
 #[derive(Clone, Debug)]
 pub struct ClientInfo {

@@ -363,6 +363,13 @@ impl Conn {
                 return;
             }
         }
+        if super::clients::paused(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
+            // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
+            self.flush_pending().await;
+            while super::clients::paused(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
+                glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
         {
             let mut info = self.handle.info.borrow_mut();
             info.last_cmd = spec.name;
