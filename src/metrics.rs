@@ -219,36 +219,69 @@ pub fn reset() {
 /// Samples kept for `instantaneous_ops_per_sec` (like Redis's STATS_METRIC_SAMPLES).
 const OPS_SAMPLES: usize = 16;
 
+/// Rolling samples of one per-second rate.
+#[derive(Default, Clone, Copy)]
+struct Rate {
+    last: u64,
+    samples: [u64; OPS_SAMPLES],
+}
+
+impl Rate {
+    fn add(&mut self, now_total: u64, dt_ms: u64, idx: usize) {
+        self.samples[idx] = now_total.saturating_sub(self.last) * 1000 / dt_ms.max(1);
+    }
+    fn mean(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / OPS_SAMPLES as u64
+    }
+}
+
 #[derive(Default)]
 struct OpsSampler {
     last_ms: u64,
-    last_count: u64,
-    samples: [u64; OPS_SAMPLES],
     idx: usize,
+    /// Commands, input bytes, output bytes.
+    rates: [Rate; 3],
 }
 
 thread_local! {
     static OPS: RefCell<OpsSampler> = RefCell::new(OpsSampler::default());
 }
 
-/// Records one ops/sec sample from this core's command counter (called ~every 100 ms).
+/// Records one sample of this core's counters (called ~every 100 ms).
 pub fn sample_ops(now_ms: u64) {
-    let count = with(|s| s.total_commands_processed);
+    let totals = with(|s| {
+        [
+            s.total_commands_processed,
+            s.net_input_bytes,
+            s.net_output_bytes,
+        ]
+    });
     OPS.with(|o| {
         let mut o = o.borrow_mut();
         if o.last_ms != 0 && now_ms > o.last_ms {
             let dt = now_ms - o.last_ms;
-            let ops = count.saturating_sub(o.last_count) * 1000 / dt;
             let i = o.idx;
-            o.samples[i] = ops;
+            for (r, t) in o.rates.iter_mut().zip(totals) {
+                r.add(t, dt, i);
+            }
             o.idx = (i + 1) % OPS_SAMPLES;
         }
         o.last_ms = now_ms;
-        o.last_count = count;
+        for (r, t) in o.rates.iter_mut().zip(totals) {
+            r.last = t;
+        }
     });
 }
 
 /// Mean of this core's recent ops/sec samples.
 pub fn instantaneous_ops() -> u64 {
-    OPS.with(|o| o.borrow().samples.iter().sum::<u64>() / OPS_SAMPLES as u64)
+    OPS.with(|o| o.borrow().rates[0].mean())
+}
+
+/// Mean of this core's recent (input, output) bytes/sec samples.
+pub fn instantaneous_bytes() -> (u64, u64) {
+    OPS.with(|o| {
+        let o = o.borrow();
+        (o.rates[1].mean(), o.rates[2].mean())
+    })
 }

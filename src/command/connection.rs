@@ -575,6 +575,29 @@ fn client_unpause(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
+/// `CLIENT CACHING YES|NO`: only valid in OPTIN/OPTOUT tracking, which is
+/// never enabled here.
+fn client_caching(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        c.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    })
+}
+
+/// `CLIENT TRACKINGINFO`: tracking is always off.
+fn client_trackinginfo(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let mut r = c.reply();
+        r.map(3);
+        r.bulk(b"flags");
+        r.set(1);
+        r.bulk(b"off");
+        r.bulk(b"redirect");
+        r.int(-1);
+        r.bulk(b"prefixes");
+        r.array(0);
+    })
+}
+
 fn client_getredir(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         // Client-side caching is not supported, so tracking is always off.
@@ -588,6 +611,8 @@ fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
             c,
             "CLIENT",
             &[
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
                 "GETREDIR",
                 "    Return the client ID we are redirecting to when tracking is enabled.",
                 "GETNAME",
@@ -622,6 +647,8 @@ fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
                 "SETINFO <LIB-NAME|LIB-VER> <value>",
                 "    Set the client library name or version.",
                 "NO-EVICT (ON|OFF)",
@@ -660,6 +687,24 @@ const ADMIN_CONN: &[&str] = &["admin", "slow", "dangerous", "connection"];
 const NLS: u64 = NOSCRIPT | LOADING | STALE;
 
 const CLIENT_SUBS: &[CommandSpec] = &[
+    client_sub(
+        "client|caching",
+        3,
+        NLS,
+        SLOW_CONN,
+        "Instruct the server about tracking or not keys in the next request",
+        "6.0.0",
+        client_caching,
+    ),
+    client_sub(
+        "client|trackinginfo",
+        2,
+        NLS,
+        SLOW_CONN,
+        "Return information about server assisted client side caching for the current connection",
+        "6.2.0",
+        client_trackinginfo,
+    ),
     client_sub(
         "client|getname",
         2,

@@ -126,6 +126,8 @@ struct CoreReport {
     /// Per database: (keys, keys with a TTL).
     keyspace: Vec<(usize, usize)>,
     ops_per_sec: u64,
+    /// Input and output bytes per second.
+    net_rate: (u64, u64),
     cpu_thread: (f64, f64),
 }
 
@@ -238,6 +240,7 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
         max_qbuf,
         keyspace,
         ops_per_sec: metrics::instantaneous_ops(),
+        net_rate: metrics::instantaneous_bytes(),
         cpu_thread: rusage(libc::RUSAGE_THREAD),
     }
 }
@@ -462,8 +465,17 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 l(format!("total_net_output_bytes:{}", stats.net_output_bytes));
                 l("total_net_repl_input_bytes:0".into());
                 l("total_net_repl_output_bytes:0".into());
-                l("instantaneous_input_kbps:0.00".into());
-                l("instantaneous_output_kbps:0.00".into());
+                let (inb, outb) = reports
+                    .iter()
+                    .fold((0, 0), |a, r| (a.0 + r.net_rate.0, a.1 + r.net_rate.1));
+                l(format!(
+                    "instantaneous_input_kbps:{:.2}",
+                    inb as f64 / 1024.0
+                ));
+                l(format!(
+                    "instantaneous_output_kbps:{:.2}",
+                    outb as f64 / 1024.0
+                ));
                 l("instantaneous_input_repl_kbps:0.00".into());
                 l("instantaneous_output_repl_kbps:0.00".into());
                 l(format!(
@@ -1199,6 +1211,7 @@ mod tests {
             max_qbuf: 0,
             keyspace: vec![(keys, 1), (0, 0)],
             ops_per_sec: 0,
+            net_rate: (0, 0),
             cpu_thread: (0.0, 0.0),
         };
         let reports = vec![rep(2), rep(3)];
