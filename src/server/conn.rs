@@ -447,8 +447,9 @@ impl Conn {
         let start = self.out.len();
         self.route(spec, args).await;
         self.flush_pending().await;
-        // CLIENT REPLY itself decides what happens to its own reply.
-        if spec.name == "client|reply" {
+        // CLIENT REPLY decides what happens to its own reply; RESET turns
+        // OFF back on before it answers (a pending SKIP still drops its reply).
+        if spec.name == "client|reply" || (spec.name == "reset" && mode_before == ReplyMode::Off) {
             return;
         }
         match mode_before {
