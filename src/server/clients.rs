@@ -179,3 +179,63 @@ pub fn format_client(c: &ClientInfo) -> String {
         c.resp,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> ClientInfo {
+        let now = Instant::now();
+        ClientInfo {
+            id: 7,
+            addr: "127.0.0.1:5000".into(),
+            laddr: "127.0.0.1:6379".into(),
+            fd: 9,
+            name: "x".into(),
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            created: now,
+            last_interaction: now,
+            db: 2,
+            resp: 3,
+            last_cmd: "client|list",
+            qbuf: 0,
+            qbuf_free: 0,
+            obl: 0,
+            multi: -1,
+            no_evict: false,
+            no_touch: false,
+            user: "default".into(),
+        }
+    }
+
+    #[test]
+    fn list_line() {
+        let mut c = info();
+        let l = format_client(&c);
+        assert!(l.starts_with(
+            "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name=x age=0 idle=0 flags=N db=2 "
+        ));
+        assert!(l.ends_with("cmd=client|list user=default redir=-1 resp=3"));
+        c.no_evict = true;
+        c.no_touch = true;
+        assert_eq!(client_flags(&c), "eT");
+    }
+
+    #[test]
+    fn pause_rules() {
+        unpause();
+        assert!(!paused(true));
+        let far = crate::now_ms() + 60_000;
+        pause(far, false);
+        assert!(paused(true) && !paused(false));
+        // A shorter WRITE pause neither shortens nor weakens it; ALL makes it stricter.
+        pause(crate::now_ms() + 10, false);
+        assert_eq!(PAUSE_END_MS.load(Ordering::SeqCst), far);
+        pause(crate::now_ms() + 10, true);
+        assert!(paused(false));
+        assert_eq!(PAUSE_END_MS.load(Ordering::SeqCst), far);
+        unpause();
+        assert!(!paused(true) && !paused(false));
+    }
+}
