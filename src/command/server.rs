@@ -123,8 +123,8 @@ struct CoreReport {
     stats: Stats,
     clients: usize,
     max_qbuf: usize,
-    /// Per database: (keys, keys with a TTL).
-    keyspace: Vec<(usize, usize)>,
+    /// Per database: (keys, keys with a TTL, sampled TTL sum in ms, samples).
+    keyspace: Vec<(usize, usize, u64, u64)>,
     ops_per_sec: u64,
     /// Input and output bytes per second.
     net_rate: (u64, u64),
@@ -216,6 +216,17 @@ fn replid() -> String {
     .clone()
 }
 
+/// Entries looked at to estimate `avg_ttl` (Redis also estimates it by sampling).
+const TTL_SAMPLE_SCAN: usize = 4096;
+
+/// Sum and count of the remaining TTLs among a bounded scan of `db`.
+fn sample_ttls(db: &crate::storage::Db, now: u64) -> (u64, u64) {
+    db.iter()
+        .take(TTL_SAMPLE_SCAN)
+        .filter(|(_, e)| e.expire > now)
+        .fold((0, 0), |(s, n), (_, e)| (s + (e.expire - now), n + 1))
+}
+
 fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
     let stats = metrics::with(|s| s.clone());
     let clients = core.clients.borrow();
@@ -226,12 +237,18 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
         .max()
         .unwrap_or(0);
     let shard = core.shard.borrow();
+    let now = crate::now_ms();
     let keyspace = (0..shard.databases())
-        .map(|i| {
-            shard
-                .db_opt(i)
-                .map(|d| (d.len(), d.expires()))
-                .unwrap_or((0, 0))
+        .map(|i| match shard.db_opt(i) {
+            Some(d) => {
+                let (sum, n) = if d.expires() > 0 {
+                    sample_ttls(d, now)
+                } else {
+                    (0, 0)
+                };
+                (d.len(), d.expires(), sum, n)
+            }
+            None => (0, 0, 0, 0),
         })
         .collect();
     CoreReport {
@@ -590,12 +607,17 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 l("# Keyspace".into());
                 let ndb = reports.iter().map(|r| r.keyspace.len()).max().unwrap_or(0);
                 for db in 0..ndb {
-                    let (keys, expires) = reports
+                    let (keys, expires, sum, n) = reports
                         .iter()
                         .filter_map(|r| r.keyspace.get(db))
-                        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+                        .fold((0, 0, 0, 0), |a, b| {
+                            (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+                        });
+                    let avg = sum.checked_div(n).unwrap_or(0);
                     if keys > 0 {
-                        l(format!("db{db}:keys={keys},expires={expires},avg_ttl=0"));
+                        l(format!(
+                            "db{db}:keys={keys},expires={expires},avg_ttl={avg}"
+                        ));
                     }
                 }
             }
@@ -1209,7 +1231,7 @@ mod tests {
             stats: stats.clone(),
             clients: 1,
             max_qbuf: 0,
-            keyspace: vec![(keys, 1), (0, 0)],
+            keyspace: vec![(keys, 1, 1000, 1), (0, 0, 0, 0)],
             ops_per_sec: 0,
             net_rate: (0, 0),
             cpu_thread: (0.0, 0.0),
@@ -1223,7 +1245,7 @@ mod tests {
         );
         assert_eq!(
             t,
-            "# Commandstats\r\ncmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=2,failed_calls=0\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=6\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=0\r\n"
+            "# Commandstats\r\ncmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=2,failed_calls=0\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=6\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=1000\r\n"
         );
         let t = format_info(&["clients"], &cfg, &reports, 0);
         assert!(t.contains("connected_clients:2\r\n"));
