@@ -171,7 +171,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "hash-max-listpack-value",
         &["hash-max-ziplist-value"],
         "64",
-        Kind::Int(0, I64MAX),
+        Kind::Memory(0, I64MAX),
         true,
     ),
     da(
@@ -194,7 +194,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "zset-max-listpack-value",
         &["zset-max-ziplist-value"],
         "64",
-        Kind::Int(0, I64MAX),
+        Kind::Memory(0, I64MAX),
         true,
     ),
     d(
@@ -515,6 +515,13 @@ impl Config {
         self.values[i] = canon;
         self.refresh();
         Ok(())
+    }
+
+    /// Checks a value for a directive without applying it; the error is the
+    /// bare reason (`argument must be 'yes' or 'no'`).
+    pub fn check(name: &str, value: &str) -> Result<(), String> {
+        let (_, dir) = directive(name).ok_or_else(|| "unknown option".to_string())?;
+        canonical(dir, value).map(|_| ())
     }
 
     /// Fills in values that depend on the machine (`threads 0` = usable cores).

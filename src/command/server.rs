@@ -696,30 +696,43 @@ fn config_get(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-/// Checks CONFIG SET's pairs against a copy; returns canonical (name, value) pairs.
+/// Checks CONFIG SET's pairs the way Redis orders its checks: names first
+/// (unknown, immutable, repeated), then values. Returns canonical pairs.
 pub fn config_set_validate(
-    cfg: &Config,
+    _cfg: &Config,
     pairs: &[(String, String)],
 ) -> Result<Vec<(String, String)>, String> {
-    let mut seen: Vec<&'static str> = Vec::new();
-    let mut trial = cfg.clone();
+    let fail = |name: &str, why: &str| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    };
+    let mut unknown: Option<&str> = None;
+    let mut err: Option<String> = None;
     let mut out = Vec::new();
-    for (name, value) in pairs {
+    for (i, (name, _)) in pairs.iter().enumerate() {
         let Some((_, dir)) = crate::config::directive(name) else {
-            return Err(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-            ));
+            unknown.get_or_insert(name);
+            continue;
         };
-        if seen.contains(&dir.name) {
-            return Err(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-            ));
+        if err.is_some() {
+            continue;
         }
-        seen.push(dir.name);
-        trial
-            .set(name, value, false)
-            .map_err(|e| format!("ERR {}", e.0))?;
-        out.push((dir.name.to_string(), value.clone()));
+        if !dir.mutable {
+            err = Some(fail(name, "can't set immutable config"));
+        } else if pairs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            err = Some(fail(name, "duplicate parameter"));
+        }
+        out.push((dir.name.to_string(), pairs[i].1.clone()));
+    }
+    if let Some(name) = unknown {
+        return Err(format!(
+            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+        ));
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    for (name, value) in pairs {
+        Config::check(name, value).map_err(|why| fail(name, &why))?;
     }
     Ok(out)
 }
