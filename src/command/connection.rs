@@ -64,7 +64,7 @@ fn reset(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
             info.db = 0;
             info.resp = 2;
             info.name.clear();
-            info.no_evict = false;
+            // NO-EVICT survives RESET in Redis 7.0; NO-TOUCH does not.
             info.no_touch = false;
             info.user = "default".into();
         }
