@@ -154,7 +154,7 @@ pub fn client_flags(c: &ClientInfo) -> String {
 pub fn format_client(c: &ClientInfo) -> String {
     let now = Instant::now();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -167,6 +167,7 @@ pub fn format_client(c: &ClientInfo) -> String {
         c.multi,
         c.qbuf,
         c.qbuf_free,
+        c.qbuf + c.qbuf_free,
         c.qbuf + c.qbuf_free,
         c.obl,
         c.qbuf + c.qbuf_free + c.obl,
