@@ -90,7 +90,11 @@ const POLICIES: &[&str] = &[
     "noeviction",
 ];
 const FSYNC: &[&str] = &["always", "everysec", "no"];
-const YESNOASYNC: &[&str] = &["yes", "no"];
+const SHUTDOWN_ON_SIG: &[&str] = &["default", "save", "nosave", "now", "force"];
+const REPL_DISKLESS_LOAD: &[&str] = &["disabled", "on-empty-db", "swapdb"];
+const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
+const OOM_SCORE_ADJ: &[&str] = &["no", "yes", "relative", "absolute"];
+const ACL_PUBSUB: &[&str] = &["allchannels", "resetchannels"];
 
 /// Every directive coreshard knows.
 pub static DIRECTIVES: &[Directive] = &[
@@ -156,8 +160,9 @@ pub static DIRECTIVES: &[Directive] = &[
     d("latency-monitor-threshold", "0", Kind::Int(0, I64MAX), true),
     d("latency-tracking", "yes", Kind::Bool, true),
     d("notify-keyspace-events", "", Kind::Str, true),
-    d(
+    da(
         "hash-max-listpack-entries",
+        &["hash-max-ziplist-entries"],
         "128",
         Kind::Int(0, I64MAX),
         true,
@@ -166,7 +171,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "hash-max-listpack-value",
         &["hash-max-ziplist-value"],
         "64",
-        Kind::Int(0, I64MAX),
+        Kind::Memory(0, I64MAX),
         true,
     ),
     da(
@@ -189,7 +194,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "zset-max-listpack-value",
         &["zset-max-ziplist-value"],
         "64",
-        Kind::Int(0, I64MAX),
+        Kind::Memory(0, I64MAX),
         true,
     ),
     d(
@@ -211,16 +216,146 @@ pub static DIRECTIVES: &[Directive] = &[
     d("rdbcompression", "yes", Kind::Bool, true),
     d("rdbchecksum", "yes", Kind::Bool, true),
     d("stop-writes-on-bgsave-error", "yes", Kind::Bool, true),
-    d("appendfsync-no-rewrite", "no", Kind::Enum(YESNOASYNC), true),
-    d("replica-read-only", "yes", Kind::Bool, true),
-    d("replica-serve-stale-data", "yes", Kind::Bool, true),
+    d("no-appendfsync-on-rewrite", "no", Kind::Bool, true),
+    da(
+        "replica-read-only",
+        &["slave-read-only"],
+        "yes",
+        Kind::Bool,
+        true,
+    ),
+    da(
+        "replica-serve-stale-data",
+        &["slave-serve-stale-data"],
+        "yes",
+        Kind::Bool,
+        true,
+    ),
+    da(
+        "replica-priority",
+        &["slave-priority"],
+        "100",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    da(
+        "replica-lazy-flush",
+        &["slave-lazy-flush"],
+        "no",
+        Kind::Bool,
+        true,
+    ),
+    da(
+        "replica-ignore-maxmemory",
+        &["slave-ignore-maxmemory"],
+        "yes",
+        Kind::Bool,
+        true,
+    ),
+    da(
+        "min-replicas-to-write",
+        &["min-slaves-to-write"],
+        "0",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    da(
+        "min-replicas-max-lag",
+        &["min-slaves-max-lag"],
+        "10",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    da("replicaof", &["slaveof"], "", Kind::Str, false),
+    d("masterauth", "", Kind::Str, true),
+    d("masteruser", "", Kind::Str, true),
+    d("repl-timeout", "60", Kind::Int(1, I64MAX), true),
+    da(
+        "repl-ping-replica-period",
+        &["repl-ping-slave-period"],
+        "10",
+        Kind::Int(1, I64MAX),
+        true,
+    ),
+    d("repl-backlog-ttl", "3600", Kind::Int(0, I64MAX), true),
+    d("repl-diskless-sync", "yes", Kind::Bool, true),
+    d("repl-diskless-sync-delay", "5", Kind::Int(0, I64MAX), true),
+    d(
+        "repl-diskless-load",
+        "disabled",
+        Kind::Enum(REPL_DISKLESS_LOAD),
+        true,
+    ),
+    d("repl-disable-tcp-nodelay", "no", Kind::Bool, true),
+    d("activedefrag", "no", Kind::Bool, true),
+    d("aof-use-rdb-preamble", "yes", Kind::Bool, true),
+    d("aof-load-truncated", "yes", Kind::Bool, true),
+    d("aof-timestamp-enabled", "no", Kind::Bool, true),
+    d("aof-rewrite-incremental-fsync", "yes", Kind::Bool, true),
+    d("rdb-save-incremental-fsync", "yes", Kind::Bool, true),
+    d("rdb-del-sync-files", "no", Kind::Bool, true),
+    d("appenddirname", "appendonlydir", Kind::Str, false),
+    d(
+        "auto-aof-rewrite-percentage",
+        "100",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    d(
+        "auto-aof-rewrite-min-size",
+        "67108864",
+        Kind::Memory(0, I64MAX),
+        true,
+    ),
+    d("maxmemory-clients", "0", Kind::Str, true),
+    d(
+        "sanitize-dump-payload",
+        "no",
+        Kind::Enum(&["no", "yes", "clients"]),
+        true,
+    ),
+    d("shutdown-timeout", "10", Kind::Int(0, I64MAX), true),
+    d(
+        "shutdown-on-sigint",
+        "default",
+        Kind::Enum(SHUTDOWN_ON_SIG),
+        true,
+    ),
+    d(
+        "shutdown-on-sigterm",
+        "default",
+        Kind::Enum(SHUTDOWN_ON_SIG),
+        true,
+    ),
+    d("supervised", "no", Kind::Enum(SUPERVISED), false),
+    d("syslog-enabled", "no", Kind::Bool, false),
+    d("syslog-ident", "redis", Kind::Str, false),
+    d("always-show-logo", "no", Kind::Bool, false),
+    d("disable-thp", "yes", Kind::Bool, false),
+    d("oom-score-adj", "no", Kind::Enum(OOM_SCORE_ADJ), true),
+    d(
+        "acl-pubsub-default",
+        "resetchannels",
+        Kind::Enum(ACL_PUBSUB),
+        true,
+    ),
+    d("aclfile", "", Kind::Str, false),
+    d("cluster-enabled", "no", Kind::Bool, false),
+    d("cluster-config-file", "nodes.conf", Kind::Str, false),
+    d("cluster-node-timeout", "15000", Kind::Int(0, I64MAX), true),
+    d("tls-port", "0", Kind::Int(0, 65535), false),
+    d(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Str,
+        true,
+    ),
     d(
         "repl-backlog-size",
         "1048576",
         Kind::Memory(1, I64MAX),
         true,
     ),
-    d("close-on-replica-write", "no", Kind::Bool, true),
     d(
         "enable-debug-command",
         "yes",
@@ -382,6 +517,13 @@ impl Config {
         Ok(())
     }
 
+    /// Checks a value for a directive without applying it; the error is the
+    /// bare reason (`argument must be 'yes' or 'no'`).
+    pub fn check(name: &str, value: &str) -> Result<(), String> {
+        let (_, dir) = directive(name).ok_or_else(|| "unknown option".to_string())?;
+        canonical(dir, value).map(|_| ())
+    }
+
     /// Fills in values that depend on the machine (`threads 0` = usable cores).
     pub fn resolve(&mut self) {
         if self.threads == 0 {
@@ -495,6 +637,17 @@ fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
                 Ok(l)
             } else {
                 Err("argument(s) must be one of the following: ".to_string() + &words.join(", "))
+            }
+        }
+        Kind::Str if dir.name == "save" => {
+            // Pairs of `<seconds> <changes>`, both non-negative integers.
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            let ok = parts.len().is_multiple_of(2)
+                && parts.iter().all(|p| p.parse::<i64>().is_ok_and(|v| v >= 0));
+            if ok {
+                Ok(parts.join(" "))
+            } else {
+                Err("Invalid save parameters".into())
             }
         }
         Kind::Str => Ok(value.to_string()),
@@ -617,6 +770,10 @@ mod tests {
         assert_eq!(c.get("maxmemory"), Some("1048576"));
         assert!(c.set("port", "1", false).is_err());
         assert!(c.set("hz", "abc", false).is_err());
+        assert!(c.set("save", "1 2 3", false).is_err());
+        assert!(c.set("save", "-1 2", false).is_err());
+        c.set("save", "100 10  50 5", false).unwrap();
+        assert_eq!(c.get("save"), Some("100 10 50 5"));
         c.set("hash-max-ziplist-value", "10", false).unwrap();
         assert_eq!(c.get("hash-max-listpack-value"), Some("10"));
     }

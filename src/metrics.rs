@@ -80,6 +80,9 @@ pub fn used_memory() -> usize {
         .max(0) as usize
 }
 
+/// `used_memory` once the server finished starting (INFO `used_memory_startup`).
+pub static STARTUP_MEMORY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Peak of `used_memory` observed by [`note_peak`].
 pub static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -210,4 +213,75 @@ pub fn error_reply(line: &[u8]) {
 /// Clears this core's counters (CONFIG RESETSTAT).
 pub fn reset() {
     with(|s| *s = Stats::default());
+    OPS.with(|o| *o.borrow_mut() = OpsSampler::default());
+}
+
+/// Samples kept for `instantaneous_ops_per_sec` (like Redis's STATS_METRIC_SAMPLES).
+const OPS_SAMPLES: usize = 16;
+
+/// Rolling samples of one per-second rate.
+#[derive(Default, Clone, Copy)]
+struct Rate {
+    last: u64,
+    samples: [u64; OPS_SAMPLES],
+}
+
+impl Rate {
+    fn add(&mut self, now_total: u64, dt_ms: u64, idx: usize) {
+        self.samples[idx] = now_total.saturating_sub(self.last) * 1000 / dt_ms.max(1);
+    }
+    fn mean(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / OPS_SAMPLES as u64
+    }
+}
+
+#[derive(Default)]
+struct OpsSampler {
+    last_ms: u64,
+    idx: usize,
+    /// Commands, input bytes, output bytes.
+    rates: [Rate; 3],
+}
+
+thread_local! {
+    static OPS: RefCell<OpsSampler> = RefCell::new(OpsSampler::default());
+}
+
+/// Records one sample of this core's counters (called ~every 100 ms).
+pub fn sample_ops(now_ms: u64) {
+    let totals = with(|s| {
+        [
+            s.total_commands_processed,
+            s.net_input_bytes,
+            s.net_output_bytes,
+        ]
+    });
+    OPS.with(|o| {
+        let mut o = o.borrow_mut();
+        if o.last_ms != 0 && now_ms > o.last_ms {
+            let dt = now_ms - o.last_ms;
+            let i = o.idx;
+            for (r, t) in o.rates.iter_mut().zip(totals) {
+                r.add(t, dt, i);
+            }
+            o.idx = (i + 1) % OPS_SAMPLES;
+        }
+        o.last_ms = now_ms;
+        for (r, t) in o.rates.iter_mut().zip(totals) {
+            r.last = t;
+        }
+    });
+}
+
+/// Mean of this core's recent ops/sec samples.
+pub fn instantaneous_ops() -> u64 {
+    OPS.with(|o| o.borrow().rates[0].mean())
+}
+
+/// Mean of this core's recent (input, output) bytes/sec samples.
+pub fn instantaneous_bytes() -> (u64, u64) {
+    OPS.with(|o| {
+        let o = o.borrow();
+        (o.rates[1].mean(), o.rates[2].mean())
+    })
 }

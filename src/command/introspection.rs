@@ -1,6 +1,503 @@
 //! COMMAND and its subcommands: the command table as clients see it.
+//!
+//! ```text
+//!  table().all ─► COMMAND / INFO  [name, arity, flags, first, last, step,
+//!                                  acl, tips, key specs, subcommands]
+//!              ─► DOCS            {name: {summary, since, group, complexity, subcommands}}
+//!              ─► GETKEYS         spec.key_indexes(args)
+//! ```
+//! Key specs are derived from first/last/step and `key_flags`.
 
-use super::CommandSpec;
+use super::util::*;
+use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags, flags::*, keyflags, table};
+use crate::config::glob_match;
+use crate::protocol::Reply;
+use crate::server::Conn;
 
-/// Introspection family specs.
+/// Flags not shown by COMMAND INFO.
+const HIDDEN_FLAGS: u64 = SENTINEL | ONLY_SENTINEL | PROTECTED;
+
+fn command_flags(spec: &CommandSpec) -> Vec<&'static str> {
+    let mut f = spec.flags & !HIDDEN_FLAGS;
+    if spec.keys.is_some() {
+        f |= MOVABLE_KEYS;
+    }
+    flags::NAMES
+        .iter()
+        .filter(|(bit, _)| f & bit != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+fn key_flag_names(kf: u32) -> Vec<&'static str> {
+    keyflags::NAMES
+        .iter()
+        .filter(|(bit, _)| kf & bit != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+/// Writes a command's key specs (a set of maps).
+fn reply_key_specs(r: &mut Reply<'_>, spec: &CommandSpec) {
+    if spec.first_key <= 0 && spec.keys.is_none() {
+        r.set(0);
+        return;
+    }
+    r.set(1);
+    r.map(3);
+    r.bulk(b"flags");
+    let mut kf = spec.key_flags;
+    if spec.keys.is_some() && spec.first_key > 0 {
+        kf |= keyflags::INCOMPLETE;
+    }
+    let names = key_flag_names(kf);
+    r.set(names.len());
+    for n in names {
+        r.simple(n);
+    }
+    if spec.first_key > 0 {
+        r.bulk(b"begin_search");
+        r.map(2);
+        r.bulk(b"type");
+        r.bulk(b"index");
+        r.bulk(b"spec");
+        r.map(1);
+        r.bulk(b"index");
+        r.int(spec.first_key as i64);
+        r.bulk(b"find_keys");
+        r.map(2);
+        r.bulk(b"type");
+        r.bulk(b"range");
+        r.bulk(b"spec");
+        r.map(3);
+        r.bulk(b"lastkey");
+        r.int(if spec.last_key >= 0 {
+            (spec.last_key - spec.first_key) as i64
+        } else {
+            spec.last_key as i64
+        });
+        r.bulk(b"keystep");
+        r.int(spec.step.max(1) as i64);
+        r.bulk(b"limit");
+        r.int(0);
+    } else {
+        r.bulk(b"begin_search");
+        r.map(2);
+        r.bulk(b"type");
+        r.bulk(b"unknown");
+        r.bulk(b"spec");
+        r.map(0);
+        r.bulk(b"find_keys");
+        r.map(2);
+        r.bulk(b"type");
+        r.bulk(b"unknown");
+        r.bulk(b"spec");
+        r.map(0);
+    }
+}
+
+/// Writes one command's COMMAND INFO entry.
+pub fn reply_command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
+    r.array(10);
+    r.bulk(spec.name.as_bytes());
+    r.int(spec.arity as i64);
+    let f = command_flags(spec);
+    r.set(f.len());
+    for n in f {
+        r.simple(n);
+    }
+    r.int(spec.first_key as i64);
+    r.int(spec.last_key as i64);
+    r.int(spec.step as i64);
+    r.set(spec.acl.len());
+    for c in spec.acl {
+        r.simple(&format!("@{c}"));
+    }
+    r.set(spec.tips.len());
+    for t in spec.tips {
+        r.bulk(t.as_bytes());
+    }
+    reply_key_specs(r, spec);
+    if spec.subcommands.is_empty() {
+        r.set(0);
+    } else {
+        r.array(spec.subcommands.len());
+        for s in spec.subcommands {
+            reply_command_info(r, s);
+        }
+    }
+}
+
+/// Writes one command's COMMAND DOCS value (the map, without the name).
+pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
+    let subs = !spec.subcommands.is_empty();
+    r.map(4 + subs as usize);
+    r.bulk(b"summary");
+    r.bulk(spec.summary.as_bytes());
+    r.bulk(b"since");
+    r.bulk(spec.since.as_bytes());
+    r.bulk(b"group");
+    r.bulk(spec.group.as_bytes());
+    r.bulk(b"complexity");
+    r.bulk(spec.complexity.as_bytes());
+    if subs {
+        r.bulk(b"subcommands");
+        r.map(spec.subcommands.len());
+        for s in spec.subcommands {
+            r.bulk(s.name.as_bytes());
+            reply_command_docs(r, s);
+        }
+    }
+}
+
+/// Finds a command or `container sub` for COMMAND INFO/DOCS (`config|get` form too).
+fn find_by_full_name(name: &[u8]) -> Option<&'static CommandSpec> {
+    if let Some(p) = name.iter().position(|&b| b == b'|') {
+        let c = super::lookup(&name[..p])?;
+        return c.subcommand(&name[p + 1..]);
+    }
+    super::lookup(name)
+}
+
+/// `COMMAND`
+fn command_all(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let all = &table().all;
+        let mut r = c.reply();
+        r.array(all.len());
+        for s in all {
+            reply_command_info(&mut r, s);
+        }
+    })
+}
+
+/// `COMMAND COUNT`
+fn command_count(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let n = table().all.len();
+        c.reply().int(n as i64);
+    })
+}
+
+/// `COMMAND INFO [command-name ...]`
+fn command_info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        if a.len() == 2 {
+            return command_all(c, a).await;
+        }
+        let mut r = c.reply();
+        r.array(a.len() - 2);
+        for i in 2..a.len() {
+            match find_by_full_name(a.get(i)) {
+                Some(s) => reply_command_info(&mut r, s),
+                None => r.null(),
+            }
+        }
+    })
+}
+
+/// `COMMAND DOCS [command-name ...]`
+fn command_docs(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let specs: Vec<&'static CommandSpec> = if a.len() == 2 {
+            table().all.clone()
+        } else {
+            (2..a.len())
+                .filter_map(|i| find_by_full_name(a.get(i)))
+                .collect()
+        };
+        let mut r = c.reply();
+        r.map(specs.len());
+        for s in specs {
+            r.bulk(s.name.as_bytes());
+            reply_command_docs(&mut r, s);
+        }
+    })
+}
+
+/// Resolves the command in `COMMAND GETKEYS cmd args...`; returns the spec and
+/// the key argument indexes (relative to `cmd`), or the error text.
+pub fn getkeys(a: &OwnedArgs) -> Result<(&'static CommandSpec, Vec<usize>), &'static str> {
+    let sub = OwnedArgs::from_slices(&(2..a.len()).map(|i| a.get(i)).collect::<Vec<_>>());
+    let Some(mut spec) = super::lookup(sub.get(0)) else {
+        return Err("ERR Invalid command specified");
+    };
+    if !spec.subcommands.is_empty() && sub.len() >= 2 {
+        match spec.subcommand(sub.get(1)) {
+            Some(s) => spec = s,
+            None => return Err("ERR Invalid command specified"),
+        }
+    }
+    if !spec.arity_ok(sub.len()) {
+        return Err("ERR Invalid number of arguments specified for command");
+    }
+    let mut keys = Vec::new();
+    spec.key_indexes(sub.args(), &mut keys);
+    if keys.is_empty() {
+        return Err("ERR The command has no key arguments");
+    }
+    Ok((spec, keys))
+}
+
+/// `COMMAND GETKEYS command [arg ...]`
+fn command_getkeys(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        match getkeys(&a) {
+            Err(e) => c.error(e),
+            Ok((_, keys)) => {
+                let mut r = c.reply();
+                r.array(keys.len());
+                for k in keys {
+                    r.bulk(a.get(k + 2));
+                }
+            }
+        }
+    })
+}
+
+/// `COMMAND GETKEYSANDFLAGS command [arg ...]`
+fn command_getkeysandflags(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        match getkeys(&a) {
+            Err(e) => c.error(e),
+            Ok((spec, keys)) => {
+                let names = key_flag_names(spec.key_flags);
+                let mut r = c.reply();
+                r.array(keys.len());
+                for k in keys {
+                    r.array(2);
+                    r.bulk(a.get(k + 2));
+                    r.set(names.len());
+                    for n in &names {
+                        r.simple(n);
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// `COMMAND LIST [FILTERBY MODULE name|ACLCAT category|PATTERN pattern]`
+fn command_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        enum Filter {
+            None,
+            Module,
+            Acl(Vec<u8>),
+            Pattern(Vec<u8>),
+        }
+        let filter = match a.len() {
+            2 => Filter::None,
+            5 if eq(a.get(2), "filterby") => {
+                let v = a.get(4).to_vec();
+                if eq(a.get(3), "module") {
+                    Filter::Module
+                } else if eq(a.get(3), "aclcat") {
+                    Filter::Acl(v)
+                } else if eq(a.get(3), "pattern") {
+                    Filter::Pattern(v)
+                } else {
+                    c.error(SYNTAX);
+                    return;
+                }
+            }
+            _ => {
+                c.error(SYNTAX);
+                return;
+            }
+        };
+        let mut names: Vec<&'static str> = Vec::new();
+        let mut visit = |s: &'static CommandSpec| {
+            let keep = match &filter {
+                Filter::None => true,
+                Filter::Module => false,
+                Filter::Acl(cat) => s.acl.iter().any(|c| c.as_bytes().eq_ignore_ascii_case(cat)),
+                Filter::Pattern(p) => glob_match(p, s.name.as_bytes(), true),
+            };
+            if keep {
+                names.push(s.name);
+            }
+        };
+        for s in &table().all {
+            visit(s);
+            for sub in s.subcommands {
+                visit(sub);
+            }
+        }
+        let mut r = c.reply();
+        r.array(names.len());
+        for n in names {
+            r.bulk(n.as_bytes());
+        }
+    })
+}
+
+/// `COMMAND HELP`
+fn command_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        super::server::reply_help(
+            c,
+            "COMMAND",
+            &[
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
+            ],
+        );
+    })
+}
+
+const fn sub(
+    name: &'static str,
+    arity: i32,
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    tips: &'static [&'static str],
+    coord: super::CoordFn,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: LOADING | STALE,
+        acl: &["slow", "connection"],
+        group: "server",
+        summary,
+        since,
+        complexity,
+        tips,
+        coord: Some(coord),
+        ..CommandSpec::DEFAULT
+    }
+}
+
+const ORDER: &[&str] = &["nondeterministic_output_order"];
+
+const COMMAND_SUBS: &[CommandSpec] = &[
+    sub(
+        "command|count",
+        2,
+        "Get total number of Redis commands",
+        "2.8.13",
+        "O(1)",
+        &[],
+        command_count,
+    ),
+    sub(
+        "command|docs",
+        -2,
+        "Get array of specific Redis command documentation",
+        "7.0.0",
+        "O(N) where N is the number of commands to look up",
+        ORDER,
+        command_docs,
+    ),
+    sub(
+        "command|getkeys",
+        -4,
+        "Extract keys given a full Redis command",
+        "2.8.13",
+        "O(N) where N is the number of arguments to the command",
+        &[],
+        command_getkeys,
+    ),
+    sub(
+        "command|getkeysandflags",
+        -4,
+        "Extract keys and access flags given a full Redis command",
+        "7.0.0",
+        "O(N) where N is the number of arguments to the command",
+        &[],
+        command_getkeysandflags,
+    ),
+    sub(
+        "command|help",
+        2,
+        "Show helpful text about the different subcommands",
+        "5.0.0",
+        "O(1)",
+        &[],
+        command_help,
+    ),
+    sub(
+        "command|info",
+        -2,
+        "Get array of specific Redis command details, or all when no argument is given.",
+        "2.8.13",
+        "O(N) where N is the number of commands to look up",
+        ORDER,
+        command_info,
+    ),
+    sub(
+        "command|list",
+        -2,
+        "Get an array of Redis command names",
+        "7.0.0",
+        "O(N) where N is the total number of Redis commands",
+        ORDER,
+        command_list,
+    ),
+];
+
+/// The COMMAND container (listed in the server family's table).
+pub const COMMAND: CommandSpec = CommandSpec {
+    name: "command",
+    arity: -1,
+    flags: LOADING | STALE,
+    acl: &["slow", "connection"],
+    group: "server",
+    summary: "Get array of Redis command details",
+    since: "2.8.13",
+    complexity: "O(N) where N is the total number of Redis commands",
+    tips: ORDER,
+    coord: Some(command_all),
+    subcommands: COMMAND_SUBS,
+    ..CommandSpec::DEFAULT
+};
+
+/// Introspection family specs (COMMAND itself is registered via [`COMMAND`]).
 pub static SPECS: &[CommandSpec] = &[];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info_bytes(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut r = Reply::new(&mut out, false);
+        reply_command_info(&mut r, find_by_full_name(name.as_bytes()).unwrap());
+        out
+    }
+
+    #[test]
+    fn ping_info_matches_redis() {
+        let b = info_bytes("ping");
+        assert!(b.starts_with(b"*10\r\n$4\r\nping\r\n:-1\r\n*1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n"));
+    }
+
+    #[test]
+    fn getkeys_errors() {
+        let a = OwnedArgs::from_slices(&["command", "getkeys", "nosuch", "x"]);
+        assert_eq!(getkeys(&a).err().unwrap(), "ERR Invalid command specified");
+        let a = OwnedArgs::from_slices(&["command", "getkeys", "config", "get", "x"]);
+        assert_eq!(
+            getkeys(&a).err().unwrap(),
+            "ERR The command has no key arguments"
+        );
+    }
+}

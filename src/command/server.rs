@@ -1,6 +1,1306 @@
-//! Server commands: INFO, CONFIG, COMMAND, DBSIZE, FLUSHDB, FLUSHALL, TIME and friends.
+//! Server commands: INFO, CONFIG, TIME, LASTSAVE, DEBUG, SHUTDOWN and the
+//! script/function flush stubs of a server without scripting.
+//!
+//! ```text
+//!  INFO ─► broadcast: every core clones its Stats, counts its clients and its
+//!          shard's keys per db ─► merge ─► format the requested sections
+//!  CONFIG SET ─► validate every pair on a copy ─► broadcast the pairs to all cores
+//! ```
 
-use super::CommandSpec;
+use super::util::*;
+use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
+use crate::config::{Config, glob_match};
+use crate::metrics::{self, Stats};
+use crate::server::Conn;
+use std::sync::atomic::Ordering;
+
+// ---------------------------------------------------------------------------
+// INFO
+// ---------------------------------------------------------------------------
+
+/// Sections printed by `INFO` without arguments (and `default`).
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Every section, in output order (`all` and `everything` are the same here:
+/// there are no module-generated sections).
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// Resolves INFO's arguments into the set of sections to print.
+pub fn info_sections(args: &[&[u8]]) -> Vec<&'static str> {
+    let mut want: Vec<&'static str> = Vec::new();
+    let add = |s: &'static str, want: &mut Vec<&'static str>| {
+        if !want.contains(&s) {
+            want.push(s);
+        }
+    };
+    if args.is_empty() {
+        for s in DEFAULT_SECTIONS {
+            add(s, &mut want);
+        }
+    }
+    for a in args {
+        let l = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match l.as_str() {
+            "default" => DEFAULT_SECTIONS.iter().for_each(|s| add(s, &mut want)),
+            "all" | "everything" => ALL_SECTIONS.iter().for_each(|s| add(s, &mut want)),
+            other => {
+                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
+                    add(s, &mut want);
+                }
+            }
+        }
+    }
+    // Output order is fixed regardless of the order asked.
+    ALL_SECTIONS
+        .iter()
+        .copied()
+        .filter(|s| want.contains(s))
+        .collect()
+}
+
+/// Redis's `bytesToHuman`.
+pub fn bytes_to_human(n: u64) -> String {
+    let d = n as f64;
+    const K: f64 = 1024.0;
+    if d < K {
+        format!("{n}B")
+    } else if d < K * K {
+        format!("{:.2}K", d / K)
+    } else if d < K * K * K {
+        format!("{:.2}M", d / (K * K))
+    } else if d < K * K * K * K {
+        format!("{:.2}G", d / (K * K * K))
+    } else if d < K * K * K * K * K {
+        format!("{:.2}T", d / (K * K * K * K))
+    } else if d < K * K * K * K * K * K {
+        format!("{:.2}P", d / (K * K * K * K * K))
+    } else {
+        format!("{n}B")
+    }
+}
+
+/// One commandstats line (without CRLF).
+pub fn cmdstat_line(name: &str, s: &metrics::CmdStat) -> String {
+    let per = if s.calls == 0 {
+        0.0
+    } else {
+        s.usec as f64 / s.calls as f64
+    };
+    format!(
+        "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}",
+        s.calls, s.usec, s.rejected, s.failed
+    )
+}
+
+/// What one core reports for INFO.
+struct CoreReport {
+    stats: Stats,
+    clients: usize,
+    max_qbuf: usize,
+    /// Per database: (keys, keys with a TTL, sampled TTL sum in ms, samples).
+    keyspace: Vec<(usize, usize, u64, u64)>,
+    ops_per_sec: u64,
+    /// Input and output bytes per second.
+    net_rate: (u64, u64),
+    cpu_thread: (f64, f64),
+}
+
+fn rusage(who: libc::c_int) -> (f64, f64) {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut ru);
+        ru
+    };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn uname() -> String {
+    // SAFETY: uname fills the zeroed struct; its fields are NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return "Linux".into();
+        }
+        let f = |b: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(b.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
+    }
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+fn rss_bytes() -> u64 {
+    let page = {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if p > 0 { p as u64 } else { 4096 }
+    };
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .map(|pages: u64| pages * page)
+        .unwrap_or(0)
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .map(|kb: u64| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// The config file given on the command line, as an absolute path.
+pub fn config_file() -> Option<std::path::PathBuf> {
+    let first = std::env::args().nth(1)?;
+    if first.starts_with('-') {
+        return None;
+    }
+    std::fs::canonicalize(&first).ok()
+}
+
+/// Stable 40-hex-digit id of this process (Redis's run_id).
+fn run_id() -> String {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut r = crate::Rng::new(crate::now_us() ^ std::process::id() as u64);
+        (0..40)
+            .map(|_| char::from_digit(r.below(16) as u32, 16).unwrap_or('0'))
+            .collect()
+    })
+    .clone()
+}
+
+fn replid() -> String {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut r = crate::Rng::new(crate::now_us().rotate_left(17) ^ 0x5151);
+        (0..40)
+            .map(|_| char::from_digit(r.below(16) as u32, 16).unwrap_or('0'))
+            .collect()
+    })
+    .clone()
+}
+
+/// Entries looked at to estimate `avg_ttl` (Redis also estimates it by sampling).
+const TTL_SAMPLE_SCAN: usize = 4096;
+
+/// Sum and count of the remaining TTLs among a bounded scan of `db`.
+fn sample_ttls(db: &crate::storage::Db, now: u64) -> (u64, u64) {
+    db.iter()
+        .take(TTL_SAMPLE_SCAN)
+        .filter(|(_, e)| e.expire > now)
+        .fold((0, 0), |(s, n), (_, e)| (s + (e.expire - now), n + 1))
+}
+
+fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
+    let stats = metrics::with(|s| s.clone());
+    let clients = core.clients.borrow();
+    let max_qbuf = clients
+        .map
+        .values()
+        .map(|h| h.info.borrow().qbuf)
+        .max()
+        .unwrap_or(0);
+    let shard = core.shard.borrow();
+    let now = crate::now_ms();
+    let keyspace = (0..shard.databases())
+        .map(|i| match shard.db_opt(i) {
+            Some(d) => {
+                let (sum, n) = if d.expires() > 0 {
+                    sample_ttls(d, now)
+                } else {
+                    (0, 0)
+                };
+                (d.len(), d.expires(), sum, n)
+            }
+            None => (0, 0, 0, 0),
+        })
+        .collect();
+    CoreReport {
+        stats,
+        clients: clients.map.len(),
+        max_qbuf,
+        keyspace,
+        ops_per_sec: metrics::instantaneous_ops(),
+        net_rate: metrics::instantaneous_bytes(),
+        cpu_thread: rusage(libc::RUSAGE_THREAD),
+    }
+}
+
+/// Builds the INFO text for `sections` from the merged reports.
+fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id: usize) -> String {
+    let mut stats = Stats::default();
+    for r in reports {
+        stats.merge(&r.stats);
+    }
+    let now_ms = crate::now_ms();
+    let start = crate::server::START_TIME.load(Ordering::Relaxed);
+    let uptime = (now_ms / 1000).saturating_sub(start);
+    let mut out = String::with_capacity(4096);
+    for (n, sec) in sections.iter().enumerate() {
+        if n > 0 {
+            out.push_str("\r\n");
+        }
+        let mut l = |s: String| {
+            out.push_str(&s);
+            out.push_str("\r\n");
+        };
+        match *sec {
+            "server" => {
+                l("# Server".into());
+                l(format!("redis_version:{}", crate::REDIS_VERSION));
+                l(format!("coreshard_version:{}", crate::VERSION));
+                l("redis_git_sha1:00000000".into());
+                l("redis_git_dirty:0".into());
+                l("redis_build_id:0".into());
+                l("redis_mode:standalone".into());
+                l(format!("os:{}", uname()));
+                l(format!("arch_bits:{}", usize::BITS));
+                l("monotonic_clock:POSIX clock_gettime".into());
+                l("multiplexing_api:io_uring".into());
+                l("atomicvar_api:c11-builtin".into());
+                l("gcc_version:0.0.0".into());
+                l(format!("process_id:{}", std::process::id()));
+                l("process_supervised:no".into());
+                l(format!("run_id:{}", run_id()));
+                l(format!("tcp_port:{}", cfg.port));
+                l(format!("server_time_usec:{}", crate::now_us()));
+                l(format!("uptime_in_seconds:{uptime}"));
+                l(format!("uptime_in_days:{}", uptime / 86400));
+                l(format!("hz:{}", cfg.hz));
+                l(format!("configured_hz:{}", cfg.hz));
+                l(format!(
+                    "lru_clock:{}",
+                    crate::storage::db::lru_clock() & ((1 << 24) - 1)
+                ));
+                l(format!(
+                    "executable:{}",
+                    std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ));
+                l(format!(
+                    "config_file:{}",
+                    config_file()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ));
+                l("io_threads_active:0".into());
+                l(format!("threads:{}", reports.len()));
+            }
+            "clients" => {
+                let clients: usize = reports.iter().map(|r| r.clients).sum();
+                l("# Clients".into());
+                l(format!("connected_clients:{clients}"));
+                l("cluster_connections:0".into());
+                l(format!("maxclients:{}", cfg.maxclients));
+                l(format!(
+                    "client_recent_max_input_buffer:{}",
+                    reports.iter().map(|r| r.max_qbuf).max().unwrap_or(0)
+                ));
+                l("client_recent_max_output_buffer:0".into());
+                l("blocked_clients:0".into());
+                l("tracking_clients:0".into());
+                l("clients_in_timeout_table:0".into());
+            }
+            "memory" => {
+                let used = metrics::used_memory() as u64;
+                let peak =
+                    (metrics::note_peak() as u64).max(metrics::PEAK.load(Ordering::Relaxed) as u64);
+                let rss = rss_bytes();
+                let sys = total_system_memory();
+                let maxmem = cfg.get_i64("maxmemory").max(0) as u64;
+                let frag = if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    0.0
+                };
+                l("# Memory".into());
+                l(format!("used_memory:{used}"));
+                l(format!("used_memory_human:{}", bytes_to_human(used)));
+                l(format!("used_memory_rss:{rss}"));
+                l(format!("used_memory_rss_human:{}", bytes_to_human(rss)));
+                l(format!("used_memory_peak:{peak}"));
+                l(format!("used_memory_peak_human:{}", bytes_to_human(peak)));
+                l(format!(
+                    "used_memory_peak_perc:{:.2}%",
+                    if peak > 0 {
+                        used as f64 * 100.0 / peak as f64
+                    } else {
+                        0.0
+                    }
+                ));
+                let startup = metrics::STARTUP_MEMORY.load(Ordering::Relaxed) as u64;
+                let overhead = startup.min(used);
+                let dataset = used - overhead;
+                let net = used.saturating_sub(startup);
+                l(format!("used_memory_overhead:{overhead}"));
+                l(format!("used_memory_startup:{startup}"));
+                l(format!("used_memory_dataset:{dataset}"));
+                l(format!(
+                    "used_memory_dataset_perc:{:.2}%",
+                    if net > 0 {
+                        dataset as f64 * 100.0 / net as f64
+                    } else {
+                        0.0
+                    }
+                ));
+                l(format!("allocator_allocated:{used}"));
+                l(format!("allocator_active:{used}"));
+                l(format!("allocator_resident:{rss}"));
+                l(format!("total_system_memory:{sys}"));
+                l(format!("total_system_memory_human:{}", bytes_to_human(sys)));
+                l("used_memory_lua:0".into());
+                l("used_memory_vm_eval:0".into());
+                l("used_memory_lua_human:0B".into());
+                l("used_memory_scripts_eval:0".into());
+                l("number_of_cached_scripts:0".into());
+                l("number_of_functions:0".into());
+                l("number_of_libraries:0".into());
+                l("used_memory_vm_functions:0".into());
+                l("used_memory_vm_total:0".into());
+                l("used_memory_vm_total_human:0B".into());
+                l("used_memory_functions:0".into());
+                l("used_memory_scripts:0".into());
+                l("used_memory_scripts_human:0B".into());
+                l(format!("maxmemory:{maxmem}"));
+                l(format!("maxmemory_human:{}", bytes_to_human(maxmem)));
+                l(format!(
+                    "maxmemory_policy:{}",
+                    cfg.get("maxmemory-policy").unwrap_or("noeviction")
+                ));
+                l("allocator_frag_ratio:1.00".into());
+                l("allocator_frag_bytes:0".into());
+                l(format!("allocator_rss_ratio:{frag:.2}"));
+                l(format!("allocator_rss_bytes:{}", rss as i64 - used as i64));
+                l("rss_overhead_ratio:1.00".into());
+                l("rss_overhead_bytes:0".into());
+                l(format!("mem_fragmentation_ratio:{frag:.2}"));
+                l(format!(
+                    "mem_fragmentation_bytes:{}",
+                    rss as i64 - used as i64
+                ));
+                l("mem_not_counted_for_evict:0".into());
+                l("mem_replication_backlog:0".into());
+                l("mem_total_replication_buffers:0".into());
+                l("mem_clients_slaves:0".into());
+                l("mem_clients_normal:0".into());
+                l("mem_cluster_links:0".into());
+                l("mem_aof_buffer:0".into());
+                l("mem_allocator:libc".into());
+                l("active_defrag_running:0".into());
+                l("lazyfree_pending_objects:0".into());
+                l("lazyfreed_objects:0".into());
+            }
+            "persistence" => {
+                l("# Persistence".into());
+                l("loading:0".into());
+                l("async_loading:0".into());
+                l("current_cow_peak:0".into());
+                l("current_cow_size:0".into());
+                l("current_cow_size_age:0".into());
+                l("current_fork_perc:0.00".into());
+                l("current_save_keys_processed:0".into());
+                l("current_save_keys_total:0".into());
+                l("rdb_changes_since_last_save:0".into());
+                l("rdb_bgsave_in_progress:0".into());
+                l(format!(
+                    "rdb_last_save_time:{}",
+                    crate::server::LAST_SAVE.load(Ordering::Relaxed)
+                ));
+                l("rdb_last_bgsave_status:ok".into());
+                l("rdb_last_bgsave_time_sec:-1".into());
+                l("rdb_current_bgsave_time_sec:-1".into());
+                l("rdb_saves:0".into());
+                l("rdb_last_cow_size:0".into());
+                l("rdb_last_load_keys_expired:0".into());
+                l("rdb_last_load_keys_loaded:0".into());
+                l(format!(
+                    "aof_enabled:{}",
+                    if cfg.get_bool("appendonly") { 1 } else { 0 }
+                ));
+                l("aof_rewrite_in_progress:0".into());
+                l("aof_rewrite_scheduled:0".into());
+                l("aof_last_rewrite_time_sec:-1".into());
+                l("aof_current_rewrite_time_sec:-1".into());
+                l("aof_last_bgrewrite_status:ok".into());
+                l("aof_rewrites:0".into());
+                l("aof_rewrites_consecutive_failures:0".into());
+                l("aof_last_write_status:ok".into());
+                l("aof_last_cow_size:0".into());
+                l("module_fork_in_progress:0".into());
+                l("module_fork_last_cow_size:0".into());
+            }
+            "stats" => {
+                let ops: u64 = reports.iter().map(|r| r.ops_per_sec).sum();
+                l("# Stats".into());
+                l(format!(
+                    "total_connections_received:{}",
+                    stats.total_connections_received
+                ));
+                l(format!(
+                    "total_commands_processed:{}",
+                    stats.total_commands_processed
+                ));
+                l(format!("instantaneous_ops_per_sec:{ops}"));
+                l(format!("total_net_input_bytes:{}", stats.net_input_bytes));
+                l(format!("total_net_output_bytes:{}", stats.net_output_bytes));
+                l("total_net_repl_input_bytes:0".into());
+                l("total_net_repl_output_bytes:0".into());
+                let (inb, outb) = reports
+                    .iter()
+                    .fold((0, 0), |a, r| (a.0 + r.net_rate.0, a.1 + r.net_rate.1));
+                l(format!(
+                    "instantaneous_input_kbps:{:.2}",
+                    inb as f64 / 1024.0
+                ));
+                l(format!(
+                    "instantaneous_output_kbps:{:.2}",
+                    outb as f64 / 1024.0
+                ));
+                l("instantaneous_input_repl_kbps:0.00".into());
+                l("instantaneous_output_repl_kbps:0.00".into());
+                l(format!(
+                    "rejected_connections:{}",
+                    stats.rejected_connections
+                ));
+                l("sync_full:0".into());
+                l("sync_partial_ok:0".into());
+                l("sync_partial_err:0".into());
+                l(format!("expired_keys:{}", stats.expired_keys));
+                l("expired_stale_perc:0.00".into());
+                l("expired_time_cap_reached_count:0".into());
+                l("expire_cycle_cpu_milliseconds:0".into());
+                l(format!("evicted_keys:{}", stats.evicted_keys));
+                l("evicted_clients:0".into());
+                l("total_eviction_exceeded_time:0".into());
+                l("current_eviction_exceeded_time:0".into());
+                l(format!("keyspace_hits:{}", stats.keyspace_hits));
+                l(format!("keyspace_misses:{}", stats.keyspace_misses));
+                l("pubsub_channels:0".into());
+                l("pubsub_patterns:0".into());
+                l("pubsubshard_channels:0".into());
+                l("latest_fork_usec:0".into());
+                l("total_forks:0".into());
+                l("migrate_cached_sockets:0".into());
+                l("slave_expires_tracked_keys:0".into());
+                l("active_defrag_hits:0".into());
+                l("active_defrag_misses:0".into());
+                l("active_defrag_key_hits:0".into());
+                l("active_defrag_key_misses:0".into());
+                l("total_active_defrag_time:0".into());
+                l("current_active_defrag_time:0".into());
+                l("tracking_total_keys:0".into());
+                l("tracking_total_items:0".into());
+                l("tracking_total_prefixes:0".into());
+                l("unexpected_error_replies:0".into());
+                l(format!("total_error_replies:{}", stats.total_error_replies));
+                l("dump_payload_sanitizations:0".into());
+                l(format!(
+                    "total_reads_processed:{}",
+                    stats.total_reads_processed
+                ));
+                l(format!(
+                    "total_writes_processed:{}",
+                    stats.total_writes_processed
+                ));
+                l("io_threaded_reads_processed:0".into());
+                l("io_threaded_writes_processed:0".into());
+                l("reply_buffer_shrinks:0".into());
+                l("reply_buffer_expands:0".into());
+            }
+            "replication" => {
+                l("# Replication".into());
+                l("role:master".into());
+                l("connected_slaves:0".into());
+                l("master_failover_state:no-failover".into());
+                l(format!("master_replid:{}", replid()));
+                l("master_replid2:0000000000000000000000000000000000000000".into());
+                l("master_repl_offset:0".into());
+                l("second_repl_offset:-1".into());
+                l("repl_backlog_active:0".into());
+                l(format!(
+                    "repl_backlog_size:{}",
+                    cfg.get_i64("repl-backlog-size")
+                ));
+                l("repl_backlog_first_byte_offset:0".into());
+                l("repl_backlog_histlen:0".into());
+            }
+            "cpu" => {
+                let (sys, user) = rusage(libc::RUSAGE_SELF);
+                let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+                let (tsys, tuser) = reports
+                    .get(core_id)
+                    .map(|r| r.cpu_thread)
+                    .unwrap_or((0.0, 0.0));
+                l("# CPU".into());
+                l(format!("used_cpu_sys:{sys:.6}"));
+                l(format!("used_cpu_user:{user:.6}"));
+                l(format!("used_cpu_sys_children:{csys:.6}"));
+                l(format!("used_cpu_user_children:{cuser:.6}"));
+                l(format!("used_cpu_sys_main_thread:{tsys:.6}"));
+                l(format!("used_cpu_user_main_thread:{tuser:.6}"));
+            }
+            "modules" => l("# Modules".into()),
+            "commandstats" => {
+                l("# Commandstats".into());
+                let mut cmds: Vec<_> = stats
+                    .commands
+                    .iter()
+                    .filter(|(_, s)| s.calls > 0 || s.rejected > 0 || s.failed > 0)
+                    .collect();
+                cmds.sort_by_key(|(k, _)| **k);
+                for (name, s) in cmds {
+                    l(cmdstat_line(name, s));
+                }
+            }
+            "errorstats" => {
+                l("# Errorstats".into());
+                let mut errs: Vec<_> = stats.errors.iter().collect();
+                errs.sort();
+                for (code, n) in errs {
+                    l(format!("errorstat_{code}:count={n}"));
+                }
+            }
+            // Per-command latency histograms are not kept.
+            "latencystats" => l("# Latencystats".into()),
+            "cluster" => {
+                l("# Cluster".into());
+                l("cluster_enabled:0".into());
+            }
+            "keyspace" => {
+                l("# Keyspace".into());
+                let ndb = reports.iter().map(|r| r.keyspace.len()).max().unwrap_or(0);
+                for db in 0..ndb {
+                    let (keys, expires, sum, n) = reports
+                        .iter()
+                        .filter_map(|r| r.keyspace.get(db))
+                        .fold((0, 0, 0, 0), |a, b| {
+                            (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+                        });
+                    let avg = sum.checked_div(n).unwrap_or(0);
+                    if keys > 0 {
+                        l(format!(
+                            "db{db}:keys={keys},expires={expires},avg_ttl={avg}"
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `INFO [section ...]`
+fn info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let args: Vec<&[u8]> = (1..a.len()).map(|i| a.get(i)).collect();
+        let sections = info_sections(&args);
+        let reports = c.core.broadcast(collect_report).await;
+        let text = {
+            let cfg = c.core.config.borrow();
+            format_info(&sections, &cfg, &reports, c.core.id)
+        };
+        c.reply().verbatim("txt", text.as_bytes());
+    })
+}
+
+// ---------------------------------------------------------------------------
+// CONFIG
+// ---------------------------------------------------------------------------
+
+/// CONFIG GET's text of a directive (`dir` is shown absolute, as Redis does).
+fn shown_value(cfg: &Config, name: &str) -> String {
+    let v = cfg.get(name).unwrap_or("");
+    if name == "dir"
+        && let Ok(p) = std::fs::canonicalize(v)
+    {
+        return p.display().to_string();
+    }
+    v.to_string()
+}
+
+/// Names (with values) matching CONFIG GET's patterns, without duplicates.
+pub fn config_get_matches(cfg: &Config, patterns: &[&[u8]]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let has = |out: &Vec<(String, String)>, n: &str| out.iter().any(|(k, _)| k == n);
+    for p in patterns {
+        let ps = String::from_utf8_lossy(p);
+        if !p.iter().any(|&b| b == b'*' || b == b'?' || b == b'[') {
+            if let Some((_, dir)) = crate::config::directive(&ps) {
+                let name = ps.to_string();
+                if !has(&out, &name) && !has(&out, dir.name) {
+                    out.push((name, shown_value(cfg, dir.name)));
+                }
+            }
+            continue;
+        }
+        for dir in crate::config::DIRECTIVES {
+            for name in std::iter::once(dir.name).chain(dir.aliases.iter().copied()) {
+                if !has(&out, name) && glob_match(p, name.as_bytes(), true) {
+                    out.push((name.to_string(), shown_value(cfg, dir.name)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `CONFIG GET parameter [parameter ...]`
+fn config_get(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let pats: Vec<&[u8]> = (2..a.len()).map(|i| a.get(i)).collect();
+        let pairs = config_get_matches(&c.core.config.borrow(), &pats);
+        let mut r = c.reply();
+        r.map(pairs.len());
+        for (k, v) in &pairs {
+            r.bulk(k.as_bytes());
+            r.bulk(v.as_bytes());
+        }
+    })
+}
+
+/// Checks CONFIG SET's pairs the way Redis orders its checks: names first
+/// (unknown, immutable, repeated), then values. Returns canonical pairs.
+pub fn config_set_validate(
+    _cfg: &Config,
+    pairs: &[(String, String)],
+) -> Result<Vec<(String, String)>, String> {
+    let fail = |name: &str, why: &str| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    };
+    let mut unknown: Option<&str> = None;
+    let mut err: Option<String> = None;
+    let mut out = Vec::new();
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        let Some((_, dir)) = crate::config::directive(name) else {
+            unknown.get_or_insert(name);
+            continue;
+        };
+        if err.is_some() {
+            continue;
+        }
+        if !dir.mutable {
+            err = Some(fail(name, "can't set immutable config"));
+        } else if pairs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            err = Some(fail(name, "duplicate parameter"));
+        }
+        out.push((dir.name.to_string(), pairs[i].1.clone()));
+    }
+    if let Some(name) = unknown {
+        return Err(format!(
+            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+        ));
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    for (name, value) in pairs {
+        Config::check(name, value).map_err(|why| fail(name, &why))?;
+    }
+    Ok(out)
+}
+
+/// `CONFIG SET parameter value [parameter value ...]`
+fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        if !a.len().is_multiple_of(2) {
+            c.error("ERR wrong number of arguments for 'config|set' command");
+            return;
+        }
+        let pairs: Vec<(String, String)> = (2..a.len())
+            .step_by(2)
+            .map(|i| {
+                (
+                    String::from_utf8_lossy(a.get(i)).into_owned(),
+                    String::from_utf8_lossy(a.get(i + 1)).into_owned(),
+                )
+            })
+            .collect();
+        let checked = config_set_validate(&c.core.config.borrow(), &pairs);
+        match checked {
+            Err(e) => c.error(&e),
+            Ok(pairs) => {
+                c.core
+                    .broadcast(move |core| {
+                        let mut cfg = core.config.borrow_mut();
+                        for (k, v) in &pairs {
+                            // Validated above; every core holds the same values.
+                            let _ = cfg.set(k, v, false);
+                        }
+                    })
+                    .await;
+                c.reply().ok();
+            }
+        }
+    })
+}
+
+/// `CONFIG RESETSTAT`
+fn config_resetstat(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        c.core.broadcast(|_| metrics::reset()).await;
+        metrics::PEAK.store(metrics::used_memory(), Ordering::Relaxed);
+        c.reply().ok();
+    })
+}
+
+/// Rewrites `text` (a config file) so it holds the values of `cfg`: known
+/// directives are replaced in place (first occurrence), repeats dropped, and
+/// non-default values missing from the file appended.
+pub fn rewrite_config_text(text: &str, cfg: &Config) -> String {
+    let mut out = String::new();
+    let mut done: Vec<&'static str> = Vec::new();
+    let line_for = |name: &str, v: &str| -> String {
+        if name == "save" {
+            if v.is_empty() {
+                return "save \"\"".into();
+            }
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            return parts
+                .chunks(2)
+                .map(|c| format!("save {}", c.join(" ")))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        if v.is_empty() || v.contains(' ') || v.contains('"') {
+            format!(
+                "{name} \"{}\"",
+                v.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        } else {
+            format!("{name} {v}")
+        }
+    };
+    for line in text.lines() {
+        let t = line.trim();
+        let word = t.split_whitespace().next().unwrap_or("");
+        if t.is_empty() || t.starts_with('#') {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        match crate::config::directive(word) {
+            Some((_, dir)) if dir.name != "threads" => {
+                if !done.contains(&dir.name) {
+                    done.push(dir.name);
+                    out.push_str(&line_for(dir.name, cfg.get(dir.name).unwrap_or("")));
+                    out.push('\n');
+                }
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    let mut header = false;
+    for dir in crate::config::DIRECTIVES {
+        let v = cfg.get(dir.name).unwrap_or("");
+        if done.contains(&dir.name) || dir.name == "threads" || v == dir.default {
+            continue;
+        }
+        if !header {
+            out.push_str("# Generated by CONFIG REWRITE\n");
+            header = true;
+        }
+        out.push_str(&line_for(dir.name, v));
+        out.push('\n');
+    }
+    out
+}
+
+/// `CONFIG REWRITE`
+fn config_rewrite(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let Some(path) = config_file() else {
+            c.error("ERR The server is running without a config file");
+            return;
+        };
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let new = rewrite_config_text(&old, &c.core.config.borrow());
+        let tmp = path.with_extension("rewrite.tmp");
+        let res = std::fs::write(&tmp, new).and_then(|_| std::fs::rename(&tmp, &path));
+        match res {
+            Ok(()) => c.reply().ok(),
+            Err(e) => c.error(&format!("ERR Rewriting config file: {e}")),
+        }
+    })
+}
+
+/// Replies with a HELP text the way Redis does (`addReplyHelp`).
+pub fn reply_help(c: &mut Conn, cmd: &str, lines: &[&str]) {
+    let mut r = c.reply();
+    r.array(lines.len() + 3);
+    r.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        r.simple(l);
+    }
+    r.simple("HELP");
+    r.simple("    Prints this help.");
+}
+
+fn config_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        reply_help(
+            c,
+            "CONFIG",
+            &[
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+            ],
+        );
+    })
+}
+
+// ---------------------------------------------------------------------------
+// TIME, LASTSAVE, DEBUG, SHUTDOWN, FLUSH stubs
+// ---------------------------------------------------------------------------
+
+/// `TIME`
+fn time(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let us = crate::now_us();
+        let mut r = c.reply();
+        r.array(2);
+        r.bulk_int((us / 1_000_000) as i64);
+        r.bulk_int((us % 1_000_000) as i64);
+    })
+}
+
+/// `LASTSAVE`
+fn lastsave(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let t = crate::server::LAST_SAVE.load(Ordering::Relaxed);
+        c.reply().int(t as i64);
+    })
+}
+
+/// `DEBUG subcommand [args]`
+fn debug(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let sub = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
+        match (sub.as_str(), a.len()) {
+            ("help", 2) => reply_help(
+                c,
+                "DEBUG",
+                &[
+                    "SLEEP <seconds>",
+                    "    Stop the server for <seconds>. Decimals allowed.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background when they are not",
+                    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                    "    default.",
+                ],
+            ),
+            ("sleep", 3) => {
+                let secs = parse_f64(a.get(2)).unwrap_or(0.0);
+                if secs > 0.0 && secs.is_finite() {
+                    let d = std::time::Duration::from_secs_f64(secs.min(1e9));
+                    glommio::timer::sleep(d).await;
+                }
+                c.reply().ok();
+            }
+            ("set-active-expire", 3) => {
+                let on = a.get(2) != b"0";
+                crate::server::ACTIVE_EXPIRE.store(on, Ordering::Relaxed);
+                c.reply().ok();
+            }
+            _ => {
+                let s = String::from_utf8_lossy(a.get(1)).into_owned();
+                c.error(&format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{s}'. Try DEBUG HELP."
+                ));
+            }
+        }
+    })
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`
+fn shutdown(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let (mut nosave, mut save, mut abort) = (false, false, false);
+        for i in 1..a.len() {
+            let w = a.get(i);
+            if eq(w, "nosave") {
+                nosave = true;
+            } else if eq(w, "save") {
+                save = true;
+            } else if eq(w, "now") || eq(w, "force") {
+            } else if eq(w, "abort") {
+                abort = true;
+            } else {
+                c.error(SYNTAX);
+                return;
+            }
+        }
+        if (nosave && save) || (abort && a.len() > 2) {
+            c.error(SYNTAX);
+            return;
+        }
+        if abort {
+            c.error("ERR No shutdown in progress.");
+            return;
+        }
+        tracing::warn!("User requested shutdown...");
+        crate::server::request_shutdown();
+        c.close = true;
+    })
+}
+
+/// `FUNCTION FLUSH [ASYNC|SYNC]` / `SCRIPT FLUSH [ASYNC|SYNC]`: nothing is
+/// loaded without scripting, so only the arguments are checked.
+fn flush_scripts(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let ok = match a.len() {
+            2 => true,
+            3 => eq(a.get(2), "async") || eq(a.get(2), "sync"),
+            _ => false,
+        };
+        if ok {
+            c.reply().ok();
+        } else if eq(a.get(0), "function") {
+            c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        } else {
+            c.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+        }
+    })
+}
+
+const CONFIG_SUBS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "config|get",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        acl: &["admin", "slow", "dangerous"],
+        group: "server",
+        summary: "Get the values of configuration parameters",
+        since: "2.0.0",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        coord: Some(config_get),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "config|set",
+        arity: -4,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        acl: &["admin", "slow", "dangerous"],
+        group: "server",
+        summary: "Set configuration parameters to the given values",
+        since: "2.0.0",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+        coord: Some(config_set),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "config|resetstat",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        acl: &["admin", "slow", "dangerous"],
+        group: "server",
+        summary: "Reset the stats returned by INFO",
+        since: "2.0.0",
+        coord: Some(config_resetstat),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "config|rewrite",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        acl: &["admin", "slow", "dangerous"],
+        group: "server",
+        summary: "Rewrite the configuration file with the in memory configuration",
+        since: "2.8.0",
+        coord: Some(config_rewrite),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "config|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        acl: &["slow"],
+        group: "server",
+        summary: "Show helpful text about the different subcommands",
+        since: "5.0.0",
+        coord: Some(config_help),
+        ..CommandSpec::DEFAULT
+    },
+];
+
+const FUNCTION_SUBS: &[CommandSpec] = &[CommandSpec {
+    name: "function|flush",
+    arity: -2,
+    flags: WRITE | NOSCRIPT,
+    acl: &["write", "slow", "scripting"],
+    group: "scripting",
+    summary: "Deleting all functions",
+    since: "7.0.0",
+    complexity: "O(N) where N is the number of functions deleted",
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    coord: Some(flush_scripts),
+    ..CommandSpec::DEFAULT
+}];
+
+const SCRIPT_SUBS: &[CommandSpec] = &[CommandSpec {
+    name: "script|flush",
+    arity: -2,
+    flags: NOSCRIPT,
+    acl: &["slow", "scripting"],
+    group: "scripting",
+    summary: "Remove all the scripts from the script cache.",
+    since: "2.6.0",
+    complexity: "O(N) with N being the number of scripts in cache",
+    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+    coord: Some(flush_scripts),
+    ..CommandSpec::DEFAULT
+}];
 
 /// Server family specs.
-pub static SPECS: &[CommandSpec] = &[];
+pub static SPECS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "info",
+        arity: -1,
+        flags: LOADING | STALE,
+        acl: &["slow", "dangerous"],
+        group: "server",
+        summary: "Get information and statistics about the server",
+        complexity: "O(1)",
+        tips: &[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ],
+        coord: Some(info),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "config",
+        arity: -2,
+        acl: &["slow"],
+        group: "server",
+        summary: "A container for server configuration commands",
+        since: "2.0.0",
+        complexity: "Depends on subcommand.",
+        subcommands: CONFIG_SUBS,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "time",
+        arity: 1,
+        flags: LOADING | STALE | FAST,
+        acl: &["fast"],
+        group: "server",
+        summary: "Return the current server time",
+        since: "2.6.0",
+        tips: &["nondeterministic_output"],
+        coord: Some(time),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lastsave",
+        arity: 1,
+        flags: LOADING | STALE | FAST,
+        acl: &["admin", "fast", "dangerous"],
+        group: "server",
+        summary: "Get the UNIX time stamp of the last successful save to disk",
+        tips: &["nondeterministic_output"],
+        coord: Some(lastsave),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "debug",
+        arity: -2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED,
+        acl: &["admin", "slow", "dangerous"],
+        group: "server",
+        summary: "A container for debugging commands",
+        complexity: "Depends on subcommand.",
+        coord: Some(debug),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "shutdown",
+        arity: -1,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY,
+        acl: &["admin", "slow", "dangerous"],
+        group: "server",
+        summary: "Synchronously save the dataset to disk and then shut down the server",
+        complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        coord: Some(shutdown),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "function",
+        arity: -2,
+        acl: &["slow"],
+        group: "scripting",
+        summary: "A container for function commands",
+        since: "7.0.0",
+        complexity: "Depends on subcommand.",
+        subcommands: FUNCTION_SUBS,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "script",
+        arity: -2,
+        acl: &["slow"],
+        group: "scripting",
+        summary: "A container for Lua scripts management commands",
+        since: "2.6.0",
+        complexity: "Depends on subcommand.",
+        subcommands: SCRIPT_SUBS,
+        ..CommandSpec::DEFAULT
+    },
+    super::introspection::COMMAND,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human() {
+        assert_eq!(bytes_to_human(0), "0B");
+        assert_eq!(bytes_to_human(1023), "1023B");
+        assert_eq!(bytes_to_human(916240), "894.77K");
+        assert_eq!(bytes_to_human(12144640), "11.58M");
+        assert_eq!(bytes_to_human(25276063744), "23.54G");
+    }
+
+    #[test]
+    fn sections() {
+        let d = info_sections(&[]);
+        assert!(d.contains(&"keyspace") && !d.contains(&"commandstats"));
+        assert_eq!(
+            info_sections(&[b"KEYSPACE", b"server"]),
+            ["server", "keyspace"]
+        );
+        let all = info_sections(&[b"all"]);
+        assert!(all.contains(&"commandstats") && all.contains(&"modules"));
+        assert!(info_sections(&[b"everything"]).contains(&"modules"));
+        assert!(info_sections(&[b"nosuch"]).is_empty());
+    }
+
+    #[test]
+    fn info_text() {
+        let cfg = Config::default();
+        let mut stats = Stats::default();
+        stats.commands.insert(
+            "get",
+            metrics::CmdStat {
+                calls: 2,
+                usec: 5,
+                rejected: 1,
+                failed: 0,
+            },
+        );
+        stats.errors.insert("ERR".into(), 3);
+        let rep = |keys| CoreReport {
+            stats: stats.clone(),
+            clients: 1,
+            max_qbuf: 0,
+            keyspace: vec![(keys, 1, 1000, 1), (0, 0, 0, 0)],
+            ops_per_sec: 0,
+            net_rate: (0, 0),
+            cpu_thread: (0.0, 0.0),
+        };
+        let reports = vec![rep(2), rep(3)];
+        let t = format_info(
+            &["commandstats", "errorstats", "keyspace"],
+            &cfg,
+            &reports,
+            0,
+        );
+        assert_eq!(
+            t,
+            "# Commandstats\r\ncmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=2,failed_calls=0\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=6\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=1000\r\n"
+        );
+        let t = format_info(&["clients"], &cfg, &reports, 0);
+        assert!(t.contains("connected_clients:2\r\n"));
+    }
+
+    #[test]
+    fn config_get_patterns() {
+        let cfg = Config::default();
+        let m = config_get_matches(&cfg, &[b"maxmemory", b"MAXMEMORY"]);
+        assert_eq!(m, vec![("maxmemory".to_string(), "0".to_string())]);
+        let m = config_get_matches(&cfg, &[b"maxmemory*"]);
+        assert!(m.iter().any(|(k, _)| k == "maxmemory-policy"));
+        assert!(m.iter().any(|(k, _)| k == "maxmemory"));
+        let m = config_get_matches(&cfg, &[b"*ziplist-value"]);
+        assert!(m.iter().any(|(k, _)| k == "hash-max-ziplist-value"));
+        assert!(config_get_matches(&cfg, &[b"nosuch"]).is_empty());
+    }
+
+    #[test]
+    fn config_set_checks() {
+        let cfg = Config::default();
+        let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert!(config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("hz", "20")]).is_ok());
+        let e =
+            config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("maxmemory", "2mb")]).unwrap_err();
+        assert!(e.contains("duplicate parameter"));
+        let e = config_set_validate(&cfg, &[p("hz", "20"), p("nosuch", "1")]).unwrap_err();
+        assert_eq!(
+            e,
+            "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+        );
+    }
+
+    #[test]
+    fn rewrite() {
+        let mut cfg = Config::default();
+        cfg.set("maxmemory", "1mb", false).unwrap();
+        cfg.set("loglevel", "warning", false).unwrap();
+        let t = rewrite_config_text("# hi\nloglevel notice\nloglevel debug\nfoo bar\n", &cfg);
+        assert_eq!(
+            t,
+            "# hi\nloglevel warning\nfoo bar\n# Generated by CONFIG REWRITE\nmaxmemory 1048576\n"
+        );
+    }
+}

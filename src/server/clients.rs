@@ -12,6 +12,40 @@ pub static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 /// Connected clients across all cores (for `maxclients`).
 pub static CONNECTED: AtomicUsize = AtomicUsize::new(0);
 
+/// CLIENT PAUSE: Unix ms until which commands are held (0: not paused).
+pub static PAUSE_END_MS: AtomicU64 = AtomicU64::new(0);
+/// CLIENT PAUSE ALL (true) or WRITE (false).
+pub static PAUSE_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts or extends a pause: a later end or a stricter mode wins, as in Redis.
+pub fn pause(end_ms: u64, all: bool) {
+    let cur_end = PAUSE_END_MS.load(Ordering::SeqCst);
+    let now = crate::now_ms();
+    let active = cur_end > now;
+    if !active || all {
+        PAUSE_ALL.store(
+            all || (active && PAUSE_ALL.load(Ordering::SeqCst)),
+            Ordering::SeqCst,
+        );
+    }
+    if !active || end_ms > cur_end {
+        PAUSE_END_MS.store(end_ms, Ordering::SeqCst);
+    }
+}
+
+/// Ends any pause.
+pub fn unpause() {
+    PAUSE_END_MS.store(0, Ordering::SeqCst);
+    PAUSE_ALL.store(false, Ordering::SeqCst);
+}
+
+/// Whether a command (`write`: it writes or may replicate) must wait now.
+#[inline]
+pub fn paused(write: bool) -> bool {
+    let end = PAUSE_END_MS.load(Ordering::Relaxed);
+    end != 0 && (write || PAUSE_ALL.load(Ordering::Relaxed)) && crate::now_ms() < end
+}
+
 /// What CLIENT LIST / CLIENT INFO shows of a connection.
 #[derive(Clone, Debug)]
 pub struct ClientInfo {
@@ -98,11 +132,29 @@ impl Clients {
     }
 }
 
+/// The `flags=` field of CLIENT LIST (Redis's letters; `N` when none).
+pub fn client_flags(c: &ClientInfo) -> String {
+    let mut f = String::new();
+    if c.multi >= 0 {
+        f.push('x');
+    }
+    if c.no_evict {
+        f.push('e');
+    }
+    if c.no_touch {
+        f.push('T');
+    }
+    if f.is_empty() {
+        f.push('N');
+    }
+    f
+}
+
 /// Formats one CLIENT LIST line (without the trailing newline).
 pub fn format_client(c: &ClientInfo) -> String {
     let now = Instant::now();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -110,10 +162,12 @@ pub fn format_client(c: &ClientInfo) -> String {
         c.name,
         now.duration_since(c.created).as_secs(),
         now.duration_since(c.last_interaction).as_secs(),
+        client_flags(c),
         c.db,
         c.multi,
         c.qbuf,
         c.qbuf_free,
+        c.qbuf + c.qbuf_free,
         c.qbuf + c.qbuf_free,
         c.obl,
         c.qbuf + c.qbuf_free + c.obl,
@@ -124,7 +178,65 @@ pub fn format_client(c: &ClientInfo) -> String {
         },
         c.user,
         c.resp,
-        c.lib_name,
-        c.lib_ver,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> ClientInfo {
+        let now = Instant::now();
+        ClientInfo {
+            id: 7,
+            addr: "127.0.0.1:5000".into(),
+            laddr: "127.0.0.1:6379".into(),
+            fd: 9,
+            name: "x".into(),
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            created: now,
+            last_interaction: now,
+            db: 2,
+            resp: 3,
+            last_cmd: "client|list",
+            qbuf: 0,
+            qbuf_free: 0,
+            obl: 0,
+            multi: -1,
+            no_evict: false,
+            no_touch: false,
+            user: "default".into(),
+        }
+    }
+
+    #[test]
+    fn list_line() {
+        let mut c = info();
+        let l = format_client(&c);
+        assert!(l.starts_with(
+            "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name=x age=0 idle=0 flags=N db=2 "
+        ));
+        assert!(l.ends_with("cmd=client|list user=default redir=-1 resp=3"));
+        c.no_evict = true;
+        c.no_touch = true;
+        assert_eq!(client_flags(&c), "eT");
+    }
+
+    #[test]
+    fn pause_rules() {
+        unpause();
+        assert!(!paused(true));
+        let far = crate::now_ms() + 60_000;
+        pause(far, false);
+        assert!(paused(true) && !paused(false));
+        // A shorter WRITE pause neither shortens nor weakens it; ALL makes it stricter.
+        pause(crate::now_ms() + 10, false);
+        assert_eq!(PAUSE_END_MS.load(Ordering::SeqCst), far);
+        pause(crate::now_ms() + 10, true);
+        assert!(paused(false));
+        assert_eq!(PAUSE_END_MS.load(Ordering::SeqCst), far);
+        unpause();
+        assert!(!paused(true) && !paused(false));
+    }
 }

@@ -343,7 +343,7 @@ impl Conn {
                         spec.name.to_ascii_uppercase()
                     );
                     self.flush_pending().await;
-                    self.reject(Some(spec), &msg);
+                    self.reject(None, &msg);
                     return;
                 }
             }
@@ -361,6 +361,13 @@ impl Conn {
                 self.flush_pending().await;
                 self.reject(Some(spec), "NOAUTH Authentication required.");
                 return;
+            }
+        }
+        if super::clients::paused(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
+            // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
+            self.flush_pending().await;
+            while super::clients::paused(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
+                glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
             }
         }
         {
@@ -440,8 +447,9 @@ impl Conn {
         let start = self.out.len();
         self.route(spec, args).await;
         self.flush_pending().await;
-        // CLIENT REPLY itself decides what happens to its own reply.
-        if spec.name == "client|reply" {
+        // CLIENT REPLY decides what happens to its own reply; RESET turns
+        // OFF back on before it answers (a pending SKIP still drops its reply).
+        if spec.name == "client|reply" || (spec.name == "reset" && mode_before == ReplyMode::Off) {
             return;
         }
         match mode_before {
@@ -461,7 +469,6 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let fd = stream.as_raw_fd();
     let maxclients = core.config.borrow().maxclients;
-    metrics::with(|s| s.total_connections_received += 1);
     if super::clients::CONNECTED.load(Ordering::Relaxed) as i64 >= maxclients {
         metrics::with(|s| s.rejected_connections += 1);
         let _ = stream
@@ -469,6 +476,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             .await;
         return;
     }
+    metrics::with(|s| s.total_connections_received += 1);
     let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
     let now = Instant::now();
     let info = ClientInfo {
@@ -528,19 +536,27 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
     let mut rlen = 0usize;
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
+    let mut idle_timeout = 0i64;
     loop {
         if conn.handle.killed.get() {
             return;
         }
-        let (qlimit, limits) = {
+        let (qlimit, limits, timeout) = {
             let c = conn.core.config.borrow();
             (
                 c.client_query_buffer_limit.max(1) as usize,
                 ParseLimits {
                     max_bulk_len: c.proto_max_bulk_len,
                 },
+                c.timeout,
             )
         };
+        // `timeout`: idle clients are closed; the read itself times out.
+        if timeout != idle_timeout {
+            idle_timeout = timeout;
+            let d = (timeout > 0).then(|| std::time::Duration::from_secs(timeout as u64));
+            let _ = stream.set_read_timeout(d);
+        }
         if rlen == rbuf.len() {
             if rlen >= qlimit {
                 tracing::warn!(
@@ -557,13 +573,21 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
             Ok(n) => n,
         };
         rlen += n;
+        {
+            let mut info = conn.handle.info.borrow_mut();
+            info.qbuf = rlen;
+            info.qbuf_free = rbuf.len() - rlen;
+        }
         metrics::with(|s| {
             s.net_input_bytes += n as u64;
             s.total_reads_processed += 1;
         });
         let mut pos = 0usize;
         let mut proto_err = None;
+        let mut limits = limits;
         while pos < rlen && !conn.close {
+            // CONFIG SET earlier in this same read may have changed the limit.
+            limits.max_bulk_len = conn.core.config.borrow().proto_max_bulk_len;
             match parse_command(&rbuf[pos..rlen], &mut ranges, &mut scratch, &limits) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Skip { consumed }) => pos += consumed,

@@ -29,6 +29,8 @@ pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 pub static START_TIME: AtomicU64 = AtomicU64::new(0);
 /// Port actually bound (useful with `--port 0`).
 pub static BOUND_PORT: AtomicU64 = AtomicU64::new(0);
+/// Active expiry on (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
+pub static ACTIVE_EXPIRE: AtomicBool = AtomicBool::new(true);
 /// Unix time (seconds) of the last successful save.
 pub static LAST_SAVE: AtomicU64 = AtomicU64::new(0);
 
@@ -92,11 +94,18 @@ fn block_signals() -> libc::sigset_t {
 /// Asks the main thread to shut the server down (as SIGTERM does).
 pub fn request_shutdown() {
     SHUTTING_DOWN.store(true, Ordering::SeqCst);
-    // SAFETY: sending a signal to our own process.
-    unsafe {
-        libc::kill(libc::getpid(), libc::SIGTERM);
+    // Only [`run`] waits for the signal; an in-process host (tests) has not
+    // blocked SIGTERM, so it only sees the flag.
+    if SIGNAL_WAITER.load(Ordering::SeqCst) {
+        // SAFETY: sending a signal to our own process.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
     }
 }
+
+/// Set while [`run`] waits for SIGINT/SIGTERM.
+static SIGNAL_WAITER: AtomicBool = AtomicBool::new(false);
 
 /// A running server's cores.
 pub struct ServerHandle {
@@ -146,6 +155,7 @@ pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN. Returns the exit code.
 pub fn run(config: Config) -> std::io::Result<i32> {
     let sigset = block_signals();
+    SIGNAL_WAITER.store(true, Ordering::SeqCst);
     let h = start(config)?;
     let port = h.port;
     tracing::info!(
@@ -174,8 +184,10 @@ async fn core_main(
 ) {
     crate::metrics::register_thread(id);
     let core = Core::start(id, n, cfg, ends).await;
+    crate::metrics::STARTUP_MEMORY.fetch_max(crate::metrics::used_memory(), Ordering::Relaxed);
     let c = core.clone();
     glommio::spawn_local(async move { expiry_loop(c).await }).detach();
+    glommio::spawn_local(stats_loop()).detach();
     let mut accepts = Vec::new();
     for fd in fds {
         // SAFETY: fd is a listening socket created in bind_all and owned only here.
@@ -213,10 +225,21 @@ async fn expiry_loop(core: Rc<Core>) {
         };
         let period_us = 1_000_000 / hz;
         glommio::timer::sleep(Duration::from_micros(period_us)).await;
+        if !ACTIVE_EXPIRE.load(Ordering::Relaxed) {
+            continue;
+        }
         let now = crate::now_ms();
         // Like Redis: at most 25% of the period, more with higher effort.
         let budget = period_us * (25 + 2 * (effort as u64 - 1)) / 100;
         core.shard.borrow_mut().active_expire(now, effort, budget);
         crate::metrics::note_peak();
+    }
+}
+
+/// Samples this core's command counter for `instantaneous_ops_per_sec`.
+async fn stats_loop() {
+    loop {
+        glommio::timer::sleep(Duration::from_millis(100)).await;
+        crate::metrics::sample_ops(crate::now_ms());
     }
 }
