@@ -163,7 +163,7 @@ pub static DIRECTIVES: &[Directive] = &[
     da(
         "hash-max-listpack-entries",
         &["hash-max-ziplist-entries"],
-        "128",
+        "512",
         Kind::Int(0, I64MAX),
         true,
     ),

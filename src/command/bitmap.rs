@@ -789,6 +789,7 @@ pub static SPECS: &[CommandSpec] = &[
         since: "3.2.0",
         complexity: "O(1) for each subcommand specified",
         shard: Some(bitfield),
+        key_notes: "This command allows both access and modification of the key",
         ..one_key(
             "bitfield",
             -2,

@@ -44,7 +44,12 @@ fn reply_key_specs(r: &mut Reply<'_>, spec: &CommandSpec) {
         return;
     }
     r.set(1);
-    r.map(3);
+    let notes = !spec.key_notes.is_empty();
+    r.map(if notes { 4 } else { 3 });
+    if notes {
+        r.bulk(b"notes");
+        r.bulk(spec.key_notes.as_bytes());
+    }
     r.bulk(b"flags");
     let mut kf = spec.key_flags;
     if spec.keys.is_some() && spec.first_key > 0 {

@@ -161,6 +161,8 @@ pub struct CommandSpec {
     pub step: i32,
     /// [`keyflags`] of the keys (one spec for all keys in the simple range).
     pub key_flags: u32,
+    /// Notes of the key spec (COMMAND INFO), empty for none.
+    pub key_notes: &'static str,
     /// Custom key finder for commands whose keys are not at fixed positions.
     pub keys: Option<KeysFn>,
     /// ACL categories, without the `@`.
@@ -193,6 +195,7 @@ impl CommandSpec {
         last_key: 0,
         step: 0,
         key_flags: 0,
+        key_notes: "",
         keys: None,
         acl: &[],
         group: "generic",
@@ -350,24 +353,32 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     table().by_name.get(&buf[..name.len()]).copied()
 }
 
-/// Redis's reply to an unknown command.
+/// The bytes C's `%s` would print: up to the first NUL.
+pub fn c_str(b: &[u8]) -> &[u8] {
+    b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n])
+}
+
+/// Redis's reply to an unknown command: the name and then each argument quoted,
+/// while the argument text stays under 128 bytes, each cut at a NUL byte.
 pub fn unknown_command_error(args: Args<'_>) -> String {
-    let name = String::from_utf8_lossy(args.get(0));
-    let name: String = name.chars().take(128).collect();
-    let mut s = format!("ERR unknown command '{name}', with args beginning with: ");
-    let mut budget = 128usize;
+    let name = c_str(args.get(0));
+    let name = &name[..name.len().min(128)];
+    let mut list: Vec<u8> = Vec::new();
     for a in args.iter().skip(1) {
-        if budget == 0 {
+        if list.len() >= 128 {
             break;
         }
-        let a = String::from_utf8_lossy(a);
-        let part: String = a.chars().take(budget).collect();
-        budget = budget.saturating_sub(a.len());
-        s.push('\'');
-        s.push_str(&part);
-        s.push_str("' ");
+        let a = c_str(a);
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&a[..a.len().min(room)]);
+        list.extend_from_slice(b"' ");
     }
-    sanitize(&s)
+    sanitize(&format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(&list)
+    ))
 }
 
 /// Replaces CR/LF so an error stays on one line.
@@ -443,6 +454,12 @@ mod tests {
         assert_eq!(
             unknown_command_error(Args::new(&buf, &ranges)),
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        let buf = b"nosuchx\0y".to_vec();
+        let ranges = vec![(0, 6), (6, 9)];
+        assert_eq!(
+            unknown_command_error(Args::new(&buf, &ranges)),
+            "ERR unknown command 'nosuch', with args beginning with: 'x' "
         );
     }
 }

@@ -954,6 +954,7 @@ pub static SPECS: &[CommandSpec] = &[
         acl: &["write", "string", "slow"],
         summary: "Set the string value of a key",
         shard: Some(set),
+        key_notes: "RW and ACCESS due to the optional `GET` argument",
         ..one_key(
             "set",
             -3,
@@ -1014,6 +1015,7 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Get the value of a key and optionally set its expiration",
         since: "6.2.0",
         shard: Some(getex),
+        key_notes: "RW and UPDATE because it changes the TTL",
         ..one_key("getex", -2, WRITE | FAST, RW_ACCESS_UPDATE)
     },
     CommandSpec {

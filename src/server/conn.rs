@@ -12,7 +12,7 @@
 use super::clients::{ClientHandle, ClientInfo, NEXT_CLIENT_ID};
 use crate::command::{self, CommandSpec, Ctx, OwnedArgs, flags};
 use crate::metrics;
-use crate::protocol::{Args, ParseLimits, Parsed, Reply, parse_command};
+use crate::protocol::{Args, ParseLimits, Parsed, Reply, Resume, parse_command_resumable};
 use crate::shard::Core;
 use crate::shard::slot::key_owner;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -334,12 +334,10 @@ impl Conn {
                 None => {
                     let msg = format!(
                         "ERR unknown subcommand '{}'. Try {} HELP.",
-                        command::sanitize(
-                            &String::from_utf8_lossy(args.get(1))
-                                .chars()
-                                .take(128)
-                                .collect::<String>()
-                        ),
+                        command::sanitize(&String::from_utf8_lossy({
+                            let sub = command::c_str(args.get(1));
+                            &sub[..sub.len().min(128)]
+                        })),
                         spec.name.to_ascii_uppercase()
                     );
                     self.flush_pending().await;
@@ -536,6 +534,8 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
     let mut rlen = 0usize;
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
+    // Progress through an incomplete request, kept across reads.
+    let mut resume = Resume::default();
     let mut idle_timeout = 0i64;
     loop {
         if conn.handle.killed.get() {
@@ -588,7 +588,13 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
         while pos < rlen && !conn.close {
             // CONFIG SET earlier in this same read may have changed the limit.
             limits.max_bulk_len = conn.core.config.borrow().proto_max_bulk_len;
-            match parse_command(&rbuf[pos..rlen], &mut ranges, &mut scratch, &limits) {
+            match parse_command_resumable(
+                &rbuf[pos..rlen],
+                &mut ranges,
+                &mut scratch,
+                &limits,
+                &mut resume,
+            ) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Skip { consumed }) => pos += consumed,
                 Ok(Parsed::Command { consumed, inline }) => {
