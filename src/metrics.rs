@@ -137,6 +137,8 @@ pub struct Stats {
     pub total_reads_processed: u64,
     /// Writes to sockets.
     pub total_writes_processed: u64,
+    /// Changes to the dataset since the last save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
 }
 
 impl Stats {
@@ -164,6 +166,7 @@ impl Stats {
         self.net_output_bytes += o.net_output_bytes;
         self.total_reads_processed += o.total_reads_processed;
         self.total_writes_processed += o.total_writes_processed;
+        self.dirty += o.dirty;
     }
 }
 
@@ -284,4 +287,35 @@ pub fn instantaneous_bytes() -> (u64, u64) {
         let o = o.borrow();
         (o.rates[1].mean(), o.rates[2].mean())
     })
+}
+
+thread_local! {
+    /// Changes reported by the running command; None means "use the default".
+    static CHANGES: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Reports how many dataset changes the running write command made (0 for a
+/// no-op such as SETNX on an existing key). Without a report a successful write
+/// command counts as one change.
+#[inline]
+pub fn changes(n: u64) {
+    CHANGES.with(|c| c.set(Some(c.get().unwrap_or(0) + n)));
+}
+
+/// Starts counting a command's changes.
+#[inline]
+pub fn begin_command() {
+    CHANGES.with(|c| c.set(None));
+}
+
+/// Ends a command: adds its changes to `dirty` (writes only, not on error).
+#[inline]
+pub fn end_command(write: bool, failed: bool) {
+    let reported = CHANGES.with(|c| c.take());
+    if write && !failed {
+        let n = reported.unwrap_or(1);
+        if n > 0 {
+            with(|s| s.dirty += n);
+        }
+    }
 }

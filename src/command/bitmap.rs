@@ -295,6 +295,8 @@ fn string_for_bits<'a>(
 }
 
 /// `SETBIT key offset value`
+///
+/// Counts one change when the key was created or grown or the bit flipped.
 fn setbit(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let Some(off) = parse_bit_offset(a.get(2), 0) else {
         return r.error(BIT_OFFSET_ERR);
@@ -303,13 +305,14 @@ fn setbit(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Some(v @ (0 | 1)) => v as u8,
         _ => return r.error(BIT_VALUE_ERR),
     };
-    let Some((v, _)) = string_for_bits(ctx, r, a.get(1), off) else {
+    let Some((v, grew)) = string_for_bits(ctx, r, a.get(1), off) else {
         return;
     };
     let byte = &mut v[(off >> 3) as usize];
     let shift = 7 - (off & 7);
     let old = (*byte >> shift) & 1;
     *byte = (*byte & !(1 << shift)) | (on << shift);
+    crate::metrics::changes(u64::from(grew || old != on));
     r.int(old as i64);
 }
 
@@ -650,9 +653,12 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, ro_cmd: b
     if ro_cmd {
         return r.error("ERR BITFIELD_RO only supports the GET subcommand");
     }
-    let Some((v, _)) = string_for_bits(ctx, r, key, highest) else {
+    let Some((v, grew)) = string_for_bits(ctx, r, key, highest) else {
         return;
     };
+    // Like Redis: each applied SET/INCRBY counts when it changed the value or
+    // the string was created or grown for it.
+    let mut changes = 0u64;
     r.array(ops.len());
     for op in &ops {
         if op.kind == 0 {
@@ -672,6 +678,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, ro_cmd: b
                 r.null();
             } else {
                 r.int(ret);
+                changes += u64::from(grew || get_signed(v, op.offset, op.bits) != new);
                 set_field(v, op.offset, op.bits, new as u64);
             }
         } else {
@@ -687,10 +694,12 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, ro_cmd: b
                 r.null();
             } else {
                 r.int(ret as i64);
+                changes += u64::from(grew || get_unsigned(v, op.offset, op.bits) != new);
                 set_field(v, op.offset, op.bits, new);
             }
         }
     }
+    crate::metrics::changes(changes);
 }
 
 /// `BITFIELD key [GET type offset] [SET type offset value]

@@ -64,7 +64,9 @@ fn write_key<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c mut Entry> {
 
 fn del_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
     let now = ctx.now;
-    ctx.db().delete(k, now)
+    let deleted = ctx.db().delete(k, now);
+    crate::metrics::changes(u64::from(deleted));
+    deleted
 }
 
 fn exists_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {

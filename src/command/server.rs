@@ -437,7 +437,7 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 l("current_fork_perc:0.00".into());
                 l("current_save_keys_processed:0".into());
                 l("current_save_keys_total:0".into());
-                l("rdb_changes_since_last_save:0".into());
+                l(format!("rdb_changes_since_last_save:{}", stats.dirty));
                 l("rdb_bgsave_in_progress:0".into());
                 l(format!(
                     "rdb_last_save_time:{}",

@@ -194,6 +194,7 @@ fn set_generic(
     let now = ctx.now;
     let found = lookup_write(ctx, key).is_some();
     if (flags & F_NX != 0 && found) || (flags & F_XX != 0 && !found) {
+        crate::metrics::changes(0);
         if flags & F_GET == 0 {
             match style {
                 SetReply::Ok => r.null(),
@@ -405,6 +406,7 @@ fn mset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     if a.len().is_multiple_of(2) {
         return r.error(MSET_ARITY);
     }
+    crate::metrics::changes((a.len() / 2) as u64);
     let db = ctx.db();
     for j in (1..a.len()).step_by(2) {
         db.set(a.get(j), Value::string(a.get(j + 1)));
@@ -420,8 +422,10 @@ fn msetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let now = ctx.now;
     let db = ctx.db();
     if (1..a.len()).step_by(2).any(|j| db.contains(a.get(j), now)) {
+        crate::metrics::changes(0);
         return r.int(0);
     }
+    crate::metrics::changes((a.len() / 2) as u64);
     for j in (1..a.len()).step_by(2) {
         db.set(a.get(j), Value::string(a.get(j + 1)));
     }

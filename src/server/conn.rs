@@ -88,8 +88,10 @@ pub fn exec_shard(
     let start = out.len();
     let t0 = Instant::now();
     let mut r = Reply::new(out, resp3);
+    metrics::begin_command();
     f(ctx, &mut r, args);
     let err = r.first_error;
+    metrics::end_command(spec.has(flags::WRITE), err.is_some());
     let us = t0.elapsed().as_micros() as u64;
     record_call(spec, us, err.map(|e| &out[e..]), start);
 }
@@ -420,9 +422,13 @@ impl Conn {
                         let owned = OwnedArgs::from_args(args);
                         let t0 = Instant::now();
                         let start = self.out.len();
+                        // Hops of a coordinated command report changes on their
+                        // own cores; the command counts as one change here.
                         f(self, owned).await;
+                        metrics::begin_command();
                         let us = t0.elapsed().as_micros() as u64;
                         let failed = self.out.get(start) == Some(&b'-');
+                        metrics::end_command(spec.has(flags::WRITE), failed);
                         metrics::with(|s| {
                             s.total_commands_processed += 1;
                             let e = s.commands.entry(spec.name).or_default();
