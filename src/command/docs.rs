@@ -146,6 +146,53 @@ pub fn lookup(name: &str) -> Option<&'static Docs> {
         .copied()
 }
 
+/// Flags of the key at argument `pos` of `argv` (command name at 0) as
+/// COMMAND GETKEYSANDFLAGS reports them: the flags of the key spec that selects
+/// it, or for the commands whose spec has variable flags (SET, BITFIELD) the
+/// flags their arguments imply. `None` when no docs entry covers the key.
+pub fn key_flags_at(name: &str, argv: &[&[u8]], pos: usize) -> Option<u32> {
+    use super::keyflags::*;
+    let d = lookup(name)?;
+    let eq = |a: &[u8], kw: &str| a.eq_ignore_ascii_case(kw.as_bytes());
+    match name {
+        "set" => Some(if argv.iter().skip(3).any(|a| eq(a, "get")) {
+            RW | ACCESS | UPDATE
+        } else {
+            OW | UPDATE
+        }),
+        "bitfield" => {
+            let mut readonly = true;
+            let mut i = 2;
+            while i < argv.len() {
+                let rem = argv.len() - i - 1;
+                let a = argv[i];
+                if eq(a, "get") && rem >= 2 {
+                    i += 2;
+                } else if (eq(a, "set") || eq(a, "incrby")) && rem >= 3 {
+                    readonly = false;
+                    break;
+                } else if eq(a, "overflow") && rem >= 1 {
+                    i += 1;
+                } else {
+                    readonly = false;
+                    break;
+                }
+                i += 1;
+            }
+            Some(if readonly {
+                RO | ACCESS
+            } else {
+                RW | ACCESS | UPDATE
+            })
+        }
+        _ => d
+            .key_specs
+            .iter()
+            .find(|ks| ks.positions(argv).is_some_and(|p| p.contains(&pos)))
+            .map(|ks| ks.flags),
+    }
+}
+
 impl KeySpec {
     /// Argument indexes this spec selects in `argv` (name at 0), following
     /// Redis's key-spec walk; `None` when the spec cannot be applied.
@@ -302,5 +349,32 @@ mod tests {
         assert_eq!(num.positions(&argv), Some(vec![2, 3]));
         let argv: Vec<&[u8]> = vec![b"x", b"5", b"k1"];
         assert_eq!(num.positions(&argv), None);
+    }
+
+    #[test]
+    fn variable_key_flags() {
+        use keyflags::*;
+        let argv: Vec<&[u8]> = vec![b"set", b"k", b"v", b"GeT"];
+        assert_eq!(key_flags_at("set", &argv, 1), Some(RW | ACCESS | UPDATE));
+        assert_eq!(key_flags_at("set", &argv[..3], 1), Some(OW | UPDATE));
+        let argv: Vec<&[u8]> = vec![b"bitfield", b"k", b"get", b"u8", b"0"];
+        assert_eq!(key_flags_at("bitfield", &argv, 1), Some(RO | ACCESS));
+        let argv: Vec<&[u8]> = vec![
+            b"bitfield",
+            b"k",
+            b"overflow",
+            b"sat",
+            b"incrby",
+            b"u8",
+            b"0",
+            b"1",
+        ];
+        assert_eq!(
+            key_flags_at("bitfield", &argv, 1),
+            Some(RW | ACCESS | UPDATE)
+        );
+        let argv: Vec<&[u8]> = vec![b"bitop", b"and", b"d", b"a", b"b"];
+        assert_eq!(key_flags_at("bitop", &argv, 2), Some(OW | UPDATE));
+        assert_eq!(key_flags_at("bitop", &argv, 4), Some(RO | ACCESS));
     }
 }

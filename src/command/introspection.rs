@@ -441,10 +441,12 @@ fn command_getkeysandflags(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         match getkeys(&a) {
             Err(e) => c.error(e),
             Ok((spec, keys)) => {
-                let names = key_flag_names(spec.key_flags);
+                let argv: Vec<&[u8]> = (2..a.len()).map(|i| a.get(i)).collect();
                 let mut r = c.reply();
                 r.array(keys.len());
                 for k in keys {
+                    let kf = docs::key_flags_at(spec.name, &argv, k).unwrap_or(spec.key_flags);
+                    let names = key_flag_names(kf);
                     r.array(2);
                     r.bulk(a.get(k + 2));
                     r.set(names.len());
