@@ -2,21 +2,24 @@
 //! history, doc flags and key specs.
 //!
 //! ```text
-//!  data::TABLE (generated, keyed by full name "set", "config|get")
-//!      └─ lookup(name) ─► &Docs { args: [Arg { .., args: [..] }], history, key_specs }
+//!  docs/data.txt (generated, one record a line, every Redis 7.0 command)
+//!      └─ parsed once ─► lookup("config|get") ─► &Docs { args: [Arg { .., args: [..] }],
+//!                                                      history, key_specs, tips }
 //!  introspection.rs renders them; commands without an entry fall back to the
-//!  single key spec derived from CommandSpec first/last/step.
+//!  command table's text and the single key spec derived from first/last/step.
 //! ```
 //!
-//! `tools/gen_docs.py` regenerates `docs/data.rs` from the reference server.
+//! `tools/gen_docs.py` regenerates `docs/data.txt` from the reference server; the
+//! record syntax is described at the top of that file.
 
-mod data;
+/// The generated records.
+const DATA: &str = include_str!("docs/data.txt");
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// One argument of a command (Redis's `redisCommandArg`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Arg {
     /// Argument name.
     pub name: &'static str,
@@ -35,9 +38,9 @@ pub struct Arg {
     /// Version that deprecated the argument, empty for none.
     pub deprecated_since: &'static str,
     /// Flags: optional, multiple, multiple_token (in Redis's order).
-    pub flags: &'static [&'static str],
+    pub flags: Vec<&'static str>,
     /// Nested arguments of `oneof` and `block`.
-    pub args: &'static [Arg],
+    pub args: Vec<Arg>,
 }
 
 /// An [`Arg`] with everything empty, for struct update syntax.
@@ -50,8 +53,8 @@ pub const ARG: Arg = Arg {
     summary: "",
     since: "",
     deprecated_since: "",
-    flags: &[],
-    args: &[],
+    flags: Vec::new(),
+    args: Vec::new(),
 };
 
 /// Where a key spec starts looking for keys.
@@ -103,19 +106,19 @@ pub struct Docs {
     /// Time complexity.
     pub complexity: &'static str,
     /// Command tips (COMMAND INFO element 8).
-    pub tips: &'static [&'static str],
+    pub tips: Vec<&'static str>,
     /// Doc flags (`deprecated`, `syscmd`).
-    pub doc_flags: &'static [&'static str],
+    pub doc_flags: Vec<&'static str>,
     /// Version that deprecated the command, empty for none.
     pub deprecated_since: &'static str,
     /// Replacement text, empty for none.
     pub replaced_by: &'static str,
     /// History entries: (version, change).
-    pub history: &'static [(&'static str, &'static str)],
+    pub history: Vec<(&'static str, &'static str)>,
     /// Argument tree.
-    pub args: &'static [Arg],
+    pub args: Vec<Arg>,
     /// Key specs, in Redis's order (replaces the derived spec).
-    pub key_specs: &'static [KeySpec],
+    pub key_specs: Vec<KeySpec>,
 }
 
 /// A [`Docs`] with everything empty, for struct update syntax.
@@ -125,25 +128,176 @@ pub const DOCS: Docs = Docs {
     since: "",
     group: "",
     complexity: "",
-    tips: &[],
-    doc_flags: &[],
+    tips: Vec::new(),
+    doc_flags: Vec::new(),
     deprecated_since: "",
     replaced_by: "",
-    history: &[],
-    args: &[],
-    key_specs: &[],
+    history: Vec::new(),
+    args: Vec::new(),
+    key_specs: Vec::new(),
 };
+
+/// The empty entry, for commands without docs data.
+pub static EMPTY: Docs = DOCS;
 
 /// Commands of the table that deliberately have no docs entry: they are not
 /// part of Redis 7.0 (added in later versions), so the reference has no data.
 pub const NO_DOCS: &[&str] = &["client|no-touch", "client|setinfo"];
 
+/// All parsed records and an index by name.
+struct Table {
+    docs: Vec<Docs>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+fn table() -> &'static Table {
+    static T: OnceLock<Table> = OnceLock::new();
+    T.get_or_init(|| {
+        // The data is compiled in and checked by the unit tests.
+        let docs = parse(DATA).unwrap_or_else(|e| panic!("docs/data.txt: {e}"));
+        let by_name = docs.iter().enumerate().map(|(i, d)| (d.name, i)).collect();
+        Table { docs, by_name }
+    })
+}
+
 /// Docs of a command by full lower-case name.
 pub fn lookup(name: &str) -> Option<&'static Docs> {
-    static MAP: OnceLock<HashMap<&'static str, &'static Docs>> = OnceLock::new();
-    MAP.get_or_init(|| data::TABLE.iter().map(|d| (d.name, d)).collect())
-        .get(name)
-        .copied()
+    let t = table();
+    t.by_name.get(name).map(|&i| &t.docs[i])
+}
+
+fn opt_int(s: &str, what: &str) -> Result<i64, String> {
+    s.parse().map_err(|_| format!("bad {what} {s:?}"))
+}
+
+fn key_flag_bits(names: &str) -> Result<u32, String> {
+    let mut bits = 0;
+    for n in names.split(' ').filter(|n| !n.is_empty()) {
+        let (b, _) = super::keyflags::NAMES
+            .iter()
+            .find(|(_, name)| *name == n)
+            .ok_or_else(|| format!("unknown key flag {n:?}"))?;
+        bits |= b;
+    }
+    Ok(bits)
+}
+
+fn parse_begin(s: &'static str) -> Result<Begin, String> {
+    let p: Vec<&'static str> = s.split(' ').collect();
+    Ok(match p.as_slice() {
+        ["index", i] => Begin::Index(opt_int(i, "index")?),
+        ["keyword", kw, from] => Begin::Keyword(kw, opt_int(from, "startfrom")?),
+        ["unknown"] => Begin::Unknown,
+        _ => return Err(format!("bad begin_search {s:?}")),
+    })
+}
+
+fn parse_find(s: &str) -> Result<Find, String> {
+    let p: Vec<&str> = s.split(' ').collect();
+    let n = |i: usize| opt_int(p.get(i).copied().unwrap_or(""), "find_keys field");
+    Ok(match p.first().copied() {
+        Some("range") if p.len() == 4 => Find::Range(n(1)?, n(2)?, n(3)?),
+        Some("keynum") if p.len() == 4 => Find::Keynum(n(1)?, n(2)?, n(3)?),
+        Some("unknown") if p.len() == 1 => Find::Unknown,
+        _ => return Err(format!("bad find_keys {s:?}")),
+    })
+}
+
+/// Builds the argument tree from (depth, arg) records in order.
+fn build_args(items: &[(usize, Arg)], i: &mut usize, depth: usize) -> Vec<Arg> {
+    let mut out = Vec::new();
+    while *i < items.len() && items[*i].0 == depth {
+        let mut a = items[*i].1.clone();
+        *i += 1;
+        a.args = build_args(items, i, depth + 1);
+        out.push(a);
+    }
+    out
+}
+
+/// Parses the records of `docs/data.txt`.
+fn parse(text: &'static str) -> Result<Vec<Docs>, String> {
+    let mut out: Vec<Docs> = Vec::new();
+    let mut pending: Vec<(usize, Arg)> = Vec::new();
+    let finish = |out: &mut Vec<Docs>, pending: &mut Vec<(usize, Arg)>| -> Result<(), String> {
+        if let Some(d) = out.last_mut() {
+            let mut i = 0;
+            d.args = build_args(pending, &mut i, 0);
+            if i != pending.len() {
+                return Err(format!("{}: bad argument nesting", d.name));
+            }
+        }
+        pending.clear();
+        Ok(())
+    };
+    for (n, line) in text.lines().enumerate() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&'static str> = line.split('\t').collect();
+        let err = |m: String| format!("line {}: {m}", n + 1);
+        if f[0] == "C" {
+            if f.len() != 8 {
+                return Err(err(format!("bad record {line:?}")));
+            }
+            finish(&mut out, &mut pending).map_err(err)?;
+            out.push(Docs {
+                name: f[1],
+                summary: f[2],
+                since: f[3],
+                group: f[4],
+                complexity: f[5],
+                deprecated_since: f[6],
+                replaced_by: f[7],
+                ..DOCS
+            });
+            continue;
+        }
+        let Some(d) = out.last_mut() else {
+            return Err(err("record before the first command".into()));
+        };
+        match (f[0], f.len()) {
+            ("T", 2) => d.tips.push(f[1]),
+            ("F", 2) => d.doc_flags.push(f[1]),
+            ("H", 3) => d.history.push((f[1], f[2])),
+            ("K", 5) => {
+                let ks = KeySpec {
+                    flags: key_flag_bits(f[1]).map_err(err)?,
+                    begin: parse_begin(f[2]).map_err(err)?,
+                    find: parse_find(f[3]).map_err(err)?,
+                    notes: f[4],
+                };
+                d.key_specs.push(ks);
+            }
+            ("A", 11) => {
+                let depth = opt_int(f[1], "depth").map_err(err)? as usize;
+                let key_spec_index = if f[5].is_empty() {
+                    -1
+                } else {
+                    opt_int(f[5], "key_spec_index").map_err(err)? as i32
+                };
+                let flags = f[10].split(',').filter(|s| !s.is_empty()).collect();
+                pending.push((
+                    depth,
+                    Arg {
+                        name: f[2],
+                        kind: f[3],
+                        display_text: f[4],
+                        key_spec_index,
+                        token: f[6],
+                        summary: f[7],
+                        since: f[8],
+                        deprecated_since: f[9],
+                        flags,
+                        args: Vec::new(),
+                    },
+                ));
+            }
+            _ => return Err(err(format!("bad record {line:?}"))),
+        }
+    }
+    finish(&mut out, &mut pending)?;
+    Ok(out)
 }
 
 /// Flags of the key at argument `pos` of `argv` (command name at 0) as
@@ -283,40 +437,52 @@ mod tests {
     }
 
     #[test]
-    fn table_names_unique_and_known() {
-        let names = all_names();
+    fn data_parses_with_unique_names() {
+        let docs = parse(DATA).unwrap();
+        assert!(docs.len() > 300, "only {} commands", docs.len());
         let mut seen = std::collections::HashSet::new();
-        for d in data::TABLE {
+        for d in &docs {
             assert!(seen.insert(d.name), "duplicate docs entry {}", d.name);
-            assert!(
-                names.contains(&d.name),
-                "docs for unknown command {}",
-                d.name
-            );
         }
+        let set = lookup("set").unwrap();
+        assert_eq!(set.history.len(), 4);
+        assert_eq!(set.args[2].name, "condition");
+        assert_eq!(set.args[2].args.len(), 2);
+        assert_eq!(set.args[2].flags, vec!["optional"]);
+    }
+
+    #[test]
+    fn parse_errors() {
+        let head = "C\tx\ts\t1.0.0\tgeneric\tO(1)\t\t\n";
+        assert!(parse("A\t0\tkey\tkey\t\t0\t\t\t\t\t").is_err());
+        assert!(parse(&*format!("{head}K\tRW bogus\tindex 1\trange 0 1 0\t").leak()).is_err());
+        assert!(parse(&*format!("{head}A\t1\tkey\tkey\t\t0\t\t\t\t\t").leak()).is_err());
+        assert!(parse(&*format!("{head}Z\tx").leak()).is_err());
+        let d = parse(&*format!("{head}K\tRO\tkeyword KEYS -2\tkeynum 0 1 1\tn").leak()).unwrap();
+        assert_eq!(d[0].key_specs[0].begin, Begin::Keyword("KEYS", -2));
+        assert_eq!(d[0].key_specs[0].find, Find::Keynum(0, 1, 1));
+        assert_eq!(d[0].key_specs[0].notes, "n");
     }
 
     fn check_args(cmd: &str, args: &[Arg], nspecs: usize) {
         for a in args {
             let nested = a.kind == "oneof" || a.kind == "block";
             assert_eq!(nested, !a.args.is_empty(), "{cmd}: {}", a.name);
-            if a.kind == "key" {
+            if a.kind == "key" || a.key_spec_index >= 0 {
                 assert!(
                     (0..nspecs as i32).contains(&a.key_spec_index),
                     "{cmd}: key {} has no spec",
                     a.name
                 );
-            } else {
-                assert_eq!(a.key_spec_index, -1, "{cmd}: {}", a.name);
             }
-            check_args(cmd, a.args, nspecs);
+            check_args(cmd, &a.args, nspecs);
         }
     }
 
     #[test]
     fn key_args_point_at_specs() {
-        for d in data::TABLE {
-            check_args(d.name, d.args, d.key_specs.len());
+        for d in &table().docs {
+            check_args(d.name, &d.args, d.key_specs.len());
         }
     }
 

@@ -118,7 +118,7 @@ fn reply_key_spec(r: &mut Reply<'_>, ks: &KeySpec) {
 fn reply_key_specs(r: &mut Reply<'_>, spec: &CommandSpec) {
     if let Some(d) = docs::lookup(spec.name) {
         r.set(d.key_specs.len());
-        for ks in d.key_specs {
+        for ks in &d.key_specs {
             reply_key_spec(r, ks);
         }
         return;
@@ -202,7 +202,7 @@ pub fn reply_command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     for c in spec.acl {
         r.simple(&format!("@{c}"));
     }
-    let tips = docs::lookup(spec.name).map_or(spec.tips, |d| d.tips);
+    let tips = docs::lookup(spec.name).map_or(spec.tips, |d| &d.tips[..]);
     r.set(tips.len());
     for t in tips {
         r.bulk(t.as_bytes());
@@ -231,7 +231,7 @@ fn reply_args(r: &mut Reply<'_>, args: &[Arg]) {
         ];
         let n = 2
             + strs.iter().filter(|(_, v)| !v.is_empty()).count()
-            + (a.kind == "key") as usize
+            + (a.key_spec_index >= 0) as usize
             + !a.flags.is_empty() as usize
             + !a.args.is_empty() as usize;
         r.map(n);
@@ -240,7 +240,7 @@ fn reply_args(r: &mut Reply<'_>, args: &[Arg]) {
         r.bulk(b"type");
         r.bulk(a.kind.as_bytes());
         for (i, (k, v)) in strs.iter().enumerate() {
-            if i == 1 && a.kind == "key" {
+            if i == 1 && a.key_spec_index >= 0 {
                 r.bulk(b"key_spec_index");
                 r.int(a.key_spec_index as i64);
             }
@@ -252,13 +252,13 @@ fn reply_args(r: &mut Reply<'_>, args: &[Arg]) {
         if !a.flags.is_empty() {
             r.bulk(b"flags");
             r.set(a.flags.len());
-            for f in a.flags {
+            for f in &a.flags {
                 r.simple(f);
             }
         }
         if !a.args.is_empty() {
             r.bulk(b"arguments");
-            reply_args(r, a.args);
+            reply_args(r, &a.args);
         }
     }
 }
@@ -269,7 +269,7 @@ pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
     let (d, summary, since, group, complexity) = match docs::lookup(spec.name) {
         Some(d) => (d, d.summary, d.since, d.group, d.complexity),
         None => (
-            &docs::DOCS,
+            &docs::EMPTY,
             spec.summary,
             spec.since,
             spec.group,
@@ -295,7 +295,7 @@ pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
     if !d.doc_flags.is_empty() {
         r.bulk(b"doc_flags");
         r.set(d.doc_flags.len());
-        for f in d.doc_flags {
+        for f in &d.doc_flags {
             r.simple(f);
         }
     }
@@ -310,7 +310,7 @@ pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
     if !d.history.is_empty() {
         r.bulk(b"history");
         r.set(d.history.len());
-        for (v, t) in d.history {
+        for (v, t) in &d.history {
             r.array(2);
             r.bulk(v.as_bytes());
             r.bulk(t.as_bytes());
@@ -318,7 +318,7 @@ pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
     }
     if !d.args.is_empty() {
         r.bulk(b"arguments");
-        reply_args(r, d.args);
+        reply_args(r, &d.args);
     }
     if subs {
         r.bulk(b"subcommands");
