@@ -66,8 +66,10 @@ def args(lst, depth, out):
         f = lambda k: clean(m[k][1]) if k in m else ""
         ksi = str(m["key_spec_index"][1]) if "key_spec_index" in m else ""
         flags = ",".join(x[1] for x in m["flags"][1]) if "flags" in m else ""
+        # An empty token (MIGRATE's "") is written as two double quotes.
+        token = (f("token") or '""') if "token" in m else ""
         out.append("\t".join(["A", str(depth), f("name"), f("type"), f("display_text"), ksi,
-                               f("token"), f("summary"), f("since"), f("deprecated_since"),
+                               token, f("summary"), f("since"), f("deprecated_since"),
                                flags]))
         if "arguments" in m:
             args(m["arguments"][1], depth + 1, out)
@@ -132,6 +134,7 @@ HEADER = """# Command documentation for COMMAND DOCS / COMMAND INFO, one record 
 # C name summary since group complexity deprecated_since replaced_by
 # T tip | F doc_flag | H version text
 # K key-flags begin(index N|keyword KW N|unknown) find(range L S M|keynum I F S|unknown) notes
-# A depth name type display_text key_spec_index token summary since deprecated_since flags"""
+# A depth name type display_text key_spec_index token summary since deprecated_since flags
+# (token "" stands for an empty token)"""
 
 main()

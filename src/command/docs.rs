@@ -29,8 +29,8 @@ pub struct Arg {
     pub display_text: &'static str,
     /// Index of the key spec for `key` arguments, -1 otherwise.
     pub key_spec_index: i32,
-    /// Token preceding the argument, empty for none.
-    pub token: &'static str,
+    /// Token preceding the argument (it may be the empty string).
+    pub token: Option<&'static str>,
     /// Summary, empty for none.
     pub summary: &'static str,
     /// Version that added the argument, empty for none.
@@ -49,7 +49,7 @@ pub const ARG: Arg = Arg {
     kind: "",
     display_text: "",
     key_spec_index: -1,
-    token: "",
+    token: None,
     summary: "",
     since: "",
     deprecated_since: "",
@@ -284,7 +284,11 @@ fn parse(text: &'static str) -> Result<Vec<Docs>, String> {
                         kind: f[3],
                         display_text: f[4],
                         key_spec_index,
-                        token: f[6],
+                        token: match f[6] {
+                            "" => None,
+                            "\"\"" => Some(""),
+                            t => Some(t),
+                        },
                         summary: f[7],
                         since: f[8],
                         deprecated_since: f[9],

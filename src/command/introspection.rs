@@ -223,14 +223,20 @@ fn reply_args(r: &mut Reply<'_>, args: &[Arg]) {
     r.array(args.len());
     for a in args {
         let strs = [
-            ("display_text", a.display_text),
+            (
+                "display_text",
+                Some(a.display_text).filter(|s| !s.is_empty()),
+            ),
             ("token", a.token),
-            ("summary", a.summary),
-            ("since", a.since),
-            ("deprecated_since", a.deprecated_since),
+            ("summary", Some(a.summary).filter(|s| !s.is_empty())),
+            ("since", Some(a.since).filter(|s| !s.is_empty())),
+            (
+                "deprecated_since",
+                Some(a.deprecated_since).filter(|s| !s.is_empty()),
+            ),
         ];
         let n = 2
-            + strs.iter().filter(|(_, v)| !v.is_empty()).count()
+            + strs.iter().filter(|(_, v)| v.is_some()).count()
             + (a.key_spec_index >= 0) as usize
             + !a.flags.is_empty() as usize
             + !a.args.is_empty() as usize;
@@ -244,7 +250,7 @@ fn reply_args(r: &mut Reply<'_>, args: &[Arg]) {
                 r.bulk(b"key_spec_index");
                 r.int(a.key_spec_index as i64);
             }
-            if !v.is_empty() {
+            if let Some(v) = v {
                 r.bulk(k.as_bytes());
                 r.bulk(v.as_bytes());
             }
@@ -276,7 +282,17 @@ pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
             spec.complexity,
         ),
     };
-    let n = 4
+    // Redis leaves out the summary, since and complexity a command lacks.
+    let texts = [
+        ("summary", summary),
+        ("since", since),
+        ("group", group),
+        ("complexity", complexity),
+    ];
+    let n = texts
+        .iter()
+        .filter(|(k, v)| *k == "group" || !v.is_empty())
+        .count()
         + subs as usize
         + !d.doc_flags.is_empty() as usize
         + !d.deprecated_since.is_empty() as usize
@@ -284,14 +300,12 @@ pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
         + !d.history.is_empty() as usize
         + !d.args.is_empty() as usize;
     r.map(n);
-    r.bulk(b"summary");
-    r.bulk(summary.as_bytes());
-    r.bulk(b"since");
-    r.bulk(since.as_bytes());
-    r.bulk(b"group");
-    r.bulk(group.as_bytes());
-    r.bulk(b"complexity");
-    r.bulk(complexity.as_bytes());
+    for (k, v) in texts {
+        if k == "group" || !v.is_empty() {
+            r.bulk(k.as_bytes());
+            r.bulk(v.as_bytes());
+        }
+    }
     if !d.doc_flags.is_empty() {
         r.bulk(b"doc_flags");
         r.set(d.doc_flags.len());
