@@ -113,14 +113,19 @@ fn reply_key_spec(r: &mut Reply<'_>, ks: &KeySpec) {
     }
 }
 
+/// Writes the documented key specs of a command (a set of maps).
+pub fn reply_key_specs_of(r: &mut Reply<'_>, d: &docs::Docs) {
+    r.set(d.key_specs.len());
+    for ks in &d.key_specs {
+        reply_key_spec(r, ks);
+    }
+}
+
 /// Writes a command's key specs (a set of maps): the documented ones when the
 /// command has docs data, else one spec derived from first/last/step.
 fn reply_key_specs(r: &mut Reply<'_>, spec: &CommandSpec) {
     if let Some(d) = docs::lookup(spec.name) {
-        r.set(d.key_specs.len());
-        for ks in &d.key_specs {
-            reply_key_spec(r, ks);
-        }
+        reply_key_specs_of(r, d);
         return;
     }
     if spec.first_key <= 0 && spec.keys.is_none() {
