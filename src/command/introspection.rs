@@ -3,11 +3,15 @@
 //! ```text
 //!  table().all ─► COMMAND / INFO  [name, arity, flags, first, last, step,
 //!                                  acl, tips, key specs, subcommands]
-//!              ─► DOCS            {name: {summary, since, group, complexity, subcommands}}
+//!              ─► DOCS            {name: {summary, since, group, complexity, doc_flags,
+//!                                  deprecated_since, replaced_by, history, arguments,
+//!                                  subcommands}}
 //!              ─► GETKEYS         spec.key_indexes(args)
 //! ```
-//! Arguments, history and key specs come from `docs.rs` when the command has an
-//! entry there; otherwise one key spec is derived from first/last/step and `key_flags`.
+//! Summary, since, group, complexity, tips, arguments, history and key specs come
+//! from `docs.rs` (Redis 7.0's documentation data) when the command has an entry
+//! there; otherwise from the command table, with one key spec derived from
+//! first/last/step and `key_flags`. GETKEYSANDFLAGS reports each key's own spec flags.
 
 use super::docs::{self, Arg, Begin, Find, KeySpec};
 use super::util::*;
