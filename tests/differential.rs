@@ -342,4 +342,5 @@ case_files!(
     connection,
     errors,
     resp3,
+    command_docs,
 );

@@ -3,11 +3,17 @@
 //! ```text
 //!  table().all ─► COMMAND / INFO  [name, arity, flags, first, last, step,
 //!                                  acl, tips, key specs, subcommands]
-//!              ─► DOCS            {name: {summary, since, group, complexity, subcommands}}
+//!              ─► DOCS            {name: {summary, since, group, complexity, doc_flags,
+//!                                  deprecated_since, replaced_by, history, arguments,
+//!                                  subcommands}}
 //!              ─► GETKEYS         spec.key_indexes(args)
 //! ```
-//! Key specs are derived from first/last/step and `key_flags`.
+//! Summary, since, group, complexity, tips, arguments, history and key specs come
+//! from `docs.rs` (Redis 7.0's documentation data) when the command has an entry
+//! there; otherwise from the command table, with one key spec derived from
+//! first/last/step and `key_flags`. GETKEYSANDFLAGS reports each key's own spec flags.
 
+use super::docs::{self, Arg, Begin, Find, KeySpec};
 use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags, flags::*, keyflags, table};
 use crate::config::glob_match;
@@ -37,8 +43,95 @@ fn key_flag_names(kf: u32) -> Vec<&'static str> {
         .collect()
 }
 
-/// Writes a command's key specs (a set of maps).
+/// Writes one explicit key spec (a map).
+fn reply_key_spec(r: &mut Reply<'_>, ks: &KeySpec) {
+    let notes = !ks.notes.is_empty();
+    r.map(3 + notes as usize);
+    if notes {
+        r.bulk(b"notes");
+        r.bulk(ks.notes.as_bytes());
+    }
+    r.bulk(b"flags");
+    let names = key_flag_names(ks.flags);
+    r.set(names.len());
+    for n in names {
+        r.simple(n);
+    }
+    r.bulk(b"begin_search");
+    r.map(2);
+    r.bulk(b"type");
+    match ks.begin {
+        Begin::Index(i) => {
+            r.bulk(b"index");
+            r.bulk(b"spec");
+            r.map(1);
+            r.bulk(b"index");
+            r.int(i);
+        }
+        Begin::Keyword(kw, from) => {
+            r.bulk(b"keyword");
+            r.bulk(b"spec");
+            r.map(2);
+            r.bulk(b"keyword");
+            r.bulk(kw.as_bytes());
+            r.bulk(b"startfrom");
+            r.int(from);
+        }
+        Begin::Unknown => {
+            r.bulk(b"unknown");
+            r.bulk(b"spec");
+            r.map(0);
+        }
+    }
+    r.bulk(b"find_keys");
+    r.map(2);
+    r.bulk(b"type");
+    match ks.find {
+        Find::Range(last, step, limit) => {
+            r.bulk(b"range");
+            r.bulk(b"spec");
+            r.map(3);
+            r.bulk(b"lastkey");
+            r.int(last);
+            r.bulk(b"keystep");
+            r.int(step);
+            r.bulk(b"limit");
+            r.int(limit);
+        }
+        Find::Keynum(idx, first, step) => {
+            r.bulk(b"keynum");
+            r.bulk(b"spec");
+            r.map(3);
+            r.bulk(b"keynumidx");
+            r.int(idx);
+            r.bulk(b"firstkey");
+            r.int(first);
+            r.bulk(b"keystep");
+            r.int(step);
+        }
+        Find::Unknown => {
+            r.bulk(b"unknown");
+            r.bulk(b"spec");
+            r.map(0);
+        }
+    }
+}
+
+/// Writes the documented key specs of a command (a set of maps).
+pub fn reply_key_specs_of(r: &mut Reply<'_>, d: &docs::Docs) {
+    r.set(d.key_specs.len());
+    for ks in &d.key_specs {
+        reply_key_spec(r, ks);
+    }
+}
+
+/// Writes a command's key specs (a set of maps): the documented ones when the
+/// command has docs data, else one spec derived from first/last/step.
 fn reply_key_specs(r: &mut Reply<'_>, spec: &CommandSpec) {
+    if let Some(d) = docs::lookup(spec.name) {
+        reply_key_specs_of(r, d);
+        return;
+    }
     if spec.first_key <= 0 && spec.keys.is_none() {
         r.set(0);
         return;
@@ -118,8 +211,9 @@ pub fn reply_command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     for c in spec.acl {
         r.simple(&format!("@{c}"));
     }
-    r.set(spec.tips.len());
-    for t in spec.tips {
+    let tips = docs::lookup(spec.name).map_or(spec.tips, |d| &d.tips[..]);
+    r.set(tips.len());
+    for t in tips {
         r.bulk(t.as_bytes());
     }
     reply_key_specs(r, spec);
@@ -133,18 +227,122 @@ pub fn reply_command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     }
 }
 
+/// Writes an argument list (an array of maps), recursively.
+fn reply_args(r: &mut Reply<'_>, args: &[Arg]) {
+    r.array(args.len());
+    for a in args {
+        let strs = [
+            (
+                "display_text",
+                Some(a.display_text).filter(|s| !s.is_empty()),
+            ),
+            ("token", a.token),
+            ("summary", Some(a.summary).filter(|s| !s.is_empty())),
+            ("since", Some(a.since).filter(|s| !s.is_empty())),
+            (
+                "deprecated_since",
+                Some(a.deprecated_since).filter(|s| !s.is_empty()),
+            ),
+        ];
+        let n = 2
+            + strs.iter().filter(|(_, v)| v.is_some()).count()
+            + (a.key_spec_index >= 0) as usize
+            + !a.flags.is_empty() as usize
+            + !a.args.is_empty() as usize;
+        r.map(n);
+        r.bulk(b"name");
+        r.bulk(a.name.as_bytes());
+        r.bulk(b"type");
+        r.bulk(a.kind.as_bytes());
+        for (i, (k, v)) in strs.iter().enumerate() {
+            if i == 1 && a.key_spec_index >= 0 {
+                r.bulk(b"key_spec_index");
+                r.int(a.key_spec_index as i64);
+            }
+            if let Some(v) = v {
+                r.bulk(k.as_bytes());
+                r.bulk(v.as_bytes());
+            }
+        }
+        if !a.flags.is_empty() {
+            r.bulk(b"flags");
+            r.set(a.flags.len());
+            for f in &a.flags {
+                r.simple(f);
+            }
+        }
+        if !a.args.is_empty() {
+            r.bulk(b"arguments");
+            reply_args(r, &a.args);
+        }
+    }
+}
+
 /// Writes one command's COMMAND DOCS value (the map, without the name).
 pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
     let subs = !spec.subcommands.is_empty();
-    r.map(4 + subs as usize);
-    r.bulk(b"summary");
-    r.bulk(spec.summary.as_bytes());
-    r.bulk(b"since");
-    r.bulk(spec.since.as_bytes());
-    r.bulk(b"group");
-    r.bulk(spec.group.as_bytes());
-    r.bulk(b"complexity");
-    r.bulk(spec.complexity.as_bytes());
+    let (d, summary, since, group, complexity) = match docs::lookup(spec.name) {
+        Some(d) => (d, d.summary, d.since, d.group, d.complexity),
+        None => (
+            &docs::EMPTY,
+            spec.summary,
+            spec.since,
+            spec.group,
+            spec.complexity,
+        ),
+    };
+    // Redis leaves out the summary, since and complexity a command lacks.
+    let texts = [
+        ("summary", summary),
+        ("since", since),
+        ("group", group),
+        ("complexity", complexity),
+    ];
+    let n = texts
+        .iter()
+        .filter(|(k, v)| *k == "group" || !v.is_empty())
+        .count()
+        + subs as usize
+        + !d.doc_flags.is_empty() as usize
+        + !d.deprecated_since.is_empty() as usize
+        + !d.replaced_by.is_empty() as usize
+        + !d.history.is_empty() as usize
+        + !d.args.is_empty() as usize;
+    r.map(n);
+    for (k, v) in texts {
+        if k == "group" || !v.is_empty() {
+            r.bulk(k.as_bytes());
+            r.bulk(v.as_bytes());
+        }
+    }
+    if !d.doc_flags.is_empty() {
+        r.bulk(b"doc_flags");
+        r.set(d.doc_flags.len());
+        for f in &d.doc_flags {
+            r.simple(f);
+        }
+    }
+    if !d.deprecated_since.is_empty() {
+        r.bulk(b"deprecated_since");
+        r.bulk(d.deprecated_since.as_bytes());
+    }
+    if !d.replaced_by.is_empty() {
+        r.bulk(b"replaced_by");
+        r.bulk(d.replaced_by.as_bytes());
+    }
+    if !d.history.is_empty() {
+        r.bulk(b"history");
+        r.set(d.history.len());
+        for (v, t) in &d.history {
+            r.array(2);
+            r.bulk(v.as_bytes());
+            r.bulk(t.as_bytes());
+        }
+    }
+    if !d.args.is_empty() {
+        r.bulk(b"arguments");
+        reply_args(r, &d.args);
+    }
     if subs {
         r.bulk(b"subcommands");
         r.map(spec.subcommands.len());
@@ -266,10 +464,12 @@ fn command_getkeysandflags(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         match getkeys(&a) {
             Err(e) => c.error(e),
             Ok((spec, keys)) => {
-                let names = key_flag_names(spec.key_flags);
+                let argv: Vec<&[u8]> = (2..a.len()).map(|i| a.get(i)).collect();
                 let mut r = c.reply();
                 r.array(keys.len());
                 for k in keys {
+                    let kf = docs::key_flags_at(spec.name, &argv, k).unwrap_or(spec.key_flags);
+                    let names = key_flag_names(kf);
                     r.array(2);
                     r.bulk(a.get(k + 2));
                     r.set(names.len());

@@ -12,6 +12,7 @@
 
 pub mod bitmap;
 pub mod connection;
+pub mod docs;
 pub mod introspection;
 pub mod keyspace;
 pub mod server;
