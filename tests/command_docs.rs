@@ -43,13 +43,15 @@ fn check(resp3: bool) {
     if resp3 {
         let _ = c.call(&["HELLO", "3"]);
     }
-    let names: Vec<String> = c
-        .call(&["COMMAND", "LIST"])
-        .items()
-        .iter()
-        .map(|r| r.text())
-        .collect();
-    assert!(names.len() > 300);
+    // Every command and subcommand coreshard serves, minus those newer than the
+    // reference Redis 7.0.
+    let mut names: Vec<String> = Vec::new();
+    for spec in &coreshard::command::table().all {
+        names.push(spec.name.to_string());
+        names.extend(spec.subcommands.iter().map(|s| s.name.to_string()));
+    }
+    names.retain(|n| !docs::NO_DOCS.contains(&n.as_str()));
+    assert!(names.len() > 100);
     let mut bad = Vec::new();
     for name in names {
         let name: &'static str = name.leak();
