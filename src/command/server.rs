@@ -940,8 +940,18 @@ fn debug(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             ("sleep", 3) => {
                 let secs = parse_f64(a.get(2)).unwrap_or(0.0);
                 if secs > 0.0 && secs.is_finite() {
+                    // Like Redis, the whole server stops: every core blocks. The
+                    // other cores' hops are sent before this core blocks, so all
+                    // sleep at the same time.
                     let d = std::time::Duration::from_secs_f64(secs.min(1e9));
-                    glommio::timer::sleep(d).await;
+                    let me = c.core.id;
+                    let others = futures::future::join_all(
+                        (0..c.core.ncores)
+                            .filter(|&i| i != me)
+                            .map(|i| c.core.run_on(i, move |_| std::thread::sleep(d))),
+                    );
+                    let local = async move { std::thread::sleep(d) };
+                    futures::join!(others, local);
                 }
                 c.reply().ok();
             }
