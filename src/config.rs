@@ -358,7 +358,7 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     d(
         "enable-debug-command",
-        "yes",
+        "no",
         Kind::Enum(&["yes", "no", "local"]),
         false,
     ),

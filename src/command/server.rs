@@ -923,6 +923,24 @@ fn lastsave(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// `DEBUG subcommand [args]`
 fn debug(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
+        // Like Redis 7: DEBUG runs only when `enable-debug-command` allows it
+        // (`local`: from a loopback connection).
+        let allowed = match c.core.config.borrow().get("enable-debug-command") {
+            Some("yes") => true,
+            Some("local") => c
+                .handle
+                .info
+                .borrow()
+                .addr
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback()),
+            _ => false,
+        };
+        if !allowed {
+            return c.error(
+                "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+            );
+        }
         let sub = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
         match (sub.as_str(), a.len()) {
             ("help", 2) => reply_help(

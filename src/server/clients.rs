@@ -151,9 +151,12 @@ pub fn client_flags(c: &ClientInfo) -> String {
 }
 
 /// Formats one CLIENT LIST line (without the trailing newline).
+///
+/// The line is Redis 7.0's; a client that used CLIENT SETINFO (a 7.2 command)
+/// also gets 7.2's `lib-name=` and `lib-ver=` fields at the end.
 pub fn format_client(c: &ClientInfo) -> String {
     let now = Instant::now();
-    format!(
+    let mut line = format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
@@ -178,7 +181,11 @@ pub fn format_client(c: &ClientInfo) -> String {
         },
         c.user,
         c.resp,
-    )
+    );
+    if !c.lib_name.is_empty() || !c.lib_ver.is_empty() {
+        line.push_str(&format!(" lib-name={} lib-ver={}", c.lib_name, c.lib_ver));
+    }
+    line
 }
 
 #[cfg(test)]

@@ -1,0 +1,120 @@
+//! Administrative commands: CLIENT SETINFO, CONFIG RESETSTAT, DEBUG SLEEP,
+//! FUNCTION FLUSH / SCRIPT FLUSH and SHUTDOWN, against the real binary.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn info(c: &mut redis::Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(c).unwrap()
+}
+
+#[test]
+fn client_setinfo_shows_in_client_info() {
+    let s = Server::start();
+    if s.is_reference_redis() {
+        return; // CLIENT SETINFO arrived in Redis 7.2; the reference is 7.0.
+    }
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "mylib"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-VER", "1.2.3"]),
+        b"+OK\r\n"
+    );
+    let info = c.cmd(&["CLIENT", "INFO"]);
+    let text = String::from_utf8_lossy(&info);
+    assert!(text.contains(" lib-name=mylib "), "{text}");
+    assert!(text.contains(" lib-ver=1.2.3"), "{text}");
+    // Unknown attributes and names with spaces are refused.
+    c.send(&encode_cmd(&["CLIENT", "SETINFO", "NOSUCH", "x"]));
+    assert!(c.read().is_error());
+    c.send(&encode_cmd(&["CLIENT", "SETINFO", "LIB-NAME", "a b"]));
+    assert!(c.read().is_error());
+}
+
+#[test]
+fn config_resetstat_clears_counters_on_every_core() {
+    let s = Server::start();
+    // Several connections so that counters exist on more than one core.
+    let mut conns: Vec<redis::Connection> = (0..6).map(|_| s.conn()).collect();
+    for c in conns.iter_mut() {
+        let _: Option<String> = redis::cmd("GET").arg("k").query(c).unwrap();
+        let _: redis::RedisResult<()> = redis::cmd("NOSUCHCOMMAND").query(c);
+    }
+    let c = &mut conns[0];
+    let before = info(c, "commandstats");
+    assert!(before.contains("cmdstat_get:calls=6,"), "{before}");
+    // At least the six unknown commands (a client library may add its own
+    // rejected handshake commands on servers that lack them).
+    let errs = info(c, "errorstats");
+    let count: u64 = errs
+        .split("errorstat_ERR:count=")
+        .nth(1)
+        .and_then(|t| t.split(|ch: char| !ch.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 6, "{errs}");
+    let ok: String = redis::cmd("CONFIG").arg("RESETSTAT").query(c).unwrap();
+    assert_eq!(ok, "OK");
+    let after = info(c, "commandstats");
+    assert!(!after.contains("cmdstat_get:"), "{after}");
+    assert!(!info(c, "errorstats").contains("errorstat_ERR"));
+    let stats = info(c, "stats");
+    assert!(stats.contains("total_error_replies:0\r\n"), "{stats}");
+}
+
+#[test]
+fn debug_is_refused_unless_enabled() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let reply = c.cmd(&["DEBUG", "SLEEP", "0"]);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.\r\n"
+    );
+    let local = Server::start_with(&["--enable-debug-command", "local"]);
+    assert_eq!(local.raw().cmd(&["DEBUG", "SLEEP", "0"]), b"+OK\r\n");
+}
+
+#[test]
+fn debug_sleep_and_flush_commands_reply_ok() {
+    let s = Server::start_with(&["--enable-debug-command", "yes"]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0"]), b"+OK\r\n");
+    let t = Instant::now();
+    assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0.05"]), b"+OK\r\n");
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    assert_eq!(c.cmd(&["FUNCTION", "FLUSH"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["FUNCTION", "FLUSH", "ASYNC"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SCRIPT", "FLUSH"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SCRIPT", "FLUSH", "SYNC"]), b"+OK\r\n");
+    c.send(&encode_cmd(&["FUNCTION", "FLUSH", "SOMETIMES"]));
+    assert!(c.read().is_error());
+    c.send(&encode_cmd(&["SCRIPT", "FLUSH", "SOMETIMES"]));
+    assert!(c.read().is_error());
+}
+
+#[test]
+fn shutdown_stops_the_server() {
+    let mut s = Server::start();
+    if s.is_reference_redis() {
+        return;
+    }
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    let _ = c.try_send(&encode_cmd(&["SHUTDOWN", "NOSAVE"]));
+    // The connection closes without a reply, and the process exits.
+    assert!(c.read_full().is_err(), "SHUTDOWN must not reply on success");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.is_alive() {
+        assert!(
+            Instant::now() < deadline,
+            "server still running after SHUTDOWN"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
