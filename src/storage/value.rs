@@ -474,6 +474,38 @@ pub mod ld {
         parse_dec(rest, neg)
     }
 
+    /// Parses an optional exponent (`e-12`, `p+3`) at `s[i]` introduced by one of
+    /// `markers`, as strtold does: a marker without digits is not consumed.
+    /// Returns the index after it and its value (0 when absent).
+    fn parse_exponent(s: &[u8], i: usize, markers: &[u8]) -> (usize, i64) {
+        if i >= s.len() || !markers.contains(&s[i]) {
+            return (i, 0);
+        }
+        let mut j = i + 1;
+        let neg = match s.get(j) {
+            Some(b'-') => {
+                j += 1;
+                true
+            }
+            Some(b'+') => {
+                j += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = j;
+        let mut ev: i64 = 0;
+        while j < s.len() && s[j].is_ascii_digit() {
+            ev = (ev * 10 + (s[j] - b'0') as i64).min(1_000_000_000);
+            j += 1;
+        }
+        if j > start {
+            (j, if neg { -ev } else { ev })
+        } else {
+            (i, 0)
+        }
+    }
+
     fn parse_dec(s: &[u8], neg: bool) -> Option<F80> {
         let mut d = Big::default();
         let mut i = 0;
@@ -505,30 +537,9 @@ pub mod ld {
         if !any {
             return None;
         }
-        if i < s.len() && (s[i] == b'e' || s[i] == b'E') {
-            let mut j = i + 1;
-            let eneg = match s.get(j) {
-                Some(b'-') => {
-                    j += 1;
-                    true
-                }
-                Some(b'+') => {
-                    j += 1;
-                    false
-                }
-                _ => false,
-            };
-            let start = j;
-            let mut ev: i64 = 0;
-            while j < s.len() && s[j].is_ascii_digit() {
-                ev = (ev * 10 + (s[j] - b'0') as i64).min(1_000_000_000);
-                j += 1;
-            }
-            if j > start {
-                dexp += if eneg { -ev } else { ev };
-                i = j;
-            }
-        }
+        let (next, e) = parse_exponent(s, i, b"eE");
+        dexp += e;
+        i = next;
         if i != s.len() {
             return None;
         }
@@ -585,30 +596,9 @@ pub mod ld {
         if !any {
             return None;
         }
-        if i < s.len() && s[i] == b'p' {
-            let mut j = i + 1;
-            let eneg = match s.get(j) {
-                Some(b'-') => {
-                    j += 1;
-                    true
-                }
-                Some(b'+') => {
-                    j += 1;
-                    false
-                }
-                _ => false,
-            };
-            let start = j;
-            let mut ev: i64 = 0;
-            while j < s.len() && s[j].is_ascii_digit() {
-                ev = (ev * 10 + (s[j] - b'0') as i64).min(1_000_000_000);
-                j += 1;
-            }
-            if j > start {
-                bexp += if eneg { -ev } else { ev };
-                i = j;
-            }
-        }
+        let (next, e) = parse_exponent(s, i, b"p");
+        bexp += e;
+        i = next;
         if i != s.len() {
             return None;
         }
