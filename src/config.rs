@@ -22,6 +22,18 @@ pub const DEFAULT_MAXCLIENTS: i64 = 10000;
 /// Default `hz`.
 pub const DEFAULT_HZ: i64 = 10;
 
+thread_local! {
+    static PROTO_MAX_BULK_LEN: std::cell::Cell<i64> =
+        const { std::cell::Cell::new(DEFAULT_PROTO_MAX_BULK_LEN) };
+}
+
+/// `proto-max-bulk-len` in force on this core: the largest string a command
+/// may build (SETRANGE, APPEND, SETBIT offsets, LCS working memory).
+#[inline]
+pub fn proto_max_bulk_len() -> i64 {
+    PROTO_MAX_BULK_LEN.with(|c| c.get())
+}
+
 /// How a directive's value is checked and shown.
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
@@ -534,6 +546,13 @@ impl Config {
             let i = directive("threads").map(|x| x.0).unwrap_or(0);
             self.values[i] = n.to_string();
         }
+    }
+
+    /// Makes the values that command handlers read (they have no access to the
+    /// core's `Config`) current on the calling thread. Each core calls it at
+    /// start and after `CONFIG SET` applies new values to its copy.
+    pub fn publish_to_thread(&self) {
+        PROTO_MAX_BULK_LEN.with(|c| c.set(self.proto_max_bulk_len));
     }
 
     fn refresh(&mut self) {

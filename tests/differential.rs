@@ -341,6 +341,7 @@ case_files!(
     keyspace_multi,
     connection,
     errors,
+    limits,
     resp3,
     command_docs,
 );

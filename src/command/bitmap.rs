@@ -9,7 +9,7 @@
 //!
 //! The pure bit operations come first, then the handlers, then the specs.
 
-use super::string::{MAX_STRING_LEN, StrRead, lookup_write, read_str};
+use super::string::{StrRead, lookup_write, read_str};
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::protocol::{Args, Reply};
@@ -32,7 +32,7 @@ pub fn parse_bit_offset(s: &[u8], bits: u32) -> Option<u64> {
     if hash {
         v = v.wrapping_mul(bits as i64);
     }
-    if v < 0 || (v >> 3) >= MAX_STRING_LEN {
+    if v < 0 || (v >> 3) >= crate::config::proto_max_bulk_len() {
         return None;
     }
     Some(v as u64)

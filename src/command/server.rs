@@ -764,6 +764,7 @@ fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                             // Validated above; every core holds the same values.
                             let _ = cfg.set(k, v, false);
                         }
+                        cfg.publish_to_thread();
                     })
                     .await;
                 c.reply().ok();

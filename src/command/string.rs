@@ -16,9 +16,6 @@ use crate::storage::Value;
 use crate::storage::db::Entry;
 use crate::storage::value::ld;
 
-/// Largest string a command may build (`proto-max-bulk-len` default).
-pub const MAX_STRING_LEN: i64 = crate::config::DEFAULT_PROTO_MAX_BULK_LEN;
-
 const STRING_TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
 // ---------------------------------------------------------------------------
@@ -80,7 +77,8 @@ fn int_value(n: i64) -> Value {
 /// True when `len + add` exceeds the largest allowed string.
 #[inline]
 fn too_long(len: i64, add: i64) -> bool {
-    len.checked_add(add).is_none_or(|t| t > MAX_STRING_LEN)
+    len.checked_add(add)
+        .is_none_or(|t| t > crate::config::proto_max_bulk_len())
 }
 
 // ---------------------------------------------------------------------------
@@ -761,7 +759,7 @@ pub fn lcs_compute(
     }
     let (alen, blen) = (a.len(), b.len());
     let cells = (alen as u64 + 1) * (blen as u64 + 1);
-    if cells.saturating_mul(4) > MAX_STRING_LEN as u64 {
+    if cells.saturating_mul(4) > crate::config::proto_max_bulk_len() as u64 {
         return Err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     let w = blen + 1;

@@ -210,6 +210,7 @@ impl Core {
         let (req_tx, rep_tx, req_rx, rep_rx) =
             futures::join!(req_tx_f, rep_tx_f, req_rx_f, rep_rx_f);
         let databases = config.databases;
+        config.publish_to_thread();
         let core = Rc::new(Core {
             id,
             ncores,
