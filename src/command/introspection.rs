@@ -43,6 +43,14 @@ fn key_flag_names(kf: u32) -> Vec<&'static str> {
         .collect()
 }
 
+/// Writes a set of simple strings (flag names and the like).
+fn simple_set<'s>(r: &mut Reply<'_>, items: impl ExactSizeIterator<Item = &'s str>) {
+    r.set(items.len());
+    for item in items {
+        r.simple(item);
+    }
+}
+
 /// Writes one explicit key spec (a map).
 fn reply_key_spec(r: &mut Reply<'_>, ks: &KeySpec) {
     let notes = !ks.notes.is_empty();
@@ -52,11 +60,7 @@ fn reply_key_spec(r: &mut Reply<'_>, ks: &KeySpec) {
         r.bulk(ks.notes.as_bytes());
     }
     r.bulk(b"flags");
-    let names = key_flag_names(ks.flags);
-    r.set(names.len());
-    for n in names {
-        r.simple(n);
-    }
+    simple_set(r, key_flag_names(ks.flags).into_iter());
     r.bulk(b"begin_search");
     r.map(2);
     r.bulk(b"type");
@@ -125,72 +129,44 @@ pub fn reply_key_specs_of(r: &mut Reply<'_>, d: &docs::Docs) {
     }
 }
 
-/// Writes a command's key specs (a set of maps): the documented ones when the
-/// command has docs data, else one spec derived from first/last/step.
-fn reply_key_specs(r: &mut Reply<'_>, spec: &CommandSpec) {
-    if let Some(d) = docs::lookup(spec.name) {
-        reply_key_specs_of(r, d);
-        return;
-    }
-    if spec.first_key <= 0 && spec.keys.is_none() {
-        r.set(0);
-        return;
-    }
-    r.set(1);
-    let notes = !spec.key_notes.is_empty();
-    r.map(if notes { 4 } else { 3 });
-    if notes {
-        r.bulk(b"notes");
-        r.bulk(spec.key_notes.as_bytes());
-    }
-    r.bulk(b"flags");
-    let mut kf = spec.key_flags;
+/// The single key spec the table's first/last/step describe, for a command
+/// without docs data.
+fn derived_key_spec(spec: &CommandSpec) -> KeySpec {
+    let mut flags = spec.key_flags;
     if spec.keys.is_some() && spec.first_key > 0 {
-        kf |= keyflags::INCOMPLETE;
+        flags |= keyflags::INCOMPLETE;
     }
-    let names = key_flag_names(kf);
-    r.set(names.len());
-    for n in names {
-        r.simple(n);
-    }
-    if spec.first_key > 0 {
-        r.bulk(b"begin_search");
-        r.map(2);
-        r.bulk(b"type");
-        r.bulk(b"index");
-        r.bulk(b"spec");
-        r.map(1);
-        r.bulk(b"index");
-        r.int(spec.first_key as i64);
-        r.bulk(b"find_keys");
-        r.map(2);
-        r.bulk(b"type");
-        r.bulk(b"range");
-        r.bulk(b"spec");
-        r.map(3);
-        r.bulk(b"lastkey");
-        r.int(if spec.last_key >= 0 {
+    let (begin, find) = if spec.first_key > 0 {
+        let last = if spec.last_key >= 0 {
             (spec.last_key - spec.first_key) as i64
         } else {
             spec.last_key as i64
-        });
-        r.bulk(b"keystep");
-        r.int(spec.step.max(1) as i64);
-        r.bulk(b"limit");
-        r.int(0);
+        };
+        (
+            Begin::Index(spec.first_key as i64),
+            Find::Range(last, spec.step.max(1) as i64, 0),
+        )
     } else {
-        r.bulk(b"begin_search");
-        r.map(2);
-        r.bulk(b"type");
-        r.bulk(b"unknown");
-        r.bulk(b"spec");
-        r.map(0);
-        r.bulk(b"find_keys");
-        r.map(2);
-        r.bulk(b"type");
-        r.bulk(b"unknown");
-        r.bulk(b"spec");
-        r.map(0);
+        (Begin::Unknown, Find::Unknown)
+    };
+    KeySpec {
+        flags,
+        begin,
+        find,
+        notes: spec.key_notes,
+    }
+}
+
+/// Writes a command's key specs (a set of maps): the documented ones when the
+/// command has docs data, else the one derived from first/last/step.
+fn reply_key_specs(r: &mut Reply<'_>, spec: &CommandSpec) {
+    if let Some(d) = docs::lookup(spec.name) {
+        reply_key_specs_of(r, d);
+    } else if spec.first_key <= 0 && spec.keys.is_none() {
+        r.set(0);
+    } else {
+        r.set(1);
+        reply_key_spec(r, &derived_key_spec(spec));
     }
 }
 
@@ -200,10 +176,7 @@ pub fn reply_command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     r.bulk(spec.name.as_bytes());
     r.int(spec.arity as i64);
     let f = command_flags(spec);
-    r.set(f.len());
-    for n in f {
-        r.simple(n);
-    }
+    simple_set(r, f.into_iter());
     r.int(spec.first_key as i64);
     r.int(spec.last_key as i64);
     r.int(spec.step as i64);
@@ -266,10 +239,7 @@ fn reply_args(r: &mut Reply<'_>, args: &[Arg]) {
         }
         if !a.flags.is_empty() {
             r.bulk(b"flags");
-            r.set(a.flags.len());
-            for f in &a.flags {
-                r.simple(f);
-            }
+            simple_set(r, a.flags.iter().copied());
         }
         if !a.args.is_empty() {
             r.bulk(b"arguments");
@@ -317,10 +287,7 @@ pub fn reply_command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
     }
     if !d.doc_flags.is_empty() {
         r.bulk(b"doc_flags");
-        r.set(d.doc_flags.len());
-        for f in &d.doc_flags {
-            r.simple(f);
-        }
+        simple_set(r, d.doc_flags.iter().copied());
     }
     if !d.deprecated_since.is_empty() {
         r.bulk(b"deprecated_since");
@@ -472,10 +439,7 @@ fn command_getkeysandflags(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                     let names = key_flag_names(kf);
                     r.array(2);
                     r.bulk(a.get(k + 2));
-                    r.set(names.len());
-                    for n in &names {
-                        r.simple(n);
-                    }
+                    simple_set(&mut r, names.into_iter());
                 }
             }
         }
@@ -680,6 +644,36 @@ pub static SPECS: &[CommandSpec] = &[];
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn derived_key_spec_follows_first_last_step() {
+        let all = CommandSpec {
+            name: "x",
+            first_key: 1,
+            last_key: -1,
+            step: 1,
+            key_flags: keyflags::RO,
+            ..CommandSpec::DEFAULT
+        };
+        let ks = derived_key_spec(&all);
+        assert_eq!(ks.begin, Begin::Index(1));
+        assert_eq!(ks.find, Find::Range(-1, 1, 0));
+        assert_eq!(ks.flags, keyflags::RO);
+        let pairs = CommandSpec {
+            first_key: 1,
+            last_key: 5,
+            step: 2,
+            ..all
+        };
+        assert_eq!(derived_key_spec(&pairs).find, Find::Range(4, 2, 0));
+        let keyless = CommandSpec {
+            first_key: 0,
+            ..all
+        };
+        let ks = derived_key_spec(&keyless);
+        assert_eq!((ks.begin, ks.find), (Begin::Unknown, Find::Unknown));
+    }
+
     use super::*;
 
     fn info_bytes(name: &str) -> Vec<u8> {
