@@ -281,7 +281,7 @@ fn string_for_bits<'a>(
         Some(_) => true,
     };
     if !exists {
-        ctx.db().set(key, Value::Raw(vec![0u8; need]));
+        ctx.db().set(key, Value::raw(vec![0u8; need]));
     }
     let now = ctx.now;
     let e = ctx.db().get_mut(key, now)?;
@@ -490,7 +490,7 @@ fn bitop_store(ctx: &mut Ctx<'_>, dest: &[u8], res: Vec<u8>) {
     if res.is_empty() {
         db.delete(dest, now);
     } else {
-        db.set(dest, Value::Raw(res));
+        db.set(dest, Value::raw(res));
     }
 }
 

@@ -815,7 +815,9 @@ fn object_freq(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let k = key.clone();
         let freq = c
             .on_key(&key, move |ctx| {
-                read_key(ctx, &k, false).map(|e| e.lfu_decayed(decay))
+                let now = ctx.now;
+                read_key(ctx, &k, false)?;
+                ctx.db().meta(&k, now).map(|m| m.lfu_decayed(decay))
             })
             .await;
         match freq {
@@ -833,8 +835,9 @@ fn object_idletime(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let k = key.clone();
         let idle = c
             .on_key(&key, move |ctx| {
-                read_key(ctx, &k, false)
-                    .map(|e| crate::storage::db::lru_clock().wrapping_sub(e.lru))
+                let now = ctx.now;
+                read_key(ctx, &k, false)?;
+                ctx.db().meta(&k, now).map(|m| m.idle_secs())
             })
             .await;
         match idle {

@@ -675,7 +675,7 @@ fn setrange(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             let mut v = vec![0u8; off + val.len()];
             v[off..].copy_from_slice(val);
             r.int(v.len() as i64);
-            ctx.db().set(key, Value::Raw(v));
+            ctx.db().set(key, Value::raw(v));
         }
         Some(e) => {
             let Some(cur) = e.value.as_str() else {

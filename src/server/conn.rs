@@ -471,6 +471,11 @@ impl Conn {
 /// Serves one accepted connection until it closes.
 pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
+    if core.config.borrow().get_bool("null-server") {
+        null_loop(&mut stream).await;
+        let _ = stream.close().await;
+        return;
+    }
     let fd = stream.as_raw_fd();
     let maxclients = core.config.borrow().maxclients;
     if super::clients::CONNECTED.load(Ordering::Relaxed) as i64 >= maxclients {
@@ -533,6 +538,65 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     serve_loop(&mut conn, &mut stream).await;
     let _ = stream.close().await;
     core.clients.borrow_mut().remove(id);
+}
+
+/// `null-server yes`: frames requests with the real parser and answers each
+/// with `+OK`, touching nothing else. It measures the network path, runtime and
+/// parsing alone: the ceiling for any command.
+async fn null_loop(stream: &mut TcpStream) {
+    const OK: &[u8] = b"+OK\r\n";
+    let mut rbuf = vec![0u8; READ_BUF_INITIAL];
+    let mut rlen = 0usize;
+    let mut ranges = Vec::new();
+    let mut scratch = Vec::new();
+    let mut resume = Resume::default();
+    let mut out = Vec::with_capacity(READ_BUF_INITIAL);
+    let limits = ParseLimits {
+        max_bulk_len: crate::config::DEFAULT_PROTO_MAX_BULK_LEN,
+    };
+    loop {
+        if rlen == rbuf.len() {
+            if rlen >= crate::config::DEFAULT_CLIENT_QUERY_BUFFER_LIMIT as usize {
+                return;
+            }
+            rbuf.resize(rbuf.len() * 2, 0);
+        }
+        let n = match stream.read(&mut rbuf[rlen..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        rlen += n;
+        let mut pos = 0;
+        while pos < rlen {
+            match parse_command_resumable(
+                &rbuf[pos..rlen],
+                &mut ranges,
+                &mut scratch,
+                &limits,
+                &mut resume,
+            ) {
+                Ok(Parsed::Incomplete) => break,
+                Ok(Parsed::Skip { consumed }) => pos += consumed,
+                Ok(Parsed::Command { consumed, .. }) => {
+                    out.extend_from_slice(OK);
+                    pos += consumed;
+                }
+                Err(e) => {
+                    out.extend_from_slice(format!("-{}\r\n", e.message()).as_bytes());
+                    let _ = stream.write_all(&out).await;
+                    return;
+                }
+            }
+        }
+        rbuf.copy_within(pos..rlen, 0);
+        rlen -= pos;
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+    }
 }
 
 async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {

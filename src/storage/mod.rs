@@ -1,7 +1,7 @@
 //! Storage: per-shard keyspace tables, value encodings and expiry.
 //!
 //! ```text
-//!  Shard ── dbs[0..databases] ── Db ── per-slot hash tables ── Entry { Value, expire, lru, freq }
+//!  Shard ── dbs[0..databases] ── Db ── per-slot tables of nodes ── [Meta, Entry { Value, expire }, key]
 //! ```
 
 pub mod bytes;

@@ -8,8 +8,9 @@ pub enum Value {
     /// A string as set (inline when short).
     Str(SmallBytes),
     /// A string that has been modified in place (APPEND, SETRANGE, SETBIT):
-    /// kept growable so repeated appends stay amortised O(1).
-    Raw(Vec<u8>),
+    /// kept growable so repeated appends stay amortised O(1). Boxed so that a
+    /// `Value` stays 24 bytes (the box fits beside `SmallBytes`'s tag niche).
+    Raw(Box<Vec<u8>>),
 }
 
 /// Largest string length Redis reports as `embstr`.
@@ -19,6 +20,10 @@ impl Value {
     /// A string value from bytes.
     pub fn string(s: &[u8]) -> Value {
         Value::Str(SmallBytes::new(s))
+    }
+    /// A growable string value (what in-place modifications produce).
+    pub fn raw(v: Vec<u8>) -> Value {
+        Value::Raw(Box::new(v))
     }
     /// `TYPE` name.
     pub fn type_name(&self) -> &'static str {
@@ -55,10 +60,10 @@ impl Value {
     /// for other types.
     pub fn str_mut(&mut self) -> Option<&mut Vec<u8>> {
         if let Value::Str(s) = self {
-            *self = Value::Raw(s.as_slice().to_vec());
+            *self = Value::raw(s.as_slice().to_vec());
         }
         match self {
-            Value::Raw(v) => Some(v),
+            Value::Raw(v) => Some(&mut **v),
             _ => None,
         }
     }
