@@ -110,11 +110,14 @@ pub fn cmdstat_line(name: &str, s: &metrics::CmdStat) -> String {
     let per = if s.calls == 0 {
         0.0
     } else {
-        s.usec as f64 / s.calls as f64
+        s.total_usec() as f64 / s.calls as f64
     };
     format!(
         "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}",
-        s.calls, s.usec, s.rejected, s.failed
+        s.calls,
+        s.total_usec(),
+        s.rejected,
+        s.failed
     )
 }
 
@@ -1264,6 +1267,7 @@ mod tests {
             metrics::CmdStat {
                 calls: 2,
                 usec: 5,
+                ticks: 0,
                 rejected: 1,
                 failed: 0,
             },

@@ -85,23 +85,22 @@ pub fn exec_shard(
         Some(f) => f,
         None => return,
     };
-    let start = out.len();
-    let t0 = Instant::now();
+    let t0 = metrics::clock::ticks();
     let mut r = Reply::new(out, resp3);
     metrics::begin_command();
     f(ctx, &mut r, args);
     let err = r.first_error;
     metrics::end_command(spec.has(flags::WRITE), err.is_some());
-    let us = t0.elapsed().as_micros() as u64;
-    record_call(spec, us, err.map(|e| &out[e..]), start);
+    let ticks = metrics::clock::ticks().wrapping_sub(t0);
+    record_call(spec, ticks, err.map(|e| &out[e..]));
 }
 
-fn record_call(spec: &'static CommandSpec, us: u64, err: Option<&[u8]>, _start: usize) {
+fn record_call(spec: &'static CommandSpec, ticks: u64, err: Option<&[u8]>) {
     metrics::with(|s| {
         s.total_commands_processed += 1;
         let e = s.commands.entry(spec.name).or_default();
         e.calls += 1;
-        e.usec += us;
+        e.ticks += ticks;
         if err.is_some() {
             e.failed += 1;
         }
@@ -115,12 +114,13 @@ fn run_batch(core: &Rc<Core>, batch: Batch) -> BatchResult {
     let mut out = Vec::with_capacity(batch.cmds.len() * 16);
     let mut ends = Vec::with_capacity(batch.cmds.len());
     let mut shard = core.shard.borrow_mut();
+    let now = crate::now_ms();
     for &(spec, a, b) in &batch.cmds {
         let args = Args::new(&batch.buf, &batch.ranges[a as usize..b as usize]);
         let mut ctx = Ctx {
             shard: &mut shard,
             db: batch.db,
-            now: crate::now_ms(),
+            now,
             no_touch: batch.no_touch,
         };
         exec_shard(spec, &mut ctx, &mut out, batch.resp3, args);
@@ -151,6 +151,9 @@ pub struct Conn {
     pub authenticated: bool,
     /// CLIENT NO-TOUCH.
     pub no_touch: bool,
+    /// Unix milliseconds used as "now" by local commands: read once per batch
+    /// of requests (and after anything that may have waited).
+    pub now: u64,
     pending: Pending,
     keybuf: Vec<usize>,
 }
@@ -167,6 +170,11 @@ impl Conn {
         let resp3 = self.resp3;
         Reply::new(&mut self.out, resp3).error(msg);
         metrics::error_reply(&self.out[start..]);
+    }
+
+    /// Reads the clock for the commands that follow.
+    pub fn set_now(&mut self) {
+        self.now = crate::now_ms();
     }
 
     /// Number of cores/shards.
@@ -243,7 +251,7 @@ impl Conn {
         let mut ctx = Ctx {
             shard: &mut shard,
             db: self.db,
-            now: crate::now_ms(),
+            now: self.now,
             no_touch: self.no_touch,
         };
         if self.pending.active {
@@ -369,12 +377,9 @@ impl Conn {
             while super::clients::paused(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
                 glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
             }
+            self.set_now();
         }
-        {
-            let mut info = self.handle.info.borrow_mut();
-            info.last_cmd = spec.name;
-            info.last_interaction = Instant::now();
-        }
+        self.handle.info.borrow_mut().last_cmd = spec.name;
         if self.reply_mode != ReplyMode::On {
             self.dispatch_unbatched(spec, args).await;
             return;
@@ -425,6 +430,7 @@ impl Conn {
                         // Hops of a coordinated command report changes on their
                         // own cores; the command counts as one change here.
                         f(self, owned).await;
+                        self.set_now();
                         metrics::begin_command();
                         let us = t0.elapsed().as_micros() as u64;
                         let failed = self.out.get(start) == Some(&b'-');
@@ -532,6 +538,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         reply_mode: ReplyMode::On,
         authenticated,
         no_touch: false,
+        now: crate::now_ms(),
         pending: Pending::default(),
         keybuf: Vec::new(),
     };
@@ -643,10 +650,12 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
             Ok(n) => n,
         };
         rlen += n;
+        conn.set_now();
         {
             let mut info = conn.handle.info.borrow_mut();
             info.qbuf = rlen;
             info.qbuf_free = rbuf.len() - rlen;
+            info.last_interaction = Instant::now();
         }
         metrics::with(|s| {
             s.net_input_bytes += n as u64;

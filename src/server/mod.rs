@@ -125,6 +125,7 @@ impl ServerHandle {
 /// they are spawned. Used by [`run`] and by in-process test harnesses.
 pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
     config.resolve();
+    crate::metrics::clock::init();
     START_TIME.store(crate::now_ms() / 1000, Ordering::Relaxed);
     LAST_SAVE.store(crate::now_ms() / 1000, Ordering::Relaxed);
     crate::storage::db::HASH_SEED.store(

@@ -154,9 +154,30 @@ fn lfu_rand() -> f64 {
     })
 }
 
+thread_local! {
+    /// Last wall-clock reading for the LRU clock: (Unix ms, clock ticks then).
+    static LRU_NOW: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// How long a wall-clock reading serves the LRU clock, in microseconds. The
+/// clock counts seconds, so 100 ms of staleness cannot matter; reading the
+/// wall clock once per key access was visible in profiles (Redis also keeps
+/// a cached LRU clock).
+const LRU_REFRESH_US: u64 = 100_000;
+
 /// Current LRU clock (seconds, wrapping at 24 bits like Redis's).
 pub fn lru_clock() -> u32 {
-    (crate::now_ms() / 1000) as u32 & LRU_MASK
+    use crate::metrics::clock;
+    let t = clock::ticks();
+    let (ms, at) = LRU_NOW.with(|c| c.get());
+    let ms = if ms != 0 && clock::ticks_to_us(t.wrapping_sub(at)) < LRU_REFRESH_US {
+        ms
+    } else {
+        let ms = crate::now_ms();
+        LRU_NOW.with(|c| c.set((ms, t)));
+        ms
+    };
+    (ms / 1000) as u32 & LRU_MASK
 }
 
 /// Hash of a key in the tables.
