@@ -114,6 +114,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d("port", "6379", Kind::Int(0, 65535), false),
     d("threads", "0", Kind::Int(0, 1024), false),
     d("null-server", "no", Kind::Bool, false),
+    d("executor-spin-us", "0", Kind::Int(0, 1_000_000), false),
     d("databases", "16", Kind::Int(1, I64MAX), false),
     d("loglevel", "notice", Kind::Enum(LOGLEVELS), true),
     d("logfile", "", Kind::Str, false),

@@ -144,8 +144,10 @@ pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
     let mut handles = Vec::new();
     for (i, (ends, fds)) in mesh.into_iter().zip(fds).enumerate() {
         let cfg = config.clone();
+        let spin = std::time::Duration::from_micros(cfg.get_i64("executor-spin-us").max(0) as u64);
         let h = LocalExecutorBuilder::new(Placement::Fixed(i % ncpu))
             .name(&format!("core-{i}"))
+            .spin_before_park(spin)
             .spawn(move || async move { core_main(i, n, cfg, ends, fds).await })
             .map_err(|e| std::io::Error::other(format!("cannot start executor {i}: {e}")))?;
         handles.push(h);
