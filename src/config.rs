@@ -27,6 +27,55 @@ thread_local! {
         const { std::cell::Cell::new(DEFAULT_PROTO_MAX_BULK_LEN) };
 }
 
+/// The size limits of the compact collection encodings, as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodingLimits {
+    /// `hash-max-listpack-entries`.
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value` (bytes).
+    pub hash_max_listpack_value: usize,
+    /// `list-max-listpack-size`: positive = entries per node, negative = node
+    /// size class (-1 4 KiB … -5 64 KiB).
+    pub list_max_listpack_size: i64,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: usize,
+    /// `set-max-listpack-entries`.
+    pub set_max_listpack_entries: usize,
+    /// `set-max-listpack-value` (bytes).
+    pub set_max_listpack_value: usize,
+    /// `zset-max-listpack-entries`.
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value` (bytes).
+    pub zset_max_listpack_value: usize,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
+}
+
+thread_local! {
+    static ENCODING_LIMITS: std::cell::Cell<EncodingLimits> =
+        std::cell::Cell::new(EncodingLimits::default());
+}
+
+/// The encoding limits in force on this core (published like
+/// [`proto_max_bulk_len`]).
+#[inline]
+pub fn encoding_limits() -> EncodingLimits {
+    ENCODING_LIMITS.with(|c| c.get())
+}
+
 /// `proto-max-bulk-len` in force on this core: the largest string a command
 /// may build (SETRANGE, APPEND, SETBIT offsets, LCS working memory).
 #[inline]
@@ -197,6 +246,18 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     d("list-compress-depth", "0", Kind::Int(0, I64MAX), true),
     d("set-max-intset-entries", "512", Kind::Int(0, I64MAX), true),
+    d(
+        "set-max-listpack-entries",
+        "128",
+        Kind::Int(0, I64MAX),
+        true,
+    ),
+    d(
+        "set-max-listpack-value",
+        "64",
+        Kind::Memory(0, I64MAX),
+        true,
+    ),
     da(
         "zset-max-listpack-entries",
         &["zset-max-ziplist-entries"],
@@ -555,6 +616,22 @@ impl Config {
     /// start and after `CONFIG SET` applies new values to its copy.
     pub fn publish_to_thread(&self) {
         PROTO_MAX_BULK_LEN.with(|c| c.set(self.proto_max_bulk_len));
+        ENCODING_LIMITS.with(|c| c.set(self.encoding_limits()));
+    }
+
+    /// The collection encoding limits these values give.
+    pub fn encoding_limits(&self) -> EncodingLimits {
+        let u = |name: &str| self.get_i64(name).max(0) as usize;
+        EncodingLimits {
+            hash_max_listpack_entries: u("hash-max-listpack-entries"),
+            hash_max_listpack_value: u("hash-max-listpack-value"),
+            list_max_listpack_size: self.get_i64("list-max-listpack-size"),
+            set_max_intset_entries: u("set-max-intset-entries"),
+            set_max_listpack_entries: u("set-max-listpack-entries"),
+            set_max_listpack_value: u("set-max-listpack-value"),
+            zset_max_listpack_entries: u("zset-max-listpack-entries"),
+            zset_max_listpack_value: u("zset-max-listpack-value"),
+        }
     }
 
     fn refresh(&mut self) {

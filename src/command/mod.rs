@@ -13,11 +13,15 @@
 pub mod bitmap;
 pub mod connection;
 pub mod docs;
+pub mod hash;
 pub mod introspection;
 pub mod keyspace;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod util;
+pub mod zset;
 
 use crate::protocol::{Args, Reply};
 use crate::server::conn::Conn;
@@ -317,11 +321,15 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 5] {
+fn families() -> [&'static [CommandSpec]; 9] {
     [
         string::SPECS,
         bitmap::SPECS,
         keyspace::SPECS,
+        list::SPECS,
+        hash::SPECS,
+        set::SPECS,
+        zset::SPECS,
         connection::SPECS,
         server::SPECS,
     ]

@@ -6,7 +6,11 @@
 
 pub mod bytes;
 pub mod db;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry, ScanPart, ScanSlot, merge_scan};

@@ -1,8 +1,10 @@
 //! Values stored under keys.
 
 use super::bytes::SmallBytes;
+use super::{hash::Hash, list::List, set::Set, zset::ZSet};
 
-/// A stored value. Later data types add variants here.
+/// A stored value: 24 bytes. Variants other than `Str` hold one box each, which
+/// fits beside `SmallBytes`'s tag niche (a unit test keeps it so).
 #[derive(Clone, Debug)]
 pub enum Value {
     /// A string as set (inline when short).
@@ -11,6 +13,14 @@ pub enum Value {
     /// kept growable so repeated appends stay amortised O(1). Boxed so that a
     /// `Value` stays 24 bytes (the box fits beside `SmallBytes`'s tag niche).
     Raw(Box<Vec<u8>>),
+    /// A list.
+    List(Box<List>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 /// Largest string length Redis reports as `embstr`.
@@ -29,6 +39,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Raw(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
     /// `OBJECT ENCODING` name, as Redis reports it.
@@ -46,6 +60,10 @@ impl Value {
             // Modified in place (APPEND, SETRANGE, SETBIT...): Redis keeps such
             // strings as raw sds whatever they hold.
             Value::Raw(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
     /// The bytes of a string value, or None for other types.
@@ -54,6 +72,7 @@ impl Value {
         match self {
             Value::Str(s) => Some(s.as_slice()),
             Value::Raw(v) => Some(v),
+            _ => None,
         }
     }
     /// Mutable growable bytes of a string value (converting it to `Raw`), or None
@@ -72,6 +91,10 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::Raw(v) => v.capacity(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

@@ -1,0 +1,6 @@
+//! The hash commands.
+
+use super::CommandSpec;
+
+/// The hash command specs.
+pub static SPECS: &[CommandSpec] = &[];

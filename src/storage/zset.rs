@@ -1,0 +1,31 @@
+//! The `zset` value type.
+//!
+//! The representation here is the plain one; the compact encoding and the
+//! conversions driven by [`crate::config::EncodingLimits`] arrive with the
+//! zset commands. [`crate::storage::Value`] relies only on `len`,
+//! `encoding` and `heap_size`.
+
+/// A zset value.
+#[derive(Clone, Debug, Default)]
+pub struct ZSet {
+    items: Vec<Vec<u8>>,
+}
+
+impl ZSet {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    /// True when empty (an empty zset is never stored).
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    /// `OBJECT ENCODING` name.
+    pub fn encoding(&self) -> &'static str {
+        "hashtable"
+    }
+    /// Approximate heap bytes owned.
+    pub fn heap_size(&self) -> usize {
+        self.items.iter().map(|i| i.capacity()).sum::<usize>() + self.items.capacity() * 24
+    }
+}
