@@ -136,6 +136,18 @@ fn base_seed(cfg: &Config) -> u64 {
     }
 }
 
+/// This process's CPU time so far (user, system) in seconds.
+fn own_cpu() -> Option<(f64, f64)> {
+    // SAFETY: `getrusage` fills the zero-initialised struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a rusage struct.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return None;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some((secs(ru.ru_utime), secs(ru.ru_stime)))
+}
+
 fn run(cfg: &Config) -> Result<(), String> {
     let (templates, weights, patterns, shown) = workload(cfg)?;
     // Rows: distinct command names, in order of first appearance.
@@ -223,6 +235,14 @@ fn run(cfg: &Config) -> Result<(), String> {
         .collect();
     let totals = report::Summary::new("Totals", &total, secs, &cfg.percentiles);
     print!("{}", report::text(cfg, secs, &summaries, &totals));
+    if let Some((user, sys)) = own_cpu() {
+        let per_op = if totals.ops > 0 {
+            (user + sys) * 1e6 / totals.ops as f64
+        } else {
+            0.0
+        };
+        println!("generator cpu: user {user:.2} s, sys {sys:.2} s, {per_op:.2} us/op");
+    }
     if let Some(path) = &cfg.json_out {
         let j = report::json(cfg, &shown, secs, &summaries, &totals);
         std::fs::write(path, j).map_err(|e| format!("cannot write {path}: {e}"))?;

@@ -506,11 +506,14 @@ impl<'a> Worker<'a> {
                 // Replies still missing after the drain time are abandoned.
                 break;
             }
-            for ev in &events[..n] {
+            for (k, ev) in events[..n].iter().enumerate() {
                 let (bits, i) = (ev.events, ev.u64 as usize);
                 if self.clients[i].done {
                     continue;
                 }
+                // A fresh timestamp per connection (the first one is still fresh):
+                // replies handled late in a batch are not credited the batch start.
+                let now = if k == 0 { now } else { self.clock.now() };
                 if bits
                     & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP | libc::EPOLLRDHUP) as u32
                     != 0
