@@ -341,6 +341,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Action, String> 
     if c.key_maximum < c.key_minimum {
         return Err("--key-maximum must not be smaller than --key-minimum".into());
     }
+    if c.key_maximum >= 1 << 62 {
+        return Err("--key-maximum must be below 2^62".into());
+    }
     if c.key_width > 20 {
         return Err("--key-width must be at most 20".into());
     }
@@ -476,6 +479,7 @@ mod tests {
             &["-n", "10", "--test-time", "1"],
             &["--randomize=1"],
             &["--print-percentiles", "101"],
+            &["--key-maximum", "18446744073709551615"],
         ] {
             assert!(run(bad).is_err(), "{bad:?}");
         }
