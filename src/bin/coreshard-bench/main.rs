@@ -199,7 +199,16 @@ fn run(cfg: &Config) -> Result<(), String> {
             let first = (t * cfg.clients) as u64;
             let h = std::thread::Builder::new()
                 .name(format!("bench-{t}"))
-                .spawn_scoped(scope, move || Worker::new(plan, mine, first, clock).run())
+                .spawn_scoped(scope, move || {
+                    // A dropped connection ends the whole run at once, not when the
+                    // other threads are done.
+                    Worker::new(plan, mine, first, clock)
+                        .run()
+                        .unwrap_or_else(|e| {
+                            eprintln!("coreshard-bench: {e}");
+                            std::process::exit(1)
+                        })
+                })
                 .map_err(|e| format!("cannot start a worker thread: {e}"));
             handles.push(h);
         }
@@ -207,7 +216,7 @@ fn run(cfg: &Config) -> Result<(), String> {
         for h in handles {
             out.push(
                 h?.join()
-                    .map_err(|_| "a worker thread panicked".to_string())??,
+                    .map_err(|_| "a worker thread panicked".to_string())?,
             );
         }
         Ok::<_, String>(out)
