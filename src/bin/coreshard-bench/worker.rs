@@ -589,3 +589,137 @@ impl<'a> Worker<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::split_args;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn plan(lines: &[&str], requests: u64, pipeline: usize, clients: u64) -> Plan {
+        let templates: Vec<Template> = lines
+            .iter()
+            .map(|l| Template::new(&split_args(l).unwrap(), b"k", 0, 3).unwrap())
+            .collect();
+        let row_names: Vec<String> = templates.iter().map(|t| t.name.clone()).collect();
+        Plan {
+            rows_of: (0..templates.len()).collect(),
+            row_names,
+            weights: vec![1; templates.len()],
+            patterns: vec![Pattern::Sequential; templates.len()],
+            templates,
+            range: Range {
+                min: 0,
+                max: 99,
+                median: 50.0,
+                stddev: 10.0,
+                zipf_exp: 1.0,
+            },
+            requests: Requests::PerClient(requests),
+            test_time_ns: None,
+            rate: None,
+            pipeline,
+            total_clients: clients,
+            base_seed: 1,
+            distinct_seed: false,
+            seen_errors: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// A fake server that answers SET with +OK, GET with a bulk or a null (odd
+    /// keys miss), anything else with an error, writing replies one byte at a time
+    /// so the client sees them split at every point.
+    fn fake_server(conns: usize) -> (u16, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let mut threads = Vec::new();
+            for _ in 0..conns {
+                let (mut s, _) = l.accept().unwrap();
+                threads.push(std::thread::spawn(move || {
+                    s.set_nodelay(true).unwrap();
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        buf.extend_from_slice(&chunk[..n]);
+                        // Requests are RESP arrays: the reply scanner frames them too.
+                        while let Ok(Some(r)) = resp::scan(&buf) {
+                            let req = String::from_utf8_lossy(&buf[..r.len]).into_owned();
+                            buf.drain(..r.len);
+                            let reply: &[u8] = if req.contains("SET") {
+                                b"+OK\r\n"
+                            } else if req.contains("GET") {
+                                let key_digit = req.trim_end().chars().last().unwrap();
+                                if key_digit.to_digit(10).unwrap() % 2 == 1 {
+                                    b"$-1\r\n"
+                                } else {
+                                    b"$3\r\nabc\r\n"
+                                }
+                            } else {
+                                b"-ERR nope\r\n"
+                            };
+                            for b in reply {
+                                if s.write_all(std::slice::from_ref(b)).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }));
+            }
+            for t in threads {
+                let _ = t.join();
+            }
+        });
+        (port, h)
+    }
+
+    fn run(p: &Plan, clients: usize) -> WorkerResult {
+        let (port, server) = fake_server(clients);
+        let streams: Vec<TcpStream> = (0..clients)
+            .map(|_| {
+                let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_nonblocking(true).unwrap();
+                s
+            })
+            .collect();
+        let r = Worker::new(p, streams, 0, Clock(Instant::now()))
+            .run()
+            .unwrap();
+        server.join().unwrap();
+        r
+    }
+
+    #[test]
+    fn closed_loop_counts_split_replies() {
+        let p = plan(&["SET __key__ __data__", "GET __key__", "NOPE"], 30, 4, 3);
+        let r = run(&p, 3);
+        let (set, get, nope) = (&r.rows[0], &r.rows[1], &r.rows[2]);
+        assert_eq!((set.ops, get.ops, nope.ops), (30, 30, 30));
+        assert_eq!((set.hits, set.misses, set.errors), (0, 0, 0));
+        // Sequential keys 0..9 per client: half even (hit), half odd (miss).
+        assert_eq!((get.hits, get.misses, get.errors), (15, 15, 0));
+        assert_eq!(nope.errors, 30);
+        assert_eq!(set.hist.len(), 30);
+        assert!(r.last_reply_ns > 0);
+    }
+
+    #[test]
+    fn fixed_rate_keeps_the_schedule() {
+        let mut p = plan(&["GET __key__"], 20, 2, 2);
+        // 2 clients x 20 requests at 400/s in total: about 0.1 s.
+        p.rate = Some(400.0);
+        let start = Instant::now();
+        let r = run(&p, 2);
+        let took = start.elapsed().as_secs_f64();
+        assert_eq!(r.rows[0].ops, 40);
+        assert!(took >= 0.09, "too fast: {took}");
+        let last = r.last_reply_ns as f64 / 1e9;
+        assert!((0.09..1.0).contains(&last), "last reply at {last}");
+    }
+}
