@@ -125,6 +125,7 @@ pub fn cmdstat_line(name: &str, s: &metrics::CmdStat) -> String {
 struct CoreReport {
     stats: Stats,
     clients: usize,
+    blocked: usize,
     max_qbuf: usize,
     /// Per database: (keys, keys with a TTL, sampled TTL sum in ms, samples).
     keyspace: Vec<(usize, usize, u64, u64)>,
@@ -257,6 +258,7 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
     CoreReport {
         stats,
         clients: clients.map.len(),
+        blocked: crate::server::blocking::blocked_clients(core),
         max_qbuf,
         keyspace,
         ops_per_sec: metrics::instantaneous_ops(),
@@ -337,7 +339,10 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                     reports.iter().map(|r| r.max_qbuf).max().unwrap_or(0)
                 ));
                 l("client_recent_max_output_buffer:0".into());
-                l("blocked_clients:0".into());
+                l(format!(
+                    "blocked_clients:{}",
+                    reports.iter().map(|r| r.blocked).sum::<usize>()
+                ));
                 l("tracking_clients:0".into());
                 l("clients_in_timeout_table:0".into());
             }
@@ -1276,6 +1281,7 @@ mod tests {
         let rep = |keys| CoreReport {
             stats: stats.clone(),
             clients: 1,
+            blocked: 0,
             max_qbuf: 0,
             keyspace: vec![(keys, 1, 1000, 1), (0, 0, 0, 0)],
             ops_per_sec: 0,

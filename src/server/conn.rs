@@ -126,6 +126,8 @@ fn run_batch(core: &Rc<Core>, batch: Batch) -> BatchResult {
         exec_shard(spec, &mut ctx, &mut out, batch.resp3, args);
         ends.push(out.len());
     }
+    drop(shard);
+    super::blocking::after_shard_work(core);
     BatchResult { out, ends }
 }
 
@@ -206,14 +208,18 @@ impl Conn {
         let no_touch = self.no_touch;
         self.core
             .run_on(target, move |c| {
-                let mut shard = c.shard.borrow_mut();
-                let mut ctx = Ctx {
-                    shard: &mut shard,
-                    db,
-                    now: crate::now_ms(),
-                    no_touch,
+                let r = {
+                    let mut shard = c.shard.borrow_mut();
+                    let mut ctx = Ctx {
+                        shard: &mut shard,
+                        db,
+                        now: crate::now_ms(),
+                        no_touch,
+                    };
+                    f(&mut ctx)
                 };
-                f(&mut ctx)
+                super::blocking::after_shard_work(c);
+                r
             })
             .await
     }
@@ -247,6 +253,11 @@ impl Conn {
 
     fn exec_local(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
         let core = self.core.clone();
+        self.exec_local_on(&core, spec, args);
+        super::blocking::after_shard_work(&core);
+    }
+
+    fn exec_local_on(&mut self, core: &Rc<Core>, spec: &'static CommandSpec, args: Args<'_>) {
         let mut shard = core.shard.borrow_mut();
         let mut ctx = Ctx {
             shard: &mut shard,

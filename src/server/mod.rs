@@ -7,6 +7,7 @@
 //!  executor i:  Core::start ─► active-expiry task ─► accept loop ─► conn::serve
 //! ```
 
+pub mod blocking;
 pub mod clients;
 pub mod conn;
 

@@ -9,6 +9,7 @@
 //! A hop carries a closure that owns its data; it runs on the target core against
 //! that core's shard and sends its result back. Local targets run inline.
 
+pub mod blocking;
 pub mod slot;
 
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub struct Shard {
     dbs: Vec<Option<Box<Db>>>,
     /// Shard-local random source.
     pub rng: crate::Rng,
+    /// Clients blocked on this shard's keys.
+    pub blocked: blocking::Blocked,
 }
 
 impl Shard {
@@ -42,6 +45,7 @@ impl Shard {
             nshards,
             dbs,
             rng: crate::Rng::new(0x5eed ^ ((id as u64 + 1) * 0x9e37_79b9)),
+            blocked: Default::default(),
         }
     }
     /// Number of logical databases.
@@ -178,6 +182,8 @@ pub struct Core {
     pub config: RefCell<Config>,
     /// Clients connected to this core.
     pub clients: RefCell<crate::server::clients::Clients>,
+    /// Blocked clients of this core, by id: where a shard's delivery goes.
+    pub waiting: RefCell<HashMap<u64, futures::channel::oneshot::Sender<blocking::Delivery>>>,
     req_tx: Vec<Option<ConnectedSender<HopMsg>>>,
     rep_tx: Vec<Option<ConnectedSender<HopReply>>>,
     pending: RefCell<HashMap<u64, Waiter>>,
@@ -217,6 +223,7 @@ impl Core {
             shard: RefCell::new(Shard::new(id, ncores, databases)),
             config: RefCell::new(config),
             clients: RefCell::new(Default::default()),
+            waiting: RefCell::new(HashMap::new()),
             req_tx,
             rep_tx,
             pending: RefCell::new(HashMap::new()),

@@ -303,6 +303,15 @@ pub struct Db {
     used: Vec<u64>,
     /// Event counters.
     pub events: DbEvents,
+    /// Keys clients are blocked on, and those written since last served.
+    watch: Option<Box<Watch>>,
+}
+
+/// Keys with blocked clients in one database.
+#[derive(Default)]
+struct Watch {
+    keys: hashbrown::HashSet<Vec<u8>>,
+    ready: Vec<Vec<u8>>,
 }
 
 const NO_POS: u32 = u32::MAX;
@@ -323,6 +332,7 @@ impl Db {
             expire_cursor: 0,
             used: vec![0; n.div_ceil(64)],
             events: DbEvents::default(),
+            watch: None,
         }
     }
 
@@ -531,8 +541,54 @@ impl Db {
         part
     }
 
+    /// Notes that clients block on `key`.
+    pub fn watch(&mut self, key: &[u8]) {
+        let w = self.watch.get_or_insert_with(Default::default);
+        if !w.keys.contains(key) {
+            w.keys.insert(key.to_vec());
+        }
+    }
+
+    /// Drops every waiter's interest in `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = &mut self.watch {
+            w.keys.remove(key);
+            if w.keys.is_empty() && w.ready.is_empty() {
+                self.watch = None;
+            }
+        }
+    }
+
+    /// Marks a watched key as written, so blocked clients are served after
+    /// the current command.
+    pub fn mark_ready(&mut self, key: &[u8]) {
+        if let Some(w) = &mut self.watch
+            && w.keys.contains(key)
+            && !w.ready.iter().any(|k| k == key)
+        {
+            w.ready.push(key.to_vec());
+        }
+    }
+
+    /// Watched keys written since the last call.
+    pub fn take_ready(&mut self) -> Vec<Vec<u8>> {
+        match &mut self.watch {
+            Some(w) => std::mem::take(&mut w.ready),
+            None => Vec::new(),
+        }
+    }
+
+    /// True when some watched key was written and not yet served.
+    #[inline]
+    pub fn has_ready(&self) -> bool {
+        self.watch.as_ref().is_some_and(|w| !w.ready.is_empty())
+    }
+
     /// Stores an entry (value and TTL as given), replacing any old one.
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        if self.watch.is_some() {
+            self.mark_ready(key);
+        }
         let l = self.local(key);
         let has_ttl = entry.expire != 0;
         let old = match self.slots[l].node_mut(key) {

@@ -1,0 +1,340 @@
+//! Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN, ...): the shard side.
+//!
+//! ```text
+//!  client core C                          shard S (owns key k)
+//!  register(w) ──hop──► queues[(db,k)] ← w; db.watch(k); k servable now? serve
+//!                       any write that creates or replaces k ─► db marks k ready
+//!                       after the command: serve_ready():
+//!                         for w in queues[(db,k)] in block order, while k servable:
+//!                           w.claim() (once, across all shards) ─► serve(k) ─► Delivery
+//!  deliver ◄─────────── spawn: run_on(C, hand the Delivery to the waiting client)
+//! ```
+//!
+//! A client blocked on keys of several shards has one [`Waiter`] registered on
+//! each of them. Whichever shard first claims it (an atomic flag, the only
+//! state shared between cores) serves it; the others drop it when they meet it
+//! or when the client unregisters. Serving pops the element on the owning shard
+//! at the moment of the claim, so an element is delivered exactly once; if the
+//! client has gone by the time it arrives, the element is put back ([`Undo`]).
+
+use crate::command::{Ctx, OwnedArgs};
+use crate::storage::Value;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Puts back what a delivery took, when the client it was for has gone.
+pub type Undo = Box<dyn FnOnce(&mut Ctx<'_>) + Send>;
+
+/// What serving a waiter produced.
+pub enum Served {
+    /// The complete reply.
+    Reply(Vec<u8>),
+    /// BLMOVE/BRPOPLPUSH whose destination is on another shard: the client's
+    /// core pushes `elem` to `dest` and replies with it.
+    Move {
+        /// The element taken from the source.
+        elem: Vec<u8>,
+        /// Destination key.
+        dest: Vec<u8>,
+        /// Push at the head (LEFT) of the destination.
+        left: bool,
+    },
+}
+
+/// A served waiter's result on its way to the client.
+pub struct Delivery {
+    /// What to reply (or finish).
+    pub served: Served,
+    /// Shard that served it (where `undo` must run).
+    pub shard: usize,
+    /// Puts the taken elements back.
+    pub undo: Undo,
+}
+
+/// True when a key's value can serve the waiter now.
+pub type ReadyFn = fn(&Value) -> bool;
+/// Serves a waiter from `key` (whose value passed the [`ReadyFn`]).
+pub type ServeFn = fn(&mut Ctx<'_>, &[u8], &Waiter) -> Option<(Served, Undo)>;
+
+/// One blocked command, registered on every shard owning one of its keys.
+pub struct Waiter {
+    claimed: AtomicBool,
+    /// The client's core.
+    pub core: usize,
+    /// The client's id.
+    pub client: u64,
+    /// The client's database.
+    pub db: usize,
+    /// The client speaks RESP3.
+    pub resp3: bool,
+    /// The blocked command's arguments.
+    pub args: OwnedArgs,
+    /// Keys waited on, in argument order.
+    pub keys: Vec<Vec<u8>>,
+    /// Whether a value can serve this waiter.
+    pub ready: ReadyFn,
+    /// How to serve it.
+    pub serve: ServeFn,
+}
+
+impl Waiter {
+    /// A waiter not yet claimed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        core: usize,
+        client: u64,
+        db: usize,
+        resp3: bool,
+        args: OwnedArgs,
+        keys: Vec<Vec<u8>>,
+        ready: ReadyFn,
+        serve: ServeFn,
+    ) -> Self {
+        Waiter {
+            claimed: AtomicBool::new(false),
+            core,
+            client,
+            db,
+            resp3,
+            args,
+            keys,
+            ready,
+            serve,
+        }
+    }
+    /// Takes the waiter for serving (or for timing out); true only once.
+    pub fn claim(&self) -> bool {
+        self.claimed
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+    /// True once served or given up.
+    pub fn is_claimed(&self) -> bool {
+        self.claimed.load(Ordering::Acquire)
+    }
+}
+
+/// The waiters of one shard, per (db, key), in the order they blocked.
+#[derive(Default)]
+pub struct Blocked {
+    queues: HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>,
+}
+
+impl Blocked {
+    /// True when no client waits on this shard.
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+    /// Number of (db, key) queues (for tests and INFO).
+    pub fn keys(&self) -> usize {
+        self.queues.len()
+    }
+}
+
+/// Registers `w` on this shard for `keys` (the ones this shard owns) and
+/// marks the keys that can serve it at once, so [`serve_ready`] serves it (or
+/// a client that blocked earlier) right away.
+pub fn register(shard: &mut crate::shard::Shard, w: Arc<Waiter>, keys: &[Vec<u8>], now: u64) {
+    let db = shard.db(w.db);
+    for k in keys {
+        db.watch(k);
+        if db.peek(k, now).is_some_and(|e| (w.ready)(&e.value)) {
+            db.mark_ready(k);
+        }
+    }
+    for k in keys {
+        shard
+            .blocked
+            .queues
+            .entry((w.db, k.clone()))
+            .or_default()
+            .push_back(w.clone());
+    }
+}
+
+/// Removes `w` from this shard's queues (after it was served elsewhere, timed
+/// out or its client left).
+pub fn unregister(shard: &mut crate::shard::Shard, w: &Arc<Waiter>) {
+    for k in &w.keys {
+        let qk = (w.db, k.clone());
+        let Some(q) = shard.blocked.queues.get_mut(&qk) else {
+            continue;
+        };
+        q.retain(|x| !Arc::ptr_eq(x, w));
+        if q.is_empty() {
+            shard.blocked.queues.remove(&qk);
+            if let Some(db) = shard.db_opt_mut(w.db) {
+                db.unwatch(k);
+            }
+        }
+    }
+}
+
+/// Serves waiters of every key marked ready on this shard, in block order,
+/// while the keys can serve them. Returns the deliveries to send.
+pub fn serve_ready(shard: &mut crate::shard::Shard, now: u64) -> Vec<(Arc<Waiter>, Delivery)> {
+    let mut out = Vec::new();
+    if shard.blocked.is_empty() {
+        return out;
+    }
+    let mut blocked = std::mem::take(&mut shard.blocked);
+    let id = shard.id;
+    // Serving can make keys ready again (BLMOVE into a watched key), so loop.
+    loop {
+        let mut ready = Vec::new();
+        for dbi in 0..shard.databases() {
+            if let Some(db) = shard.db_opt_mut(dbi) {
+                for k in db.take_ready() {
+                    ready.push((dbi, k));
+                }
+            }
+        }
+        if ready.is_empty() {
+            break;
+        }
+        for (dbi, key) in ready {
+            let qk = (dbi, key);
+            let Some(mut q) = blocked.queues.remove(&qk) else {
+                continue;
+            };
+            while let Some(w) = q.front().cloned() {
+                if w.is_claimed() {
+                    q.pop_front();
+                    continue;
+                }
+                let servable = shard
+                    .db(dbi)
+                    .peek(&qk.1, now)
+                    .is_some_and(|e| (w.ready)(&e.value));
+                if !servable {
+                    break;
+                }
+                q.pop_front();
+                if !w.claim() {
+                    continue;
+                }
+                let mut ctx = Ctx {
+                    shard,
+                    db: dbi,
+                    now,
+                    no_touch: false,
+                };
+                if let Some((served, undo)) = (w.serve)(&mut ctx, &qk.1, &w) {
+                    out.push((
+                        w.clone(),
+                        Delivery {
+                            served,
+                            shard: id,
+                            undo,
+                        },
+                    ));
+                }
+            }
+            if q.is_empty() {
+                if let Some(db) = shard.db_opt_mut(dbi) {
+                    db.unwatch(&qk.1);
+                }
+            } else {
+                blocked.queues.insert(qk, q);
+            }
+        }
+    }
+    // Waiters registered while serving (none today) would be in shard.blocked.
+    let added = std::mem::take(&mut shard.blocked);
+    for (k, q) in added.queues {
+        blocked.queues.entry(k).or_default().extend(q);
+    }
+    shard.blocked = blocked;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::Shard;
+
+    fn ready_str(v: &Value) -> bool {
+        v.as_str().is_some()
+    }
+    /// Serves by taking the whole string (a stand-in for a pop).
+    fn take_str(ctx: &mut Ctx<'_>, key: &[u8], _w: &Waiter) -> Option<(Served, Undo)> {
+        let now = ctx.now;
+        let e = ctx.db().take(key, now)?;
+        let v = e.value.as_str()?.to_vec();
+        let k = key.to_vec();
+        let back = v.clone();
+        let undo: Undo = Box::new(move |ctx: &mut Ctx<'_>| {
+            ctx.db().set(&k, Value::string(&back));
+        });
+        Some((Served::Reply(v), undo))
+    }
+    fn waiter(client: u64, keys: &[&str]) -> Arc<Waiter> {
+        Arc::new(Waiter::new(
+            0,
+            client,
+            0,
+            false,
+            OwnedArgs::default(),
+            keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+            ready_str,
+            take_str,
+        ))
+    }
+    fn replies(d: Vec<(Arc<Waiter>, Delivery)>) -> Vec<(u64, Vec<u8>)> {
+        d.into_iter()
+            .map(|(w, d)| match d.served {
+                Served::Reply(r) => (w.client, r),
+                Served::Move { elem, .. } => (w.client, elem),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn first_blocked_first_served_once() {
+        let mut s = Shard::new(0, 1, 16);
+        let a = waiter(1, &["k"]);
+        let b = waiter(2, &["k", "j"]);
+        register(&mut s, a.clone(), &a.keys, 0);
+        register(&mut s, b.clone(), &b.keys, 0);
+        assert!(serve_ready(&mut s, 0).is_empty());
+        s.db(0).set(b"k", Value::string(b"v1"));
+        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(1, b"v1".to_vec())]);
+        assert!(a.is_claimed() && !b.is_claimed());
+        s.db(0).set(b"j", Value::string(b"v2"));
+        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(2, b"v2".to_vec())]);
+        // b is still queued on k but claimed: a new value on k serves nobody.
+        s.db(0).set(b"k", Value::string(b"v3"));
+        assert!(serve_ready(&mut s, 0).is_empty());
+        assert!(s.blocked.is_empty());
+        assert!(s.db(0).peek(b"k", 0).is_some());
+    }
+
+    #[test]
+    fn register_serves_at_once_and_unregister_cleans() {
+        let mut s = Shard::new(0, 1, 16);
+        s.db(0).set(b"k", Value::string(b"v"));
+        let a = waiter(1, &["k"]);
+        register(&mut s, a.clone(), &a.keys, 0);
+        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(1, b"v".to_vec())]);
+        let b = waiter(2, &["x", "y"]);
+        register(&mut s, b.clone(), &b.keys, 0);
+        assert_eq!(s.blocked.keys(), 2);
+        unregister(&mut s, &b);
+        assert!(s.blocked.is_empty());
+        s.db(0).set(b"x", Value::string(b"v"));
+        assert!(serve_ready(&mut s, 0).is_empty());
+    }
+
+    #[test]
+    fn claimed_elsewhere_is_skipped() {
+        let mut s = Shard::new(0, 1, 16);
+        let a = waiter(1, &["k"]);
+        let b = waiter(2, &["k"]);
+        register(&mut s, a.clone(), &a.keys, 0);
+        register(&mut s, b.clone(), &b.keys, 0);
+        assert!(a.claim());
+        s.db(0).set(b"k", Value::string(b"v"));
+        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(2, b"v".to_vec())]);
+    }
+}
