@@ -375,7 +375,7 @@ impl ZSet {
         let pack = items.len() <= lim.entries && items.iter().all(|(_, m)| m.len() <= lim.value);
         let items: Vec<(f64, Box<[u8]>)> = items
             .into_iter()
-            .map(|(s, m)| (s, m.into_boxed_slice()))
+            .map(|(s, m)| (if pack { s + 0.0 } else { s }, m.into_boxed_slice()))
             .collect();
         let mut z = ZSet {
             repr: Repr::Pack(items),
@@ -457,6 +457,8 @@ impl ZSet {
         }
         match &mut self.repr {
             Repr::Pack(v) => {
+                // The packed form keeps scores as text, where -0 reads back as 0.
+                let score = score + 0.0;
                 let at = v.partition_point(|(s, m)| less(*s, m, score, member));
                 v.insert(at, (score, member.into()));
             }
@@ -476,6 +478,7 @@ impl ZSet {
                     .position(|(_, m)| &**m == member)
                     .expect("member present");
                 let (_, m) = v.remove(at);
+                let new = new + 0.0;
                 let to = v.partition_point(|(s, x)| less(*s, x, new, member));
                 v.insert(to, (new, m));
             }
