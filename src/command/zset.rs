@@ -240,14 +240,14 @@ fn zadd_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, incr_cmd: boo
         idx += 1;
     }
     let elements = a.len() - idx;
-    if elements % 2 == 1 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return r.error(SYNTAX);
     }
     let elements = elements / 2;
     if fl.nx && fl.xx {
         return r.error("ERR XX and NX options at the same time are not compatible");
     }
-    if (fl.gt && fl.nx) || (fl.lt && fl.nx) || (fl.gt && fl.lt) {
+    if (fl.nx && (fl.gt || fl.lt)) || (fl.gt && fl.lt) {
         return r.error("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if fl.incr && elements > 1 {

@@ -807,8 +807,8 @@ mod tests {
                     let r = ScoreRange {
                         min: (rng.next() % 50) as f64 - 25.0,
                         max: (rng.next() % 50) as f64 - 25.0,
-                        minex: rng.next() % 2 == 0,
-                        maxex: rng.next() % 2 == 0,
+                        minex: rng.next().is_multiple_of(2),
+                        maxex: rng.next().is_multiple_of(2),
                     };
                     let (lo, hi) = z.score_ranks(&r);
                     let exp: Vec<_> = want
