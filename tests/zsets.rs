@@ -16,14 +16,21 @@ fn encoding(c: &mut redis::Connection, key: &str) -> String {
 }
 
 fn config_set(c: &mut redis::Connection, k: &str, v: &str) {
-    let _: () = redis::cmd("CONFIG").arg("SET").arg(k).arg(v).query(c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(k)
+        .arg(v)
+        .query(c)
+        .unwrap();
 }
 
 #[test]
 fn basic_commands_and_scores() {
     let s = Server::start();
     let mut c = s.conn();
-    let n: i64 = c.zadd_multiple("z", &[(1, "a"), (2, "b"), (3, "c")]).unwrap();
+    let n: i64 = c
+        .zadd_multiple("z", &[(1, "a"), (2, "b"), (3, "c")])
+        .unwrap();
     assert_eq!(n, 3);
     assert_eq!(c.zcard::<_, i64>("z").unwrap(), 3);
     assert_eq!(c.zscore::<_, _, f64>("z", "b").unwrap(), 2.0);
@@ -45,7 +52,10 @@ fn basic_commands_and_scores() {
     // Scores are formatted like %.17g.
     let mut r = s.raw();
     r.cmd(&["ZADD", "f", "1.1", "x", "1e20", "y", "-0.5", "w"]);
-    assert_eq!(r.cmd(&["ZSCORE", "f", "x"]), b"$18\r\n1.1000000000000001\r\n");
+    assert_eq!(
+        r.cmd(&["ZSCORE", "f", "x"]),
+        b"$18\r\n1.1000000000000001\r\n"
+    );
     assert_eq!(r.cmd(&["ZSCORE", "f", "y"]), b"$5\r\n1e+20\r\n");
     r.cmd(&["HELLO", "3"]);
     assert_eq!(r.cmd(&["ZSCORE", "f", "w"]), b",-0.5\r\n");
@@ -167,8 +177,12 @@ fn set_operations_across_shards() {
     let mut c = s.conn();
     let k = key_per_shard("zk");
     assert_eq!(k.len(), 3);
-    let _: i64 = c.zadd_multiple(&k[0], &[(1, "a"), (2, "b"), (3, "c")]).unwrap();
-    let _: i64 = c.zadd_multiple(&k[1], &[(10, "b"), (20, "c"), (30, "d")]).unwrap();
+    let _: i64 = c
+        .zadd_multiple(&k[0], &[(1, "a"), (2, "b"), (3, "c")])
+        .unwrap();
+    let _: i64 = c
+        .zadd_multiple(&k[1], &[(10, "b"), (20, "c"), (30, "d")])
+        .unwrap();
     let v: Vec<(String, f64)> = redis::cmd("ZUNION")
         .arg(2)
         .arg(&k[0])
@@ -259,7 +273,9 @@ fn pops_and_zmpop_across_shards() {
     let s = Server::start();
     let mut c = s.conn();
     let k = key_per_shard("pk");
-    let _: i64 = c.zadd_multiple(&k[1], &[(1, "a"), (2, "b"), (3, "c")]).unwrap();
+    let _: i64 = c
+        .zadd_multiple(&k[1], &[(1, "a"), (2, "b"), (3, "c")])
+        .unwrap();
     let mut r = s.raw();
     // The first non-empty key wins, wherever it lives.
     assert_eq!(
@@ -273,7 +289,10 @@ fn pops_and_zmpop_across_shards() {
     );
     assert_eq!(r.cmd(&["ZPOPMIN", &k[1]]), b"*2\r\n$1\r\na\r\n$1\r\n1\r\n");
     assert_eq!(r.cmd(&["EXISTS", &k[1]]), b":0\r\n");
-    assert_eq!(r.cmd(&["ZMPOP", "3", &k[0], &k[1], &k[2], "MIN"]), b"*-1\r\n");
+    assert_eq!(
+        r.cmd(&["ZMPOP", "3", &k[0], &k[1], &k[2], "MIN"]),
+        b"*-1\r\n"
+    );
     r.cmd(&["SET", &k[2], "x"]);
     assert!(
         r.cmd(&["ZMPOP", "3", &k[0], &k[1], &k[2], "MIN"])

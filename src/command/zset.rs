@@ -1250,8 +1250,7 @@ fn parse_set_opts(
         } else if cmd.card && remaining >= 2 && eq(w, "limit") {
             match parse_i64(a.get(j + 1)) {
                 Some(l) if l >= 0 => o.limit = l as u64,
-                Some(_) => return Err("ERR LIMIT can't be negative"),
-                None => return Err(NOT_INT),
+                _ => return Err("ERR LIMIT can't be negative"),
             }
             j += 2;
         } else {
