@@ -785,6 +785,44 @@ pub fn zmpop(
     Ok(None)
 }
 
+/// True when `v` is a zset a blocked ZPOP can be served from.
+pub fn zset_ready(v: &Value) -> bool {
+    matches!(v, Value::ZSet(z) if !z.is_empty())
+}
+
+/// Adds (or re-adds, e.g. to undo a pop) members with their scores to the
+/// zset at `key`, creating it when missing. Returns how many were new.
+pub fn zadd_pairs(
+    db: &mut Db,
+    now: u64,
+    key: &[u8],
+    items: &[(Vec<u8>, f64)],
+) -> Result<usize, WrongType> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    match db.get_mut(key, now) {
+        Some(e) => {
+            as_zset(&mut e.value)?;
+        }
+        None => {
+            db.set(key, Value::ZSet(Box::new(ZSet::new())));
+        }
+    }
+    let lim = Limits::current();
+    let Some(e) = db.get_mut(key, now) else {
+        return Ok(0);
+    };
+    let z = as_zset(&mut e.value)?;
+    let mut added = 0;
+    for (m, s) in items {
+        if let AddOutcome::Added(_) = z.add(*s, m, AddFlags::default(), lim) {
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
 /// Writes popped elements: a flat `[m, s, ...]` array, or with `nested`
 /// (RESP3 with a count) an array of `[m, s]` pairs.
 pub fn reply_pop(r: &mut Reply<'_>, items: &[(Vec<u8>, f64)], nested: bool) {
@@ -1971,6 +2009,30 @@ mod tests {
         assert_eq!(d, vec![(1.0, b"a".to_vec())]);
         assert_eq!(inter_card(vec![Some(a.clone()), Some(b)], 0), 1);
         assert_eq!(inter_card(vec![Some(a), None], 0), 0);
+    }
+
+    #[test]
+    fn shard_pops_and_undo() {
+        let mut db = Db::new(1);
+        let items = vec![
+            (b"a".to_vec(), 1.0),
+            (b"b".to_vec(), 2.0),
+            (b"c".to_vec(), 3.0),
+        ];
+        assert_eq!(zadd_pairs(&mut db, 0, b"k", &items), Ok(3));
+        let got = zpop(&mut db, 0, b"k", true, 2).unwrap().unwrap();
+        assert_eq!(got, vec![(b"c".to_vec(), 3.0), (b"b".to_vec(), 2.0)]);
+        assert_eq!(zadd_pairs(&mut db, 0, b"k", &got), Ok(2));
+        let (k, got) = zmpop(&mut db, 0, &[b"none", b"k"], false, 10)
+            .unwrap()
+            .unwrap();
+        assert_eq!(k, b"k");
+        assert_eq!(got, items);
+        assert!(!db.contains(b"k", 0));
+        assert_eq!(zmpop(&mut db, 0, &[b"k"], false, 1), Ok(None));
+        db.set(b"s", Value::string(b"x"));
+        assert_eq!(zpop(&mut db, 0, b"s", false, 1), Err(WrongType));
+        assert!(!zset_ready(&Value::string(b"x")));
     }
 
     #[test]
