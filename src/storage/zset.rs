@@ -281,15 +281,6 @@ impl SkipList {
         }
         NIL
     }
-
-    fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self
-                .nodes
-                .iter()
-                .map(|n| n.ele.len() + n.lv.capacity() * 8)
-                .sum::<usize>()
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -308,12 +299,15 @@ enum Repr {
 #[derive(Clone, Debug)]
 pub struct ZSet {
     repr: Repr,
+    /// Total member bytes (for an O(1) memory estimate).
+    bytes: usize,
 }
 
 impl Default for ZSet {
     fn default() -> Self {
         ZSet {
             repr: Repr::Pack(Vec::new()),
+            bytes: 0,
         }
     }
 }
@@ -377,8 +371,10 @@ impl ZSet {
             .into_iter()
             .map(|(s, m)| (if pack { s + 0.0 } else { s }, m.into_boxed_slice()))
             .collect();
+        let bytes = items.iter().map(|(_, m)| m.len()).sum();
         let mut z = ZSet {
             repr: Repr::Pack(items),
+            bytes,
         };
         if !pack {
             z.convert_full();
@@ -415,11 +411,13 @@ impl ZSet {
     /// Approximate heap bytes owned.
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Pack(v) => v.capacity() * 24 + v.iter().map(|(_, m)| m.len()).sum::<usize>(),
+            Repr::Pack(v) => v.capacity() * 24 + self.bytes,
+            // Nodes (about 4/3 levels each on average) plus the map, and every
+            // member twice (node and map key).
             Repr::Full(f) => {
-                f.sl.heap_size()
+                f.sl.nodes.capacity() * (std::mem::size_of::<Node>() + 11)
                     + f.dict.capacity() * 32
-                    + f.dict.keys().map(|k| k.len()).sum::<usize>()
+                    + 2 * self.bytes
             }
         }
     }
@@ -450,6 +448,7 @@ impl ZSet {
 
     /// Inserts a member known to be absent.
     fn insert_new(&mut self, score: f64, member: &[u8], lim: Limits) {
+        self.bytes += member.len();
         if let Repr::Pack(v) = &self.repr
             && (v.len() + 1 > lim.entries || member.len() > lim.value)
         {
@@ -529,7 +528,7 @@ impl ZSet {
 
     /// Removes `member`; true when it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        match &mut self.repr {
+        let found = match &mut self.repr {
             Repr::Pack(v) => match v.iter().position(|(_, m)| &**m == member) {
                 Some(i) => {
                     v.remove(i);
@@ -544,7 +543,11 @@ impl ZSet {
                 }
                 None => false,
             },
+        };
+        if found {
+            self.bytes -= member.len();
         }
+        found
     }
 
     /// Number of leading elements (in order) for which the monotone `pred` holds.
@@ -621,12 +624,13 @@ impl ZSet {
         }
         match &mut self.repr {
             Repr::Pack(v) => {
-                v.drain(lo..hi);
+                self.bytes -= v.drain(lo..hi).map(|(_, m)| m.len()).sum::<usize>();
             }
             Repr::Full(_) => {
                 let victims = self.collect_ranks(lo, hi, false);
                 if let Repr::Full(f) = &mut self.repr {
                     for (m, s) in victims {
+                        self.bytes -= m.len();
                         f.dict.remove(&m[..]);
                         f.sl.delete(s, &m);
                     }
@@ -669,6 +673,7 @@ impl ZSet {
     fn check(&self) {
         match &self.repr {
             Repr::Pack(v) => {
+                assert_eq!(self.bytes, v.iter().map(|(_, m)| m.len()).sum::<usize>());
                 for w in v.windows(2) {
                     assert!(less(w[0].0, &w[0].1, w[1].0, &w[1].1));
                 }
@@ -693,6 +698,7 @@ impl ZSet {
                 }
                 assert_eq!(sl.tail, prev);
                 assert_eq!(n, sl.len);
+                assert_eq!(self.bytes, f.dict.keys().map(|k| k.len()).sum::<usize>());
                 // Spans: walking each level sums to the element's rank.
                 for i in 0..sl.level {
                     let mut x = HEAD;
