@@ -388,7 +388,7 @@ fn zlexcount(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Err(_) => r.error(WRONGTYPE),
         Ok(None) => r.int(0),
         Ok(Some(z)) => {
-            let (lo, hi) = z.lex_ranks(&min, &max);
+            let (lo, hi) = z.lex_ranks_dir(&min, &max, false);
             r.int((hi - lo) as i64)
         }
     }
@@ -572,7 +572,7 @@ fn range_ranks(z: &ZSet, req: &RangeReq) -> (usize, usize) {
             };
         }
         Sel::Score(r) => z.score_ranks(r),
-        Sel::Lex(min, max) => z.lex_ranks(min, max),
+        Sel::Lex(min, max) => z.lex_ranks_dir(min, max, req.rev),
     };
     if req.offset < 0 {
         return (0, 0);

@@ -654,6 +654,50 @@ impl ZSet {
         (lo, hi.max(lo))
     }
 
+    /// Ranks `lo..hi` of a lex range read forward (or backward when `rev`),
+    /// the way Redis walks it: an empty answer unless the last member is
+    /// `>= min` and the first `<= max`; then from the first member `>= min`
+    /// onward while `<= max` (backward: from the last member `<= max` while
+    /// `>= min`). The same as [`ZSet::lex_ranks`] when all scores are equal;
+    /// on a packed set with mixed scores it also matches Redis's listpack scan.
+    pub fn lex_ranks_dir(&self, min: &LexBound, max: &LexBound, rev: bool) -> (usize, usize) {
+        let n = self.len();
+        if n == 0 || lex_range_empty(min, max) {
+            return (0, 0);
+        }
+        let (Some((first, _)), Some((last, _))) = (self.at_rank(0), self.at_rank(n - 1)) else {
+            return (0, 0);
+        };
+        if !lex_gte_min(last, min) || !lex_lte_max(first, max) {
+            return (0, 0);
+        }
+        match &self.repr {
+            Repr::Pack(v) => {
+                if rev {
+                    let Some(end) = v.iter().rposition(|(_, m)| lex_lte_max(m, max)) else {
+                        return (0, 0);
+                    };
+                    let run = v[..=end]
+                        .iter()
+                        .rev()
+                        .take_while(|(_, m)| lex_gte_min(m, min))
+                        .count();
+                    (end + 1 - run, end + 1)
+                } else {
+                    let Some(lo) = v.iter().position(|(_, m)| lex_gte_min(m, min)) else {
+                        return (0, 0);
+                    };
+                    let run = v[lo..]
+                        .iter()
+                        .take_while(|(_, m)| lex_lte_max(m, max))
+                        .count();
+                    (lo, lo + run)
+                }
+            }
+            Repr::Full(_) => self.lex_ranks(min, max),
+        }
+    }
+
     /// Every element in ascending order.
     pub fn iter_all(&self, mut f: impl FnMut(&[u8], f64)) {
         self.for_ranks(0, self.len(), false, &mut f);
@@ -716,6 +760,22 @@ impl ZSet {
             }
         }
     }
+}
+
+/// True when no member can lie between the bounds (zslIsInLexRange's test).
+pub fn lex_range_empty(min: &LexBound, max: &LexBound) -> bool {
+    use std::cmp::Ordering::*;
+    let key = |b: &LexBound| match b {
+        LexBound::Min => 0,
+        LexBound::Val(..) => 1,
+        LexBound::Max => 2,
+    };
+    let cmp = match (min, max) {
+        (LexBound::Val(a, _), LexBound::Val(b, _)) => a.cmp(b),
+        _ => key(min).cmp(&key(max)),
+    };
+    let ex = |b: &LexBound| matches!(b, LexBound::Val(_, false));
+    cmp == Greater || (cmp == Equal && (ex(min) || ex(max)))
 }
 
 /// `m >= min` for a lex bound.
