@@ -994,6 +994,31 @@ mod tests {
     }
 
     #[test]
+    fn lex_walk_like_redis() {
+        let v = |s: &str, i| LexBound::Val(s.as_bytes().to_vec(), i);
+        assert!(lex_range_empty(&LexBound::Max, &LexBound::Min));
+        assert!(lex_range_empty(&v("b", true), &v("a", true)));
+        assert!(lex_range_empty(&v("a", false), &v("a", true)));
+        assert!(!lex_range_empty(&v("a", true), &v("a", true)));
+        assert!(!lex_range_empty(&LexBound::Min, &LexBound::Min));
+        let mut z = ZSet::new();
+        for (s, m) in [(1.0, "d"), (2.0, "a"), (3.0, "c"), (4.0, "b"), (5.0, "e")] {
+            z.add(s, m.as_bytes(), AddFlags::default(), BIG);
+        }
+        // The first member is "d": nothing can be <= "c".
+        assert_eq!(z.lex_ranks_dir(&v("b", true), &v("c", true), false), (0, 0));
+        assert_eq!(
+            z.lex_ranks_dir(&v("a", true), &LexBound::Max, false),
+            (0, 5)
+        );
+        assert_eq!(z.lex_ranks_dir(&v("a", false), &v("z", true), true), (2, 5));
+        assert_eq!(
+            z.lex_ranks_dir(&v("e", true), &v("a", false), false),
+            (0, 0)
+        );
+    }
+
+    #[test]
     fn lex_ranges() {
         let mut z = ZSet::new();
         for m in ["a", "b", "c", "d", "e"] {
