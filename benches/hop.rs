@@ -159,5 +159,73 @@ fn bench_hop(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_hop);
+/// Floor for comparison: two pinned threads bouncing a counter through one
+/// atomic, both busy-polling. Returns the time of `iters` round trips.
+fn atomic_pingpong(iters: u64) -> Duration {
+    let flag = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    let pin = move |i: usize| {
+        if let Some(&id) = cpus.get(i % cpus.len().max(1)) {
+            core_affinity::set_for_current(id);
+        }
+    };
+    let (f, p) = (flag.clone(), pin.clone());
+    let echo = std::thread::spawn(move || {
+        p(1);
+        for i in 0..iters {
+            while f.load(Ordering::Acquire) != 2 * i + 1 {
+                std::hint::spin_loop();
+            }
+            f.store(2 * i + 2, Ordering::Release);
+        }
+    });
+    let ping = std::thread::spawn(move || {
+        pin(0);
+        let t0 = Instant::now();
+        for i in 0..iters {
+            flag.store(2 * i + 1, Ordering::Release);
+            while flag.load(Ordering::Acquire) != 2 * i + 2 {
+                std::hint::spin_loop();
+            }
+        }
+        t0.elapsed()
+    });
+    let d = ping.join().expect("ping thread");
+    echo.join().expect("echo thread");
+    d
+}
+
+/// Baseline for the parked case: two threads bouncing a message through std
+/// channels, each blocking (futex) while it waits.
+fn channel_pingpong(iters: u64) -> Duration {
+    let (to_tx, to_rx) = mpsc::channel::<u64>();
+    let (back_tx, back_rx) = mpsc::channel::<u64>();
+    let echo = std::thread::spawn(move || {
+        while let Ok(v) = to_rx.recv() {
+            if back_tx.send(v + 1).is_err() {
+                break;
+            }
+        }
+    });
+    let t0 = Instant::now();
+    for i in 0..iters {
+        to_tx.send(i).expect("echo alive");
+        black_box(back_rx.recv().expect("echo reply"));
+    }
+    let d = t0.elapsed();
+    drop(to_tx);
+    echo.join().expect("echo thread");
+    d
+}
+
+fn bench_baseline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("thread_roundtrip_baseline");
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_secs(1));
+    g.bench_function("atomic_spin", |b| b.iter_custom(atomic_pingpong));
+    g.bench_function("std_mpsc_blocking", |b| b.iter_custom(channel_pingpong));
+    g.finish();
+}
+
+criterion_group!(benches, bench_hop, bench_baseline);
 criterion_main!(benches);
