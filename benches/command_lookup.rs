@@ -18,15 +18,9 @@ fn bench_lookup(c: &mut Criterion) {
         b"get",
         b"SET",
         b"set",
-        b"INCR",
         b"MGET",
-        b"mget",
-        b"EXPIRE",
-        b"DEL",
-        b"PING",
         b"SETRANGE",
         b"setrange",
-        b"GETEX",
     ];
     for &name in names {
         assert!(lookup(name).is_some(), "{}", String::from_utf8_lossy(name));
