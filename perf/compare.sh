@@ -193,7 +193,7 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 dbsize() { redis-cli -p "$1" dbsize | tr -d '\r'; }
-rcli() { redis-cli -p "$1" "${@:2}" >/dev/null; }
+rcli() { redis-cli -p "$1" "${@:2}" >/dev/null 2>&1 || log "  redis-cli -p $* failed"; }
 
 # supported PORT CMD...: every command known to the server (COMMAND INFO gives
 # an empty/nil entry for unknown commands)
@@ -224,8 +224,10 @@ load() {
     local port=${SERVER_PORT[$name]}
     local -a cmd=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$port" -t 1 -c "$CLIENTS" "$@")
     printf '%s\t%s\t%s\n' "$name" "$row (load)" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
-    "${cmd[@]}" --json-out "$RAW/$name-$row-load.json" >"$RAW/$name-$row-load.txt" 2>&1 ||
-        die "loading data into $name failed (row $row): see $RAW/$name-$row-load.txt"
+    if ! "${cmd[@]}" --json-out "$RAW/$name-$row-load.json" >"$RAW/$name-$row-load.txt" 2>&1; then
+        log "  loading data into $name failed (row $row): $(tail -n 3 "$RAW/$name-$row-load.txt" | tr '\n' ' ')"
+        return 1
+    fi
 }
 
 # record TABLE ROW SERVER STATUS JSON TICKS WALL LABEL
@@ -296,7 +298,8 @@ run_matrix() {
     measure "$table" "$name" 1 "SET p1 32 B" --ratio 1:0 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
     if [[ $kind != null ]]; then
         rcli "$port" flushall
-        load "$name" 2 --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 "${SMALL[@]}"
+        load "$name" 2 --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 "${SMALL[@]}" ||
+            log "  (GET rows on $name run without the preload: see their hit rate)"
     fi
     measure "$table" "$name" 2 "GET p1" --ratio 0:1 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
     measure "$table" "$name" 3 "SET p16" --ratio 1:0 --key-pattern R:R --pipeline 16 "${SMALL[@]}"
@@ -352,8 +355,12 @@ memory() {
     pid=${SERVER_PID[$name]}
     u0=$(used_memory "$port")
     r0=$(rss_bytes "$pid")
-    load "$name" mem-strings --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
-        --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_KEYS - 1))
+    if ! load "$name" mem-strings --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
+        --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_KEYS - 1)); then
+        printf '%s\t%s\terror: loading failed\n' strings "$name" >>"$MEM_TSV"
+        stop_server "$name"
+        return 0
+    fi
     u1=$(used_memory "$port")
     r1=$(rss_bytes "$pid")
     n=$(dbsize "$port")
@@ -368,13 +375,16 @@ memory() {
     if supported "$port" hset; then
         u0=$(used_memory "$port")
         r0=$(rss_bytes "$pid")
-        load "$name" mem-hashes --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
+        if load "$name" mem-hashes --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
             --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_HASHES - 1)) \
-            --command "HSET __key__$(printf ' f%d __data__' {1..10})"
-        u1=$(used_memory "$port")
-        r1=$(rss_bytes "$pid")
-        n=$(dbsize "$port")
-        printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t10\n' hashes "$name" "$MEM_HASHES" "$n" "$u0" "$u1" "$r0" "$r1" >>"$MEM_TSV"
+            --command "HSET __key__$(printf ' f%d __data__' {1..10})"; then
+            u1=$(used_memory "$port")
+            r1=$(rss_bytes "$pid")
+            n=$(dbsize "$port")
+            printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t10\n' hashes "$name" "$MEM_HASHES" "$n" "$u0" "$u1" "$r0" "$r1" >>"$MEM_TSV"
+        else
+            printf '%s\t%s\terror: loading failed\n' hashes "$name" >>"$MEM_TSV"
+        fi
     else
         printf '%s\t%s\tn/a (not supported yet)\n' hashes "$name" >>"$MEM_TSV"
     fi
@@ -390,6 +400,11 @@ NULL_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[null]}" --threads 1 --null-server y
 log "results: $RESULTS/$STAMP.md (raw data: $RAW); ${ROW_SECS}s per row"
 
 # ---------------------------------------------------------------- load matrix
+# fail fast: a coreshard that does not start should not cost the Redis rows first
+start_server cs1 "${SERVER_PORT_OF[cs1]}" "$SERVER_CPUS" "${CS1_CMD[@]}" ||
+    die "coreshard --threads 1 failed to start (binary: $CS_BIN)"
+stop_server cs1
+
 start_server redis "${SERVER_PORT_OF[redis]}" "$SERVER_CPUS" "${REDIS_CMD[@]}" ||
     die "redis-server failed to start"
 run_matrix t1 redis
@@ -441,3 +456,4 @@ OUT="$RESULTS/$STAMP.md"
 python3 "$SCRIPT_DIR/compare_report.py" >"$OUT"
 cp "$OUT" "$RESULTS/latest.md"
 log "done in ${WALL}s: $OUT (copied to $RESULTS/latest.md)"
+if ((WALL >= 900)); then log "WARNING: the run took ${WALL}s, over the 15-minute budget; lower ROW_SECS"; fi
