@@ -105,6 +105,7 @@ BENCH=${BENCH_BIN:-$REPO/target/release/coreshard-bench}
 # ---------------------------------------------------------------- output dirs
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 START_EPOCH=$(date +%s)
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RAW="$RESULTS/raw/$STAMP"
 mkdir -p "$RAW"
 ROWS_TSV="$RAW/rows.tsv"   # table row server status json cpu_ticks wall_secs label
@@ -444,6 +445,7 @@ export STAMP RAW ROWS_TSV MEM_TSV CMDS WALL MEASURE_WALL INVOCATION ROW_SECS CLI
     RATE MEM_KEYS MEM_HASHES QUICK CLK_TCK
 export M_CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 export M_NPROC=$NPROC
+export M_LOAD="$LOADAVG_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 export M_KERNEL=$(uname -r)
 export M_MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 export V_REDIS=$("$REDIS_BIN" --version)

@@ -213,8 +213,9 @@ def main():
     )
     p(f"- Row 10 sends GETs at a fixed {E.get('RATE') or '—'} req/s (half of Redis's row-2 throughput); "
       "its latencies count from each request's intended send time.")
-    p("- The machine is shared and virtualised: absolute numbers wander between runs; compare "
-      "rows within one run.")
+    p(f"- Load average (1/5/15 min): {E.get('M_LOAD', '?')}. The machine is shared and virtualised: "
+      "absolute numbers wander between runs; compare rows within one run, and read CPU µs/op "
+      "before ops/s when the server CPU column is well below 100%.")
     p()
     p("## coreshard --threads 1 vs Redis (and the null server, rows 1-4)")
     p()
