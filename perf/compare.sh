@@ -106,6 +106,10 @@ BENCH=${BENCH_BIN:-$REPO/target/release/coreshard-bench}
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 START_EPOCH=$(date +%s)
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STAT_START=$(head -n 1 /proc/stat)
+GIT_COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# dirty = uncommitted changes outside perf/results/ (which this script writes)
+GIT_DIRTY=$(git -C "$REPO" status --short 2>/dev/null | grep -v ' perf/results/' | head -c1 || true)
 RAW="$RESULTS/raw/$STAMP"
 mkdir -p "$RAW"
 ROWS_TSV="$RAW/rows.tsv"   # table row server status json cpu_ticks wall_secs label
@@ -439,17 +443,18 @@ MEASURE_WALL=$(($(date +%s) - START_EPOCH))
 WALL=$((SECONDS - SCRIPT_START))
 INVOCATION="${USER_ENV}perf/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 
-GIT_COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-GIT_DIRTY=$(git -C "$REPO" status --short 2>/dev/null | grep -v '^?? perf/results/' | head -c1 || true)
 export STAMP RAW ROWS_TSV MEM_TSV CMDS WALL MEASURE_WALL INVOCATION ROW_SECS CLIENTS SERVER_CPUS GEN_CPUS CS2_CPUS \
     RATE MEM_KEYS MEM_HASHES QUICK CLK_TCK
 export M_CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 export M_NPROC=$NPROC
 export M_LOAD="$LOADAVG_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+export STAT_START STAT_END=$(head -n 1 /proc/stat)
 export M_KERNEL=$(uname -r)
 export M_MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 export V_REDIS=$("$REDIS_BIN" --version)
-export V_CS="$GIT_COMMIT${GIT_DIRTY:+ (dirty working tree)}"
+V_CS="commit $GIT_COMMIT${GIT_DIRTY:+ (dirty working tree)}"
+if [[ -n ${CORESHARD_BIN:-} ]]; then V_CS="binary from CORESHARD_BIN (this checkout: $V_CS)"; fi
+export V_CS
 export V_CS_BIN=$CS_BIN V_BENCH_BIN=$BENCH
 export V_BENCH=$("$BENCH" --version 2>/dev/null || echo unknown)
 export V_RUSTC=$(rustc --version 2>/dev/null || echo unknown)

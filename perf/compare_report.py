@@ -7,6 +7,7 @@ description from the environment; prints the report on stdout.
 """
 import json
 import os
+import re
 import sys
 
 E = os.environ
@@ -47,10 +48,40 @@ def load_rows(path):
                 rec["cpu_us_op"] = cpu_s * 1e6 / rec["ops"] if rec["ops"] else None
                 rec["cpu_util"] = cpu_s / float(wall) if float(wall) > 0 else None
                 rec["commands"] = data.get("commands", {})
+                rec["gen_util"] = generator_util(js[: -len(".json")] + ".txt", float(wall))
             rows[(row, server)] = rec
             if label and (row not in labels or server == "redis"):
                 labels[row] = label
     return rows, labels
+
+
+def generator_util(txt, wall):
+    """Load generator CPU / wall time, from the summary line coreshard-bench prints
+    ("generator cpu: user U s, sys S s, ..."); None when absent."""
+    m = None
+    try:
+        with open(txt) as f:
+            m = re.search(r"generator cpu: user ([0-9.]+) s, sys ([0-9.]+) s", f.read())
+    except OSError:
+        pass
+    if not m or wall <= 0:
+        return None
+    return (float(m.group(1)) + float(m.group(2))) / wall
+
+
+def machine_cpu():
+    """Whole-machine CPU use between two `cpu` lines of /proc/stat: (busy %, steal %)."""
+    try:
+        a = [int(x) for x in E["STAT_START"].split()[1:9]]
+        b = [int(x) for x in E["STAT_END"].split()[1:9]]
+    except (KeyError, ValueError):
+        return None
+    d = [y - x for x, y in zip(a, b)]
+    total = sum(d)
+    if len(d) < 8 or total <= 0:
+        return None
+    idle = d[3] + d[4]
+    return 100.0 * (total - idle) / total, 100.0 * d[7] / total
 
 
 def fmt(v, digits):
@@ -69,6 +100,8 @@ def notes(rec):
     out = []
     if rec.get("errors"):
         out.append(f"errors {rec['errors']:,}")
+    if rec.get("gen_util") is not None:
+        out.append(f"generator CPU {100 * rec['gen_util']:.0f}%")
     hm = rec.get("hits", 0) + rec.get("misses", 0)
     if hm and rec["server"] != "null":
         out.append(f"hit rate {100.0 * rec['hits'] / hm:.0f}%")
@@ -197,7 +230,7 @@ def main():
     p(f"- Wall time: {wall // 60} min {wall % 60} s ({int(E['MEASURE_WALL'])} s after the build)")
     p(f"- Machine: {E['M_CPU']}; nproc {E['M_NPROC']}; kernel {E['M_KERNEL']}; memory {E['M_MEM']}")
     p(f"- Redis: {E['V_REDIS']}")
-    p(f"- coreshard: commit {E['V_CS']} (`{E['V_CS_BIN']}`)")
+    p(f"- coreshard: {E['V_CS']}: `{E['V_CS_BIN']}`")
     p(f"- Load generator: {E['V_BENCH']} (`{E['V_BENCH_BIN']}`)")
     p(f"- Rust: {E['V_RUSTC']}")
     p(
@@ -211,8 +244,14 @@ def main():
         "Ratios are coreshard / Redis (or null / Redis) for the same row: ops ratio > 1 and CPU ratio < 1 "
         "favour coreshard."
     )
+    p("- notes: generator CPU = the load generator's own CPU / wall time (near 100% means the "
+      "generator, not the server, limited the row); hit rate = GET-type hits / (hits + misses).")
     p(f"- Row 10 sends GETs at a fixed {E.get('RATE') or '—'} req/s (half of Redis's row-2 throughput); "
       "its latencies count from each request's intended send time.")
+    mc = machine_cpu()
+    if mc:
+        p(f"- Whole machine during the run: {mc[0]:.0f}% of all cpus busy (ours and others' "
+          f"processes), {mc[1]:.1f}% steal.")
     p(f"- Load average (1/5/15 min): {E.get('M_LOAD', '?')}. The machine is shared and virtualised: "
       "absolute numbers wander between runs; compare rows within one run, and read CPU µs/op "
       "before ops/s when the server CPU column is well below 100%.")
