@@ -18,7 +18,7 @@
 #   SERVER_CPUS / GEN_CPUS   cpu lists for taskset (default 0 / 1; the
 #                  --threads 2 variant always gets "SERVER_CPUS,GEN_CPUS")
 #
-# Whole run on a 2-core machine: about 6-8 minutes plus the cargo build.
+# Whole run on a 2-core machine: about 4-7 minutes plus the cargo build.
 set -euo pipefail
 
 ORIG_ARGS=("$@")
@@ -118,7 +118,6 @@ CMDS="$RAW/commands.txt"   # server<TAB>row<TAB>command line
 : >"$ROWS_TSV"
 : >"$MEM_TSV"
 : >"$CMDS"
-TMP=$(mktemp -d)
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- process handling
@@ -131,7 +130,6 @@ cleanup() {
     for name in "${!SERVER_PID[@]}"; do
         stop_server "$name" || true
     done
-    rm -rf "$TMP"
     if [[ $rc != 0 ]]; then
         log "aborted (status $rc); raw data kept in $RAW"
     fi
@@ -220,8 +218,6 @@ quote_cmd() {
     printf '%s' "${out% }"
 }
 
-gen() { taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 "$@"; }
-
 # load NAME ROW ARGS...: an unmeasured data-loading run
 load() {
     local name=$1 row=$2
@@ -254,7 +250,7 @@ measure() {
     printf '%s\t%s\t%s\n' "$name" "$row" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
     log "  row $row ($label) on $name"
     local t0 t1 c0 c1 rc=0
-    c0=$(cpu_ticks "$pid")
+    c0=$(cpu_ticks "$pid" 2>/dev/null || echo 0)
     t0=$(date +%s.%N)
     "${cmd[@]}" --json-out "$json" >"$RAW/$name-row$row.txt" 2>&1 || rc=$?
     t1=$(date +%s.%N)
