@@ -115,6 +115,8 @@ mkdir -p "$RAW"
 ROWS_TSV="$RAW/rows.tsv"   # table row server status json cpu_ticks wall_secs label
 MEM_TSV="$RAW/memory.tsv"  # dataset server status expected dbsize used0 used1 rss0 rss1 fields
 CMDS="$RAW/commands.txt"   # server<TAB>row<TAB>command line
+SERVERS_TXT="$RAW/servers.txt" # server<TAB>command line
+: >"$SERVERS_TXT"
 : >"$ROWS_TSV"
 : >"$MEM_TSV"
 : >"$CMDS"
@@ -150,6 +152,9 @@ start_server() {
         die "port $port is already in use by another server; set PORT_BASE"
     fi
     local logf="$RAW/server-$name.log"
+    local line
+    line="$(quote_cmd taskset -c "$cpus" "$@")"
+    grep -qxF "$name	$line" "$SERVERS_TXT" || printf '%s\t%s\n' "$name" "$line" >>"$SERVERS_TXT"
     taskset -c "$cpus" "$@" >"$logf" 2>&1 &
     local pid=$!
     SERVER_PID[$name]=$pid
@@ -439,7 +444,7 @@ MEASURE_WALL=$(($(date +%s) - START_EPOCH))
 WALL=$((SECONDS - SCRIPT_START))
 INVOCATION="${USER_ENV}perf/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 
-export STAMP RAW ROWS_TSV MEM_TSV CMDS WALL MEASURE_WALL INVOCATION ROW_SECS CLIENTS SERVER_CPUS GEN_CPUS CS2_CPUS \
+export STAMP RAW ROWS_TSV MEM_TSV CMDS SERVERS_TXT WALL MEASURE_WALL INVOCATION ROW_SECS CLIENTS SERVER_CPUS GEN_CPUS CS2_CPUS \
     RATE MEM_KEYS MEM_HASHES QUICK CLK_TCK
 export M_CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 export M_NPROC=$NPROC

@@ -199,6 +199,17 @@ def memory_table(path):
     return "\n".join(out)
 
 
+def servers(path):
+    out = ["Servers:", "", "```"]
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line:
+                out.append(line.split("\t", 1)[1])
+    out.append("```")
+    return "\n".join(out)
+
+
 def commands(path):
     out = []
     current = None
@@ -208,11 +219,13 @@ def commands(path):
             if not line:
                 continue
             server, row, cmd = line.split("\t", 2)
-            if server != current:
+            group = (server, row.startswith("mem-"))
+            if group != current:
                 if current is not None:
                     out.append("```")
-                out.append(f"\n{SERVER_NAME.get(server, server)}:\n\n```")
-                current = server
+                title = SERVER_NAME.get(server, server) + (", memory" if group[1] else "")
+                out.append(f"\n{title}:\n\n```")
+                current = group
             out.append(f"# row {row}\n{cmd}")
     if current is not None:
         out.append("```")
@@ -286,6 +299,8 @@ def main():
     p("- 10: GET, pipeline 1, fixed rate.")
     p()
     p("## Commands")
+    p()
+    p(servers(E["SERVERS_TXT"]))
     p()
     p("Every load generator command line of this run (`(load)` = unmeasured data loading):")
     p(commands(E["CMDS"]))
