@@ -48,6 +48,7 @@ def load_rows(path):
                 rec["cpu_us_op"] = cpu_s * 1e6 / rec["ops"] if rec["ops"] else None
                 rec["cpu_util"] = cpu_s / float(wall) if float(wall) > 0 else None
                 rec["commands"] = data.get("commands", {})
+                rec["rate"] = (data.get("config") or {}).get("rate")
                 rec["gen_util"] = generator_util(js[: -len(".json")] + ".txt", float(wall))
             rows[(row, server)] = rec
             if label and (row not in labels or server == "redis"):
@@ -98,6 +99,8 @@ def ratio(a, b):
 
 def notes(rec):
     out = []
+    if rec.get("rate") and rec["ops_sec"] < 0.97 * float(rec["rate"]):
+        out.append("**rate not sustained**: the server fell behind, latencies include the backlog")
     if rec.get("errors"):
         out.append(f"errors {rec['errors']:,}")
     if rec.get("gen_util") is not None:
