@@ -242,6 +242,10 @@ def main():
     p = print
     p(f"# coreshard vs Redis: {E['STAMP']}{' (quick smoke run)' if quick else ''}")
     p()
+    st = E["STAMP"]
+    if len(st) == 18:  # 2026-11-22T074304Z
+        st = f"{st[:10]} {st[11:13]}:{st[13:15]}:{st[15:17]} UTC"
+    p(f"- Date: {st}")
     p(f"- Command: `{E['INVOCATION']}`")
     p(f"- Wall time: {wall // 60} min {wall % 60} s ({int(E['MEASURE_WALL'])} s after the build)")
     p(f"- Machine: {E['M_CPU']}; nproc {E['M_NPROC']}; kernel {E['M_KERNEL']}; memory {E['M_MEM']}")
