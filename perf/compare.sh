@@ -12,6 +12,8 @@
 # Environment:
 #   ROW_SECS       seconds per measured row (default 7, --quick: 2)
 #   PORT_BASE      first TCP port; 4 consecutive ports are used (default 17380)
+#   CORESHARD_ARGS extra arguments for every coreshard server (e.g.
+#                  "--executor-spin-us 50"), split on spaces
 #   CORESHARD_BIN  server binary (default: target/release/coreshard)
 #   BENCH_BIN      load generator (default: target/release/coreshard-bench)
 #   SKIP_BUILD=1   do not run `cargo build --release --bins`
@@ -25,7 +27,7 @@ ORIG_ARGS=("$@")
 SCRIPT_START=$SECONDS
 # the environment settings given by the caller, for the report's command line
 USER_ENV=""
-for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS; do
+for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS CORESHARD_ARGS; do
     if [[ -n ${!v:-} ]]; then USER_ENV+="$v=${!v} "; fi
 done
 QUICK=0
@@ -399,9 +401,10 @@ memory() {
 
 declare -A SERVER_PORT_OF=([redis]=$PORT_BASE [cs1]=$((PORT_BASE + 1)) [cs2]=$((PORT_BASE + 2)) [null]=$((PORT_BASE + 3)))
 REDIS_CMD=("$REDIS_BIN" --port "${SERVER_PORT_OF[redis]}" --save '' --appendonly no --daemonize no)
-CS1_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs1]}" --threads 1)
-CS2_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs2]}" --threads 2)
-NULL_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[null]}" --threads 1 --null-server yes)
+read -r -a CS_EXTRA <<<"${CORESHARD_ARGS:-}"
+CS1_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs1]}" --threads 1 "${CS_EXTRA[@]}")
+CS2_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs2]}" --threads 2 "${CS_EXTRA[@]}")
+NULL_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[null]}" --threads 1 --null-server yes "${CS_EXTRA[@]}")
 
 log "results: $RESULTS/$STAMP.md (raw data: $RAW); ${ROW_SECS}s per row"
 
