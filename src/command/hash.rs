@@ -342,22 +342,12 @@ fn hvals(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 // HRANDFIELD
 // ---------------------------------------------------------------------------
 
-/// Chooses the positions HRANDFIELD returns for a hash of `size` pairs.
-///
-/// * negative count: `|count|` independent uniform picks (repeats allowed);
-/// * count ≥ size: every position in order;
-/// * otherwise `count` distinct positions: a partial shuffle when the count is
-///   a large share of the hash, rejection sampling when it is small. For the
-///   packed form the picks are sorted so they come in the hash's order.
-fn random_positions(size: usize, count: i64, packed: bool, rng: &mut crate::Rng) -> Vec<usize> {
-    if count < 0 || count == 1 {
-        let n = count.unsigned_abs() as usize;
-        return (0..n).map(|_| rng.below(size)).collect();
-    }
-    let count = count as usize;
-    if count >= size {
-        return (0..size).collect();
-    }
+/// Chooses `count` distinct positions (count < size) of a hash of `size`
+/// pairs for HRANDFIELD: a partial shuffle when the count is a large share of
+/// the hash, rejection sampling when it is small. For the packed form the
+/// picks are sorted so they come in the hash's order, as Redis's listpack
+/// sampling does.
+fn distinct_positions(size: usize, count: usize, packed: bool, rng: &mut crate::Rng) -> Vec<usize> {
     let mut picks = if count * 3 > size {
         let mut all: Vec<usize> = (0..size).collect();
         for i in 0..count {
@@ -433,8 +423,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     if count == 0 {
         return r.array(0);
     }
+    let size = h.len();
     let packed = h.is_packed();
-    let picks = random_positions(h.len(), count, packed, rng);
     // Packed pairs are reached by walking the buffer once; tables index directly.
     let flat: Vec<(&[u8], &[u8])> = if packed {
         h.iter().collect()
@@ -448,13 +438,14 @@ fn hrandfield(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             h.nth(i).unwrap_or_default()
         }
     };
-    if withvalues && !r.resp3 {
-        r.array(picks.len() * 2);
-    } else {
-        r.array(picks.len());
-    }
-    for &i in &picks {
-        let (f, v) = at(i);
+    let header = |r: &mut Reply<'_>, n: usize| {
+        if withvalues && !r.resp3 {
+            r.array(n * 2)
+        } else {
+            r.array(n)
+        }
+    };
+    let emit = |r: &mut Reply<'_>, (f, v): (&[u8], &[u8])| {
         if withvalues {
             if r.resp3 {
                 r.array(2);
@@ -464,6 +455,28 @@ fn hrandfield(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         } else {
             r.bulk(f);
         }
+    };
+    if count < 0 || count == 1 {
+        // Independent picks, repeats allowed, streamed without a pick list.
+        let n = count.unsigned_abs() as usize;
+        header(r, n);
+        for _ in 0..n {
+            emit(r, at(rng.below(size)));
+        }
+        return;
+    }
+    let count = count as usize;
+    if count >= size {
+        header(r, size);
+        for p in h.iter() {
+            emit(r, p);
+        }
+        return;
+    }
+    let picks = distinct_positions(size, count, packed, rng);
+    header(r, picks.len());
+    for &i in &picks {
+        emit(r, at(i));
     }
 }
 
@@ -734,19 +747,18 @@ mod tests {
     }
 
     #[test]
-    fn random_position_shapes() {
+    fn distinct_position_shapes() {
         let mut rng = crate::Rng::new(7);
-        let v = random_positions(5, -20, true, &mut rng);
-        assert_eq!(v.len(), 20);
-        assert!(v.iter().all(|&i| i < 5));
-        assert_eq!(random_positions(5, 10, true, &mut rng), vec![0, 1, 2, 3, 4]);
-        for (size, count) in [(10, 4), (100, 5), (100, 90)] {
-            let v = random_positions(size, count, true, &mut rng);
-            assert_eq!(v.len(), count as usize);
+        for (size, count) in [(10, 4), (100, 5), (100, 90), (5, 4)] {
+            let v = distinct_positions(size, count, true, &mut rng);
+            assert_eq!(v.len(), count);
             let mut s = v.clone();
             s.dedup();
             assert_eq!(s.len(), v.len(), "sorted and distinct");
             assert!(v.iter().all(|&i| i < size));
+            let v = distinct_positions(size, count, false, &mut rng);
+            let set: std::collections::HashSet<_> = v.iter().collect();
+            assert_eq!(set.len(), count);
         }
     }
 }

@@ -232,22 +232,32 @@ impl Table {
     }
 
     fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
-        if let Some(i) = self.position(field) {
-            self.entries[i].1 = SmallBytes::new(value);
+        let h = hash_of(field);
+        let entries = &self.entries;
+        if let Some(&i) = self
+            .index
+            .find(h, |&i| entries[i as usize].0.as_slice() == field)
+        {
+            self.entries[i as usize].1 = SmallBytes::new(value);
             return false;
         }
-        self.push_new(field, value);
+        self.push_hashed(h, field, value);
         true
     }
 
     /// Appends a field known to be absent.
     fn push_new(&mut self, field: &[u8], value: &[u8]) {
+        self.push_hashed(hash_of(field), field, value)
+    }
+
+    /// Appends a field known to be absent whose hash is `h`.
+    fn push_hashed(&mut self, h: u64, field: &[u8], value: &[u8]) {
         let i = self.entries.len() as u32;
         self.entries
             .push((SmallBytes::new(field), SmallBytes::new(value)));
         let entries = &self.entries;
         self.index
-            .insert_unique(hash_of(field), i, |&j| hash_of(&entries[j as usize].0));
+            .insert_unique(h, i, |&j| hash_of(&entries[j as usize].0));
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
