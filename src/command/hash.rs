@@ -506,6 +506,11 @@ fn parse_cursor(s: &[u8]) -> Option<u64> {
 }
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`
+///
+/// A packed hash is returned whole with cursor 0 (as Redis does for
+/// listpacks). A table visits COUNT pairs per call, MATCH filtering what was
+/// visited; every field present from the first call to the last is returned
+/// at least once (see `storage::hash` for why the cursor is stable).
 fn hscan(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let Some(cursor) = parse_cursor(a.get(2)) else {
         return r.error("ERR invalid cursor");

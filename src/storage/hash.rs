@@ -27,6 +27,10 @@ use crate::config::EncodingLimits;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
+/// Largest packed buffer a write may produce before the hash converts
+/// whatever the configured limits (Redis's listpack safety size, 1 GiB).
+pub const PACKED_SAFETY_LIMIT: usize = 1 << 30;
+
 /// A hash value.
 #[derive(Clone, Debug)]
 pub enum Hash {
@@ -380,10 +384,21 @@ impl Hash {
     }
 
     /// Converts to the table form when any of `lens` (lengths of fields and
-    /// values about to be stored) exceeds the packed value limit, like Redis's
-    /// `hashTypeTryConversion` before a multi-pair HSET.
+    /// values about to be stored) exceeds the packed value limit, or when they
+    /// could push the packed buffer past [`PACKED_SAFETY_LIMIT`], like Redis's
+    /// `hashTypeTryConversion` before HSET.
     pub fn convert_for(&mut self, lens: impl IntoIterator<Item = usize>, limits: &EncodingLimits) {
-        if self.is_packed() && lens.into_iter().any(|n| n > limits.hash_max_listpack_value) {
+        let Hash::Packed(p) = self else {
+            return;
+        };
+        let mut sum = p.buf.len();
+        for n in lens {
+            if n > limits.hash_max_listpack_value {
+                return self.to_table();
+            }
+            sum = sum.saturating_add(n);
+        }
+        if sum > PACKED_SAFETY_LIMIT {
             self.to_table();
         }
     }
