@@ -634,6 +634,52 @@ mod tests {
         }
     }
 
+    /// Random operations against a model (a vector of pairs in insertion
+    /// order): values always agree, and while packed the order does too.
+    #[test]
+    fn model_check() {
+        let mut rng = crate::Rng::new(42);
+        for round in 0..50 {
+            let l = limits(4 + round % 20, 3 + round % 7);
+            let mut h = Hash::new();
+            let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for _ in 0..400 {
+                let f = format!("f{}", rng.below(30)).into_bytes();
+                if rng.below(3) == 0 {
+                    let was = model.iter().position(|(k, _)| *k == f);
+                    assert_eq!(h.remove(&f), was.is_some());
+                    if let Some(i) = was {
+                        model.remove(i);
+                    }
+                } else {
+                    let v = vec![b'v'; rng.below(12)];
+                    let new = match model.iter_mut().find(|(k, _)| *k == f) {
+                        Some(p) => {
+                            p.1 = v.clone();
+                            false
+                        }
+                        None => {
+                            model.push((f.clone(), v.clone()));
+                            true
+                        }
+                    };
+                    assert_eq!(h.insert(&f, &v, &l), new);
+                }
+                assert_eq!(h.len(), model.len());
+                if h.is_packed() {
+                    let got: Vec<(Vec<u8>, Vec<u8>)> =
+                        h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+                    assert_eq!(got, model);
+                } else {
+                    for (k, v) in &model {
+                        assert_eq!(h.get(k), Some(&v[..]));
+                    }
+                    assert_eq!(h.iter().count(), model.len());
+                }
+            }
+        }
+    }
+
     #[test]
     fn packed_scan_is_one_call() {
         let l = limits(128, 64);
