@@ -343,5 +343,6 @@ case_files!(
     errors,
     limits,
     resp3,
+    sets,
     command_docs,
 );
