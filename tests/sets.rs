@@ -296,7 +296,7 @@ fn smove_across_shards() {
         let m: BTreeSet<String> = c.smembers(&dst).unwrap();
         assert_eq!(m, ["a", "b"].iter().map(|s| s.to_string()).collect());
         let _: () = c.set(&src, "str").unwrap();
-        let _: i64 = c.sadd(&format!("x{i}"), "m").unwrap();
+        let _: i64 = c.sadd(format!("x{i}"), "m").unwrap();
         let e = err_text(c.smove::<_, _, _, i64>(&format!("x{i}"), &src, "m"));
         assert!(e.starts_with("WRONGTYPE"), "{e}");
         assert!(c.sismember::<_, _, bool>(&format!("x{i}"), "m").unwrap());
