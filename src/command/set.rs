@@ -317,12 +317,35 @@ fn scard(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 
 /// Removes `count` random members (all of them when `count >= len`), in the
 /// order they are returned.
-pub fn pop_random(s: &mut Set, count: usize, rng: &mut crate::Rng) -> Vec<Vec<u8>> {
+///
+/// As Redis 7.0 (spopWithCountCommand): when few members would remain
+/// (`remaining * 5 <= count`) the survivors are picked instead and copied into
+/// a new set built from scratch, which may bring a hash table back to the
+/// intset encoding when only integers survive.
+pub fn pop_random(s: &mut Set, count: usize, rng: &mut crate::Rng, max: usize) -> Vec<Vec<u8>> {
     let len = s.len();
     if count >= len {
         let all = s.iter().map(Elem::to_vec).collect();
         *s = Set::new();
         return all;
+    }
+    let remaining = len - count;
+    if remaining * 5 <= count {
+        let mut keep = vec![false; len];
+        for p in sample_distinct(len, remaining, rng) {
+            keep[p] = true;
+        }
+        let mut survivors = Set::new();
+        let mut out = Vec::with_capacity(count);
+        for (i, e) in s.iter().enumerate() {
+            if keep[i] {
+                survivors.add_elem(e, max);
+            } else {
+                out.push(e.to_vec());
+            }
+        }
+        *s = survivors;
+        return out;
     }
     match s {
         Set::Table(_) => (0..count)
@@ -388,7 +411,7 @@ fn spop(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             0
         }
         Some(n) => {
-            let out = pop_random(s, n, rng);
+            let out = pop_random(s, n, rng, max_intset());
             r.set(out.len());
             for m in &out {
                 r.bulk(m);
@@ -1172,19 +1195,35 @@ mod tests {
         for i in 0..100 {
             s.add(i.to_string().as_bytes(), 512);
         }
-        let out = pop_random(&mut s, 40, &mut rng);
+        let out = pop_random(&mut s, 40, &mut rng, 512);
         assert_eq!(out.len(), 40);
         assert_eq!(s.len(), 60);
         assert_eq!(s.encoding(), "intset");
         for m in &out {
             assert!(!s.contains(m));
         }
+        // Few survivors: picked and rebuilt.
+        let out = pop_random(&mut s, 55, &mut rng, 512);
+        assert_eq!((out.len(), s.len()), (55, 5));
+        for m in &out {
+            assert!(!s.contains(m));
+        }
         let mut t = set_of_strs(&["a", "b", "c"]);
-        let out = pop_random(&mut t, 2, &mut rng);
+        let out = pop_random(&mut t, 2, &mut rng, 512);
         assert_eq!(out.len(), 2);
         assert_eq!(t.len(), 1);
-        let out = pop_random(&mut t, 5, &mut rng);
+        let out = pop_random(&mut t, 5, &mut rng, 512);
         assert_eq!(out.len(), 1);
         assert!(t.is_empty());
+        // A hash table whose survivors are integers becomes an intset again
+        // (Redis 7.0's SPOP "case 3").
+        let mut h = set_of_strs(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]);
+        h.add(b"1", 512);
+        let out = pop_random(&mut h, 11, &mut rng, 512);
+        assert_eq!(out.len(), 11);
+        assert_eq!(h.len(), 1);
+        if h.contains(b"1") {
+            assert_eq!(h.encoding(), "intset");
+        }
     }
 }
