@@ -233,18 +233,20 @@ impl Table {
     }
     /// Inserts `m`; false if present.
     pub fn insert(&mut self, m: &[u8]) -> bool {
-        let h = hash(m);
         let Table { items, index } = self;
-        if index
-            .find(h, |&i| items[i as usize].as_slice() == m)
-            .is_some()
-        {
-            return false;
-        }
         let pos = items.len() as u32;
-        items.push(SmallBytes::new(m));
-        index.insert_unique(h, pos, |&i| hash(&items[i as usize]));
-        true
+        match index.entry(
+            hash(m),
+            |&i| items[i as usize].as_slice() == m,
+            |&i| hash(&items[i as usize]),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(pos);
+                items.push(SmallBytes::new(m));
+                true
+            }
+        }
     }
     /// Removes the member at position `i`, moving the last member into its place.
     pub fn remove_at(&mut self, i: usize) -> SmallBytes {
