@@ -409,3 +409,79 @@ fn expired_sets_read_as_missing() {
     let m: Vec<i64> = c.smembers("t").unwrap();
     assert_eq!(m, vec![3]);
 }
+
+#[test]
+fn algebra_matches_a_model_over_many_keys() {
+    let s = Server::start();
+    let mut c = s.conn();
+    // A deterministic pseudo-random workload over 10 keys (spread over the 3
+    // shards), mixing intsets, hash tables, missing keys and duplicates.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let keys: Vec<String> = (0..10).map(|i| format!("mk{i}")).collect();
+    let mut model: Vec<BTreeSet<String>> = vec![BTreeSet::new(); keys.len()];
+    for (i, k) in keys.iter().enumerate() {
+        if i == 9 {
+            continue; // stays missing
+        }
+        let n = 1 + next(40);
+        for _ in 0..n {
+            let m = if i % 3 == 0 && next(4) == 0 {
+                format!("s{}", next(30))
+            } else {
+                next(30).to_string()
+            };
+            let _: i64 = c.sadd(k, &m).unwrap();
+            model[i].insert(m);
+        }
+    }
+    // A big set, so the smallest-set path and filtering hops are exercised.
+    let big: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
+    let _: i64 = c.sadd("mkbig", &big).unwrap();
+    for round in 0..60 {
+        let nkeys = 1 + next(4) as usize;
+        let pick: Vec<usize> = (0..nkeys).map(|_| next(10) as usize).collect();
+        let mut names: Vec<&str> = pick.iter().map(|&i| keys[i].as_str()).collect();
+        let mut sets: Vec<BTreeSet<String>> = pick.iter().map(|&i| model[i].clone()).collect();
+        if round % 5 == 0 {
+            names.push("mkbig");
+            sets.push(big.iter().cloned().collect());
+        }
+        let inter = sets[1..].iter().fold(sets[0].clone(), |acc, s| {
+            acc.intersection(s).cloned().collect()
+        });
+        let union = sets
+            .iter()
+            .fold(BTreeSet::new(), |acc, s| acc.union(s).cloned().collect());
+        let diff = sets[1..].iter().fold(sets[0].clone(), |acc, s| {
+            acc.difference(s).cloned().collect()
+        });
+        let got: BTreeSet<String> = c.sinter(&names).unwrap();
+        assert_eq!(got, inter, "SINTER {names:?}");
+        let got: BTreeSet<String> = c.sunion(&names).unwrap();
+        assert_eq!(got, union, "SUNION {names:?}");
+        let got: BTreeSet<String> = c.sdiff(&names).unwrap();
+        assert_eq!(got, diff, "SDIFF {names:?}");
+        let card: i64 = redis::cmd("SINTERCARD")
+            .arg(names.len())
+            .arg(&names)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(card as usize, inter.len());
+        let dst = format!("mdst{}", round % 4);
+        let n: i64 = c.sdiffstore(&dst, &names).unwrap();
+        assert_eq!(n as usize, diff.len());
+        let got: BTreeSet<String> = c.smembers(&dst).unwrap();
+        assert_eq!(got, diff);
+        let n: i64 = c.sinterstore(&dst, &names).unwrap();
+        assert_eq!(n as usize, inter.len());
+        let got: BTreeSet<String> = c.smembers(&dst).unwrap();
+        assert_eq!(got, inter);
+        assert_eq!(c.exists::<_, bool>(&dst).unwrap(), !inter.is_empty());
+    }
+}

@@ -166,62 +166,170 @@ pub fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set) -> usize {
     n
 }
 
-/// A source set fetched from another shard.
-enum Fetched {
-    Missing,
-    Wrong,
-    Found(Set),
-}
-
-/// Fetches copies of the sets at argument positions `idx` (coordinator path).
-/// `Err` when the first wrongly typed key (in argument order) is found.
-async fn fetch_sets(
+/// Runs `f` for each key at argument positions `idx`, one hop per shard;
+/// results in argument order.
+async fn per_key<R: Send + 'static>(
     c: &Conn,
     a: &OwnedArgs,
     idx: std::ops::Range<usize>,
-    write: bool,
-) -> Result<Vec<Option<Set>>, ()> {
+    f: fn(&mut Ctx<'_>, &[u8]) -> R,
+) -> Vec<R> {
     let start = idx.start;
     let groups = c.group_by_shard(a, idx.clone());
     let futs = groups.iter().map(|(shard, ix)| {
         let keys: Vec<Vec<u8>> = ix.iter().map(|&i| a.get(i).to_vec()).collect();
         c.on_shard(*shard, move |ctx| {
-            let mut out = Vec::with_capacity(keys.len());
-            for k in &keys {
-                let e = if write {
-                    lookup_write(ctx, k)
-                } else {
-                    lookup_read(ctx, k)
-                };
-                out.push(match set_of(e) {
-                    Err(()) => Fetched::Wrong,
-                    Ok(None) => Fetched::Missing,
-                    Ok(Some(s)) => Fetched::Found(s.clone()),
-                });
-            }
-            out
+            keys.iter().map(|k| f(ctx, k)).collect::<Vec<R>>()
         })
     });
     let results = futures::future::join_all(futs).await;
-    let mut all: Vec<Option<Fetched>> = (0..idx.len()).map(|_| None).collect();
+    let mut all: Vec<Option<R>> = (0..idx.len()).map(|_| None).collect();
     for ((_, ix), res) in groups.iter().zip(results) {
-        for (&i, f) in ix.iter().zip(res) {
-            all[i - start] = Some(f);
+        for (&i, r) in ix.iter().zip(res) {
+            all[i - start] = Some(r);
         }
     }
-    let mut sets = Vec::with_capacity(all.len());
-    for f in all {
-        match f {
-            Some(Fetched::Wrong) => return Err(()),
-            Some(Fetched::Found(s)) => sets.push(Some(s)),
-            _ => sets.push(None),
-        }
-    }
-    Ok(sets)
+    // Every position belongs to exactly one group, so nothing is dropped.
+    all.into_iter().flatten().collect()
 }
 
-fn refs(sets: &[Option<Set>]) -> Vec<Option<&Set>> {
-    sets.iter().map(|s| s.as_ref()).collect()
+/// A key's set as a source of a coordinated command: `Err` for another type,
+/// `None` when missing.
+type Probe<T> = Result<Option<T>, ()>;
+
+fn probe_len_read(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<usize> {
+    set_of(lookup_read(ctx, k)).map(|s| s.map(|s| s.len()))
+}
+fn probe_len_write(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<usize> {
+    set_of(lookup_write(ctx, k)).map(|s| s.map(|s| s.len()))
+}
+fn fetch_read(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<Set> {
+    set_of(lookup_read(ctx, k)).map(|s| s.cloned())
+}
+fn fetch_write(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<Set> {
+    set_of(lookup_write(ctx, k)).map(|s| s.cloned())
+}
+
+/// The first wrong type (in argument order) is the error; otherwise the values.
+fn all_ok<T>(v: Vec<Probe<T>>) -> Result<Vec<Option<T>>, ()> {
+    v.into_iter().collect()
+}
+
+/// The set at `key` without side effects (statistics were counted by the probe).
+fn peek_set<'a>(db: &'a Db, key: &[u8], now: u64) -> Option<&'a Set> {
+    db.peek(key, now).and_then(|e| match &e.value {
+        Value::Set(s) => Some(&**s),
+        _ => None,
+    })
+}
+
+/// Members of the set at `key` (empty when it is gone).
+fn members_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Vec<Vec<u8>> {
+    let now = ctx.now;
+    peek_set(ctx.db(), key, now).map_or_else(Vec::new, |s| s.iter().map(Elem::to_vec).collect())
+}
+
+/// Keeps the candidates that belong to every set at `keys` (`inter`) or to
+/// none of them (difference).
+fn filter_candidates(
+    ctx: &mut Ctx<'_>,
+    keys: &[Vec<u8>],
+    mut cands: Vec<Vec<u8>>,
+    inter: bool,
+) -> Vec<Vec<u8>> {
+    let now = ctx.now;
+    let db: &Db = ctx.db();
+    let sets: Vec<Option<&Set>> = keys.iter().map(|k| peek_set(db, k, now)).collect();
+    if inter {
+        let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() else {
+            return Vec::new();
+        };
+        cands.retain(|m| sets.iter().all(|s| s.contains(m)));
+    } else {
+        cands.retain(|m| !sets.iter().flatten().any(|s| s.contains(m)));
+    }
+    cands
+}
+
+/// SINTER/SDIFF across shards without copying whole sets: type-check every
+/// key (and learn the sizes), fetch the members of the smallest set (SINTER)
+/// or the first set (SDIFF), then let each other shard filter them.
+async fn inter_diff_coord(
+    c: &Conn,
+    a: &OwnedArgs,
+    idx: std::ops::Range<usize>,
+    op: Op,
+    write: bool,
+) -> Result<Vec<Vec<u8>>, ()> {
+    let probe = if write {
+        probe_len_write
+    } else {
+        probe_len_read
+    };
+    let lens = all_ok(per_key(c, a, idx.clone(), probe).await)?;
+    let pick = if op == Op::Inter {
+        let mut best = 0;
+        for (j, l) in lens.iter().enumerate() {
+            match l {
+                None => return Ok(Vec::new()),
+                Some(n) if *n < lens[best].unwrap_or(0) => best = j,
+                _ => {}
+            }
+        }
+        best
+    } else {
+        if lens.first().is_none_or(|l| l.is_none()) {
+            return Ok(Vec::new());
+        }
+        0
+    };
+    let pick_arg = idx.start + pick;
+    let key = a.get(pick_arg).to_vec();
+    let mut cands = c
+        .on_key(&key.clone(), move |ctx| members_of(ctx, &key))
+        .await;
+    let groups = c.group_by_shard(a, idx.filter(|&i| i != pick_arg));
+    for (shard, ix) in groups {
+        if cands.is_empty() {
+            break;
+        }
+        let keys: Vec<Vec<u8>> = ix.iter().map(|&i| a.get(i).to_vec()).collect();
+        let inter = op == Op::Inter;
+        cands = c
+            .on_shard(shard, move |ctx| {
+                filter_candidates(ctx, &keys, cands, inter)
+            })
+            .await;
+    }
+    Ok(cands)
+}
+
+/// Builds a set from members the way Redis builds a result (intset first).
+fn build(members: &[Vec<u8>]) -> Set {
+    let max = max_intset();
+    let mut s = Set::new();
+    for m in members {
+        s.add(m, max);
+    }
+    s
+}
+
+/// The result of `op` over the keys at `idx`, computed across shards.
+async fn compute_coord(
+    c: &Conn,
+    a: &OwnedArgs,
+    idx: std::ops::Range<usize>,
+    op: Op,
+    write: bool,
+) -> Result<Set, ()> {
+    if op == Op::Union {
+        let fetch = if write { fetch_write } else { fetch_read };
+        let sets = all_ok(per_key(c, a, idx, fetch).await)?;
+        let refs: Vec<Option<&Set>> = sets.iter().map(|s| s.as_ref()).collect();
+        Ok(compute(op, &refs))
+    } else {
+        Ok(build(&inter_diff_coord(c, a, idx, op, write).await?))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -645,21 +753,32 @@ fn op_store_local(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, op: Op) {
 
 fn op_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        match fetch_sets(c, &a, 1..a.len(), false).await {
-            Err(()) => c.error(WRONGTYPE),
-            Ok(sets) => {
-                let mut r = c.reply();
-                reply_op(&mut r, op, &refs(&sets));
+        if op == Op::Inter {
+            // Streamed in the smallest set's order, like Redis.
+            match inter_diff_coord(c, &a, 1..a.len(), op, false).await {
+                Err(()) => c.error(WRONGTYPE),
+                Ok(members) => {
+                    let mut r = c.reply();
+                    r.set(members.len());
+                    for m in &members {
+                        r.bulk(m);
+                    }
+                }
             }
+            return;
+        }
+        match compute_coord(c, &a, 1..a.len(), op, false).await {
+            Err(()) => c.error(WRONGTYPE),
+            Ok(set) => reply_set(&mut c.reply(), &set),
         }
     })
 }
 
 fn op_store_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        let result = match fetch_sets(c, &a, 2..a.len(), true).await {
+        let result = match compute_coord(c, &a, 2..a.len(), op, true).await {
             Err(()) => return c.error(WRONGTYPE),
-            Ok(sets) => compute(op, &refs(&sets)),
+            Ok(set) => set,
         };
         let dst = a.get(1).to_vec();
         let n = c
@@ -764,10 +883,14 @@ fn sintercard_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Ok(x) => x,
             Err(e) => return c.error(e),
         };
-        match fetch_sets(c, &a, 2..2 + n, false).await {
+        match inter_diff_coord(c, &a, 2..2 + n, Op::Inter, false).await {
             Err(()) => c.error(WRONGTYPE),
-            Ok(sets) => {
-                let n = inter_elems(&refs(&sets), limit).len();
+            Ok(members) => {
+                let n = if limit > 0 {
+                    members.len().min(limit)
+                } else {
+                    members.len()
+                };
                 c.reply().int(n as i64)
             }
         }
