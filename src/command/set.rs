@@ -4,9 +4,14 @@
 //!  single-key commands ──► ShardFn on the owning shard
 //!  SINTER/SUNION/SDIFF/*STORE/SINTERCARD/SMOVE
 //!     all keys on one shard ──► ShardFn: borrow the sets in place, compute
-//!     keys on several shards ──► CoordFn: one hop per shard clones its sets
-//!                                (or reports a wrong type), compute here, then
-//!                                one hop stores the result on the destination
+//!     keys on several shards ──► CoordFn:
+//!        SINTER/SDIFF/SINTERCARD: one hop per shard type-checks and sizes the
+//!          keys, the smallest (SINTER) or first (SDIFF) set's members travel
+//!          to each other shard, which keeps only the candidates that qualify
+//!        SUNION: one hop per shard copies its sets
+//!        *STORE: then one hop stores the result on the destination's shard
+//!        SMOVE: destination type check, removal at the source, add at the
+//!          destination
 //! ```
 //!
 //! Error precedence follows Redis 7.0: every source key is type-checked in
