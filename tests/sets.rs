@@ -485,3 +485,35 @@ fn algebra_matches_a_model_over_many_keys() {
         assert_eq!(c.exists::<_, bool>(&dst).unwrap(), !inter.is_empty());
     }
 }
+
+fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+}
+
+#[test]
+fn statistics_follow_redis() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    // The sources of the STORE variants are read lookups (hits and misses).
+    let _: i64 = c.sunionstore("d", &["nokey1", "nokey2"]).unwrap();
+    let _: i64 = c.sinterstore("d", &["nokey1", "nokey2"]).unwrap();
+    assert_eq!(info_field(&mut c, "stats", "keyspace_misses"), 4);
+    let _: i64 = c.sadd("a", &[1, 2]).unwrap();
+    let _: Vec<String> = c.sdiff(&["a", "nokey3"]).unwrap();
+    assert_eq!(info_field(&mut c, "stats", "keyspace_hits"), 1);
+    assert_eq!(info_field(&mut c, "stats", "keyspace_misses"), 5);
+    // Changes: SADD counts added members, SREM removed ones, SMOVE one plus
+    // one more when the destination gained the member.
+    let before = info_field(&mut c, "persistence", "rdb_changes_since_last_save");
+    let _: i64 = c.sadd("{t}x", &[1, 2, 3]).unwrap();
+    let _: i64 = c.sadd("{t}x", &[3]).unwrap();
+    let _: i64 = c.srem("{t}x", &[1, 9]).unwrap();
+    let _: i64 = c.smove("{t}x", "{t}y", 2).unwrap();
+    let after = info_field(&mut c, "persistence", "rdb_changes_since_last_save");
+    assert_eq!(after - before, 3 + 1 + 2);
+}

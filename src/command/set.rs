@@ -18,7 +18,7 @@
 //! argument order (a missing key is an empty set and does not stop the checks),
 //! options are parsed before any lookup where Redis does so.
 
-use super::string::{lookup_read, lookup_write};
+use super::string::lookup_read;
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::protocol::{Args, Reply};
@@ -127,21 +127,13 @@ pub fn union_diff(sets: &[Option<&Set>], diff: bool, max: usize) -> Set {
     out
 }
 
-/// Looks every key up (statistics and lazy expiry as Redis's lookupKeyRead or,
-/// for the STORE variants, lookupKeyWrite) and type-checks them in order; then
-/// borrows the sets. `Err` on the first key holding another type.
-fn gather<'a>(
-    ctx: &'a mut Ctx<'_>,
-    keys: &[&[u8]],
-    write: bool,
-) -> Result<Vec<Option<&'a Set>>, ()> {
+/// Looks every key up (statistics and lazy expiry as Redis's lookupKeyRead,
+/// which 7.0 uses for the sources of the STORE variants too) and type-checks
+/// them in order; then borrows the sets. `Err` on the first key holding
+/// another type.
+fn gather<'a>(ctx: &'a mut Ctx<'_>, keys: &[&[u8]]) -> Result<Vec<Option<&'a Set>>, ()> {
     for k in keys {
-        let e = if write {
-            lookup_write(ctx, k)
-        } else {
-            lookup_read(ctx, k)
-        };
-        set_of(e)?;
+        set_of(lookup_read(ctx, k))?;
     }
     let now = ctx.now;
     let db: &Db = ctx.db();
@@ -202,17 +194,11 @@ async fn per_key<R: Send + 'static>(
 /// `None` when missing.
 type Probe<T> = Result<Option<T>, ()>;
 
-fn probe_len_read(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<usize> {
+fn probe_len(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<usize> {
     set_of(lookup_read(ctx, k)).map(|s| s.map(|s| s.len()))
 }
-fn probe_len_write(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<usize> {
-    set_of(lookup_write(ctx, k)).map(|s| s.map(|s| s.len()))
-}
-fn fetch_read(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<Set> {
+fn fetch(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<Set> {
     set_of(lookup_read(ctx, k)).map(|s| s.cloned())
-}
-fn fetch_write(ctx: &mut Ctx<'_>, k: &[u8]) -> Probe<Set> {
-    set_of(lookup_write(ctx, k)).map(|s| s.cloned())
 }
 
 /// The first wrong type (in argument order) is the error; otherwise the values.
@@ -264,14 +250,8 @@ async fn inter_diff_coord(
     a: &OwnedArgs,
     idx: std::ops::Range<usize>,
     op: Op,
-    write: bool,
 ) -> Result<Vec<Vec<u8>>, ()> {
-    let probe = if write {
-        probe_len_write
-    } else {
-        probe_len_read
-    };
-    let lens = all_ok(per_key(c, a, idx.clone(), probe).await)?;
+    let lens = all_ok(per_key(c, a, idx.clone(), probe_len).await)?;
     let pick = if op == Op::Inter {
         let mut best = 0;
         for (j, l) in lens.iter().enumerate() {
@@ -325,15 +305,13 @@ async fn compute_coord(
     a: &OwnedArgs,
     idx: std::ops::Range<usize>,
     op: Op,
-    write: bool,
 ) -> Result<Set, ()> {
     if op == Op::Union {
-        let fetch = if write { fetch_write } else { fetch_read };
         let sets = all_ok(per_key(c, a, idx, fetch).await)?;
         let refs: Vec<Option<&Set>> = sets.iter().map(|s| s.as_ref()).collect();
         Ok(compute(op, &refs))
     } else {
-        Ok(build(&inter_diff_coord(c, a, idx, op, write).await?))
+        Ok(build(&inter_diff_coord(c, a, idx, op).await?))
     }
 }
 
@@ -634,24 +612,25 @@ fn smove(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     if src_empty {
         db.remove(src);
     }
-    smove_add(db, dst, m, now);
+    let added = smove_add(db, dst, m, now);
+    crate::metrics::changes(1 + added as u64);
     r.int(1);
 }
 
 /// The destination half of SMOVE: adds `m` to the set at `dst`, creating it.
-fn smove_add(db: &mut Db, dst: &[u8], m: &[u8], now: u64) {
+/// True when `m` was added (Redis counts one more change then).
+fn smove_add(db: &mut Db, dst: &[u8], m: &[u8], now: u64) -> bool {
     let max = max_intset();
     match set_of(db.get(dst, now)) {
-        Ok(Some(d)) => {
-            d.add(m, max);
-        }
+        Ok(Some(d)) => d.add(m, max),
         Ok(None) => {
             let mut d = Set::new();
             d.add(m, max);
             db.set(dst, Value::Set(Box::new(d)));
+            true
         }
         // Changed type between the hops of a cross-shard move.
-        Err(()) => {}
+        Err(()) => false,
     }
 }
 
@@ -694,7 +673,7 @@ fn smove_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Ok(true) => {
                 c.on_key(&dst.clone(), move |ctx| {
                     let now = ctx.now;
-                    smove_add(ctx.db(), &dst, &m, now)
+                    smove_add(ctx.db(), &dst, &m, now);
                 })
                 .await;
                 c.reply().int(1);
@@ -740,7 +719,7 @@ fn reply_op(r: &mut Reply<'_>, op: Op, sets: &[Option<&Set>]) {
 
 fn op_local(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, op: Op) {
     let keys: Vec<&[u8]> = a.iter().skip(1).collect();
-    match gather(ctx, &keys, false) {
+    match gather(ctx, &keys) {
         Err(()) => r.error(WRONGTYPE),
         Ok(sets) => reply_op(r, op, &sets),
     }
@@ -748,7 +727,7 @@ fn op_local(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, op: Op) {
 
 fn op_store_local(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, op: Op) {
     let keys: Vec<&[u8]> = a.iter().skip(2).collect();
-    let result = match gather(ctx, &keys, true) {
+    let result = match gather(ctx, &keys) {
         Err(()) => return r.error(WRONGTYPE),
         Ok(sets) => compute(op, &sets),
     };
@@ -760,7 +739,7 @@ fn op_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if op == Op::Inter {
             // Streamed in the smallest set's order, like Redis.
-            match inter_diff_coord(c, &a, 1..a.len(), op, false).await {
+            match inter_diff_coord(c, &a, 1..a.len(), op).await {
                 Err(()) => c.error(WRONGTYPE),
                 Ok(members) => {
                     let mut r = c.reply();
@@ -772,7 +751,7 @@ fn op_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
             }
             return;
         }
-        match compute_coord(c, &a, 1..a.len(), op, false).await {
+        match compute_coord(c, &a, 1..a.len(), op).await {
             Err(()) => c.error(WRONGTYPE),
             Ok(set) => reply_set(&mut c.reply(), &set),
         }
@@ -781,7 +760,7 @@ fn op_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
 
 fn op_store_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        let result = match compute_coord(c, &a, 2..a.len(), op, true).await {
+        let result = match compute_coord(c, &a, 2..a.len(), op).await {
             Err(()) => return c.error(WRONGTYPE),
             Ok(set) => set,
         };
@@ -876,7 +855,7 @@ fn sintercard(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Err(e) => return r.error(e),
     };
     let keys: Vec<&[u8]> = (2..2 + n).map(|i| a.get(i)).collect();
-    match gather(ctx, &keys, false) {
+    match gather(ctx, &keys) {
         Err(()) => r.error(WRONGTYPE),
         Ok(sets) => r.int(inter_elems(&sets, limit).len() as i64),
     }
@@ -888,7 +867,7 @@ fn sintercard_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Ok(x) => x,
             Err(e) => return c.error(e),
         };
-        match inter_diff_coord(c, &a, 2..2 + n, Op::Inter, false).await {
+        match inter_diff_coord(c, &a, 2..2 + n, Op::Inter).await {
             Err(()) => c.error(WRONGTYPE),
             Ok(members) => {
                 let n = if limit > 0 {
