@@ -343,6 +343,7 @@ case_files!(
     errors,
     limits,
     resp3,
+    sets,
     command_docs,
     hashes,
 );
