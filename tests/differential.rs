@@ -344,4 +344,5 @@ case_files!(
     limits,
     resp3,
     command_docs,
+    lists,
 );

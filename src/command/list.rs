@@ -244,7 +244,8 @@ struct MpopArgs {
 /// Parses the MPOP arguments with numkeys at `numkeys_idx` (lmpopGenericCommand).
 fn parse_mpop(a: Args<'_>, numkeys_idx: usize) -> Result<MpopArgs, &'static str> {
     let numkeys = get_range(a.get(numkeys_idx), 1, i64::MAX, NUMKEYS_POSITIVE)?;
-    if numkeys >= (a.len() - numkeys_idx) as i64 {
+    // LEFT|RIGHT must follow the keys.
+    if numkeys >= (a.len() - numkeys_idx - 1) as i64 {
         return Err(SYNTAX);
     }
     let numkeys = numkeys as usize;
@@ -1083,6 +1084,8 @@ mod tests {
             Some(SYNTAX)
         );
         assert_eq!(err(&["lmpop", "1", "a", "left", "count"]), Some(SYNTAX));
+        assert_eq!(err(&["lmpop", "2", "a", "b"]), Some(SYNTAX));
+        assert_eq!(err(&["lmpop", "1", "a"]), Some(SYNTAX));
         let mut out = Vec::new();
         lmpop_keys(args(&["lmpop", "2", "a", "b", "left"]).args(), &mut out);
         assert_eq!(out, vec![2, 3]);
