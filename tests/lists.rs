@@ -557,3 +557,96 @@ fn type_and_expiry_interplay() {
     assert_eq!(lrange(&mut c, "l"), strs(&["A", "b"]));
     assert_eq!(lrange(&mut c, "l2"), strs(&["A", "b", "c"]));
 }
+
+/// Random list commands over a few keys (spread over shards, one of them a
+/// string) against the reference redis-server: every raw reply must match.
+#[test]
+fn random_ops_match_redis() {
+    let redis = RedisServer::start();
+    let ours = Server::start();
+    let mut seed: u64 = 0x2545f4914f6cdd1d;
+    let mut rnd = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let keys = ["a", "b", "c", "d", "s"];
+    let long = "xyz".repeat(100);
+    let vals = ["x", "y", "z", "", "1", "-1", long.as_str()];
+    let idx = [
+        "0", "1", "2", "-1", "-2", "3", "5", "-5", "10", "-10", "100",
+    ];
+    let ends = ["LEFT", "RIGHT"];
+    for fill in ["-1", "2", "5"] {
+        let mut a = redis.raw();
+        let mut b = ours.raw();
+        for c in [
+            vec!["FLUSHALL"],
+            vec!["SET", "s", "str"],
+            vec!["CONFIG", "SET", "list-max-listpack-size", fill],
+        ] {
+            assert_eq!(a.cmd(&c), b.cmd(&c));
+        }
+        for step in 0..2500 {
+            let k = keys[rnd(keys.len())];
+            let k2 = keys[rnd(keys.len())];
+            let k3 = keys[rnd(keys.len())];
+            let v = vals[rnd(vals.len())];
+            let v2 = vals[rnd(vals.len())];
+            let i = idx[rnd(idx.len())];
+            let j = idx[rnd(idx.len())];
+            let cmd: Vec<&str> = match rnd(19) {
+                0 | 1 => vec!["RPUSH", k, v, v2, v],
+                2 | 3 => vec!["LPUSH", k, v, v2],
+                4 => vec!["LPUSHX", k, v],
+                5 => vec!["RPUSHX", k, v, v2],
+                6 => vec!["LPOP", k],
+                7 => vec!["RPOP", k, ["0", "1", "3", "-1"][rnd(4)]],
+                8 => vec!["LLEN", k],
+                9 => vec!["LRANGE", k, i, j],
+                10 => vec!["LINDEX", k, i],
+                11 => vec!["LSET", k, i, v],
+                12 => vec!["LINSERT", k, ["BEFORE", "AFTER"][rnd(2)], v, v2],
+                13 => vec!["LREM", k, i, v],
+                14 => vec!["LTRIM", k, i, j],
+                15 => vec![
+                    "LPOS",
+                    k,
+                    v,
+                    "RANK",
+                    ["1", "2", "-1", "-3"][rnd(4)],
+                    "COUNT",
+                    ["0", "1", "2"][rnd(3)],
+                    "MAXLEN",
+                    ["0", "2", "5"][rnd(3)],
+                ],
+                16 => vec!["LMOVE", k, k2, ends[rnd(2)], ends[rnd(2)]],
+                17 => vec!["RPOPLPUSH", k, k2],
+                _ => vec![
+                    "LMPOP",
+                    "3",
+                    k,
+                    k2,
+                    k3,
+                    ends[rnd(2)],
+                    "COUNT",
+                    ["1", "2", "5"][rnd(3)],
+                ],
+            };
+            let want = a.cmd(&cmd);
+            let got = b.cmd(&cmd);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "fill {fill} step {step}: {cmd:?}"
+            );
+            if step % 100 == 0 {
+                for k in keys {
+                    let c = ["LRANGE", k, "0", "-1"];
+                    assert_eq!(a.cmd(&c), b.cmd(&c), "fill {fill} step {step} {k}");
+                }
+            }
+        }
+    }
+}
