@@ -8,6 +8,12 @@
 //!                                      the blocking commands
 //! ```
 //!
+//! For the blocking commands: `pop_count` (BLPOP/BRPOP); `mpop`, `parse_mpop`,
+//! `reply_mpop` and `mpop_key_positions` (BLMPOP, numkeys at index 2); `lmove`
+//! and `parse_end` (BLMOVE/BRPOPLPUSH on one shard); `lmove_across` (source
+//! and destination on different shards). `push` is where a waiting client
+//! would be woken.
+//!
 //! Argument checks come in Redis's order (some commands parse numbers before
 //! the key lookup, others after) and use its exact error texts.
 
@@ -205,9 +211,9 @@ fn get_range(a: &[u8], min: i64, max: i64, msg: &'static str) -> Result<i64, &'s
     }
 }
 
-/// `LEFT` / `RIGHT`.
+/// `LEFT` / `RIGHT` (case-insensitive).
 #[inline]
-fn parse_end(a: &[u8]) -> Option<End> {
+pub fn parse_end(a: &[u8]) -> Option<End> {
     if eq(a, "left") {
         Some(End::Left)
     } else if eq(a, "right") {
@@ -235,14 +241,18 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 /// Parsed `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
-struct MpopArgs {
-    numkeys: usize,
-    end: End,
-    count: usize,
+pub struct MpopArgs {
+    /// Number of keys; they follow the numkeys argument.
+    pub numkeys: usize,
+    /// Which end to pop from.
+    pub end: End,
+    /// Most elements to pop (1 without COUNT).
+    pub count: usize,
 }
 
-/// Parses the MPOP arguments with numkeys at `numkeys_idx` (lmpopGenericCommand).
-fn parse_mpop(a: Args<'_>, numkeys_idx: usize) -> Result<MpopArgs, &'static str> {
+/// Parses the MPOP arguments with numkeys at `numkeys_idx` (lmpopGenericCommand;
+/// BLMPOP passes 2). Errors are Redis's texts.
+pub fn parse_mpop(a: Args<'_>, numkeys_idx: usize) -> Result<MpopArgs, &'static str> {
     let numkeys = get_range(a.get(numkeys_idx), 1, i64::MAX, NUMKEYS_POSITIVE)?;
     // LEFT|RIGHT must follow the keys.
     if numkeys >= (a.len() - numkeys_idx - 1) as i64 {
@@ -680,7 +690,7 @@ fn rpoplpush(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 
 /// LMOVE with source and destination on different shards: check the
 /// destination's type, pop on the source's shard, push on the destination's.
-async fn lmove_across(c: &mut Conn, src: Vec<u8>, dst: Vec<u8>, from: End, to: End) {
+pub async fn lmove_across(c: &mut Conn, src: Vec<u8>, dst: Vec<u8>, from: End, to: End) {
     let d = dst.clone();
     let dst_wrong = c
         .on_key(&dst, move |ctx| {
@@ -751,7 +761,7 @@ fn rpoplpush_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// Writes an MPOP reply: `[key, [elements...]]`.
-fn reply_mpop(r: &mut Reply<'_>, key: &[u8], elems: &[Vec<u8>]) {
+pub fn reply_mpop(r: &mut Reply<'_>, key: &[u8], elems: &[Vec<u8>]) {
     r.array(2);
     r.bulk(key);
     r.array(elems.len());
