@@ -5,6 +5,9 @@
 mod common;
 
 use common::*;
+use coreshard::command::list::{End, WrongType, lmove, mpop, pop_count, push};
+use coreshard::storage::Db;
+use coreshard::storage::Value as StoredValue;
 use redis::{Commands, Value};
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -649,4 +652,51 @@ fn random_ops_match_redis() {
             }
         }
     }
+}
+
+/// The shard-side operations the blocking commands reuse, on a bare `Db`
+/// (here rather than in the library's unit tests: a server started by another
+/// unit test re-seeds the process-wide key hash under a live `Db`).
+#[test]
+fn shard_ops_on_a_db() {
+    let mut db = Db::new(1);
+    assert_eq!(push(&mut db, b"k", 0, End::Right, &["a", "b", "c"]), Ok(3));
+    assert_eq!(
+        pop_count(&mut db, b"k", 0, End::Right, 2),
+        Ok(Some(vec![b"c".to_vec(), b"b".to_vec()]))
+    );
+    assert_eq!(
+        lmove(&mut db, b"k", b"j", 0, End::Left, End::Left),
+        Ok(Some(b"a".to_vec()))
+    );
+    assert!(db.get(b"k", 0).is_none(), "emptied source deleted");
+    assert_eq!(
+        lmove(&mut db, b"k", b"j", 0, End::Left, End::Left),
+        Ok(None)
+    );
+    db.set(b"s", StoredValue::string(b"x"));
+    assert_eq!(
+        lmove(&mut db, b"j", b"s", 0, End::Left, End::Left),
+        Err(WrongType)
+    );
+    assert_eq!(pop_count(&mut db, b"j", 0, End::Left, 0), Ok(Some(vec![])));
+    assert_eq!(
+        mpop(&mut db, &["none", "j"], 0, End::Left, 5),
+        Ok(Some((b"j".to_vec(), vec![b"a".to_vec()])))
+    );
+    assert_eq!(
+        mpop(&mut db, &["none", "s"], 0, End::Left, 5),
+        Err(WrongType)
+    );
+    assert_eq!(mpop(&mut db, &["none"], 0, End::Left, 5), Ok(None));
+    // Rotation on one key.
+    push(&mut db, b"r", 0, End::Right, &["1", "2", "3"]).ok();
+    assert_eq!(
+        lmove(&mut db, b"r", b"r", 0, End::Right, End::Left),
+        Ok(Some(b"3".to_vec()))
+    );
+    assert_eq!(
+        pop_count(&mut db, b"r", 0, End::Left, 10),
+        Ok(Some(vec![b"3".to_vec(), b"1".to_vec(), b"2".to_vec()]))
+    );
 }

@@ -1103,48 +1103,4 @@ mod tests {
         lmpop_keys(args(&["lmpop", "9", "a", "b", "left"]).args(), &mut out);
         assert!(out.is_empty());
     }
-
-    #[test]
-    fn shard_ops() {
-        let mut db = Db::new(1);
-        assert_eq!(push(&mut db, b"k", 0, End::Right, &["a", "b", "c"]), Ok(3));
-        assert_eq!(
-            pop_count(&mut db, b"k", 0, End::Right, 2),
-            Ok(Some(vec![b"c".to_vec(), b"b".to_vec()]))
-        );
-        assert_eq!(
-            lmove(&mut db, b"k", b"j", 0, End::Left, End::Left),
-            Ok(Some(b"a".to_vec()))
-        );
-        assert!(db.get(b"k", 0).is_none(), "emptied source deleted");
-        assert_eq!(
-            lmove(&mut db, b"k", b"j", 0, End::Left, End::Left),
-            Ok(None)
-        );
-        db.set(b"s", Value::string(b"x"));
-        assert_eq!(
-            lmove(&mut db, b"j", b"s", 0, End::Left, End::Left),
-            Err(WrongType)
-        );
-        assert_eq!(pop_count(&mut db, b"j", 0, End::Left, 0), Ok(Some(vec![])));
-        assert_eq!(
-            mpop(&mut db, &["none", "j"], 0, End::Left, 5),
-            Ok(Some((b"j".to_vec(), vec![b"a".to_vec()])))
-        );
-        assert_eq!(
-            mpop(&mut db, &["none", "s"], 0, End::Left, 5),
-            Err(WrongType)
-        );
-        assert_eq!(mpop(&mut db, &["none"], 0, End::Left, 5), Ok(None));
-        // Rotation on one key.
-        push(&mut db, b"r", 0, End::Right, &["1", "2", "3"]).ok();
-        assert_eq!(
-            lmove(&mut db, b"r", b"r", 0, End::Right, End::Left),
-            Ok(Some(b"3".to_vec()))
-        );
-        assert_eq!(
-            pop_count(&mut db, b"r", 0, End::Left, 10),
-            Ok(Some(vec![b"3".to_vec(), b"1".to_vec(), b"2".to_vec()]))
-        );
-    }
 }
