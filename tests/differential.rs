@@ -346,4 +346,5 @@ case_files!(
     sets,
     command_docs,
     hashes,
+    lists,
 );
