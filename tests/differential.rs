@@ -343,6 +343,9 @@ case_files!(
     errors,
     limits,
     resp3,
+    sets,
     command_docs,
+    hashes,
+    lists,
     zsets,
 );

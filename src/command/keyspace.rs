@@ -759,6 +759,49 @@ fn scan(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 // OBJECT
 // ---------------------------------------------------------------------------
 
+/// `MEMORY USAGE key [SAMPLES count]`: bytes used by the key, its entry and
+/// its value (the value's heap estimate; nested values are counted in full, so
+/// SAMPLES is validated and otherwise ignored).
+fn memory_usage(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let mut i = 3;
+    while i < a.len() {
+        if eq(a.get(i), "samples") && i + 1 < a.len() {
+            match parse_i64(a.get(i + 1)) {
+                None => return r.error(NOT_INT),
+                Some(n) if n < 0 => return r.error(SYNTAX),
+                Some(_) => {}
+            }
+            i += 2;
+        } else {
+            return r.error(SYNTAX);
+        }
+    }
+    let key = a.get(2);
+    match read_key(ctx, key, false) {
+        None => r.null(),
+        Some(e) => {
+            let bytes = e.value.heap_size() + std::mem::size_of::<Entry>() + key.len() + 16;
+            r.int(bytes as i64)
+        }
+    }
+}
+
+static MEMORY_SUBS: &[CommandSpec] = &[CommandSpec {
+    name: "memory|usage",
+    arity: -3,
+    flags: READONLY,
+    first_key: 2,
+    last_key: 2,
+    step: 1,
+    key_flags: keyflags::RO,
+    acl: &["read", "slow"],
+    summary: "Estimate the memory usage of a key",
+    since: "4.0.0",
+    complexity: "O(N) where N is the number of samples.",
+    shard: Some(memory_usage),
+    ..CommandSpec::DEFAULT
+}];
+
 /// `OBJECT ENCODING key`
 fn object_encoding(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     match read_key(ctx, a.get(2), false) {
@@ -1280,6 +1323,16 @@ pub static SPECS: &[CommandSpec] = &[
         since: "2.2.3",
         complexity: "Depends on subcommand.",
         subcommands: OBJECT_SUBS,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "memory",
+        arity: -2,
+        acl: &["slow"],
+        summary: "A container for memory diagnostics commands",
+        since: "4.0.0",
+        complexity: "Depends on subcommand.",
+        subcommands: MEMORY_SUBS,
         ..CommandSpec::DEFAULT
     },
 ];

@@ -11,6 +11,7 @@
 //! one table. Each family file keeps its specs next to its handlers.
 
 pub mod bitmap;
+pub mod blocking;
 pub mod connection;
 pub mod docs;
 pub mod hash;
@@ -321,12 +322,13 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 9] {
+fn families() -> [&'static [CommandSpec]; 10] {
     [
         string::SPECS,
         bitmap::SPECS,
         keyspace::SPECS,
         list::SPECS,
+        blocking::SPECS,
         hash::SPECS,
         set::SPECS,
         zset::SPECS,

@@ -162,9 +162,11 @@ fn fetch_src(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Pairs>
     };
     match e {
         None => Ok(None),
-        // Plain sets are valid inputs in Redis (score 1); the set type does not
-        // expose its members yet, so they are refused like other types.
-        Some(e) => as_zset(&mut e.value).map(|z| Some(pairs_of(z))),
+        Some(e) => match &mut e.value {
+            // Plain sets are valid inputs, every member scoring 1.
+            Value::Set(s) => Ok(Some(s.iter().map(|m| (m.to_vec(), 1.0)).collect())),
+            v => as_zset(v).map(|z| Some(pairs_of(z))),
+        },
     }
 }
 

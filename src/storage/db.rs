@@ -199,7 +199,7 @@ impl SlotTable {
             .find(key_hash(key), |n| n.key() == key)
             .map(|n| n.entry())
     }
-    #[inline]
+    #[cfg(test)]
     fn node_mut(&mut self, key: &[u8]) -> Option<&mut Node> {
         self.map.find_mut(key_hash(key), |n| n.key() == key)
     }
@@ -213,6 +213,7 @@ impl SlotTable {
             Err(_) => None,
         }
     }
+    #[cfg(test)]
     fn insert_new(&mut self, key: &[u8], entry: Entry) {
         self.map
             .insert_unique(key_hash(key), Node::new(key, entry, Meta::fresh()), |n| {
@@ -383,17 +384,20 @@ impl Db {
     fn live_node(&mut self, key: &[u8], now: u64) -> Option<&mut Node> {
         let l = self.local(key);
         let h = key_hash(key);
-        let expired = match self.slots[l].map.find(h, |n| n.key() == key) {
-            None => return None,
-            Some(n) => n.entry().is_expired(now),
-        };
-        if expired {
+        let node: *mut Node = self.slots[l].map.find_mut(h, |n| n.key() == key)?;
+        // SAFETY: `node` points into this table, and nothing touches the table
+        // between the lookup and either use below: the live case returns it
+        // with the `&mut self` borrow; the expired case does not use it after
+        // the expiry check and before `remove_at`. (One probe instead of two:
+        // the borrow checker cannot express "return in one branch, mutate
+        // `self` in the other" without it.)
+        if unsafe { (*node).entry().is_expired(now) } {
             self.remove_at(l, key);
             self.events.expired += 1;
             crate::metrics::expired_key();
             return None;
         }
-        self.slots[l].map.find_mut(h, |n| n.key() == key)
+        Some(unsafe { &mut *node })
     }
 
     /// Looks a key up for reading or writing, deleting it first if expired.
@@ -591,13 +595,18 @@ impl Db {
         }
         let l = self.local(key);
         let has_ttl = entry.expire != 0;
-        let old = match self.slots[l].node_mut(key) {
-            Some(n) => {
+        let h = key_hash(key);
+        let old = match self.slots[l]
+            .map
+            .entry(h, |n| n.key() == key, |n| key_hash(n.key()))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                let n = o.get_mut();
                 *n.meta_mut() = Meta::fresh();
                 Some(std::mem::replace(n.entry_mut(), entry))
             }
-            None => {
-                self.slots[l].insert_new(key, entry);
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Node::new(key, entry, Meta::fresh()));
                 self.used[l / 64] |= 1 << (l % 64);
                 None
             }

@@ -1,0 +1,159 @@
+//! Keyspace operations on one shard's `Db`: GET hit and miss, SET over an existing
+//! key, SET of a new key into a growing table, and DEL, with 16-byte keys and
+//! 32-byte values, at 1k and 1M keys.
+//!
+//! Keys are visited in a shuffled order so the 1M case pays the cache misses a
+//! real workload does. Table setup happens outside the measured loop; operations
+//! that change the key count (new-key SET, DEL) are timed in chunks with
+//! `iter_custom` and the table is restored between chunks, untimed.
+//!
+//! `cargo bench --bench keyspace`
+
+use coreshard::Rng;
+use coreshard::storage::{Db, Value};
+use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
+use std::time::{Duration, Instant};
+
+const KEY_LEN: usize = 16;
+const VALUE_LEN: usize = 32;
+/// Fixed "now" (ms): no key in these benches has a TTL.
+const NOW: u64 = 1_700_000_000_000;
+
+/// The `i`-th key of a family: `prefix` then zero-padded digits, 16 bytes.
+fn key(prefix: &str, i: usize) -> Vec<u8> {
+    let k = format!("{prefix}{i:0width$}", width = KEY_LEN - prefix.len());
+    debug_assert_eq!(k.len(), KEY_LEN);
+    k.into_bytes()
+}
+
+fn keys(prefix: &str, n: usize) -> Vec<Vec<u8>> {
+    (0..n).map(|i| key(prefix, i)).collect()
+}
+
+fn value(i: usize) -> Value {
+    let mut v = [b'v'; VALUE_LEN];
+    v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    Value::string(&v)
+}
+
+/// A permutation of `0..n` (Fisher-Yates with the crate's generator).
+fn shuffled(n: usize, seed: u64) -> Vec<u32> {
+    let mut rng = Rng::new(seed);
+    let mut v: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        v.swap(i, rng.below(i + 1));
+    }
+    v
+}
+
+/// A single-shard database holding `keys`.
+fn filled(keys: &[Vec<u8>]) -> Db {
+    let mut db = Db::new(1);
+    for (i, k) in keys.iter().enumerate() {
+        db.set(k, value(i));
+    }
+    db
+}
+
+fn bench_keyspace(c: &mut Criterion) {
+    let mut g = c.benchmark_group("keyspace_16B_key_32B_value");
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_secs(1));
+    for n in [1_000usize, 1_000_000] {
+        let size = if n >= 1_000_000 { "1M" } else { "1k" };
+        let present = keys("key:", n);
+        let absent = keys("miss:", n);
+        let order = shuffled(n, 0x9e37_79b9 ^ n as u64);
+        let mut db = filled(&present);
+        let v32 = [b'w'; VALUE_LEN];
+
+        g.bench_function(BenchmarkId::new("get_hit", size), |b| {
+            let mut i = 0usize;
+            b.iter(|| {
+                let k = &present[order[i] as usize];
+                i = if i + 1 == n { 0 } else { i + 1 };
+                db.get(black_box(k), NOW).map(|e| e.expire)
+            })
+        });
+
+        g.bench_function(BenchmarkId::new("get_miss", size), |b| {
+            let mut i = 0usize;
+            b.iter(|| {
+                let k = &absent[order[i] as usize];
+                i = if i + 1 == n { 0 } else { i + 1 };
+                db.get(black_box(k), NOW).is_some()
+            })
+        });
+
+        // SET over an existing key: builds the new value (one allocation for 32
+        // bytes) and drops the replaced entry, as the SET command does.
+        g.bench_function(BenchmarkId::new("set_overwrite", size), |b| {
+            let mut i = 0usize;
+            b.iter(|| {
+                let k = &present[order[i] as usize];
+                i = if i + 1 == n { 0 } else { i + 1 };
+                db.set(black_box(k), Value::string(black_box(&v32)))
+                    .is_some()
+            })
+        });
+
+        // SET of a key that does not exist yet. Inserts grow the table from n to
+        // 2n keys (slot tables resize along the way); then the table is rebuilt
+        // at n keys, untimed, and growth starts again.
+        g.bench_function(BenchmarkId::new("set_new_growing", size), |b| {
+            let fresh = keys("new:", n);
+            let mut grow = filled(&present);
+            let mut next = 0usize;
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters as usize;
+                while left > 0 {
+                    if next == n {
+                        drop(std::mem::replace(&mut grow, Db::new(1)));
+                        grow = filled(&present);
+                        next = 0;
+                    }
+                    let take = left.min(n - next).min(4096);
+                    let t0 = Instant::now();
+                    for k in &fresh[next..next + take] {
+                        black_box(grow.set(black_box(k), Value::string(&v32)));
+                    }
+                    total += t0.elapsed();
+                    next += take;
+                    left -= take;
+                }
+                total
+            })
+        });
+
+        // DEL of an existing key (Db::delete: the live-key check and removal).
+        // Deleted keys are put back, untimed, after each chunk.
+        g.bench_function(BenchmarkId::new("del", size), |b| {
+            let mut i = 0usize;
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters as usize;
+                while left > 0 {
+                    let take = left.min(n - i).min(1024);
+                    let chunk = &order[i..i + take];
+                    let t0 = Instant::now();
+                    for &j in chunk {
+                        black_box(db.delete(black_box(&present[j as usize]), NOW));
+                    }
+                    total += t0.elapsed();
+                    for &j in chunk {
+                        db.set(&present[j as usize], value(j as usize));
+                    }
+                    i = if i + take == n { 0 } else { i + take };
+                    left -= take;
+                }
+                total
+            })
+        });
+        assert_eq!(db.len(), n);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_keyspace);
+criterion_main!(benches);

@@ -1,0 +1,470 @@
+#!/usr/bin/env bash
+# perf/compare.sh: side-by-side comparison of coreshard and Redis on one machine.
+#
+# Runs the same workload matrix (coreshard-bench) against redis-server,
+# coreshard --threads 1, coreshard --threads 2 and the null server
+# (coreshard --null-server yes, rows 1-4), measures throughput, latency
+# percentiles, server CPU time per operation and memory per key, and writes
+# perf/results/<UTC stamp>.md plus a copy at perf/results/latest.md.
+#
+# Usage: perf/compare.sh [--quick]
+#   --quick        ~2 s rows and a 100k-key memory set (smoke test)
+# Environment:
+#   ROW_SECS       seconds per measured row (default 7, --quick: 2)
+#   PORT_BASE      first TCP port; 4 consecutive ports are used (default 17380)
+#   CORESHARD_ARGS extra arguments for every coreshard server (e.g.
+#                  "--executor-spin-us 50"), split on spaces
+#   CORESHARD_BIN  server binary (default: target/release/coreshard)
+#   BENCH_BIN      load generator (default: target/release/coreshard-bench)
+#   SKIP_BUILD=1   do not run `cargo build --release --bins`
+#   SERVER_CPUS / GEN_CPUS   cpu lists for taskset (default 0 / 1; the
+#                  --threads 2 variant always gets "SERVER_CPUS,GEN_CPUS")
+#
+# Whole run on a 2-core machine: about 4-7 minutes plus the cargo build.
+set -euo pipefail
+
+ORIG_ARGS=("$@")
+SCRIPT_START=$SECONDS
+# the environment settings given by the caller, for the report's command line
+USER_ENV=""
+for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS CORESHARD_ARGS; do
+    if [[ -n ${!v:-} ]]; then USER_ENV+="$v=${!v} "; fi
+done
+QUICK=0
+for a in "$@"; do
+    case "$a" in
+        --quick) QUICK=1 ;;
+        -h | --help)
+            sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "compare.sh: unknown argument: $a (try --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+RESULTS="$SCRIPT_DIR/results"
+
+if [[ $QUICK == 1 ]]; then
+    ROW_SECS=${ROW_SECS:-2}
+    MEM_KEYS=100000
+    MEM_HASHES=10000
+else
+    ROW_SECS=${ROW_SECS:-7}
+    MEM_KEYS=1000000
+    MEM_HASHES=100000
+fi
+PORT_BASE=${PORT_BASE:-17380}
+SERVER_CPUS=${SERVER_CPUS:-0}
+GEN_CPUS=${GEN_CPUS:-1}
+CLIENTS=50
+KEYS_SMALL=100000 # rows 1-4, 6, 7, 10
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+[[ $ROW_SECS =~ ^[0-9]+$ && $ROW_SECS -ge 1 ]] || die "ROW_SECS must be a positive integer"
+[[ $PORT_BASE =~ ^[0-9]+$ && $PORT_BASE -ge 1024 && $PORT_BASE -le 65530 ]] ||
+    die "PORT_BASE must be a number in 1024..65530"
+command -v python3 >/dev/null || die "python3 is required"
+command -v taskset >/dev/null || die "taskset is required (util-linux)"
+
+NPROC=$(nproc)
+if ((NPROC < 2)); then
+    log "WARNING: only $NPROC cpu: server and load generator share it"
+    SERVER_CPUS=0
+    GEN_CPUS=0
+fi
+CS2_CPUS="$SERVER_CPUS,$GEN_CPUS"
+[[ $SERVER_CPUS == "$GEN_CPUS" ]] && CS2_CPUS=$SERVER_CPUS
+
+# ---------------------------------------------------------------- tools
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    log "redis-server/redis-cli missing: installing the redis-server package"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    # the package starts a system instance on 6379; it does not disturb our ports
+fi
+REDIS_BIN=$(command -v redis-server)
+
+if [[ ${SKIP_BUILD:-0} != 1 && (-z ${CORESHARD_BIN:-} || -z ${BENCH_BIN:-}) ]]; then
+    log "cargo build --release --bins"
+    (cd "$REPO" && cargo build --release --bins) || die "cargo build failed"
+fi
+CS_BIN=${CORESHARD_BIN:-$REPO/target/release/coreshard}
+BENCH=${BENCH_BIN:-$REPO/target/release/coreshard-bench}
+[[ -x $CS_BIN ]] || die "coreshard binary not found: $CS_BIN"
+[[ -x $BENCH ]] || die "load generator not found: $BENCH (set BENCH_BIN)"
+
+# ---------------------------------------------------------------- output dirs
+STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
+START_EPOCH=$(date +%s)
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STAT_START=$(head -n 1 /proc/stat)
+GIT_COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# dirty = uncommitted changes outside perf/results/ (which this script writes)
+GIT_DIRTY=$(git -C "$REPO" status --short 2>/dev/null | grep -v ' perf/results/' | head -c1 || true)
+RAW="$RESULTS/raw/$STAMP"
+mkdir -p "$RAW"
+ROWS_TSV="$RAW/rows.tsv"   # table row server status json cpu_ticks wall_secs label
+MEM_TSV="$RAW/memory.tsv"  # dataset server status expected dbsize used0 used1 rss0 rss1 fields
+CMDS="$RAW/commands.txt"   # server<TAB>row<TAB>command line
+SERVERS_TXT="$RAW/servers.txt" # server<TAB>command line
+: >"$SERVERS_TXT"
+: >"$ROWS_TSV"
+: >"$MEM_TSV"
+: >"$CMDS"
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- process handling
+declare -A SERVER_PID=()  # name -> pid (only servers currently running)
+declare -A SERVER_PORT=()
+
+cleanup() {
+    local rc=$?
+    local name
+    for name in "${!SERVER_PID[@]}"; do
+        stop_server "$name" || true
+    done
+    if [[ $rc != 0 ]]; then
+        log "aborted (status $rc); raw data kept in $RAW"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# pings PORT once; prints the reply (empty when nothing answers)
+ping_port() { timeout 2 redis-cli -p "$1" ping 2>/dev/null || true; }
+
+# start_server NAME PORT CPUS CMD... ; returns 1 (with the log shown) when the
+# server exits or does not answer within 10 s
+start_server() {
+    local name=$1 port=$2 cpus=$3
+    shift 3
+    if [[ -n $(ping_port "$port") ]]; then
+        die "port $port is already in use by another server; set PORT_BASE"
+    fi
+    local logf="$RAW/server-$name.log"
+    local line
+    line="$(quote_cmd taskset -c "$cpus" "$@")"
+    grep -qxF "$name	$line" "$SERVERS_TXT" || printf '%s\t%s\n' "$name" "$line" >>"$SERVERS_TXT"
+    taskset -c "$cpus" "$@" >"$logf" 2>&1 &
+    local pid=$!
+    SERVER_PID[$name]=$pid
+    SERVER_PORT[$name]=$port
+    local deadline=$((SECONDS + 10))
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            unset 'SERVER_PID[$name]'
+            log "server '$name' exited during startup: $*"
+            sed 's/^/    | /' "$logf" | tail -n 15 >&2
+            return 1
+        fi
+        [[ -n $(ping_port "$port") ]] && break
+        if ((SECONDS >= deadline)); then
+            log "server '$name' did not answer PING on port $port within 10 s: $*"
+            sed 's/^/    | /' "$logf" | tail -n 15 >&2
+            stop_server "$name"
+            return 1
+        fi
+        sleep 0.05
+    done
+    log "started $name (pid $pid, port $port, cpus $cpus)"
+}
+
+stop_server() {
+    local name=$1
+    local pid=${SERVER_PID[$name]:-}
+    [[ -n $pid ]] || return 0
+    unset 'SERVER_PID[$name]'
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "server '$name' (pid $pid) ignored SIGTERM for 10 s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# server CPU time (utime+stime, clock ticks) of all its threads; fields 14, 15
+# of /proc/PID/stat (counted after the ")" that ends the command name)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
+dbsize() { redis-cli -p "$1" dbsize | tr -d '\r'; }
+rcli() { redis-cli -p "$1" "${@:2}" >/dev/null 2>&1 || log "  redis-cli -p $* failed"; }
+
+# supported PORT CMD...: every command known to the server (COMMAND INFO gives
+# an empty/nil entry for unknown commands)
+supported() {
+    local port=$1 c out
+    shift
+    for c in "$@"; do
+        out=$(redis-cli -p "$port" command info "$c" 2>/dev/null | tr -d '\r' | tr -d '[:space:]')
+        [[ -n $out && $out != OK && $out != "(nil)" ]] || return 1
+    done
+}
+
+# shell-quotes a command line for the report
+quote_cmd() {
+    local out="" a
+    for a in "$@"; do
+        if [[ $a =~ ^[A-Za-z0-9_./:=,+-]+$ ]]; then out+="$a "; else out+="'${a//\'/\'\\\'\'}' "; fi
+    done
+    printf '%s' "${out% }"
+}
+
+# load NAME ROW ARGS...: an unmeasured data-loading run
+load() {
+    local name=$1 row=$2
+    shift 2
+    local port=${SERVER_PORT[$name]}
+    local -a cmd=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$port" -t 1 -c "$CLIENTS" "$@")
+    printf '%s\t%s\t%s\n' "$name" "$row (load)" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
+    if ! "${cmd[@]}" --json-out "$RAW/$name-$row-load.json" >"$RAW/$name-$row-load.txt" 2>&1; then
+        log "  loading data into $name failed (row $row): $(tail -n 3 "$RAW/$name-$row-load.txt" | tr '\n' ' ')"
+        return 1
+    fi
+}
+
+# record TABLE ROW SERVER STATUS JSON TICKS WALL LABEL
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS_TSV"; }
+
+# measure TABLE NAME ROW LABEL ARGS...: one measured run (fixed duration)
+measure() {
+    local table=$1 name=$2 row=$3 label=$4
+    shift 4
+    local pid=${SERVER_PID[$name]:-}
+    if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
+        record "$table" "$row" "$name" "error: server not running" "" "" "" "$label"
+        return 0
+    fi
+    local port=${SERVER_PORT[$name]}
+    local json="$RAW/$name-row$row.json"
+    local -a cmd=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$port" -t 1 -c "$CLIENTS"
+        --distinct-client-seed --test-time "$ROW_SECS" "$@")
+    printf '%s\t%s\t%s\n' "$name" "$row" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
+    log "  row $row ($label) on $name"
+    local t0 t1 c0 c1 rc=0
+    c0=$(cpu_ticks "$pid" 2>/dev/null || echo 0)
+    t0=$(date +%s.%N)
+    "${cmd[@]}" --json-out "$json" >"$RAW/$name-row$row.txt" 2>&1 || rc=$?
+    t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$pid" 2>/dev/null || echo "")
+    if [[ $rc != 0 || ! -s $json || -z $c1 ]]; then
+        local why="generator exit $rc"
+        kill -0 "$pid" 2>/dev/null || why="server exited"
+        log "  row $row on $name failed ($why): $(tail -n 3 "$RAW/$name-row$row.txt" | tr '\n' ' ')"
+        record "$table" "$row" "$name" "error: $why" "" "" "" "$label"
+        return 0
+    fi
+    record "$table" "$row" "$name" ok "$json" "$((c1 - c0))" \
+        "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" "$label"
+}
+
+na() { record "$1" "$3" "$2" "$4" "" "" "" "$5"; }
+
+KEYS_MAX_SMALL=$((KEYS_SMALL - 1))
+SMALL=(--key-minimum 0 --key-maximum "$KEYS_MAX_SMALL" -d 32)
+MSET_CMD="MSET$(printf ' __key__ __data__%.0s' {1..10})"
+MGET_CMD="MGET$(printf ' __key__%.0s' {1..10})"
+
+# collection rows: id | label | commands needed | generator arguments
+COLL_IDS=(9a 9b 9c 9d)
+declare -A COLL_LABEL=([9a]="LPUSH+LPOP 1:1" [9b]="HSET+HGET 1:1" [9c]="SADD" [9d]="ZADD+ZRANGE 1:1")
+declare -A COLL_NEEDS=([9a]="lpush lpop" [9b]="hset hget" [9c]="sadd" [9d]="zadd zrange")
+coll_args() {
+    case $1 in
+        9a) COLL=(--key-prefix list: --key-minimum 0 --key-maximum 999 --key-pattern R:R -d 32
+            --command 'LPUSH __key__ __data__' --command 'LPOP __key__') ;;
+        9b) COLL=(--key-prefix hash: --key-minimum 0 --key-maximum 9999 --key-pattern R:R -d 32
+            --command 'HSET __key__ f1 __data__' --command 'HGET __key__ f1') ;;
+        9c) COLL=(--key-prefix set: --key-minimum 0 --key-maximum 9999 --key-pattern R:R
+            --command 'SADD __key__ __key__') ;;
+        9d) COLL=(--key-prefix zset: --key-minimum 0 --key-maximum 999 --key-pattern R:R
+            --command 'ZADD __key__ 1 __key__' --command 'ZRANGE __key__ 0 9') ;;
+    esac
+}
+
+RATE=""
+# run_matrix TABLE NAME [null]: rows 1-10 on the running server NAME
+run_matrix() {
+    local table=$1 name=$2 kind=${3:-full}
+    local port=${SERVER_PORT[$name]}
+    log "matrix on $name"
+    measure "$table" "$name" 1 "SET p1 32 B" --ratio 1:0 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
+    if [[ $kind != null ]]; then
+        rcli "$port" flushall
+        load "$name" 2 --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 "${SMALL[@]}" ||
+            log "  (GET rows on $name run without the preload: see their hit rate)"
+    fi
+    measure "$table" "$name" 2 "GET p1" --ratio 0:1 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
+    measure "$table" "$name" 3 "SET p16" --ratio 1:0 --key-pattern R:R --pipeline 16 "${SMALL[@]}"
+    measure "$table" "$name" 4 "GET p16" --ratio 0:1 --key-pattern R:R --pipeline 16 "${SMALL[@]}"
+    [[ $kind == null ]] && return 0
+
+    measure "$table" "$name" 6 "MSET 10 keys" --key-pattern R:R --command "$MSET_CMD" "${SMALL[@]}"
+    measure "$table" "$name" 7 "MGET 10 keys" --key-pattern R:R --command "$MGET_CMD" "${SMALL[@]}"
+    if [[ -z $RATE ]]; then
+        RATE=$(python3 - "$ROWS_TSV" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("\t")
+    if f[1] == "2" and f[2] == "redis" and f[3] == "ok":
+        print(max(1, int(json.load(open(f[4]))["totals"]["ops_sec"] / 2)))
+        break
+EOF
+        )
+    fi
+    if [[ -n $RATE ]]; then
+        measure "$table" "$name" 10 "GET p1 at $RATE/s" --ratio 0:1 --key-pattern R:R --pipeline 1 \
+            --rate "$RATE" "${SMALL[@]}"
+    else
+        na "$table" "$name" 10 "n/a (no Redis row-2 rate)" "GET p1 fixed rate"
+    fi
+    measure "$table" "$name" 8 "INCR zipf 1000 keys" --key-prefix ctr: --key-minimum 0 --key-maximum 999 \
+        --key-pattern Z:Z --command 'INCR __key__'
+    local id
+    for id in "${COLL_IDS[@]}"; do
+        # shellcheck disable=SC2086
+        if supported "$port" ${COLL_NEEDS[$id]}; then
+            coll_args "$id"
+            measure "$table" "$name" "$id" "${COLL_LABEL[$id]}" "${COLL[@]}"
+        else
+            na "$table" "$name" "$id" "n/a (not supported yet)" "${COLL_LABEL[$id]}"
+        fi
+    done
+    rcli "$port" flushall
+    measure "$table" "$name" 5 "SET:GET 1:10 1 KiB zipf 1M keys" --ratio 1:10 -d 1024 --key-pattern Z:Z \
+        --key-minimum 0 --key-maximum 999999
+}
+
+# memory NAME TABLE CMD...: fresh servers, 1M string keys, then hashes
+memory() {
+    local name=$1 cpus=$2
+    shift 2
+    local port=${SERVER_PORT_OF[$name]} pid u0 u1 r0 r1 n
+    log "memory on $name"
+    if ! start_server "$name" "$port" "$cpus" "$@"; then
+        printf '%s\t%s\terror: server failed to start\n' strings "$name" >>"$MEM_TSV"
+        return 0
+    fi
+    pid=${SERVER_PID[$name]}
+    u0=$(used_memory "$port")
+    r0=$(rss_bytes "$pid")
+    if ! load "$name" mem-strings --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
+        --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_KEYS - 1)); then
+        printf '%s\t%s\terror: loading failed\n' strings "$name" >>"$MEM_TSV"
+        stop_server "$name"
+        return 0
+    fi
+    u1=$(used_memory "$port")
+    r1=$(rss_bytes "$pid")
+    n=$(dbsize "$port")
+    printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t1\n' strings "$name" "$MEM_KEYS" "$n" "$u0" "$u1" "$r0" "$r1" >>"$MEM_TSV"
+    stop_server "$name"
+
+    if ! start_server "$name" "$port" "$cpus" "$@"; then
+        printf '%s\t%s\terror: server failed to start\n' hashes "$name" >>"$MEM_TSV"
+        return 0
+    fi
+    pid=${SERVER_PID[$name]}
+    if supported "$port" hset; then
+        u0=$(used_memory "$port")
+        r0=$(rss_bytes "$pid")
+        if load "$name" mem-hashes --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
+            --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_HASHES - 1)) \
+            --command "HSET __key__$(printf ' f%d __data__' {1..10})"; then
+            u1=$(used_memory "$port")
+            r1=$(rss_bytes "$pid")
+            n=$(dbsize "$port")
+            printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t10\n' hashes "$name" "$MEM_HASHES" "$n" "$u0" "$u1" "$r0" "$r1" >>"$MEM_TSV"
+        else
+            printf '%s\t%s\terror: loading failed\n' hashes "$name" >>"$MEM_TSV"
+        fi
+    else
+        printf '%s\t%s\tn/a (not supported yet)\n' hashes "$name" >>"$MEM_TSV"
+    fi
+    stop_server "$name"
+}
+
+declare -A SERVER_PORT_OF=([redis]=$PORT_BASE [cs1]=$((PORT_BASE + 1)) [cs2]=$((PORT_BASE + 2)) [null]=$((PORT_BASE + 3)))
+REDIS_CMD=("$REDIS_BIN" --port "${SERVER_PORT_OF[redis]}" --save '' --appendonly no --daemonize no)
+read -r -a CS_EXTRA <<<"${CORESHARD_ARGS:-}"
+CS1_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs1]}" --threads 1 "${CS_EXTRA[@]}")
+CS2_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs2]}" --threads 2 "${CS_EXTRA[@]}")
+NULL_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[null]}" --threads 1 --null-server yes "${CS_EXTRA[@]}")
+
+log "results: $RESULTS/$STAMP.md (raw data: $RAW); ${ROW_SECS}s per row"
+
+# ---------------------------------------------------------------- load matrix
+# fail fast: a coreshard that does not start should not cost the Redis rows first
+start_server cs1 "${SERVER_PORT_OF[cs1]}" "$SERVER_CPUS" "${CS1_CMD[@]}" ||
+    die "coreshard --threads 1 failed to start (binary: $CS_BIN)"
+stop_server cs1
+
+start_server redis "${SERVER_PORT_OF[redis]}" "$SERVER_CPUS" "${REDIS_CMD[@]}" ||
+    die "redis-server failed to start"
+run_matrix t1 redis
+stop_server redis
+
+start_server cs1 "${SERVER_PORT_OF[cs1]}" "$SERVER_CPUS" "${CS1_CMD[@]}" ||
+    die "coreshard --threads 1 failed to start"
+run_matrix t1 cs1
+stop_server cs1
+
+start_server cs2 "${SERVER_PORT_OF[cs2]}" "$CS2_CPUS" "${CS2_CMD[@]}" ||
+    die "coreshard --threads 2 failed to start"
+run_matrix t2 cs2
+stop_server cs2
+
+if start_server null "${SERVER_PORT_OF[null]}" "$SERVER_CPUS" "${NULL_CMD[@]}"; then
+    run_matrix t1 null null
+    stop_server null
+else
+    log "null server not available (is --null-server supported by this build?): rows marked n/a"
+    for r in 1 2 3 4; do na t1 null "$r" "n/a (--null-server not accepted)" ""; done
+fi
+
+# ---------------------------------------------------------------- memory
+memory redis "$SERVER_CPUS" "${REDIS_CMD[@]}"
+memory cs1 "$SERVER_CPUS" "${CS1_CMD[@]}"
+memory cs2 "$CS2_CPUS" "${CS2_CMD[@]}"
+
+# ---------------------------------------------------------------- report
+MEASURE_WALL=$(($(date +%s) - START_EPOCH))
+WALL=$((SECONDS - SCRIPT_START))
+INVOCATION="${USER_ENV}perf/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+
+export STAMP RAW ROWS_TSV MEM_TSV CMDS SERVERS_TXT WALL MEASURE_WALL INVOCATION ROW_SECS CLIENTS SERVER_CPUS GEN_CPUS CS2_CPUS \
+    RATE MEM_KEYS MEM_HASHES QUICK CLK_TCK
+export M_CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
+export M_NPROC=$NPROC
+export M_LOAD="$LOADAVG_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+export STAT_START STAT_END=$(head -n 1 /proc/stat)
+export M_KERNEL=$(uname -r)
+export M_MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+export V_REDIS=$("$REDIS_BIN" --version)
+V_CS="commit $GIT_COMMIT${GIT_DIRTY:+ (dirty working tree)}"
+if [[ -n ${CORESHARD_BIN:-} ]]; then V_CS="binary from CORESHARD_BIN (this checkout: $V_CS)"; fi
+export V_CS
+export V_CS_BIN=$CS_BIN V_BENCH_BIN=$BENCH
+export V_BENCH=$("$BENCH" --version 2>/dev/null || echo unknown)
+export V_RUSTC=$(rustc --version 2>/dev/null || echo unknown)
+
+OUT="$RESULTS/$STAMP.md"
+python3 "$SCRIPT_DIR/compare_report.py" >"$OUT"
+cp "$OUT" "$RESULTS/latest.md"
+log "done in ${WALL}s: $OUT (copied to $RESULTS/latest.md)"
+if ((WALL >= 900)); then log "WARNING: the run took ${WALL}s, over the 15-minute budget; lower ROW_SECS"; fi
