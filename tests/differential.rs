@@ -348,4 +348,5 @@ case_files!(
     hashes,
     lists,
     zsets,
+    sort,
 );

@@ -1,4 +1,5 @@
-//! The blocking list commands: BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH.
+//! The blocking commands: BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH (lists) and
+//! BZPOPMIN, BZPOPMAX, BZMPOP (sorted sets).
 //!
 //! ```text
 //!  1. try the keys in argument order, like the non-blocking command
@@ -16,6 +17,9 @@
 use super::flags::*;
 use super::list::{End, lmove, parse_end, parse_mpop, pop_count, push, reply_mpop};
 use super::util::WRONGTYPE;
+use super::zset::{
+    Pairs, parse_mpop as parse_zmpop, reply_mpop as zreply_mpop, zadd_pairs, zpop, zset_ready,
+};
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs};
 use crate::protocol::Reply;
 use crate::server::Conn;
@@ -371,11 +375,153 @@ pub fn brpoplpush(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     blmove_generic(c, a, 3)
 }
 
+// ------------------------------------------------- BZPOPMIN/BZPOPMAX/BZMPOP
+
+fn is_zset(v: &Value) -> bool {
+    zset_ready(v)
+}
+
+fn zpop_max(w: &Waiter) -> bool {
+    w.args.get(0).eq_ignore_ascii_case(b"bzpopmax")
+}
+
+/// `[key, member, score]`: what BZPOPMIN/BZPOPMAX reply.
+fn bzpop_reply(resp3: bool, key: &[u8], member: &[u8], score: f64) -> Vec<u8> {
+    reply_bytes(resp3, |r| {
+        r.array(3);
+        r.bulk(key);
+        r.bulk(member);
+        r.double(score);
+    })
+}
+
+fn undo_zpop(key: Vec<u8>, items: Pairs) -> Undo {
+    Box::new(move |ctx: &mut Ctx<'_>| {
+        let now = ctx.now;
+        let _ = zadd_pairs(ctx.db(), now, &key, &items);
+    })
+}
+
+fn serve_bzpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo)> {
+    let now = ctx.now;
+    let items = zpop(ctx.db(), now, key, zpop_max(w), 1).ok()??;
+    let (m, s) = items.first()?.clone();
+    let reply = bzpop_reply(w.resp3, key, &m, s);
+    Some((Served::Reply(reply), undo_zpop(key.to_vec(), items)))
+}
+
+fn bzpop_generic(c: &mut Conn, a: OwnedArgs, max: bool) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let n = a.len();
+        let timeout = match parse_timeout(a.get(n - 1)) {
+            Ok(t) => t,
+            Err(e) => return c.error(e),
+        };
+        let keys: Vec<Vec<u8>> = (1..n - 1).map(|i| a.get(i).to_vec()).collect();
+        for k in &keys {
+            let k2 = k.clone();
+            let r = c
+                .on_key(k, move |ctx| {
+                    let now = ctx.now;
+                    zpop(ctx.db(), now, &k2, max, 1)
+                })
+                .await;
+            match r {
+                Err(_) => return c.error(WRONGTYPE),
+                Ok(Some(items)) if !items.is_empty() => {
+                    let (m, s) = &items[0];
+                    let bytes = bzpop_reply(c.resp3, k, m, *s);
+                    c.out.extend_from_slice(&bytes);
+                    return;
+                }
+                Ok(_) => {}
+            }
+        }
+        let spec = BlockSpec {
+            keys,
+            timeout,
+            ready: is_zset,
+            serve: serve_bzpop,
+        };
+        finish(c, a, spec).await;
+    })
+}
+
+/// `BZPOPMIN key [key ...] timeout`
+pub fn bzpopmin(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    bzpop_generic(c, a, false)
+}
+
+/// `BZPOPMAX key [key ...] timeout`
+pub fn bzpopmax(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    bzpop_generic(c, a, true)
+}
+
+fn zmpop_reply_bytes(resp3: bool, key: &[u8], items: Pairs) -> Vec<u8> {
+    reply_bytes(resp3, |r| zreply_mpop(r, Some((key.to_vec(), items))))
+}
+
+fn serve_bzmpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo)> {
+    let req = parse_zmpop(w.args.args(), 2).ok()?;
+    let now = ctx.now;
+    let items = zpop(ctx.db(), now, key, req.max, req.count).ok()??;
+    if items.is_empty() {
+        return None;
+    }
+    let reply = zmpop_reply_bytes(w.resp3, key, items.clone());
+    Some((Served::Reply(reply), undo_zpop(key.to_vec(), items)))
+}
+
+/// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
+pub fn bzmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let timeout = match parse_timeout(a.get(1)) {
+            Ok(t) => t,
+            Err(e) => return c.error(e),
+        };
+        let req = match parse_zmpop(a.args(), 2) {
+            Ok(r) => r,
+            Err(e) => return c.error(e),
+        };
+        let keys: Vec<Vec<u8>> = req.keys.clone().map(|i| a.get(i).to_vec()).collect();
+        for k in &keys {
+            let (k2, max, count) = (k.clone(), req.max, req.count);
+            let r = c
+                .on_key(k, move |ctx| {
+                    let now = ctx.now;
+                    zpop(ctx.db(), now, &k2, max, count)
+                })
+                .await;
+            match r {
+                Err(_) => return c.error(WRONGTYPE),
+                Ok(Some(items)) if !items.is_empty() => {
+                    let bytes = zmpop_reply_bytes(c.resp3, k, items);
+                    c.out.extend_from_slice(&bytes);
+                    return;
+                }
+                Ok(_) => {}
+            }
+        }
+        let spec = BlockSpec {
+            keys,
+            timeout,
+            ready: is_zset,
+            serve: serve_bzmpop,
+        };
+        finish(c, a, spec).await;
+    })
+}
+
 fn blmpop_keys(a: crate::protocol::Args<'_>, out: &mut Vec<usize>) {
     super::list::mpop_key_positions(a, 2, out);
 }
 
 const BLOCK_ACL: &[&str] = &["write", "list", "slow", "blocking"];
+const ZBLOCK_FAST: &[&str] = &["write", "sortedset", "fast", "blocking"];
+
+fn bzmpop_keys(a: crate::protocol::Args<'_>, out: &mut Vec<usize>) {
+    super::list::mpop_key_positions(a, 2, out);
+}
 
 /// The blocking list command specs.
 pub static SPECS: &[CommandSpec] = &[
@@ -445,6 +591,48 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
         since: "2.2.0",
         coord: Some(brpoplpush),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzpopmin",
+        arity: -3,
+        flags: WRITE | NOSCRIPT | BLOCKING | FAST,
+        first_key: 1,
+        last_key: -2,
+        step: 1,
+        acl: ZBLOCK_FAST,
+        group: "sorted_set",
+        summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+        since: "5.0.0",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        coord: Some(bzpopmin),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzpopmax",
+        arity: -3,
+        flags: WRITE | NOSCRIPT | BLOCKING | FAST,
+        first_key: 1,
+        last_key: -2,
+        step: 1,
+        acl: ZBLOCK_FAST,
+        group: "sorted_set",
+        summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+        since: "5.0.0",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        coord: Some(bzpopmax),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzmpop",
+        arity: -5,
+        flags: WRITE | BLOCKING | MOVABLE_KEYS,
+        keys: Some(bzmpop_keys),
+        acl: &["write", "sortedset", "slow", "blocking"],
+        group: "sorted_set",
+        summary: "Remove and return members with scores in a sorted set or block until one is available",
+        since: "7.0.0",
+        coord: Some(bzmpop),
         ..CommandSpec::DEFAULT
     },
 ];

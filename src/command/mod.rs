@@ -20,6 +20,7 @@ pub mod keyspace;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod util;
 pub mod zset;
@@ -322,7 +323,7 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 11] {
     [
         string::SPECS,
         bitmap::SPECS,
@@ -332,6 +333,7 @@ fn families() -> [&'static [CommandSpec]; 10] {
         hash::SPECS,
         set::SPECS,
         zset::SPECS,
+        sort::SPECS,
         connection::SPECS,
         server::SPECS,
     ]

@@ -890,14 +890,17 @@ fn zpopmax(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 }
 
 /// Parsed `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`.
-struct MpopReq {
-    keys: std::ops::Range<usize>,
-    max: bool,
-    count: usize,
+pub struct MpopReq {
+    /// Argument positions of the keys.
+    pub keys: std::ops::Range<usize>,
+    /// MAX (true) or MIN.
+    pub max: bool,
+    /// COUNT (1 without it).
+    pub count: usize,
 }
 
 /// zmpopGenericCommand's parsing; `numkeys_idx` is where numkeys sits.
-fn parse_mpop(a: Args<'_>, numkeys_idx: usize) -> Result<MpopReq, &'static str> {
+pub fn parse_mpop(a: Args<'_>, numkeys_idx: usize) -> Result<MpopReq, &'static str> {
     const NUMKEYS: &str = "ERR numkeys should be greater than 0";
     let n = match parse_i64(a.get(numkeys_idx)) {
         Some(n) if n >= 1 => n as u64,
