@@ -129,6 +129,9 @@ fn pattern_key(pattern: &[u8], elem: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)
     Some((key, field))
 }
 
+/// One pattern lookup: element index, key, optional hash field.
+type Lookup = (usize, Vec<u8>, Option<Vec<u8>>);
+
 /// Looks `pattern` up for every element (GET # returns the element itself);
 /// one hop per shard holding any of the keys.
 async fn lookup_all(c: &Conn, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
@@ -139,7 +142,7 @@ async fn lookup_all(c: &Conn, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Option<V
         }
         return out;
     }
-    let mut by_shard: Vec<Vec<(usize, Vec<u8>, Option<Vec<u8>>)>> = vec![Vec::new(); c.nshards()];
+    let mut by_shard: Vec<Vec<Lookup>> = vec![Vec::new(); c.nshards()];
     for (i, e) in elems.iter().enumerate() {
         if let Some((k, f)) = pattern_key(pattern, e) {
             by_shard[c.owner(&k)].push((i, k, f));
