@@ -36,8 +36,9 @@ pub const PACKED_SAFETY_LIMIT: usize = 1 << 30;
 pub enum Hash {
     /// Small hashes: one packed buffer.
     Packed(Packed),
-    /// Large hashes: dense pairs plus an index.
-    Table(Table),
+    /// Large hashes: dense pairs plus an index (boxed so a small hash, the
+    /// common case, costs 32 bytes instead of the table's size).
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -150,7 +151,9 @@ impl Packed {
                 false
             }
             None => {
-                self.buf.reserve(item_size(field) + item_size(value));
+                // Exact growth, like a listpack: a small hash's buffer is
+                // most of its memory, and doubling would waste up to half.
+                self.buf.reserve_exact(item_size(field) + item_size(value));
                 put_item(&mut self.buf, field);
                 put_item(&mut self.buf, value);
                 self.len += 1;
@@ -379,7 +382,7 @@ impl Hash {
             for (f, v) in p.iter() {
                 t.push_new(f, v);
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 
