@@ -312,3 +312,66 @@ fn concurrent_producers_and_consumers_deliver_exactly_once() {
     assert_eq!(c.llen::<_, usize>(&sink).unwrap(), moved);
     wait_blocked(&mut c, 0);
 }
+
+/// Sorted sets: producers ZADD distinct members to keys on every shard while
+/// BZPOPMIN/BZPOPMAX consumers wait on all of them; every member is popped
+/// exactly once.
+#[test]
+fn concurrent_zadd_and_bzpop_deliver_exactly_once() {
+    let s = Server::start();
+    let port = s.port;
+    let keys: Vec<String> = (0..6).map(|i| key_on(&format!("zq{i}"), i % 3)).collect();
+    const PRODUCERS: usize = 3;
+    const PER_PRODUCER: usize = 300;
+    let total = PRODUCERS * PER_PRODUCER;
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut consumers = Vec::new();
+    for ci in 0..4 {
+        let keys = keys.clone();
+        let received = received.clone();
+        consumers.push(std::thread::spawn(move || {
+            let mut c = connect_redis(port);
+            let mut got = Vec::new();
+            let cmd = if ci % 2 == 0 { "BZPOPMIN" } else { "BZPOPMAX" };
+            while received.load(std::sync::atomic::Ordering::SeqCst) < total {
+                let r: Option<(String, String, f64)> =
+                    redis::cmd(cmd).arg(&keys).arg("0.2").query(&mut c).unwrap();
+                if let Some((_, m, _)) = r {
+                    received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    got.push(m);
+                }
+            }
+            got
+        }));
+    }
+    let mut producers = Vec::new();
+    for p in 0..PRODUCERS {
+        let keys = keys.clone();
+        producers.push(std::thread::spawn(move || {
+            let mut c = connect_redis(port);
+            for i in 0..PER_PRODUCER {
+                let k = &keys[(p * 7 + i) % keys.len()];
+                let _: () = c.zadd(k, format!("{p}-{i}"), i as f64).unwrap();
+            }
+        }));
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for h in consumers {
+        for m in h.join().unwrap() {
+            *counts.entry(m).or_default() += 1;
+        }
+    }
+    assert_eq!(counts.len(), total, "every member delivered");
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "no member delivered twice"
+    );
+    let mut c = s.conn();
+    for k in &keys {
+        assert_eq!(c.exists::<_, i64>(k).unwrap(), 0, "{k} drained");
+    }
+    wait_blocked(&mut c, 0);
+}
