@@ -375,3 +375,55 @@ fn concurrent_zadd_and_bzpop_deliver_exactly_once() {
     }
     wait_blocked(&mut c, 0);
 }
+
+/// CLIENT UNBLOCK ends a blocked command as a timeout (null) or with the
+/// UNBLOCKED error; CLIENT LIST shows the `b` flag while blocked.
+#[test]
+fn client_unblock_and_blocked_flag() {
+    let s = Server::start();
+    let mut c = s.conn();
+    for (reason, expect) in [
+        ("TIMEOUT", &b"*-1\r\n"[..]),
+        (
+            "ERROR",
+            &b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"[..],
+        ),
+    ] {
+        let mut raw = s.raw();
+        let id = raw.call(&["CLIENT", "ID"]).int();
+        raw.send(&encode_cmd(&["BLPOP", "never", "0"]));
+        wait_blocked(&mut c, 1);
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+        let line = list
+            .lines()
+            .find(|l| l.starts_with(&format!("id={id} ")))
+            .unwrap();
+        assert!(line.contains(" flags=b "), "{line}");
+        let n: i64 = redis::cmd("CLIENT")
+            .arg("UNBLOCK")
+            .arg(id)
+            .arg(reason)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(raw.read_raw(), expect);
+        wait_blocked(&mut c, 0);
+        // Not blocked any more: nothing to unblock.
+        let n: i64 = redis::cmd("CLIENT")
+            .arg("UNBLOCK")
+            .arg(id)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+    let e: redis::RedisResult<i64> = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(1)
+        .arg("NOW")
+        .query(&mut c);
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .contains("reason should be TIMEOUT or ERROR")
+    );
+}

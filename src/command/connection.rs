@@ -660,6 +660,34 @@ fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
+/// `CLIENT UNBLOCK client-id [TIMEOUT|ERROR]`
+fn client_unblock(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let Some(id) = parse_i64(a.get(2)) else {
+            return c.error(NOT_INT);
+        };
+        let error = match a.len() {
+            3 => false,
+            4 if eq(a.get(3), "timeout") => false,
+            4 if eq(a.get(3), "error") => true,
+            4 => return c.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+            _ => {
+                let sub = String::from_utf8_lossy(a.get(1)).into_owned();
+                return c.error(&format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."
+                ));
+            }
+        };
+        let id = id as u64;
+        let done = c
+            .core
+            .broadcast(move |core| crate::server::blocking::unblock(core, id, error))
+            .await;
+        let n = done.into_iter().any(|d| d) as i64;
+        c.reply().int(n);
+    })
+}
+
 const fn client_sub(
     name: &'static str,
     arity: i32,
@@ -820,6 +848,15 @@ const CLIENT_SUBS: &[CommandSpec] = &[
             client_unpause,
         )
     },
+    client_sub(
+        "client|unblock",
+        -3,
+        ADMIN | NLS,
+        ADMIN_CONN,
+        "Unblock a client blocked in a blocking command from a different connection",
+        "5.0.0",
+        client_unblock,
+    ),
     client_sub(
         "client|reply",
         3,

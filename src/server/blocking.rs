@@ -66,9 +66,9 @@ pub fn after_shard_work(core: &Rc<Core>) {
 
 /// Hands a delivery to a waiting client; gives it back if the client is gone.
 fn deliver(core: &Rc<Core>, client: u64, d: Delivery) -> Option<Delivery> {
-    let tx = core.waiting.borrow_mut().remove(&client);
-    match tx {
-        Some(tx) => tx.send(d).err(),
+    let w = core.waiting.borrow_mut().remove(&client);
+    match w {
+        Some(w) => w.tx.send(d).err(),
         None => Some(d),
     }
 }
@@ -126,7 +126,13 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
         spec.serve,
     ));
     let (tx, mut rx) = futures::channel::oneshot::channel::<Delivery>();
-    core.waiting.borrow_mut().insert(c.id, tx);
+    core.waiting.borrow_mut().insert(
+        c.id,
+        crate::shard::WaitingClient {
+            waiter: w.clone(),
+            tx,
+        },
+    );
 
     // Register shard by shard, in the order keys first appear, so the first
     // key that can serve (in argument order) does.
@@ -159,6 +165,7 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
         }
     }
 
+    c.handle.info.borrow_mut().blocked = true;
     let deadline = spec.timeout.map(|t| Instant::now() + t);
     let fd = c.handle.info.borrow().fd;
     let outcome = loop {
@@ -184,6 +191,7 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
         }
     };
     core.waiting.borrow_mut().remove(&c.id);
+    c.handle.info.borrow_mut().blocked = false;
     let gone = c.handle.killed.get() || peer_closed(fd);
     for s in registered {
         let w2 = w.clone();
@@ -203,6 +211,39 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
         None if gone => Outcome::Gone,
         None => Outcome::TimedOut,
     }
+}
+
+/// CLIENT UNBLOCK on this core: ends client `id`'s blocking command as if it
+/// timed out (`error` false) or with the UNBLOCKED error. False when the
+/// client is not blocked here, or a shard is already serving it.
+pub fn unblock(core: &Core, id: u64, error: bool) -> bool {
+    let mut waiting = core.waiting.borrow_mut();
+    let Some(wc) = waiting.get(&id) else {
+        return false;
+    };
+    if !wc.waiter.claim() {
+        return false;
+    }
+    let resp3 = wc.waiter.resp3;
+    let Some(wc) = waiting.remove(&id) else {
+        return false;
+    };
+    let mut reply = Vec::new();
+    {
+        let mut r = crate::protocol::Reply::new(&mut reply, resp3);
+        if error {
+            r.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        } else {
+            r.null_array();
+        }
+    }
+    let d = Delivery {
+        served: Served::Reply(reply),
+        shard: core.id,
+        undo: Box::new(|_: &mut crate::command::Ctx<'_>| {}),
+    };
+    let _ = wc.tx.send(d);
+    true
 }
 
 /// Number of clients blocked on this core (INFO `blocked_clients`).

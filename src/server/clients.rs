@@ -85,6 +85,8 @@ pub struct ClientInfo {
     pub no_evict: bool,
     /// CLIENT NO-TOUCH.
     pub no_touch: bool,
+    /// Waiting in a blocking command (flag `b`).
+    pub blocked: bool,
     /// Authenticated user.
     pub user: String,
 }
@@ -137,6 +139,9 @@ pub fn client_flags(c: &ClientInfo) -> String {
     let mut f = String::new();
     if c.multi >= 0 {
         f.push('x');
+    }
+    if c.blocked {
+        f.push('b');
     }
     if c.no_evict {
         f.push('e');
@@ -213,6 +218,7 @@ mod tests {
             multi: -1,
             no_evict: false,
             no_touch: false,
+            blocked: false,
             user: "default".into(),
         }
     }

@@ -530,6 +530,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         multi: -1,
         no_evict: false,
         no_touch: false,
+        blocked: false,
         user: "default".into(),
     };
     let handle = Rc::new(ClientHandle {

@@ -170,6 +170,15 @@ pub fn build_mesh(n: usize) -> Vec<MeshEnds> {
 
 type Waiter = futures::channel::oneshot::Sender<HopResult>;
 
+/// A blocked client of this core: its waiter (claimable from any shard, and by
+/// CLIENT UNBLOCK) and where its result goes.
+pub struct WaitingClient {
+    /// The registered waiter.
+    pub waiter: std::sync::Arc<blocking::Waiter>,
+    /// Delivers the result to the client's task.
+    pub tx: futures::channel::oneshot::Sender<blocking::Delivery>,
+}
+
 /// Everything one core owns.
 pub struct Core {
     /// Core index (also the shard id).
@@ -183,7 +192,7 @@ pub struct Core {
     /// Clients connected to this core.
     pub clients: RefCell<crate::server::clients::Clients>,
     /// Blocked clients of this core, by id: where a shard's delivery goes.
-    pub waiting: RefCell<HashMap<u64, futures::channel::oneshot::Sender<blocking::Delivery>>>,
+    pub waiting: RefCell<HashMap<u64, WaitingClient>>,
     req_tx: Vec<Option<ConnectedSender<HopMsg>>>,
     rep_tx: Vec<Option<ConnectedSender<HopReply>>>,
     pending: RefCell<HashMap<u64, Waiter>>,
