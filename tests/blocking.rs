@@ -427,3 +427,33 @@ fn client_unblock_and_blocked_flag() {
             .contains("reason should be TIMEOUT or ERROR")
     );
 }
+
+/// FLUSHALL does not forget blocked clients, and SWAPDB serves them from the
+/// database swapped in (Redis checks watched keys after a swap).
+#[test]
+fn flush_and_swapdb_with_blocked_clients() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let port = s.port;
+    let w = std::thread::spawn(move || {
+        let mut w = connect_redis(port);
+        blpop(&mut w, &["fk"], "10")
+    });
+    wait_blocked(&mut c, 1);
+    let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+    let _: () = c.rpush("fk", "after-flush").unwrap();
+    assert_eq!(w.join().unwrap(), Some(("fk".into(), "after-flush".into())));
+
+    let w = std::thread::spawn(move || {
+        let mut w = connect_redis(port);
+        blpop(&mut w, &["sk"], "10")
+    });
+    wait_blocked(&mut c, 1);
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut c).unwrap();
+    let _: () = c.rpush("sk", "from-db1").unwrap();
+    let _: () = redis::cmd("SWAPDB").arg(0).arg(1).query(&mut c).unwrap();
+    assert_eq!(w.join().unwrap(), Some(("sk".into(), "from-db1".into())));
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut c).unwrap();
+    assert_eq!(c.exists::<_, i64>("sk").unwrap(), 0);
+    wait_blocked(&mut c, 0);
+}

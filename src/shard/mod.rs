@@ -74,12 +74,32 @@ impl Shard {
     }
     /// Swaps two databases (SWAPDB).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
         self.dbs.swap(a, b);
+        let watched = |d: &Option<Box<Db>>| d.as_ref().is_some_and(|d| d.has_watch());
+        if watched(&self.dbs[a]) || watched(&self.dbs[b]) {
+            self.db(a);
+            self.db(b);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let (left, right) = self.dbs.split_at_mut(hi);
+            if let (Some(x), Some(y)) = (left[lo].as_deref_mut(), right[0].as_deref_mut()) {
+                Db::swap_watch(x, y);
+            }
+        }
     }
     /// Empties database `i`; returns how many keys it held.
     pub fn flush_db(&mut self, i: usize) -> usize {
-        match self.dbs.get_mut(i).and_then(|d| d.take()) {
-            Some(db) => db.len(),
+        let Some(slot) = self.dbs.get_mut(i) else {
+            return 0;
+        };
+        match slot.take() {
+            Some(mut db) => {
+                let n = db.len();
+                *slot = db.empty_keeping_watch().map(Box::new);
+                n
+            }
             None => 0,
         }
     }

@@ -574,6 +574,32 @@ impl Db {
         }
     }
 
+    /// A new empty database that keeps this one's watched keys: FLUSHDB must
+    /// not forget the clients blocked on keys of the database it empties.
+    pub fn empty_keeping_watch(&mut self) -> Option<Db> {
+        let w = self.watch.take()?;
+        let mut d = Db::new(self.nshards);
+        d.watch = Some(w);
+        Some(d)
+    }
+
+    /// SWAPDB: clients wait on (database index, key), so the watched keys stay
+    /// with the index while the data moves; every watched key is then checked
+    /// against its new contents, as Redis does.
+    pub fn swap_watch(a: &mut Db, b: &mut Db) {
+        std::mem::swap(&mut a.watch, &mut b.watch);
+        for d in [a, b] {
+            if let Some(w) = &mut d.watch {
+                w.ready = w.keys.iter().cloned().collect();
+            }
+        }
+    }
+
+    /// True when clients are blocked on keys of this database.
+    pub fn has_watch(&self) -> bool {
+        self.watch.is_some()
+    }
+
     /// Watched keys written since the last call.
     pub fn take_ready(&mut self) -> Vec<Vec<u8>> {
         match &mut self.watch {
