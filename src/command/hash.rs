@@ -484,27 +484,6 @@ fn hrandfield(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 // HSCAN
 // ---------------------------------------------------------------------------
 
-/// Parses a SCAN cursor like Redis's `strtoul` check: optional sign, decimal
-/// digits, no overflow (a negative cursor wraps); the empty string is 0.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`
 ///
 /// A packed hash is returned whole with cursor 0 (as Redis does for
@@ -524,27 +503,10 @@ fn hscan(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
         Ok(Some(h)) => h,
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < a.len() {
-        let more = i + 1 < a.len();
-        if eq(a.get(i), "count") && more {
-            let Some(n) = parse_i64(a.get(i + 1)) else {
-                return r.error(NOT_INT);
-            };
-            if n < 1 {
-                return r.error(SYNTAX);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq(a.get(i), "match") && more {
-            let p = a.get(i + 1);
-            pattern = if p == b"*" { None } else { Some(p) };
-        } else {
-            return r.error(SYNTAX);
-        }
-        i += 2;
-    }
+    let ScanOpts { count, pattern, .. } = match parse_scan_opts(a, 3, false) {
+        Ok(o) => o,
+        Err(e) => return r.error(e),
+    };
     let mut out: Vec<(&[u8], &[u8])> = Vec::new();
     let next = h.scan(cursor, count, |f, v| {
         if pattern.is_none_or(|p| glob_match(p, f, false)) {
@@ -715,19 +677,6 @@ pub static SPECS: &[CommandSpec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_parsing() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"1x"), None);
-        assert_eq!(parse_cursor(b"-"), None);
-    }
 
     #[test]
     fn int_increments() {

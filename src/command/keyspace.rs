@@ -22,8 +22,6 @@ use crate::storage::{Entry, ScanPart, Value, merge_scan};
 
 /// `ERR source and destination objects are the same`.
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-/// Default SCAN COUNT.
-const SCAN_DEFAULT_COUNT: usize = 10;
 /// Small integers Redis shares between keys (`OBJ_SHARED_INTEGERS`).
 const SHARED_INTEGERS: i64 = 10000;
 /// Reference count Redis reports for shared objects (`OBJ_SHARED_REFCOUNT`).
@@ -647,61 +645,23 @@ fn randomkey(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// Parsed SCAN arguments.
-struct ScanOpts {
+struct ScanCall {
     cursor: u64,
     count: usize,
     pattern: Option<Vec<u8>>,
     typ: Option<Vec<u8>>,
 }
 
-/// Parses a SCAN cursor like Redis (`strtoul`: optional sign, digits, no
-/// trailing bytes; a negative value wraps).
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Parses `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
-fn parse_scan(a: &OwnedArgs) -> Result<ScanOpts, &'static str> {
+fn parse_scan(a: &OwnedArgs) -> Result<ScanCall, &'static str> {
     let cursor = parse_cursor(a.get(1)).ok_or("ERR invalid cursor")?;
-    let mut o = ScanOpts {
+    let o = parse_scan_opts(a.args(), 2, true)?;
+    Ok(ScanCall {
         cursor,
-        count: SCAN_DEFAULT_COUNT,
-        pattern: None,
-        typ: None,
-    };
-    let mut i = 2;
-    while i < a.len() {
-        let more = i + 1 < a.len();
-        let opt = a.get(i);
-        if eq(opt, "count") && more {
-            let n = parse_i64(a.get(i + 1)).ok_or(NOT_INT)?;
-            if n < 1 {
-                return Err(SYNTAX);
-            }
-            o.count = n as usize;
-        } else if eq(opt, "match") && more {
-            let p = a.get(i + 1);
-            o.pattern = if p == b"*" { None } else { Some(p.to_vec()) };
-        } else if eq(opt, "type") && more {
-            o.typ = Some(a.get(i + 1).to_vec());
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 2;
-    }
-    Ok(o)
+        count: o.count,
+        pattern: o.pattern.map(|p| p.to_vec()),
+        typ: o.typ.map(|t| t.to_vec()),
+    })
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`

@@ -885,49 +885,6 @@ fn sintercard_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 // SSCAN
 // ---------------------------------------------------------------------------
 
-/// Parses a scan cursor like Redis (`strtoul`: optional sign, digits only;
-/// a negative value wraps).
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
-/// Parses the SSCAN options after the cursor: `(count, pattern)`.
-fn parse_scan_opts(a: Args<'_>) -> Result<(usize, Option<&[u8]>), &'static str> {
-    let mut count = 10usize;
-    let mut pattern = None;
-    let mut i = 3;
-    while i < a.len() {
-        let more = i + 1 < a.len();
-        let opt = a.get(i);
-        if eq(opt, "count") && more {
-            let n = parse_i64(a.get(i + 1)).ok_or(NOT_INT)?;
-            if n < 1 {
-                return Err(SYNTAX);
-            }
-            count = n as usize;
-        } else if eq(opt, "match") && more {
-            let p = a.get(i + 1);
-            pattern = if p == b"*" { None } else { Some(p) };
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 2;
-    }
-    Ok((count, pattern))
-}
-
 /// One SSCAN step over `s`: the next cursor and the members seen.
 ///
 /// The intset is returned whole (cursor 0), as Redis does for compact
@@ -964,8 +921,8 @@ fn sscan(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
         Ok(Some(s)) => s,
     };
-    let (count, pattern) = match parse_scan_opts(a) {
-        Ok(x) => x,
+    let ScanOpts { count, pattern, .. } = match parse_scan_opts(a, 3, false) {
+        Ok(o) => o,
         Err(e) => return r.error(e),
     };
     let (next, elems) = scan_step(s, cursor, count);

@@ -55,6 +55,75 @@ pub fn eq(a: &[u8], kw: &str) -> bool {
     a.eq_ignore_ascii_case(kw.as_bytes())
 }
 
+/// Parses a SCAN cursor like Redis's `strtoul` check: optional sign, decimal
+/// digits, no overflow (a negative cursor wraps); the empty string is 0.
+pub fn parse_cursor(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// COUNT of the SCAN family when none is given.
+pub const SCAN_DEFAULT_COUNT: usize = 10;
+
+/// Options of SCAN, SSCAN, HSCAN and ZSCAN.
+#[derive(Debug, Default)]
+pub struct ScanOpts<'a> {
+    /// COUNT (10 without it).
+    pub count: usize,
+    /// MATCH pattern; `None` for none or `*`.
+    pub pattern: Option<&'a [u8]>,
+    /// TYPE (SCAN only).
+    pub typ: Option<&'a [u8]>,
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` (and `[TYPE type]` when
+/// `with_type`) from argument `from` on, with Redis's errors.
+pub fn parse_scan_opts(
+    a: crate::protocol::Args<'_>,
+    from: usize,
+    with_type: bool,
+) -> Result<ScanOpts<'_>, &'static str> {
+    let mut o = ScanOpts {
+        count: SCAN_DEFAULT_COUNT,
+        ..Default::default()
+    };
+    let mut i = from;
+    while i < a.len() {
+        let more = i + 1 < a.len();
+        let opt = a.get(i);
+        if eq(opt, "count") && more {
+            let n = parse_i64(a.get(i + 1)).ok_or(NOT_INT)?;
+            if n < 1 {
+                return Err(SYNTAX);
+            }
+            o.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if eq(opt, "match") && more {
+            let p = a.get(i + 1);
+            o.pattern = if p == b"*" { None } else { Some(p) };
+        } else if with_type && eq(opt, "type") && more {
+            o.typ = Some(a.get(i + 1));
+        } else {
+            return Err(SYNTAX);
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +135,18 @@ mod tests {
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
         assert_eq!(parse_f64(b""), None);
+    }
+
+    #[test]
+    fn cursor_parsing() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"1x"), None);
+        assert_eq!(parse_cursor(b"-"), None);
     }
 }

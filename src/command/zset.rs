@@ -1113,19 +1113,6 @@ fn scan_hash(m: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Parses a SCAN cursor like Redis (unsigned decimal).
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        // Redis accepts what strtoull accepts; plain digits cover real clients.
-        return parse_i64(s).map(|v| v as u64);
-    }
-    let mut v: u64 = 0;
-    for &d in s {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(v)
-}
-
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 ///
 /// A packed set is returned whole (cursor 0), like Redis does for listpacks.
@@ -1144,26 +1131,10 @@ fn zscan(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
         Ok(Some(z)) => z,
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < a.len() {
-        let more = i + 1 < a.len();
-        let o = a.get(i);
-        if eq(o, "count") && more {
-            match parse_i64(a.get(i + 1)) {
-                None => return r.error(NOT_INT),
-                Some(n) if n < 1 => return r.error(SYNTAX),
-                Some(n) => count = n as usize,
-            }
-        } else if eq(o, "match") && more {
-            let p = a.get(i + 1);
-            pattern = if p == b"*" { None } else { Some(p) };
-        } else {
-            return r.error(SYNTAX);
-        }
-        i += 2;
-    }
+    let ScanOpts { count, pattern, .. } = match parse_scan_opts(a, 3, false) {
+        Ok(o) => o,
+        Err(e) => return r.error(e),
+    };
     let mut next = 0u64;
     let mut batch: Vec<(u64, &[u8], f64)>;
     if z.is_full() {
