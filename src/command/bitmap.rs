@@ -718,17 +718,7 @@ fn bitfield_ro(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 // ---------------------------------------------------------------------------
 
 const fn one_key(name: &'static str, arity: i32, flags: u64, key_flags: u32) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        key_flags,
-        group: "bitmap",
-        ..CommandSpec::DEFAULT
-    }
+    CommandSpec::single_key(name, "bitmap", arity, flags, key_flags)
 }
 
 /// Bitmap family specs.

@@ -528,17 +528,7 @@ fn hscan(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 
 /// A single-key hash command.
 const fn hash_cmd(name: &'static str, arity: i32, flags: u64, key_flags: u32) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        key_flags,
-        group: "hash",
-        ..CommandSpec::DEFAULT
-    }
+    CommandSpec::single_key(name, "hash", arity, flags, key_flags)
 }
 
 const RW_UPDATE: u32 = keyflags::RW | keyflags::UPDATE;

@@ -891,16 +891,9 @@ const fn one_key(
     shard: super::ShardFn,
 ) -> CommandSpec {
     CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        key_flags,
         acl,
         shard: Some(shard),
-        ..CommandSpec::DEFAULT
+        ..CommandSpec::single_key(name, "generic", arity, flags, key_flags)
     }
 }
 

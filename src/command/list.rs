@@ -842,19 +842,11 @@ const fn one_key(
     shard: ShardFn,
 ) -> CommandSpec {
     CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        key_flags,
         acl,
-        group: "list",
         summary,
         since,
         shard: Some(shard),
-        ..CommandSpec::DEFAULT
+        ..CommandSpec::single_key(name, "list", arity, flags, key_flags)
     }
 }
 

@@ -193,6 +193,27 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// A command whose one key is argument 1, in command-docs group `group`;
+    /// families fill in the rest with struct update syntax.
+    pub const fn single_key(
+        name: &'static str,
+        group: &'static str,
+        arity: i32,
+        flags: u64,
+        key_flags: u32,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: 1,
+            last_key: 1,
+            step: 1,
+            key_flags,
+            group,
+            ..CommandSpec::DEFAULT
+        }
+    }
     /// A spec with everything empty; families override with struct update syntax.
     pub const DEFAULT: CommandSpec = CommandSpec {
         name: "",

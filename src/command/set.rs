@@ -946,17 +946,7 @@ fn sscan(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 // ---------------------------------------------------------------------------
 
 const fn one_key(name: &'static str, arity: i32, flags: u64, key_flags: u32) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        key_flags,
-        group: "set",
-        ..CommandSpec::DEFAULT
-    }
+    CommandSpec::single_key(name, "set", arity, flags, key_flags)
 }
 
 const fn all_keys(name: &'static str, arity: i32, flags: u64, first: i32, kf: u32) -> CommandSpec {

@@ -929,17 +929,7 @@ const RW_ACCESS_UPDATE: u32 = keyflags::RW | keyflags::ACCESS | keyflags::UPDATE
 
 /// A single-key string command spec.
 const fn one_key(name: &'static str, arity: i32, flags: u64, key_flags: u32) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        key_flags,
-        group: "string",
-        ..CommandSpec::DEFAULT
-    }
+    CommandSpec::single_key(name, "string", arity, flags, key_flags)
 }
 
 const SUBSTR_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";

@@ -1608,17 +1608,7 @@ const RO_ACCESS: u32 = keyflags::RO | keyflags::ACCESS;
 
 /// A single-key zset command spec.
 const fn one_key(name: &'static str, arity: i32, flags: u64, key_flags: u32) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        key_flags,
-        group: "sorted-set",
-        ..CommandSpec::DEFAULT
-    }
+    CommandSpec::single_key(name, "sorted-set", arity, flags, key_flags)
 }
 
 /// A numkeys command spec (keys found by a key finder).
