@@ -15,7 +15,10 @@
 //! scheduler's job).
 
 use super::flags::*;
-use super::list::{End, lmove, parse_end, parse_mpop, pop_count, push, reply_mpop};
+use super::list::{
+    End, lmove, lmove_across_op, parse_end, parse_mpop, pop_count, push, push_or_give_back,
+    reply_mpop,
+};
 use super::util::WRONGTYPE;
 use super::zset::{
     Pairs, parse_mpop as parse_zmpop, reply_mpop as zreply_mpop, zadd_pairs, zpop, zset_ready,
@@ -24,9 +27,10 @@ use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs};
 use crate::protocol::Reply;
 use crate::server::Conn;
 use crate::server::blocking::{BlockSpec, Outcome, block};
-use crate::shard::blocking::{Served, Undo, Waiter};
+use crate::shard::blocking::{ReadyFn, ServeFn, Served, Undo, Waiter};
 use crate::shard::slot::key_owner;
 use crate::storage::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
@@ -91,81 +95,101 @@ fn serve_pop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo)
     Some((Served::Reply(reply), undo_pop(key.to_vec(), end, elems)))
 }
 
-fn pop_one(ctx: &mut Ctx<'_>, key: &[u8], end: End) -> Result<Option<Vec<u8>>, ()> {
-    let now = ctx.now;
-    match pop_count(ctx.db(), key, now, end, 1) {
-        Err(_) => Err(()),
-        Ok(Some(mut v)) if !v.is_empty() => Ok(v.pop()),
-        Ok(_) => Ok(None),
-    }
-}
-
-fn blpop_generic(c: &mut Conn, a: OwnedArgs, end: End) -> LocalBoxFuture<'_> {
+fn blpop_generic(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let n = a.len();
         let timeout = match parse_timeout(a.get(n - 1)) {
             Ok(t) => t,
             Err(e) => return c.error(e),
         };
-        let keys: Vec<Vec<u8>> = (1..n - 1).map(|i| a.get(i).to_vec()).collect();
-        for k in &keys {
-            let k2 = k.clone();
-            let r = c.on_key(k, move |ctx| pop_one(ctx, &k2, end)).await;
-            match r {
-                Err(()) => return c.error(WRONGTYPE),
-                Ok(Some(elem)) => {
-                    let mut r = c.reply();
-                    r.array(2);
-                    r.bulk(k);
-                    r.bulk(&elem);
-                    return;
-                }
-                Ok(None) => {}
-            }
-        }
-        let spec = BlockSpec {
-            keys,
-            timeout,
-            ready: is_list,
-            serve: serve_pop,
-        };
-        finish(c, a, spec).await;
+        let keys = (1..n - 1).map(|i| a.get(i).to_vec()).collect();
+        pop_or_block(c, a, keys, timeout, is_list, serve_pop).await;
     })
 }
 
-/// Blocks and writes the outcome (`Move` finishes a cross-shard BLMOVE).
-async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec) {
-    match block(c, a, spec).await {
-        Outcome::Served(Served::Reply(bytes)) => c.out.extend_from_slice(&bytes),
-        Outcome::Served(Served::Move { elem, dest, left }) => {
-            let end = if left { End::Left } else { End::Right };
-            let e2 = elem.clone();
-            let d2 = dest.clone();
-            let pushed = c
-                .on_key(&dest, move |ctx| {
-                    let now = ctx.now;
-                    push(ctx.db(), &d2, now, end, &[&e2]).is_ok()
-                })
-                .await;
-            if pushed {
-                c.reply().bulk(&elem);
-            } else {
-                c.error(WRONGTYPE);
-            }
+/// Every blocking pop: try the keys in argument order, each on its shard,
+/// exactly as the non-blocking command would (the first existing key decides:
+/// another type is an error, elements are served at once by the same `serve`
+/// a waiter gets), then block.
+async fn pop_or_block(
+    c: &mut Conn,
+    a: OwnedArgs,
+    keys: Vec<Vec<u8>>,
+    timeout: Option<Duration>,
+    ready: ReadyFn,
+    serve: ServeFn,
+) {
+    let probe = Arc::new(Waiter::new(
+        c.core.id,
+        c.id,
+        c.db,
+        c.resp3,
+        a.clone(),
+        Vec::new(),
+        ready,
+        serve,
+    ));
+    for k in &keys {
+        let (k2, w) = (k.clone(), probe.clone());
+        let r = c
+            .on_key(k, move |ctx| {
+                let now = ctx.now;
+                match ctx.db().peek(&k2, now).map(|e| (w.ready)(&e.value)) {
+                    None => Ok(None),
+                    Some(false) => Err(()),
+                    Some(true) => Ok((w.serve)(ctx, &k2, &w).map(|(served, _)| served)),
+                }
+            })
+            .await;
+        match r {
+            Err(()) => return c.error(WRONGTYPE),
+            Ok(Some(served)) => return reply_served(c, &a, served).await,
+            Ok(None) => {}
         }
+    }
+    let spec = BlockSpec {
+        keys,
+        timeout,
+        ready,
+        serve,
+    };
+    finish(c, a, spec).await;
+}
+
+/// Blocks and writes the outcome.
+async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec) {
+    match block(c, a.clone(), spec).await {
+        Outcome::Served(served) => reply_served(c, &a, served).await,
         Outcome::TimedOut => c.reply().null_array(),
         Outcome::Gone => c.close = true,
     }
 }
 
+/// Writes a served command's reply; a cross-shard BLMOVE first pushes the
+/// element to the destination its arguments name (or gives it back).
+async fn reply_served(c: &mut Conn, a: &OwnedArgs, served: Served) {
+    match served {
+        Served::Reply(bytes) => c.out.extend_from_slice(&bytes),
+        Served::Move { elem } => {
+            let Some((src, dst, from, to)) = move_args(a) else {
+                return c.error(super::util::SYNTAX);
+            };
+            match push_or_give_back(c, &src, &dst, from, to, elem).await {
+                Ok(v) => c.reply().bulk(&v),
+                Err(_) => c.error(WRONGTYPE),
+            }
+        }
+    }
+}
+
 /// `BLPOP key [key ...] timeout`
 pub fn blpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    blpop_generic(c, a, End::Left)
+    blpop_generic(c, a)
 }
 
 /// `BRPOP key [key ...] timeout`
 pub fn brpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    blpop_generic(c, a, End::Right)
+    blpop_generic(c, a)
 }
 
 // ----------------------------------------------------------------------- BLMPOP
@@ -212,32 +236,7 @@ pub fn blmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Ok(m) => m,
             Err(e) => return c.error(e),
         };
-        for k in &m.keys {
-            let (end, count) = (m.end, m.count);
-            let k2 = k.clone();
-            let r = c
-                .on_key(k, move |ctx| {
-                    let now = ctx.now;
-                    pop_count(ctx.db(), &k2, now, end, count)
-                })
-                .await;
-            match r {
-                Err(_) => return c.error(WRONGTYPE),
-                Ok(Some(elems)) if !elems.is_empty() => {
-                    let bytes = mpop_reply(c.resp3, k, &elems);
-                    c.out.extend_from_slice(&bytes);
-                    return;
-                }
-                Ok(_) => {}
-            }
-        }
-        let spec = BlockSpec {
-            keys: m.keys,
-            timeout,
-            ready: is_list,
-            serve: serve_mpop,
-        };
-        finish(c, a, spec).await;
+        pop_or_block(c, a, m.keys, timeout, is_list, serve_mpop).await;
     })
 }
 
@@ -278,14 +277,7 @@ fn serve_move(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo
     }
     let elems = pop_count(ctx.db(), key, now, from, 1).ok()??;
     let elem = elems.first()?.clone();
-    Some((
-        Served::Move {
-            elem,
-            dest: dst,
-            left: matches!(to, End::Left),
-        },
-        undo_pop(key.to_vec(), from, elems),
-    ))
+    Some((Served::Move { elem }, undo_pop(key.to_vec(), from, elems)))
 }
 
 fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFuture<'_> {
@@ -313,45 +305,9 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
                 Ok(None) => {}
             }
         } else {
-            let d2 = dst.clone();
-            let dst_ok = c
-                .on_key(&dst, move |ctx| {
-                    let now = ctx.now;
-                    super::list::write_list(ctx.db(), &d2, now).is_ok()
-                })
-                .await;
-            let s2 = src.clone();
-            let popped = c
-                .on_key(&src, move |ctx| {
-                    let now = ctx.now;
-                    match super::list::write_list(ctx.db(), &s2, now) {
-                        Err(_) => Err(()),
-                        Ok(None) => Ok(None),
-                        Ok(Some(_)) if !dst_ok => Err(()),
-                        Ok(Some(_)) => Ok(pop_count(ctx.db(), &s2, now, from, 1)
-                            .ok()
-                            .flatten()
-                            .and_then(|mut v| v.pop())),
-                    }
-                })
-                .await;
-            match popped {
-                Err(()) => return c.error(WRONGTYPE),
-                Ok(Some(elem)) => {
-                    let (d3, e3) = (dst.clone(), elem.clone());
-                    let ok = c
-                        .on_key(&dst, move |ctx| {
-                            let now = ctx.now;
-                            push(ctx.db(), &d3, now, to, &[&e3]).is_ok()
-                        })
-                        .await;
-                    if ok {
-                        c.reply().bulk(&elem);
-                    } else {
-                        c.error(WRONGTYPE);
-                    }
-                    return;
-                }
+            match lmove_across_op(c, &src, &dst, from, to).await {
+                Err(_) => return c.error(WRONGTYPE),
+                Ok(Some(elem)) => return c.reply().bulk(&elem),
                 Ok(None) => {}
             }
         }
@@ -376,10 +332,6 @@ pub fn brpoplpush(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 // ------------------------------------------------- BZPOPMIN/BZPOPMAX/BZMPOP
-
-fn is_zset(v: &Value) -> bool {
-    zset_ready(v)
-}
 
 fn zpop_max(w: &Waiter) -> bool {
     w.args.get(0).eq_ignore_ascii_case(b"bzpopmax")
@@ -410,51 +362,26 @@ fn serve_bzpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Und
     Some((Served::Reply(reply), undo_zpop(key.to_vec(), items)))
 }
 
-fn bzpop_generic(c: &mut Conn, a: OwnedArgs, max: bool) -> LocalBoxFuture<'_> {
+fn bzpop_generic(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let n = a.len();
         let timeout = match parse_timeout(a.get(n - 1)) {
             Ok(t) => t,
             Err(e) => return c.error(e),
         };
-        let keys: Vec<Vec<u8>> = (1..n - 1).map(|i| a.get(i).to_vec()).collect();
-        for k in &keys {
-            let k2 = k.clone();
-            let r = c
-                .on_key(k, move |ctx| {
-                    let now = ctx.now;
-                    zpop(ctx.db(), now, &k2, max, 1)
-                })
-                .await;
-            match r {
-                Err(_) => return c.error(WRONGTYPE),
-                Ok(Some(items)) if !items.is_empty() => {
-                    let (m, s) = &items[0];
-                    let bytes = bzpop_reply(c.resp3, k, m, *s);
-                    c.out.extend_from_slice(&bytes);
-                    return;
-                }
-                Ok(_) => {}
-            }
-        }
-        let spec = BlockSpec {
-            keys,
-            timeout,
-            ready: is_zset,
-            serve: serve_bzpop,
-        };
-        finish(c, a, spec).await;
+        let keys = (1..n - 1).map(|i| a.get(i).to_vec()).collect();
+        pop_or_block(c, a, keys, timeout, zset_ready, serve_bzpop).await;
     })
 }
 
 /// `BZPOPMIN key [key ...] timeout`
 pub fn bzpopmin(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    bzpop_generic(c, a, false)
+    bzpop_generic(c, a)
 }
 
 /// `BZPOPMAX key [key ...] timeout`
 pub fn bzpopmax(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    bzpop_generic(c, a, true)
+    bzpop_generic(c, a)
 }
 
 fn zmpop_reply_bytes(resp3: bool, key: &[u8], items: Pairs) -> Vec<u8> {
@@ -483,32 +410,8 @@ pub fn bzmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Ok(r) => r,
             Err(e) => return c.error(e),
         };
-        let keys: Vec<Vec<u8>> = req.keys.clone().map(|i| a.get(i).to_vec()).collect();
-        for k in &keys {
-            let (k2, max, count) = (k.clone(), req.max, req.count);
-            let r = c
-                .on_key(k, move |ctx| {
-                    let now = ctx.now;
-                    zpop(ctx.db(), now, &k2, max, count)
-                })
-                .await;
-            match r {
-                Err(_) => return c.error(WRONGTYPE),
-                Ok(Some(items)) if !items.is_empty() => {
-                    let bytes = zmpop_reply_bytes(c.resp3, k, items);
-                    c.out.extend_from_slice(&bytes);
-                    return;
-                }
-                Ok(_) => {}
-            }
-        }
-        let spec = BlockSpec {
-            keys,
-            timeout,
-            ready: is_zset,
-            serve: serve_bzmpop,
-        };
-        finish(c, a, spec).await;
+        let keys = req.keys.map(|i| a.get(i).to_vec()).collect();
+        pop_or_block(c, a, keys, timeout, zset_ready, serve_bzmpop).await;
     })
 }
 

@@ -10,9 +10,9 @@
 //!
 //! For the blocking commands: `pop_count` (BLPOP/BRPOP); `mpop`, `parse_mpop`,
 //! `reply_mpop` and `mpop_key_positions` (BLMPOP, numkeys at index 2); `lmove`
-//! and `parse_end` (BLMOVE/BRPOPLPUSH on one shard); `lmove_across` (source
-//! and destination on different shards). `push` is where a waiting client
-//! would be woken.
+//! and `parse_end` (BLMOVE/BRPOPLPUSH on one shard); `lmove_across_op` and
+//! `push_or_give_back` (source and destination on different shards). Blocked
+//! clients are woken by the keyspace itself when a watched key is created.
 //!
 //! Argument checks come in Redis's order (some commands parse numbers before
 //! the key lookup, others after) and use its exact error texts.
@@ -690,17 +690,24 @@ fn rpoplpush(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 
 /// LMOVE with source and destination on different shards: check the
 /// destination's type, pop on the source's shard, push on the destination's.
-pub async fn lmove_across(c: &mut Conn, src: Vec<u8>, dst: Vec<u8>, from: End, to: End) {
-    let d = dst.clone();
+/// `Ok(None)` when the source is empty.
+pub async fn lmove_across_op(
+    c: &Conn,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<Vec<u8>>, WrongType> {
+    let d = dst.to_vec();
     let dst_wrong = c
-        .on_key(&dst, move |ctx| {
+        .on_key(dst, move |ctx| {
             let now = ctx.now;
             write_list(ctx.db(), &d, now).is_err()
         })
         .await;
-    let s = src.clone();
+    let s = src.to_vec();
     let popped = c
-        .on_key(&src, move |ctx| {
+        .on_key(src, move |ctx| {
             let now = ctx.now;
             let db = ctx.db();
             if write_list(db, &s, now)?.is_none() {
@@ -711,31 +718,51 @@ pub async fn lmove_across(c: &mut Conn, src: Vec<u8>, dst: Vec<u8>, from: End, t
             }
             Ok(pop_count(db, &s, now, from, 1)?.and_then(|mut v| v.pop()))
         })
-        .await;
-    let v = match popped {
-        Err(_) => return c.error(WRONGTYPE),
-        Ok(None) => return c.reply().null(),
-        Ok(Some(v)) => v,
-    };
-    let d = dst.clone();
+        .await?;
+    match popped {
+        None => Ok(None),
+        Some(v) => push_or_give_back(c, src, dst, from, to, v).await.map(Some),
+    }
+}
+
+/// Second half of a cross-shard move: pushes `v`, taken from `src`'s `from`
+/// end, onto `dst`; if `dst` has meanwhile become another type, puts `v` back
+/// where it came from.
+pub async fn push_or_give_back(
+    c: &Conn,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+    v: Vec<u8>,
+) -> Result<Vec<u8>, WrongType> {
+    let d = dst.to_vec();
     let (pushed, v) = c
-        .on_key(&dst, move |ctx| {
+        .on_key(dst, move |ctx| {
             let now = ctx.now;
             let res = push(ctx.db(), &d, now, to, &[&v]);
             (res, v)
         })
         .await;
     if pushed.is_err() {
-        // The destination changed type meanwhile: give the element back.
-        let s = src.clone();
-        c.on_key(&src, move |ctx| {
+        let s = src.to_vec();
+        c.on_key(src, move |ctx| {
             let now = ctx.now;
             let _ = push(ctx.db(), &s, now, from, &[&v]);
         })
         .await;
-        return c.error(WRONGTYPE);
+        return Err(WrongType);
     }
-    c.reply().bulk(&v);
+    Ok(v)
+}
+
+/// LMOVE across shards, replying.
+async fn lmove_across(c: &mut Conn, src: Vec<u8>, dst: Vec<u8>, from: End, to: End) {
+    match lmove_across_op(c, &src, &dst, from, to).await {
+        Err(_) => c.error(WRONGTYPE),
+        Ok(None) => c.reply().null(),
+        Ok(Some(v)) => c.reply().bulk(&v),
+    }
 }
 
 fn lmove_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {

@@ -31,14 +31,11 @@ pub enum Served {
     /// The complete reply.
     Reply(Vec<u8>),
     /// BLMOVE/BRPOPLPUSH whose destination is on another shard: the client's
-    /// core pushes `elem` to `dest` and replies with it.
+    /// core pushes `elem` to the destination its arguments name and replies
+    /// with it.
     Move {
         /// The element taken from the source.
         elem: Vec<u8>,
-        /// Destination key.
-        dest: Vec<u8>,
-        /// Push at the head (LEFT) of the destination.
-        left: bool,
     },
 }
 
