@@ -176,25 +176,6 @@ async fn lookup_all(c: &Conn, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Option<V
     out
 }
 
-/// Parses a sort weight like C's strtod over the whole string.
-fn score_of(s: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(s).ok()?;
-    if t.is_empty() || t.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let lower = t.trim_end().to_ascii_lowercase();
-    if lower.len() != t.len() {
-        return None;
-    }
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ if lower.contains("nan") || lower.contains("inf") => return None,
-        _ => t.parse::<f64>().ok()?,
-    };
-    (!v.is_nan() && v.is_finite() || v.is_infinite()).then_some(v)
-}
-
 fn sort_generic(c: &mut Conn, a: OwnedArgs, readonly: bool) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let mut req = match parse(&a, readonly) {
@@ -208,7 +189,6 @@ fn sort_generic(c: &mut Conn, a: OwnedArgs, readonly: bool) -> LocalBoxFuture<'_
             Err(()) => return c.error(WRONGTYPE),
         };
         let is_set = matches!(src, Source::Set(_));
-        let native_order = !is_set;
         let mut elems = match src {
             Source::List(v) | Source::Set(v) | Source::ZSet(v) => v,
         };
@@ -232,7 +212,7 @@ fn sort_generic(c: &mut Conn, a: OwnedArgs, readonly: bool) -> LocalBoxFuture<'_
         if end >= len {
             end = len - 1;
         }
-        if req.dontsort && native_order {
+        if req.dontsort && !is_set {
             // Lists and sorted sets keep their order, reversed by DESC, and
             // LIMIT takes the range directly.
             if req.desc {
@@ -266,7 +246,7 @@ fn sort_generic(c: &mut Conn, a: OwnedArgs, readonly: bool) -> LocalBoxFuture<'_
                         Some(&it.0[..])
                     };
                     if let Some(w) = w {
-                        match score_of(w) {
+                        match parse_f64(w) {
                             Some(s) => it.2 = s,
                             None => {
                                 return c.error(
@@ -439,10 +419,10 @@ mod tests {
 
     #[test]
     fn scores_parse_like_strtod() {
-        assert_eq!(score_of(b"1.5"), Some(1.5));
-        assert_eq!(score_of(b"-inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(score_of(b"abc"), None);
-        assert_eq!(score_of(b" 1"), None);
-        assert_eq!(score_of(b""), None);
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"abc"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b""), None);
     }
 }
