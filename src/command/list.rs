@@ -223,23 +223,6 @@ pub fn parse_end(a: &[u8]) -> Option<End> {
     }
 }
 
-/// LRANGE/LTRIM index clamping: the inclusive range inside `0..len`, if any.
-fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let llen = len as i64;
-    let mut s = if start < 0 { llen + start } else { start };
-    let mut e = if end < 0 { llen + end } else { end };
-    if s < 0 {
-        s = 0;
-    }
-    if s > e || s >= llen {
-        return None;
-    }
-    if e >= llen {
-        e = llen - 1;
-    }
-    Some((s as usize, e as usize))
-}
-
 /// Parsed `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
 pub struct MpopArgs {
     /// Number of keys; they follow the numkeys argument.

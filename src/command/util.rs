@@ -55,6 +55,24 @@ pub fn eq(a: &[u8], kw: &str) -> bool {
     a.eq_ignore_ascii_case(kw.as_bytes())
 }
 
+/// Redis's index clamping for LRANGE, LTRIM, ZRANGE and the like (negative
+/// indexes count from the end): the inclusive range inside `0..len`, if any.
+pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let mut s = if start < 0 { llen + start } else { start };
+    let mut e = if end < 0 { llen + end } else { end };
+    if s < 0 {
+        s = 0;
+    }
+    if s > e || s >= llen {
+        return None;
+    }
+    if e >= llen {
+        e = llen - 1;
+    }
+    Some((s as usize, e as usize))
+}
+
 /// Parses a SCAN cursor like Redis's `strtoul` check: optional sign, decimal
 /// digits, no overflow (a negative cursor wraps); the empty string is 0.
 pub fn parse_cursor(s: &[u8]) -> Option<u64> {

@@ -543,31 +543,13 @@ fn parse_range(
     })
 }
 
-/// Normalises a rank interval like Redis: `None` when empty, else inclusive
-/// (start, end) within `0..len`.
-fn norm_ranks(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let llen = len as i64;
-    let mut start = if start < 0 { llen + start } else { start };
-    let mut end = if end < 0 { llen + end } else { end };
-    if start < 0 {
-        start = 0;
-    }
-    if start > end || start >= llen {
-        return None;
-    }
-    if end >= llen {
-        end = llen - 1;
-    }
-    Some((start as usize, end as usize))
-}
-
 /// The ascending rank interval `lo..hi` a request selects (read in reverse
 /// when `req.rev`).
 fn range_ranks(z: &ZSet, req: &RangeReq) -> (usize, usize) {
     let len = z.len();
     let (lo, hi) = match &req.sel {
         Sel::Rank(s, e) => {
-            return match norm_ranks(*s, *e, len) {
+            return match clamp_range(*s, *e, len) {
                 None => (0, 0),
                 Some((s, e)) if req.rev => (len - 1 - e, len - s),
                 Some((s, e)) => (s, e + 1),
