@@ -95,7 +95,13 @@ fn serve_pop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo)
     Some((Served::Reply(reply), undo_pop(key.to_vec(), end, elems)))
 }
 
-fn blpop_generic(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+/// `CMD key [key ...] timeout`: BLPOP, BRPOP, BZPOPMIN, BZPOPMAX.
+fn keys_then_timeout(
+    c: &mut Conn,
+    a: OwnedArgs,
+    ready: ReadyFn,
+    serve: ServeFn,
+) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let n = a.len();
         let timeout = match parse_timeout(a.get(n - 1)) {
@@ -103,7 +109,7 @@ fn blpop_generic(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Err(e) => return c.error(e),
         };
         let keys = (1..n - 1).map(|i| a.get(i).to_vec()).collect();
-        pop_or_block(c, a, keys, timeout, is_list, serve_pop).await;
+        pop_or_block(c, a, keys, timeout, ready, serve).await;
     })
 }
 
@@ -184,12 +190,12 @@ async fn reply_served(c: &mut Conn, a: &OwnedArgs, served: Served) {
 
 /// `BLPOP key [key ...] timeout`
 pub fn blpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    blpop_generic(c, a)
+    keys_then_timeout(c, a, is_list, serve_pop)
 }
 
 /// `BRPOP key [key ...] timeout`
 pub fn brpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    blpop_generic(c, a)
+    keys_then_timeout(c, a, is_list, serve_pop)
 }
 
 // ----------------------------------------------------------------------- BLMPOP
@@ -362,26 +368,14 @@ fn serve_bzpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Und
     Some((Served::Reply(reply), undo_zpop(key.to_vec(), items)))
 }
 
-fn bzpop_generic(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        let n = a.len();
-        let timeout = match parse_timeout(a.get(n - 1)) {
-            Ok(t) => t,
-            Err(e) => return c.error(e),
-        };
-        let keys = (1..n - 1).map(|i| a.get(i).to_vec()).collect();
-        pop_or_block(c, a, keys, timeout, zset_ready, serve_bzpop).await;
-    })
-}
-
 /// `BZPOPMIN key [key ...] timeout`
 pub fn bzpopmin(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    bzpop_generic(c, a)
+    keys_then_timeout(c, a, zset_ready, serve_bzpop)
 }
 
 /// `BZPOPMAX key [key ...] timeout`
 pub fn bzpopmax(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    bzpop_generic(c, a)
+    keys_then_timeout(c, a, zset_ready, serve_bzpop)
 }
 
 fn zmpop_reply_bytes(resp3: bool, key: &[u8], items: Pairs) -> Vec<u8> {
