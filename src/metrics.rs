@@ -321,15 +321,19 @@ pub fn begin_command() {
     CHANGES.with(|c| c.set(None));
 }
 
-/// Ends a command: adds its changes to `dirty` (writes only, not on error).
+/// Ends a command: adds its changes to `dirty` (writes only, not on error)
+/// and returns how many it counted.
 #[inline]
-pub fn end_command(write: bool, failed: bool) {
+pub fn end_command(write: bool, failed: bool) -> u64 {
     let reported = CHANGES.with(|c| c.take());
     if write && !failed {
         let n = reported.unwrap_or(1);
         if n > 0 {
             with(|s| s.dirty += n);
         }
+        n
+    } else {
+        0
     }
 }
 

@@ -330,6 +330,7 @@ macro_rules! case_files {
 }
 
 case_files!(
+    multi,
     strings,
     string_set,
     string_numbers,

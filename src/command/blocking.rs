@@ -24,7 +24,7 @@ use super::zset::{
     Pairs, parse_mpop as parse_zmpop, reply_mpop as zreply_mpop, zadd_pairs, zpop, zset_ready,
 };
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs};
-use crate::protocol::Reply;
+use crate::protocol::{Args, Reply};
 use crate::server::Conn;
 use crate::server::blocking::{BlockSpec, Outcome, block};
 use crate::shard::blocking::{ReadyFn, ServeFn, Served, Undo, Waiter};
@@ -162,8 +162,11 @@ async fn pop_or_block(
     finish(c, a, spec).await;
 }
 
-/// Blocks and writes the outcome.
+/// Blocks and writes the outcome; inside EXEC, answers as a timeout would.
 async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec) {
+    if c.deny_blocking {
+        return c.reply().null_array();
+    }
     match block(c, a.clone(), spec).await {
         Outcome::Served(served) => reply_served(c, &a, served).await,
         Outcome::TimedOut => c.reply().null_array(),
@@ -267,7 +270,16 @@ fn serve_move(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo
     let now = ctx.now;
     let local = key_owner(&dst, ctx.shard.nshards) == ctx.shard.id;
     if local {
-        let elem = lmove(ctx.db(), key, &dst, now, from, to).ok()??;
+        let elem = match lmove(ctx.db(), key, &dst, now, from, to) {
+            Ok(e) => e?,
+            // The destination holds another type: the client gets the error,
+            // the element stays.
+            Err(_) => {
+                let reply = reply_bytes(w.resp3, |r| r.error(WRONGTYPE));
+                return Some((Served::Reply(reply), Box::new(|_: &mut Ctx<'_>| {})));
+            }
+        };
+        ctx.db().touch_watched(&dst);
         let reply = reply_bytes(w.resp3, |r| r.bulk(&elem));
         let (src, e2) = (key.to_vec(), elem.clone());
         let undo: Undo = Box::new(move |ctx: &mut Ctx<'_>| {
@@ -316,6 +328,9 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
                 Ok(Some(elem)) => return c.reply().bulk(&elem),
                 Ok(None) => {}
             }
+        }
+        if c.deny_blocking {
+            return c.reply().null();
         }
         let spec = BlockSpec {
             keys: vec![src],
@@ -409,6 +424,105 @@ pub fn bzmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
+// ------------------------------------------------ inside a transaction
+
+/// The form a blocking command takes inside a transaction whose keys are all
+/// on this shard: the first key with elements serves it at once, as the
+/// blocking form's first try would; otherwise the reply of a timeout.
+fn pop_now(
+    ctx: &mut Ctx<'_>,
+    r: &mut Reply<'_>,
+    a: OwnedArgs,
+    keys: Result<Vec<Vec<u8>>, &'static str>,
+    ready: ReadyFn,
+    serve: ServeFn,
+) {
+    let keys = match keys {
+        Ok(k) => k,
+        Err(e) => return r.error(e),
+    };
+    let probe = Waiter::new(
+        ctx.shard.id,
+        0,
+        ctx.db,
+        r.resp3,
+        a,
+        Vec::new(),
+        ready,
+        serve,
+    );
+    for k in &keys {
+        let now = ctx.now;
+        match ctx.db().peek(k, now).map(|e| ready(&e.value)) {
+            None => {}
+            Some(false) => return r.error(WRONGTYPE),
+            Some(true) => {
+                if let Some((Served::Reply(bytes), _)) = serve(ctx, k, &probe) {
+                    return r.raw(&bytes);
+                }
+            }
+        }
+    }
+    r.null_array();
+}
+
+/// Keys and timeout of `CMD key [key ...] timeout`.
+fn keys_before_timeout(a: &OwnedArgs) -> Result<Vec<Vec<u8>>, &'static str> {
+    let n = a.len();
+    parse_timeout(a.get(n - 1))?;
+    Ok((1..n - 1).map(|i| a.get(i).to_vec()).collect())
+}
+
+fn blpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let a = OwnedArgs::from_args(a);
+    let keys = keys_before_timeout(&a);
+    pop_now(ctx, r, a, keys, is_list, serve_pop);
+}
+
+fn bzpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let a = OwnedArgs::from_args(a);
+    let keys = keys_before_timeout(&a);
+    pop_now(ctx, r, a, keys, zset_ready, serve_bzpop);
+}
+
+fn blmpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let a = OwnedArgs::from_args(a);
+    let keys = parse_timeout(a.get(1)).and_then(|_| parse_blmpop(&a).map(|m| m.keys));
+    pop_now(ctx, r, a, keys, is_list, serve_mpop);
+}
+
+fn bzmpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let a = OwnedArgs::from_args(a);
+    let keys = parse_timeout(a.get(1)).and_then(|_| {
+        parse_zmpop(a.args(), 2).map(|req| req.keys.map(|i| a.get(i).to_vec()).collect())
+    });
+    pop_now(ctx, r, a, keys, zset_ready, serve_bzmpop);
+}
+
+fn blmove_now_at(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, timeout_idx: usize) {
+    let a = OwnedArgs::from_args(a);
+    let Some((src, dst, from, to)) = move_args(&a) else {
+        return r.error(super::util::SYNTAX);
+    };
+    if let Err(e) = parse_timeout(a.get(timeout_idx)) {
+        return r.error(e);
+    }
+    let now = ctx.now;
+    match lmove(ctx.db(), &src, &dst, now, from, to) {
+        Err(_) => r.error(WRONGTYPE),
+        Ok(Some(elem)) => r.bulk(&elem),
+        Ok(None) => r.null(),
+    }
+}
+
+fn blmove_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    blmove_now_at(ctx, r, a, 5);
+}
+
+fn brpoplpush_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    blmove_now_at(ctx, r, a, 3);
+}
+
 fn blmpop_keys(a: crate::protocol::Args<'_>, out: &mut Vec<usize>) {
     super::list::mpop_key_positions(a, 2, out);
 }
@@ -433,6 +547,7 @@ pub static SPECS: &[CommandSpec] = &[
         group: "list",
         summary: "Remove and get the first element in a list, or block until one is available",
         since: "2.0.0",
+        shard: Some(blpop_now),
         coord: Some(blpop),
         ..CommandSpec::DEFAULT
     },
@@ -447,6 +562,7 @@ pub static SPECS: &[CommandSpec] = &[
         group: "list",
         summary: "Remove and get the last element in a list, or block until one is available",
         since: "2.0.0",
+        shard: Some(blpop_now),
         coord: Some(brpop),
         ..CommandSpec::DEFAULT
     },
@@ -459,6 +575,7 @@ pub static SPECS: &[CommandSpec] = &[
         group: "list",
         summary: "Pop elements from a list, or block until one is available",
         since: "7.0.0",
+        shard: Some(blmpop_now),
         coord: Some(blmpop),
         ..CommandSpec::DEFAULT
     },
@@ -473,6 +590,7 @@ pub static SPECS: &[CommandSpec] = &[
         group: "list",
         summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
         since: "6.2.0",
+        shard: Some(blmove_now),
         coord: Some(blmove),
         ..CommandSpec::DEFAULT
     },
@@ -487,6 +605,7 @@ pub static SPECS: &[CommandSpec] = &[
         group: "list",
         summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
         since: "2.2.0",
+        shard: Some(brpoplpush_now),
         coord: Some(brpoplpush),
         ..CommandSpec::DEFAULT
     },
@@ -502,6 +621,7 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
         since: "5.0.0",
         complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        shard: Some(bzpop_now),
         coord: Some(bzpopmin),
         ..CommandSpec::DEFAULT
     },
@@ -517,6 +637,7 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
         since: "5.0.0",
         complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        shard: Some(bzpop_now),
         coord: Some(bzpopmax),
         ..CommandSpec::DEFAULT
     },
@@ -529,6 +650,7 @@ pub static SPECS: &[CommandSpec] = &[
         group: "sorted_set",
         summary: "Remove and return members with scores in a sorted set or block until one is available",
         since: "7.0.0",
+        shard: Some(bzmpop_now),
         coord: Some(bzmpop),
         ..CommandSpec::DEFAULT
     },

@@ -54,6 +54,9 @@ fn select(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// `RESET`
 fn reset(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
+        c.multi = None;
+        c.handle.info.borrow_mut().multi = -1;
+        c.unwatch_all().await;
         c.db = 0;
         c.resp3 = false;
         c.reply_mode = ReplyMode::On;

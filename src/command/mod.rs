@@ -18,6 +18,7 @@ pub mod hash;
 pub mod introspection;
 pub mod keyspace;
 pub mod list;
+pub mod multi;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -344,7 +345,7 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 11] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         string::SPECS,
         bitmap::SPECS,
@@ -356,6 +357,7 @@ fn families() -> [&'static [CommandSpec]; 11] {
         zset::SPECS,
         sort::SPECS,
         connection::SPECS,
+        multi::SPECS,
         server::SPECS,
     ]
 }

@@ -90,9 +90,24 @@ pub fn exec_shard(
     metrics::begin_command();
     f(ctx, &mut r, args);
     let err = r.first_error;
-    metrics::end_command(spec.has(flags::WRITE), err.is_some());
+    if metrics::end_command(spec.has(flags::WRITE), err.is_some()) > 0 {
+        signal_modified(spec, ctx, args);
+    }
     let ticks = metrics::clock::ticks().wrapping_sub(t0);
     record_call(spec, ticks, err.map(|e| &out[e..]));
+}
+
+/// A write changed the data: clients WATCHing its keys see it at EXEC.
+fn signal_modified(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if !ctx.shard.db_opt(ctx.db).is_some_and(|d| d.has_cas()) {
+        return;
+    }
+    let mut keys = Vec::new();
+    spec.key_indexes(args, &mut keys);
+    let db = ctx.db();
+    for i in keys {
+        db.touch_watched(args.get(i));
+    }
 }
 
 fn record_call(spec: &'static CommandSpec, ticks: u64, err: Option<&[u8]>) {
@@ -156,6 +171,12 @@ pub struct Conn {
     /// Unix milliseconds used as "now" by local commands: read once per batch
     /// of requests (and after anything that may have waited).
     pub now: u64,
+    /// The transaction being queued (between MULTI and EXEC).
+    pub multi: Option<super::multi::Multi>,
+    /// WATCHed keys.
+    pub watched: super::multi::Watched,
+    /// Blocking commands answer at once (inside EXEC).
+    pub deny_blocking: bool,
     pending: Pending,
     keybuf: Vec<usize>,
 }
@@ -335,6 +356,7 @@ impl Conn {
     }
 
     fn reject(&mut self, spec: Option<&'static CommandSpec>, msg: &str) {
+        self.flag_transaction();
         if let Some(spec) = spec {
             metrics::with(|s| s.commands.entry(spec.name).or_default().rejected += 1);
         }
@@ -382,15 +404,26 @@ impl Conn {
                 return;
             }
         }
-        if super::clients::paused(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
+        let writes = spec.has(flags::WRITE)
+            || spec.has(flags::MAY_REPLICATE)
+            || (spec.name == "exec" && self.multi_writes());
+        if super::clients::paused(writes) {
             // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
             self.flush_pending().await;
-            while super::clients::paused(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
+            while super::clients::paused(writes) {
                 glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
             }
             self.set_now();
         }
         self.handle.info.borrow_mut().last_cmd = spec.name;
+        if self.multi.is_some() && !super::multi::runs_inside_multi(spec) {
+            if spec.has(flags::NO_MULTI) {
+                self.reject(Some(spec), "ERR Command not allowed inside a transaction");
+            } else {
+                self.queue_multi(spec, args);
+            }
+            return;
+        }
         if self.reply_mode != ReplyMode::On {
             self.dispatch_unbatched(spec, args).await;
             return;
@@ -403,9 +436,13 @@ impl Conn {
         }
     }
 
-    async fn route(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+    pub(crate) async fn route(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
         let ncores = self.core.ncores;
-        let target = if spec.shard.is_none() {
+        // A blocking command's shard handler is its non-blocking form, for
+        // transactions; alone, it coordinates (and may block).
+        let target = if spec.shard.is_none()
+            || (spec.has(flags::BLOCKING) && spec.coord.is_some() && !self.deny_blocking)
+        {
             None
         } else if ncores == 1 {
             Some(0)
@@ -436,11 +473,19 @@ impl Conn {
                 match spec.coord {
                     Some(f) => {
                         let owned = OwnedArgs::from_args(args);
+                        let watched = spec.has(flags::WRITE)
+                            && crate::storage::db::CAS_WATCHES.load(Ordering::Relaxed) > 0;
+                        let for_watch = watched.then(|| owned.clone());
                         let t0 = Instant::now();
                         let start = self.out.len();
                         // Hops of a coordinated command report changes on their
                         // own cores; the command counts as one change here.
                         f(self, owned).await;
+                        if let Some(a) = for_watch
+                            && self.out.get(start) != Some(&b'-')
+                        {
+                            self.signal_keys(spec, &a).await;
+                        }
                         self.set_now();
                         metrics::begin_command();
                         let us = t0.elapsed().as_micros() as u64;
@@ -551,11 +596,17 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         authenticated,
         no_touch: false,
         now: crate::now_ms(),
+        multi: None,
+        watched: Default::default(),
+        deny_blocking: false,
         pending: Pending::default(),
         keybuf: Vec::new(),
     };
     serve_loop(&mut conn, &mut stream).await;
     let _ = stream.close().await;
+    if !conn.watched.keys.is_empty() {
+        conn.unwatch_all().await;
+    }
     core.clients.borrow_mut().remove(id);
 }
 

@@ -10,6 +10,7 @@
 pub mod blocking;
 pub mod clients;
 pub mod conn;
+pub mod multi;
 
 use crate::config::Config;
 use crate::shard::{Core, build_mesh};

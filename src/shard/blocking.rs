@@ -218,6 +218,7 @@ pub fn serve_ready(shard: &mut crate::shard::Shard, now: u64) -> Vec<(Arc<Waiter
                     no_touch: false,
                 };
                 if let Some((served, undo)) = (w.serve)(&mut ctx, &qk.1, &w) {
+                    ctx.db().touch_watched(&qk.1);
                     out.push((
                         w.clone(),
                         Delivery {

@@ -77,11 +77,20 @@ impl Shard {
         if a == b {
             return;
         }
-        self.dbs.swap(a, b);
         let watched = |d: &Option<Box<Db>>| d.as_ref().is_some_and(|d| d.has_watch());
-        if watched(&self.dbs[a]) || watched(&self.dbs[b]) {
+        let any_watch = watched(&self.dbs[a]) || watched(&self.dbs[b]);
+        if any_watch {
             self.db(a);
             self.db(b);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let (left, right) = self.dbs.split_at_mut(hi);
+            if let (Some(x), Some(y)) = (left[lo].as_deref_mut(), right[0].as_deref_mut()) {
+                x.touch_all_watched(Some(y));
+                y.touch_all_watched(Some(x));
+            }
+        }
+        self.dbs.swap(a, b);
+        if any_watch {
             let (lo, hi) = (a.min(b), a.max(b));
             let (left, right) = self.dbs.split_at_mut(hi);
             if let (Some(x), Some(y)) = (left[lo].as_deref_mut(), right[0].as_deref_mut()) {

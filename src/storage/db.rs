@@ -22,7 +22,8 @@ use crate::shard::slot::{SLOTS, key_slot};
 use hashbrown::HashTable;
 use node::Node;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Process-wide hash seed, randomised at startup.
 pub static HASH_SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
@@ -306,7 +307,27 @@ pub struct Db {
     pub events: DbEvents,
     /// Keys clients are blocked on, and those written since last served.
     watch: Option<Box<Watch>>,
+    /// Keys under WATCH (MULTI/EXEC optimistic locking).
+    cas: Option<Box<Cas>>,
 }
+
+/// One client's WATCH on one key.
+struct CasWatch {
+    client: u64,
+    dirty: Arc<AtomicBool>,
+    /// The key had expired (was logically absent) when WATCH was called.
+    expired: bool,
+}
+
+/// The WATCHed keys of one database and who watches them.
+#[derive(Default)]
+struct Cas {
+    keys: hashbrown::HashMap<Vec<u8>, Vec<CasWatch>>,
+}
+
+/// WATCH registrations on all shards; write paths that are not plain shard
+/// commands (coordinated multi-shard writes) skip signalling when it is 0.
+pub static CAS_WATCHES: AtomicUsize = AtomicUsize::new(0);
 
 /// Keys with blocked clients in one database.
 #[derive(Default)]
@@ -334,6 +355,7 @@ impl Db {
             used: vec![0; n.div_ceil(64)],
             events: DbEvents::default(),
             watch: None,
+            cas: None,
         }
     }
 
@@ -393,8 +415,7 @@ impl Db {
         // `self` in the other" without it.)
         if unsafe { (*node).entry().is_expired(now) } {
             self.remove_at(l, key);
-            self.events.expired += 1;
-            crate::metrics::expired_key();
+            self.expired_removed(key);
             return None;
         }
         Some(unsafe { &mut *node })
@@ -465,8 +486,7 @@ impl Db {
         let l = self.local(key);
         let e = self.remove_at(l, key)?;
         if e.is_expired(now) {
-            self.events.expired += 1;
-            crate::metrics::expired_key();
+            self.expired_removed(key);
             return None;
         }
         Some(e)
@@ -575,19 +595,26 @@ impl Db {
     }
 
     /// A new empty database that keeps this one's watched keys: FLUSHDB must
-    /// not forget the clients blocked on keys of the database it empties.
+    /// not forget the clients blocked on keys of the database it empties, nor
+    /// the WATCHes (which it first marks dirty where a key existed).
     pub fn empty_keeping_watch(&mut self) -> Option<Db> {
-        let w = self.watch.take()?;
+        if self.watch.is_none() && self.cas.is_none() {
+            return None;
+        }
+        self.touch_all_watched(None);
         let mut d = Db::new(self.nshards);
-        d.watch = Some(w);
+        d.watch = self.watch.take();
+        d.cas = self.cas.take();
         Some(d)
     }
 
     /// SWAPDB: clients wait on (database index, key), so the watched keys stay
     /// with the index while the data moves; every watched key is then checked
-    /// against its new contents, as Redis does.
+    /// against its new contents, as Redis does. WATCHes stay with the index
+    /// too (the caller has already signalled them with [`Db::touch_all_watched`]).
     pub fn swap_watch(a: &mut Db, b: &mut Db) {
         std::mem::swap(&mut a.watch, &mut b.watch);
+        std::mem::swap(&mut a.cas, &mut b.cas);
         for d in [a, b] {
             if let Some(w) = &mut d.watch {
                 w.ready = w.keys.iter().cloned().collect();
@@ -595,9 +622,129 @@ impl Db {
         }
     }
 
-    /// True when clients are blocked on keys of this database.
+    /// True when clients are blocked on keys of this database, or WATCH some.
     pub fn has_watch(&self) -> bool {
-        self.watch.is_some()
+        self.watch.is_some() || self.cas.is_some()
+    }
+
+    /// Counts and signals a key deleted because it expired.
+    fn expired_removed(&mut self, key: &[u8]) {
+        self.events.expired += 1;
+        crate::metrics::expired_key();
+        if self.cas.is_some() {
+            self.touch_watched(key);
+        }
+    }
+
+    /// True when the key is stored but its TTL has passed.
+    fn stored_expired(&self, key: &[u8], now: u64) -> bool {
+        let l = self.local(key);
+        self.slots[l].get(key).is_some_and(|e| e.is_expired(now))
+    }
+
+    /// True when the key is stored (expired or not).
+    fn stored(&self, key: &[u8]) -> bool {
+        let l = self.local(key);
+        self.slots[l].get(key).is_some()
+    }
+
+    /// WATCH: `client` watches `key`; `dirty` is raised when the key changes.
+    pub fn cas_watch(&mut self, key: &[u8], client: u64, dirty: Arc<AtomicBool>, now: u64) {
+        let expired = self.stored_expired(key, now);
+        let cas = self.cas.get_or_insert_with(Default::default);
+        let list = cas.keys.entry_ref(key).or_default();
+        if !list.iter().any(|w| w.client == client) {
+            list.push(CasWatch {
+                client,
+                dirty,
+                expired,
+            });
+            CAS_WATCHES.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops `client`'s WATCH on `key`.
+    pub fn cas_unwatch(&mut self, key: &[u8], client: u64) {
+        let Some(cas) = &mut self.cas else {
+            return;
+        };
+        if let Some(list) = cas.keys.get_mut(key) {
+            let before = list.len();
+            list.retain(|w| w.client != client);
+            CAS_WATCHES.fetch_sub(before - list.len(), Ordering::Relaxed);
+            if list.is_empty() {
+                cas.keys.remove(key);
+            }
+        }
+        if cas.keys.is_empty() {
+            self.cas = None;
+        }
+    }
+
+    /// EXEC's expiry check: true when `client` watched `key` while it was
+    /// live and its TTL has passed since (deleted or not, it changed).
+    pub fn cas_expired(&self, key: &[u8], client: u64, now: u64) -> bool {
+        let watched_live = self.cas.as_ref().is_some_and(|c| {
+            c.keys
+                .get(key)
+                .is_some_and(|l| l.iter().any(|w| w.client == client && !w.expired))
+        });
+        watched_live && self.stored_expired(key, now)
+    }
+
+    /// True when some client WATCHes keys of this database.
+    #[inline]
+    pub fn has_cas(&self) -> bool {
+        self.cas.is_some()
+    }
+
+    /// Signals a change of `key` to the clients WATCHing it. A key that had
+    /// already expired when watched and is now gone has not logically changed.
+    pub fn touch_watched(&mut self, key: &[u8]) {
+        let stored = self.stored(key);
+        let Some(list) = self.cas.as_mut().and_then(|c| c.keys.get_mut(key)) else {
+            return;
+        };
+        for w in list {
+            if w.expired && !stored {
+                w.expired = false;
+                continue;
+            }
+            w.dirty.store(true, Ordering::Release);
+        }
+    }
+
+    /// FLUSHDB and SWAPDB: signals every WATCHed key that exists here or in
+    /// the database replacing this one's contents.
+    pub fn touch_all_watched(&mut self, replaced_with: Option<&Db>) {
+        let now = crate::now_ms();
+        let Some(cas) = self.cas.take() else {
+            return;
+        };
+        let mut cas = cas;
+        for (key, list) in cas.keys.iter_mut() {
+            let here = self.stored(key);
+            let there = replaced_with.is_some_and(|d| d.stored(key));
+            if !here && !there {
+                continue;
+            }
+            let there_expired = replaced_with.is_some_and(|d| d.stored_expired(key, now));
+            for w in list.iter_mut() {
+                if w.expired {
+                    if !there {
+                        w.expired = false;
+                        continue;
+                    } else if there_expired {
+                        continue;
+                    }
+                } else if !here && there_expired {
+                    w.expired = true;
+                    continue;
+                }
+                w.dirty.store(true, Ordering::Release);
+            }
+        }
+        self.cas = Some(cas);
     }
 
     /// Watched keys written since the last call.
@@ -771,8 +918,7 @@ impl Db {
             // forever when all keys have a TTL; we delete and retry a bounded time.
             let k = k.to_vec();
             self.remove_at(l, &k);
-            self.events.expired += 1;
-            crate::metrics::expired_key();
+            self.expired_removed(&k);
         }
         None
     }
@@ -818,8 +964,7 @@ impl Db {
             sampled += seen_ttl.max(1);
             for k in victims.drain(..) {
                 self.remove_at(l, &k);
-                self.events.expired += 1;
-                crate::metrics::expired_key();
+                self.expired_removed(&k);
                 expired += 1;
             }
         }
@@ -1265,5 +1410,72 @@ mod tests {
         for _ in 0..20 {
             assert_eq!(db.random_key(0, &mut rng), Some(b"only".to_vec()));
         }
+    }
+
+    fn flag() -> Arc<AtomicBool> {
+        Arc::new(AtomicBool::new(false))
+    }
+
+    #[test]
+    fn cas_watch_touch_and_unwatch() {
+        let mut db = Db::new(1);
+        let (f1, f2) = (flag(), flag());
+        db.set(b"k", Value::string(b"v"));
+        db.cas_watch(b"k", 1, f1.clone(), 0);
+        db.cas_watch(b"k", 1, f1.clone(), 0);
+        db.cas_watch(b"k", 2, f2.clone(), 0);
+        db.touch_watched(b"other");
+        assert!(!f1.load(Ordering::Relaxed));
+        db.touch_watched(b"k");
+        assert!(f1.load(Ordering::Relaxed) && f2.load(Ordering::Relaxed));
+        db.cas_unwatch(b"k", 1);
+        db.cas_unwatch(b"k", 2);
+        assert!(!db.has_cas());
+    }
+
+    #[test]
+    fn cas_expiry_rules() {
+        let mut db = Db::new(1);
+        let f = flag();
+        // Watched while live, expired since: EXEC must fail.
+        db.set(b"live", Value::string(b"v"));
+        db.set_expire(b"live", 100, 0);
+        db.cas_watch(b"live", 1, f.clone(), 50);
+        assert!(!db.cas_expired(b"live", 1, 99));
+        assert!(db.cas_expired(b"live", 1, 100));
+        // Reclaiming it signals the change.
+        assert!(db.get(b"live", 200).is_none());
+        assert!(f.load(Ordering::Relaxed));
+        // Already expired when watched: its deletion is no change.
+        let g = flag();
+        db.set(b"stale", Value::string(b"v"));
+        db.set_expire(b"stale", 10, 0);
+        db.cas_watch(b"stale", 2, g.clone(), 20);
+        assert!(!db.cas_expired(b"stale", 2, 30));
+        assert!(db.get(b"stale", 30).is_none());
+        assert!(!g.load(Ordering::Relaxed));
+        // ...but writing it afterwards is.
+        db.set(b"stale", Value::string(b"new"));
+        db.touch_watched(b"stale");
+        assert!(g.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn cas_flush_and_swap() {
+        let mut db = Db::new(1);
+        let (present, absent) = (flag(), flag());
+        db.set(b"p", Value::string(b"v"));
+        db.cas_watch(b"p", 1, present.clone(), 0);
+        db.cas_watch(b"a", 2, absent.clone(), 0);
+        let fresh = db.empty_keeping_watch().expect("watches kept");
+        assert!(present.load(Ordering::Relaxed));
+        assert!(!absent.load(Ordering::Relaxed));
+        assert!(fresh.has_cas());
+        // SWAPDB: a key arriving from the other database is a change.
+        let mut other = Db::new(1);
+        other.set(b"a", Value::string(b"x"));
+        let mut db = fresh;
+        db.touch_all_watched(Some(&other));
+        assert!(absent.load(Ordering::Relaxed));
     }
 }

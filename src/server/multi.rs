@@ -1,0 +1,314 @@
+//! MULTI/EXEC/DISCARD and WATCH: a client's queued transaction and its
+//! optimistic locks.
+//!
+//! ```text
+//!  MULTI ─► later commands are checked (name, arity, auth) and queued: +QUEUED;
+//!           a rejected one makes EXEC fail with EXECABORT
+//!  EXEC  ─► every key (queued and WATCHed) on one shard: one job on that shard
+//!           checks the WATCHes and runs every command; nothing interleaves,
+//!           and blocked clients are served only after the last command
+//!        ─► otherwise the WATCHes are checked on their shards, then the
+//!           commands run in order (isolation across shards is not provided yet)
+//!  WATCH ─► registered in the key's database on its shard; a write, expiry,
+//!           FLUSHDB or SWAPDB touching the key raises the client's flag
+//! ```
+//!
+//! Blocking commands inside a transaction never block: they answer as if
+//! their timeout had passed, as Redis's do.
+
+use super::conn::{Conn, exec_shard};
+use crate::command::{CommandSpec, Ctx, OwnedArgs, flags};
+use crate::storage::db::CAS_WATCHES;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A transaction being queued.
+#[derive(Default)]
+pub struct Multi {
+    /// Queued commands (nothing is kept once the transaction is aborted).
+    pub cmds: Vec<(&'static CommandSpec, OwnedArgs)>,
+    /// A command was rejected while queueing: EXEC answers EXECABORT.
+    pub aborted: bool,
+    /// Union of the queued commands' flags (CLIENT PAUSE WRITE holds EXEC).
+    pub flags: u64,
+}
+
+/// A key in one database.
+pub type DbKey = (usize, Vec<u8>);
+
+/// The client's WATCHed keys and the flag shards raise when one changes.
+#[derive(Default)]
+pub struct Watched {
+    /// (database, key), each once.
+    pub keys: Vec<DbKey>,
+    /// Raised by the shards; EXEC fails when set.
+    pub dirty: Arc<AtomicBool>,
+}
+
+/// Commands that run at once even inside MULTI.
+pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+impl Conn {
+    /// True between MULTI and EXEC/DISCARD.
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Queues a command of the open transaction.
+    pub fn queue_multi(&mut self, spec: &'static CommandSpec, args: crate::protocol::Args<'_>) {
+        if let Some(m) = &mut self.multi {
+            if !m.aborted {
+                m.cmds.push((spec, OwnedArgs::from_args(args)));
+                m.flags |= spec.flags;
+            }
+            self.handle.info.borrow_mut().multi = m.cmds.len() as i64;
+        }
+        self.reply().simple("QUEUED");
+    }
+
+    /// A command was rejected: the open transaction (if any) cannot run.
+    pub fn flag_transaction(&mut self) {
+        if let Some(m) = &mut self.multi {
+            m.aborted = true;
+        }
+    }
+
+    /// True when the open transaction holds a command that writes (or may
+    /// replicate), for CLIENT PAUSE WRITE.
+    pub fn multi_writes(&self) -> bool {
+        self.multi
+            .as_ref()
+            .is_some_and(|m| m.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0)
+    }
+
+    /// `MULTI`
+    pub fn begin_multi(&mut self) {
+        if self.multi.is_some() {
+            return self.error("ERR MULTI calls can not be nested");
+        }
+        self.multi = Some(Multi::default());
+        self.handle.info.borrow_mut().multi = 0;
+        self.reply().ok();
+    }
+
+    /// Ends the transaction state without running it.
+    fn end_multi(&mut self) -> Option<Multi> {
+        self.handle.info.borrow_mut().multi = -1;
+        self.multi.take()
+    }
+
+    /// `DISCARD`
+    pub async fn discard(&mut self) {
+        if self.end_multi().is_none() {
+            return self.error("ERR DISCARD without MULTI");
+        }
+        self.unwatch_all().await;
+        self.reply().ok();
+    }
+
+    /// `WATCH key [key ...]`
+    pub async fn watch(&mut self, keys: Vec<Vec<u8>>) {
+        if self.multi.is_some() {
+            return self.error("ERR WATCH inside MULTI is not allowed");
+        }
+        // Already doomed: nothing to gain from watching more.
+        if self.watched.dirty.load(Ordering::Acquire) {
+            return self.reply().ok();
+        }
+        let db = self.db;
+        let mut new = Vec::new();
+        for k in keys {
+            if !self.watched.keys.iter().any(|(d, w)| *d == db && *w == k) {
+                self.watched.keys.push((db, k.clone()));
+                new.push(k);
+            }
+        }
+        let groups = self.by_owner(new, |k| k);
+        let id = self.id;
+        let futs = groups.into_iter().map(|(t, keys)| {
+            let dirty = self.watched.dirty.clone();
+            self.on_shard(t, move |ctx| {
+                let now = ctx.now;
+                let d = ctx.db();
+                for k in &keys {
+                    d.cas_watch(k, id, dirty.clone(), now);
+                }
+            })
+        });
+        futures::future::join_all(futs).await;
+        self.reply().ok();
+    }
+
+    /// Drops every WATCH of this client (UNWATCH, EXEC, DISCARD, RESET, close).
+    /// Returns true when one of them had changed, by a write or by expiring.
+    pub async fn unwatch_all(&mut self) -> bool {
+        let keys = std::mem::take(&mut self.watched.keys);
+        let mut changed = false;
+        if !keys.is_empty() {
+            let id = self.id;
+            let groups = self.by_owner(keys, |(_, k)| k);
+            let futs = groups
+                .into_iter()
+                .map(|(t, keys)| self.on_shard(t, move |ctx| release_watches(ctx, &keys, id)));
+            changed = futures::future::join_all(futs).await.into_iter().any(|x| x);
+        }
+        changed | self.watched.dirty.swap(false, Ordering::AcqRel)
+    }
+
+    /// Groups items by the shard owning the key each names.
+    fn by_owner<T>(&self, items: Vec<T>, key: impl Fn(&T) -> &[u8]) -> Vec<(usize, Vec<T>)> {
+        let mut groups: Vec<(usize, Vec<T>)> = Vec::new();
+        for item in items {
+            let owner = self.owner(key(&item));
+            match groups.iter_mut().find(|g| g.0 == owner) {
+                Some(g) => g.1.push(item),
+                None => groups.push((owner, vec![item])),
+            }
+        }
+        groups
+    }
+
+    /// `EXEC`
+    pub async fn exec(&mut self) {
+        // CLIENT LIST keeps showing the transaction while it runs, as in Redis.
+        let Some(m) = self.multi.take() else {
+            return self.error("ERR EXEC without MULTI");
+        };
+        if m.aborted {
+            self.end_multi();
+            self.unwatch_all().await;
+            return self.error("EXECABORT Transaction discarded because of previous errors.");
+        }
+        match self.single_shard(&m.cmds) {
+            Some(t) => self.exec_on_shard(t, m.cmds).await,
+            None => self.exec_in_order(m.cmds).await,
+        }
+        self.end_multi();
+    }
+
+    /// The one shard owning every key of the transaction and every WATCHed
+    /// key, when there is one and every command can run as a shard command.
+    fn single_shard(&self, cmds: &[(&'static CommandSpec, OwnedArgs)]) -> Option<usize> {
+        if self.nshards() == 1 {
+            return cmds.iter().all(|(s, _)| s.shard.is_some()).then_some(0);
+        }
+        let mut target: Option<usize> = None;
+        let mut same = |owner: usize| match target {
+            None => {
+                target = Some(owner);
+                true
+            }
+            Some(t) => t == owner,
+        };
+        let mut idx = Vec::new();
+        for (spec, args) in cmds {
+            spec.shard?;
+            let a = args.args();
+            spec.key_indexes(a, &mut idx);
+            if !idx.iter().all(|&i| same(self.owner(a.get(i)))) {
+                return None;
+            }
+        }
+        if !self.watched.keys.iter().all(|(_, k)| same(self.owner(k))) {
+            return None;
+        }
+        Some(target.unwrap_or(self.core.id))
+    }
+
+    /// Checks the WATCHes and runs the whole transaction in one job on shard
+    /// `t`: atomic and isolated.
+    async fn exec_on_shard(&mut self, t: usize, cmds: Vec<(&'static CommandSpec, OwnedArgs)>) {
+        let watched = std::mem::take(&mut self.watched.keys);
+        let dirty = self.watched.dirty.clone();
+        let (db, resp3, no_touch, id) = (self.db, self.resp3, self.no_touch, self.id);
+        let n = cmds.len();
+        let out = self
+            .core
+            .run_on(t, move |c| {
+                let mut shard = c.shard.borrow_mut();
+                let now = crate::now_ms();
+                let mut ctx = Ctx {
+                    shard: &mut shard,
+                    db,
+                    now,
+                    no_touch,
+                };
+                let changed = release_watches(&mut ctx, &watched, id);
+                if changed || dirty.load(Ordering::Acquire) {
+                    return None;
+                }
+                let mut out = Vec::with_capacity(16 * cmds.len());
+                for (spec, args) in &cmds {
+                    exec_shard(spec, &mut ctx, &mut out, resp3, args.args());
+                }
+                drop(shard);
+                super::blocking::after_shard_work(c);
+                Some(out)
+            })
+            .await;
+        self.watched.dirty.store(false, Ordering::Release);
+        self.set_now();
+        match out {
+            None => self.reply().null_array(),
+            Some(bytes) => {
+                self.reply().array(n);
+                self.out.extend_from_slice(&bytes);
+            }
+        }
+    }
+
+    /// A transaction spanning shards (or with commands that coordinate):
+    /// the WATCHes are checked, then each command runs as it would alone.
+    async fn exec_in_order(&mut self, cmds: Vec<(&'static CommandSpec, OwnedArgs)>) {
+        if self.unwatch_all().await {
+            return self.reply().null_array();
+        }
+        self.reply().array(cmds.len());
+        self.deny_blocking = true;
+        for (spec, args) in &cmds {
+            self.route(spec, args.args()).await;
+        }
+        self.flush_pending().await;
+        self.deny_blocking = false;
+    }
+
+    /// After a coordinated write: the shards owning its keys signal the
+    /// clients WATCHing them.
+    pub async fn signal_keys(&mut self, spec: &'static CommandSpec, args: &OwnedArgs) {
+        if CAS_WATCHES.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut idx = Vec::new();
+        spec.key_indexes(args.args(), &mut idx);
+        let groups = self.group_by_shard(args, idx.into_iter());
+        let futs = groups.into_iter().map(|(t, ix)| {
+            let keys: Vec<Vec<u8>> = ix.iter().map(|&i| args.get(i).to_vec()).collect();
+            self.on_shard(t, move |ctx| {
+                let d = ctx.db();
+                for k in &keys {
+                    d.touch_watched(k);
+                }
+            })
+        });
+        futures::future::join_all(futs).await;
+    }
+}
+
+/// Drops `client`'s WATCHes on these keys of this shard; true when one was
+/// watched while live and has expired since.
+fn release_watches(ctx: &mut Ctx<'_>, keys: &[DbKey], client: u64) -> bool {
+    let now = ctx.now;
+    let mut expired = false;
+    for (dbi, k) in keys {
+        if let Some(d) = ctx.shard.db_opt_mut(*dbi) {
+            expired |= d.cas_expired(k, client, now);
+            d.cas_unwatch(k, client);
+        }
+    }
+    expired
+}
