@@ -4,9 +4,10 @@
 //!  Pack: Vec<(score, member)> sorted by (score, member bytes)   ── "listpack"
 //!        while len <= zset-max-listpack-entries and every member
 //!        <= zset-max-listpack-value bytes
-//!  Full: HashMap member -> score  (O(1) ZSCORE)                  ── "skiplist"
-//!        + SkipList (arena, spans per level: O(log N) rank,
+//!  Full: SkipList (arena, spans per level: O(log N) rank,       ── "skiplist"
 //!          rank -> node, score/lex bounds)
+//!        + index: member hash -> node number (O(1) ZSCORE; the member
+//!          bytes live once, in the node)
 //! ```
 //!
 //! Every range query is reduced to a half-open interval of ranks: the bounds
@@ -17,7 +18,8 @@
 //! back, except that sets built whole (store commands) pick their encoding from
 //! their final size ([`ZSet::from_sorted`]).
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 /// `zset-max-listpack-*` limits.
 #[derive(Clone, Copy, Debug)]
@@ -133,8 +135,9 @@ impl SkipList {
         }
     }
 
-    /// Inserts (score, ele); the member must not be present.
-    fn insert(&mut self, score: f64, ele: Box<[u8]>) {
+    /// Inserts (score, ele); the member must not be present. Returns the
+    /// node's number (stable until the node is deleted).
+    fn insert(&mut self, score: f64, ele: Box<[u8]>) -> u32 {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
@@ -189,10 +192,11 @@ impl SkipList {
             self.tail = idx;
         }
         self.len += 1;
+        idx
     }
 
-    /// Removes (score, ele); false when absent.
-    fn delete(&mut self, score: f64, ele: &[u8]) -> bool {
+    /// Removes (score, ele) and gives back the member's bytes; None when absent.
+    fn delete(&mut self, score: f64, ele: &[u8]) -> Option<Box<[u8]>> {
         let mut update = [HEAD; MAX_LEVEL];
         let mut x = HEAD;
         for i in (0..self.level).rev() {
@@ -208,7 +212,7 @@ impl SkipList {
         }
         let x = self.fwd(x, 0);
         if x == NIL || self.n(x).score != score || &*self.n(x).ele != ele {
-            return false;
+            return None;
         }
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let u = u as usize;
@@ -234,10 +238,10 @@ impl SkipList {
         }
         self.len -= 1;
         let node = &mut self.nodes[x as usize];
-        node.ele = Box::new([]);
+        let ele = std::mem::take(&mut node.ele);
         node.lv = Vec::new();
         self.free.push(x);
-        true
+        Some(ele)
     }
 
     /// Number of leading elements for which `pred` holds (`pred` monotone:
@@ -285,8 +289,71 @@ impl SkipList {
 
 #[derive(Clone, Debug)]
 struct Full {
-    dict: HashMap<Box<[u8]>, f64, foldhash::fast::RandomState>,
+    /// Node numbers, hashed by member.
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     sl: SkipList,
+}
+
+impl Full {
+    fn new(n: usize) -> Self {
+        Full {
+            index: HashTable::with_capacity(n),
+            hasher: Default::default(),
+            sl: SkipList::new(),
+        }
+    }
+
+    #[inline]
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let nodes = &self.sl.nodes;
+        self.index
+            .find(self.hash(member), |&i| &*nodes[i as usize].ele == member)
+            .copied()
+    }
+
+    /// Adds a member known to be absent.
+    fn insert(&mut self, score: f64, member: Box<[u8]>) {
+        let h = self.hash(&member);
+        let idx = self.sl.insert(score, member);
+        let (nodes, hasher) = (&self.sl.nodes, &self.hasher);
+        self.index
+            .insert_unique(h, idx, |&j| hasher.hash_one(&*nodes[j as usize].ele));
+    }
+
+    /// Removes `member`; its score when it was there.
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let h = self.hash(member);
+        let nodes = &self.sl.nodes;
+        let slot = self
+            .index
+            .find_entry(h, |&i| &*nodes[i as usize].ele == member)
+            .ok()?;
+        let (idx, _) = slot.remove();
+        let score = self.sl.n(idx).score;
+        self.sl.delete(score, member);
+        Some(score)
+    }
+
+    /// Moves a present member from score `old` to `new`.
+    fn rescore(&mut self, member: &[u8], old: f64, new: f64) {
+        let h = self.hash(member);
+        let nodes = &self.sl.nodes;
+        let Some(slot) = self
+            .index
+            .find_mut(h, |&i| &*nodes[i as usize].ele == member)
+        else {
+            return;
+        };
+        if let Some(ele) = self.sl.delete(old, member) {
+            *slot = self.sl.insert(new, ele);
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -416,8 +483,8 @@ impl ZSet {
             // member twice (node and map key).
             Repr::Full(f) => {
                 f.sl.nodes.capacity() * (std::mem::size_of::<Node>() + 11)
-                    + f.dict.capacity() * 32
-                    + 2 * self.bytes
+                    + f.index.capacity() * 5
+                    + self.bytes
             }
         }
     }
@@ -426,13 +493,9 @@ impl ZSet {
     pub fn convert_full(&mut self) {
         if let Repr::Pack(v) = &mut self.repr {
             let items = std::mem::take(v);
-            let mut f = Full {
-                dict: HashMap::with_capacity_and_hasher(items.len(), Default::default()),
-                sl: SkipList::new(),
-            };
+            let mut f = Full::new(items.len());
             for (s, m) in items {
-                f.dict.insert(m.clone(), s);
-                f.sl.insert(s, m);
+                f.insert(s, m);
             }
             self.repr = Repr::Full(Box::new(f));
         }
@@ -442,7 +505,7 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
             Repr::Pack(v) => v.iter().find(|(_, m)| &**m == member).map(|(s, _)| *s),
-            Repr::Full(f) => f.dict.get(member).copied(),
+            Repr::Full(f) => f.find(member).map(|i| f.sl.n(i).score),
         }
     }
 
@@ -461,10 +524,7 @@ impl ZSet {
                 let at = v.partition_point(|(s, m)| less(*s, m, score, member));
                 v.insert(at, (score, member.into()));
             }
-            Repr::Full(f) => {
-                f.dict.insert(member.into(), score);
-                f.sl.insert(score, member.into());
-            }
+            Repr::Full(f) => f.insert(score, member.into()),
         }
     }
 
@@ -481,13 +541,7 @@ impl ZSet {
                 let to = v.partition_point(|(s, x)| less(*s, x, new, member));
                 v.insert(to, (new, m));
             }
-            Repr::Full(f) => {
-                f.sl.delete(old, member);
-                f.sl.insert(new, member.into());
-                if let Some(s) = f.dict.get_mut(member) {
-                    *s = new;
-                }
-            }
+            Repr::Full(f) => f.rescore(member, old, new),
         }
     }
 
@@ -536,13 +590,7 @@ impl ZSet {
                 }
                 None => false,
             },
-            Repr::Full(f) => match f.dict.remove(member) {
-                Some(s) => {
-                    f.sl.delete(s, member);
-                    true
-                }
-                None => false,
-            },
+            Repr::Full(f) => f.remove(member).is_some(),
         };
         if found {
             self.bytes -= member.len();
@@ -563,7 +611,7 @@ impl ZSet {
         match &self.repr {
             Repr::Pack(v) => v.iter().position(|(_, m)| &**m == member),
             Repr::Full(f) => {
-                let s = *f.dict.get(member)?;
+                let s = f.sl.n(f.find(member)?).score;
                 Some(f.sl.prefix_len(|s2, m2| less(s2, m2, s, member)))
             }
         }
@@ -629,10 +677,9 @@ impl ZSet {
             Repr::Full(_) => {
                 let victims = self.collect_ranks(lo, hi, false);
                 if let Repr::Full(f) = &mut self.repr {
-                    for (m, s) in victims {
+                    for (m, _) in victims {
                         self.bytes -= m.len();
-                        f.dict.remove(&m[..]);
-                        f.sl.delete(s, &m);
+                        f.remove(&m);
                     }
                 }
             }
@@ -708,7 +755,11 @@ impl ZSet {
     pub fn pairs(&self) -> Vec<(&[u8], f64)> {
         match &self.repr {
             Repr::Pack(v) => v.iter().map(|(s, m)| (&**m, *s)).collect(),
-            Repr::Full(f) => f.dict.iter().map(|(m, s)| (&**m, *s)).collect(),
+            Repr::Full(f) => f
+                .index
+                .iter()
+                .map(|&i| (&*f.sl.n(i).ele, f.sl.n(i).score))
+                .collect(),
         }
     }
 
@@ -724,14 +775,14 @@ impl ZSet {
             }
             Repr::Full(f) => {
                 let sl = &f.sl;
-                assert_eq!(sl.len, f.dict.len());
+                assert_eq!(sl.len, f.index.len());
                 let mut x = sl.fwd(HEAD, 0);
                 let mut prev = NIL;
                 let mut n = 0;
                 while x != NIL {
                     let node = sl.n(x);
                     assert_eq!(node.back, prev);
-                    assert_eq!(f.dict.get(&node.ele[..]), Some(&node.score));
+                    assert_eq!(f.find(&node.ele), Some(x));
                     if prev != NIL {
                         let p = sl.n(prev);
                         assert!(less(p.score, &p.ele, node.score, &node.ele));
@@ -742,7 +793,10 @@ impl ZSet {
                 }
                 assert_eq!(sl.tail, prev);
                 assert_eq!(n, sl.len);
-                assert_eq!(self.bytes, f.dict.keys().map(|k| k.len()).sum::<usize>());
+                assert_eq!(
+                    self.bytes,
+                    f.index.iter().map(|&i| sl.n(i).ele.len()).sum::<usize>()
+                );
                 // Spans: walking each level sums to the element's rank.
                 for i in 0..sl.level {
                     let mut x = HEAD;
@@ -811,6 +865,7 @@ pub fn lex_lte_max(m: &[u8], max: &LexBound) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     const BIG: Limits = Limits {
         entries: 1 << 30,
