@@ -53,10 +53,12 @@ if [[ $QUICK == 1 ]]; then
     ROW_SECS=${ROW_SECS:-2}
     MEM_KEYS=100000
     MEM_HASHES=10000
+    MEM_BIG=10000
 else
     ROW_SECS=${ROW_SECS:-7}
     MEM_KEYS=1000000
     MEM_HASHES=100000
+    MEM_BIG=100000
 fi
 PORT_BASE=${PORT_BASE:-17380}
 SERVER_CPUS=${SERVER_CPUS:-0}
@@ -350,53 +352,70 @@ EOF
         --key-minimum 0 --key-maximum 999999
 }
 
-# memory NAME TABLE CMD...: fresh servers, 1M string keys, then hashes
-memory() {
-    local name=$1 cpus=$2
-    shift 2
-    local port=${SERVER_PORT_OF[$name]} pid u0 u1 r0 r1 n
-    log "memory on $name"
-    if ! start_server "$name" "$port" "$cpus" "$@"; then
-        printf '%s\t%s\terror: server failed to start\n' strings "$name" >>"$MEM_TSV"
-        return 0
-    fi
-    pid=${SERVER_PID[$name]}
-    u0=$(used_memory "$port")
-    r0=$(rss_bytes "$pid")
-    if ! load "$name" mem-strings --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
-        --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_KEYS - 1)); then
-        printf '%s\t%s\terror: loading failed\n' strings "$name" >>"$MEM_TSV"
-        stop_server "$name"
-        return 0
-    fi
-    u1=$(used_memory "$port")
-    r1=$(rss_bytes "$pid")
-    n=$(dbsize "$port")
-    printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t1\n' strings "$name" "$MEM_KEYS" "$n" "$u0" "$u1" "$r0" "$r1" >>"$MEM_TSV"
-    stop_server "$name"
+# wait_clients_gone PORT: the generator's connections are closed on the
+# server too (their buffers would otherwise count as data), at most 5 s.
+wait_clients_gone() {
+    local i n
+    for i in $(seq 50); do
+        n=$(redis-cli -p "$1" info clients | tr -d '\r' | awk -F: '$1 == "connected_clients" { print $2 }')
+        [[ ${n:-0} -le 1 ]] && return 0
+        sleep 0.1
+    done
+}
 
+# mem_set NAME CPUS DATASET KEYS ELEMENTS NEEDS LOAD-ARGS -- SERVER-CMD...:
+# a fresh server, used_memory and RSS before and after loading one data set
+# (KEYS keys holding ELEMENTS elements each; NEEDS: a command it must support).
+mem_set() {
+    local name=$1 cpus=$2 ds=$3 keys=$4 elems=$5 needs=$6
+    shift 6
+    local -a load_args=()
+    while [[ $1 != -- ]]; do
+        load_args+=("$1")
+        shift
+    done
+    shift
+    local port=${SERVER_PORT_OF[$name]} pid u0 u1 r0 r1 n
     if ! start_server "$name" "$port" "$cpus" "$@"; then
-        printf '%s\t%s\terror: server failed to start\n' hashes "$name" >>"$MEM_TSV"
+        printf '%s\t%s\terror: server failed to start\n' "$ds" "$name" >>"$MEM_TSV"
         return 0
     fi
     pid=${SERVER_PID[$name]}
-    if supported "$port" hset; then
+    if ! supported "$port" "$needs"; then
+        printf '%s\t%s\tn/a (not supported yet)\n' "$ds" "$name" >>"$MEM_TSV"
+    else
         u0=$(used_memory "$port")
         r0=$(rss_bytes "$pid")
-        if load "$name" mem-hashes --key-pattern P:P --requests allkeys --pipeline 16 -d 32 \
-            --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_HASHES - 1)) \
-            --command "HSET __key__$(printf ' f%d __data__' {1..10})"; then
+        if load "$name" "mem-$ds" --requests allkeys --pipeline 16 -d 32 "${load_args[@]}"; then
+            wait_clients_gone "$port"
             u1=$(used_memory "$port")
             r1=$(rss_bytes "$pid")
             n=$(dbsize "$port")
-            printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t10\n' hashes "$name" "$MEM_HASHES" "$n" "$u0" "$u1" "$r0" "$r1" >>"$MEM_TSV"
+            printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ds" "$name" "$keys" "$n" "$u0" "$u1" "$r0" "$r1" "$elems" >>"$MEM_TSV"
         else
-            printf '%s\t%s\terror: loading failed\n' hashes "$name" >>"$MEM_TSV"
+            printf '%s\t%s\terror: loading failed\n' "$ds" "$name" >>"$MEM_TSV"
         fi
-    else
-        printf '%s\t%s\tn/a (not supported yet)\n' hashes "$name" >>"$MEM_TSV"
     fi
     stop_server "$name"
+}
+
+# memory NAME CPUS CMD...: each data set on a fresh server: 1M string keys,
+# 100k hashes of 10 fields, one hash of 100k fields, one sorted set of 100k members
+memory() {
+    local name=$1 cpus=$2
+    shift 2
+    log "memory on $name"
+    mem_set "$name" "$cpus" strings "$MEM_KEYS" 1 set --ratio 1:0 --key-pattern P:P \
+        --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_KEYS - 1)) -- "$@"
+    mem_set "$name" "$cpus" hashes "$MEM_HASHES" 10 hset --key-pattern P:P \
+        --key-prefix key: --key-width 12 --key-minimum 0 --key-maximum $((MEM_HASHES - 1)) \
+        --command "HSET __key__$(printf ' f%d __data__' {1..10})" -- "$@"
+    mem_set "$name" "$cpus" bighash 1 "$MEM_BIG" hset --key-pattern P:P \
+        --key-prefix field: --key-width 12 --key-minimum 0 --key-maximum $((MEM_BIG - 1)) \
+        --command "HSET bighash __key__ __data__" -- "$@"
+    mem_set "$name" "$cpus" bigzset 1 "$MEM_BIG" zadd --key-pattern P:P \
+        --key-prefix member: --key-width 12 --key-minimum 0 --key-maximum $((MEM_BIG - 1)) \
+        --command "ZADD bigzset 1 __key__" -- "$@"
 }
 
 declare -A SERVER_PORT_OF=([redis]=$PORT_BASE [cs1]=$((PORT_BASE + 1)) [cs2]=$((PORT_BASE + 2)) [null]=$((PORT_BASE + 3)))
@@ -448,7 +467,7 @@ WALL=$((SECONDS - SCRIPT_START))
 INVOCATION="${USER_ENV}perf/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 
 export STAMP RAW ROWS_TSV MEM_TSV CMDS SERVERS_TXT WALL MEASURE_WALL INVOCATION ROW_SECS CLIENTS SERVER_CPUS GEN_CPUS CS2_CPUS \
-    RATE MEM_KEYS MEM_HASHES QUICK CLK_TCK
+    RATE MEM_KEYS MEM_HASHES MEM_BIG QUICK CLK_TCK
 export M_CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 export M_NPROC=$NPROC
 export M_LOAD="$LOADAVG_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"

@@ -165,13 +165,15 @@ def memory_table(path):
     titles = {
         "strings": f"{int(E['MEM_KEYS']):,} strings (16 B key, 32 B value)",
         "hashes": f"{int(E['MEM_HASHES']):,} hashes × 10 fields (16 B key, 2-3 B field, 32 B value)",
+        "bighash": f"1 hash × {int(E['MEM_BIG']):,} fields (18 B field, 32 B value)",
+        "bigzset": f"1 sorted set × {int(E['MEM_BIG']):,} members (19 B member, equal scores)",
     }
     out = [
         "| data set | server | DBSIZE | used_memory Δ MiB | used_memory / key B | RSS Δ MiB | RSS / key B "
         "| used / field B | RSS / field B | used ratio | RSS ratio |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for ds in ("strings", "hashes"):
+    for ds in ("strings", "hashes", "bighash", "bigzset"):
         base = recs.get((ds, "redis"))
         for server in ("redis", "cs1", "cs2"):
             rec = recs.get((ds, server))
