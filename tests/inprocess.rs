@@ -73,3 +73,33 @@ fn in_process_cross_shard_multi_key() {
     assert_eq!(v, vec!["v"; keys.len()]);
     assert_eq!(c.del::<_, i64>(&keys).unwrap(), keys.len() as i64);
 }
+
+#[test]
+fn in_process_transactions_and_watch() {
+    let port = in_process();
+    let mut a = connect_redis(port);
+    let mut b = connect_redis(port);
+    let keys = keys_on_every_shard("ip-tx", 3);
+    // One transaction touching every shard, pipelined as clients send it.
+    let mut p = redis::pipe();
+    p.atomic();
+    for (i, k) in keys.iter().enumerate() {
+        p.cmd("SET").arg(k).arg(i).ignore();
+        p.cmd("INCR").arg(k);
+    }
+    let got: Vec<i64> = p.query(&mut a).unwrap();
+    assert_eq!(got, (1..=keys.len() as i64).collect::<Vec<_>>());
+    // A WATCH on each shard's key, broken by another client's write to it.
+    for k in &keys {
+        let _: () = redis::cmd("WATCH").arg(&keys).query(&mut a).unwrap();
+        let _: () = b.set(k, "changed").unwrap();
+        let r: Option<Vec<String>> = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(k)
+            .query(&mut a)
+            .unwrap();
+        assert_eq!(r, None, "{k}");
+    }
+    let _: i64 = a.del(&keys).unwrap();
+}
