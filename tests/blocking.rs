@@ -19,26 +19,6 @@ fn key_on(prefix: &str, shard: usize) -> String {
         .unwrap()
 }
 
-fn blocked(c: &mut redis::Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap()
-}
-
-/// Polls INFO until `n` clients are blocked (no sleeping on a guess).
-fn wait_blocked(c: &mut redis::Connection, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while blocked(c) != n {
-        assert!(
-            Instant::now() < deadline,
-            "blocked_clients never reached {n}"
-        );
-        std::thread::yield_now();
-    }
-}
-
 type Pop = Option<(String, String)>;
 
 fn blpop(c: &mut redis::Connection, keys: &[&str], timeout: &str) -> Pop {

@@ -195,15 +195,7 @@ fn blocked_clients_are_served_after_exec() {
             redis::cmd("BLPOP").arg("{q}").arg(0).query(&mut c).unwrap();
         r
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info: String = redis::cmd("INFO").arg("clients").query(&mut a).unwrap();
-        if info.contains("blocked_clients:1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "client never blocked");
-        std::thread::yield_now();
-    }
+    wait_blocked(&mut a, 1);
     let mut cmds = Vec::new();
     for v in ["a", "b", "c"] {
         let mut p = redis::cmd("LPUSH");
@@ -240,15 +232,7 @@ fn served_blocked_client_touches_watched_keys() {
             .unwrap();
         r
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info: String = redis::cmd("INFO").arg("clients").query(&mut b).unwrap();
-        if info.contains("blocked_clients:1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "client never blocked");
-        std::thread::yield_now();
-    }
+    wait_blocked(&mut b, 1);
     // Blocked but not served: no change yet.
     watch(&mut a, &["{m}dst"]);
     assert!(transaction(&mut a, &[get("x")]).is_some());

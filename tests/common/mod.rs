@@ -684,3 +684,24 @@ pub fn in_process() -> u16 {
         port
     })
 }
+
+/// INFO `blocked_clients`.
+pub fn blocked(c: &mut redis::Connection) -> i64 {
+    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// Polls INFO until `n` clients are blocked (no sleeping on a guess).
+pub fn wait_blocked(c: &mut redis::Connection, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blocked(c) != n {
+        assert!(
+            Instant::now() < deadline,
+            "blocked_clients never reached {n}"
+        );
+        std::thread::yield_now();
+    }
+}
