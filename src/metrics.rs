@@ -305,6 +305,22 @@ pub fn instantaneous_bytes() -> (u64, u64) {
 thread_local! {
     /// Changes reported by the running command; None means "use the default".
     static CHANGES: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The running command signalled the keys it changed itself.
+    static SIGNALLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Tells the dispatcher that the running command has already signalled the
+/// keys it changed to WATCHing clients (it changed fewer keys than it names,
+/// as SMOVE when the member was already in the destination).
+#[inline]
+pub fn signalled_own_keys() {
+    SIGNALLED.with(|c| c.set(true));
+}
+
+/// True (once) when the command that just ran signalled its own keys.
+#[inline]
+pub fn take_signalled() -> bool {
+    SIGNALLED.with(|c| c.replace(false))
 }
 
 /// Reports how many dataset changes the running write command made (0 for a
@@ -319,6 +335,7 @@ pub fn changes(n: u64) {
 #[inline]
 pub fn begin_command() {
     CHANGES.with(|c| c.set(None));
+    SIGNALLED.with(|c| c.set(false));
 }
 
 /// Ends a command: adds its changes to `dirty` (writes only, not on error)

@@ -614,6 +614,12 @@ fn smove(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
     let added = smove_add(db, dst, m, now);
     crate::metrics::changes(1 + added as u64);
+    // The destination changed only if the member was new there.
+    db.touch_watched(src);
+    if added {
+        db.touch_watched(dst);
+    }
+    crate::metrics::signalled_own_keys();
     r.int(1);
 }
 

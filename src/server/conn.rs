@@ -90,7 +90,9 @@ pub fn exec_shard(
     metrics::begin_command();
     f(ctx, &mut r, args);
     let err = r.first_error;
-    if metrics::end_command(spec.has(flags::WRITE), err.is_some()) > 0 {
+    if metrics::end_command(spec.has(flags::WRITE), err.is_some()) > 0
+        && !metrics::take_signalled()
+    {
         signal_modified(spec, ctx, args);
     }
     let ticks = metrics::clock::ticks().wrapping_sub(t0);
