@@ -66,7 +66,37 @@ struct Node {
     score: f64,
     ele: Box<[u8]>,
     back: u32,
-    lv: Vec<Lvl>,
+    /// Level 0, in place: three nodes in four have no other level.
+    l0: Lvl,
+    /// Levels 1 and up (empty, with no allocation, for one-level nodes).
+    up: Box<[Lvl]>,
+}
+
+impl Node {
+    fn with_levels(score: f64, ele: Box<[u8]>, levels: usize) -> Node {
+        const EMPTY: Lvl = Lvl { fwd: NIL, span: 0 };
+        Node {
+            score,
+            ele,
+            back: NIL,
+            l0: EMPTY,
+            up: vec![EMPTY; levels - 1].into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn lv(&self, i: usize) -> &Lvl {
+        if i == 0 { &self.l0 } else { &self.up[i - 1] }
+    }
+
+    #[inline]
+    fn lv_mut(&mut self, i: usize) -> &mut Lvl {
+        if i == 0 {
+            &mut self.l0
+        } else {
+            &mut self.up[i - 1]
+        }
+    }
 }
 
 /// Order-statistic skiplist keyed by (score, member).
@@ -83,12 +113,7 @@ struct SkipList {
 impl SkipList {
     fn new() -> Self {
         SkipList {
-            nodes: vec![Node {
-                score: 0.0,
-                ele: Box::new([]),
-                back: NIL,
-                lv: vec![Lvl { fwd: NIL, span: 0 }; MAX_LEVEL],
-            }],
+            nodes: vec![Node::with_levels(0.0, Box::new([]), MAX_LEVEL)],
             free: Vec::new(),
             level: 1,
             len: 0,
@@ -104,7 +129,7 @@ impl SkipList {
 
     #[inline]
     fn fwd(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].lv[i].fwd
+        self.nodes[x as usize].lv(i).fwd
     }
 
     fn random_level(&mut self) -> usize {
@@ -146,7 +171,7 @@ impl SkipList {
             loop {
                 let f = self.fwd(x, i);
                 if f != NIL && less(self.n(f).score, &self.n(f).ele, score, &ele) {
-                    rank[i] += self.n(x).lv[i].span;
+                    rank[i] += self.n(x).lv(i).span;
                     x = f;
                 } else {
                     break;
@@ -159,30 +184,25 @@ impl SkipList {
             for i in self.level..lvl {
                 rank[i] = 0;
                 update[i] = HEAD;
-                self.nodes[0].lv[i].span = self.len as u32;
+                self.nodes[0].lv_mut(i).span = self.len as u32;
             }
             self.level = lvl;
         }
-        let idx = self.alloc(Node {
-            score,
-            ele,
-            back: NIL,
-            lv: vec![Lvl { fwd: NIL, span: 0 }; lvl],
-        });
+        let idx = self.alloc(Node::with_levels(score, ele, lvl));
         for i in 0..lvl {
             let u = update[i] as usize;
-            let ufwd = self.nodes[u].lv[i];
-            self.nodes[idx as usize].lv[i] = Lvl {
+            let ufwd = *self.nodes[u].lv(i);
+            *self.nodes[idx as usize].lv_mut(i) = Lvl {
                 fwd: ufwd.fwd,
                 span: ufwd.span - (rank[0] - rank[i]),
             };
-            self.nodes[u].lv[i] = Lvl {
+            *self.nodes[u].lv_mut(i) = Lvl {
                 fwd: idx,
                 span: rank[0] - rank[i] + 1,
             };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.nodes[u as usize].lv[i].span += 1;
+            self.nodes[u as usize].lv_mut(i).span += 1;
         }
         self.nodes[idx as usize].back = if update[0] == HEAD { NIL } else { update[0] };
         let f0 = self.fwd(idx, 0);
@@ -216,13 +236,13 @@ impl SkipList {
         }
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let u = u as usize;
-            if self.nodes[u].lv[i].fwd == x {
-                let xl = self.nodes[x as usize].lv[i];
-                self.nodes[u].lv[i].span += xl.span;
-                self.nodes[u].lv[i].span -= 1;
-                self.nodes[u].lv[i].fwd = xl.fwd;
+            if self.nodes[u].lv(i).fwd == x {
+                let xl = *self.nodes[x as usize].lv(i);
+                self.nodes[u].lv_mut(i).span += xl.span;
+                self.nodes[u].lv_mut(i).span -= 1;
+                self.nodes[u].lv_mut(i).fwd = xl.fwd;
             } else {
-                self.nodes[u].lv[i].span -= 1;
+                self.nodes[u].lv_mut(i).span -= 1;
             }
         }
         let f0 = self.fwd(x, 0);
@@ -232,14 +252,14 @@ impl SkipList {
         } else {
             self.tail = back;
         }
-        while self.level > 1 && self.nodes[0].lv[self.level - 1].fwd == NIL {
-            self.nodes[0].lv[self.level - 1].span = 0;
+        while self.level > 1 && self.nodes[0].lv(self.level - 1).fwd == NIL {
+            self.nodes[0].lv_mut(self.level - 1).span = 0;
             self.level -= 1;
         }
         self.len -= 1;
         let node = &mut self.nodes[x as usize];
         let ele = std::mem::take(&mut node.ele);
-        node.lv = Vec::new();
+        node.up = Box::new([]);
         self.free.push(x);
         Some(ele)
     }
@@ -253,7 +273,7 @@ impl SkipList {
             loop {
                 let f = self.fwd(x, i);
                 if f != NIL && pred(self.n(f).score, &self.n(f).ele) {
-                    rank += self.n(x).lv[i].span as usize;
+                    rank += self.n(x).lv(i).span as usize;
                     x = f;
                 } else {
                     break;
@@ -271,7 +291,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
-                let span = self.n(x).lv[i].span as usize;
+                let span = self.n(x).lv(i).span as usize;
                 if f != NIL && traversed + span <= want {
                     traversed += span;
                     x = f;
@@ -640,7 +660,7 @@ impl ZSet {
                     }
                     let n = sl.n(x);
                     f(&n.ele, n.score);
-                    x = if rev { n.back } else { n.lv[0].fwd };
+                    x = if rev { n.back } else { n.lv(0).fwd };
                 }
             }
         }
@@ -788,7 +808,7 @@ impl ZSet {
                         assert!(less(p.score, &p.ele, node.score, &node.ele));
                     }
                     prev = x;
-                    x = node.lv[0].fwd;
+                    x = node.lv(0).fwd;
                     n += 1;
                 }
                 assert_eq!(sl.tail, prev);
@@ -806,7 +826,7 @@ impl ZSet {
                         if f == NIL {
                             break;
                         }
-                        r += sl.n(x).lv[i].span as usize;
+                        r += sl.n(x).lv(i).span as usize;
                         assert_eq!(sl.by_rank(r - 1), f);
                         x = f;
                     }
