@@ -90,8 +90,7 @@ pub fn exec_shard(
     metrics::begin_command();
     f(ctx, &mut r, args);
     let err = r.first_error;
-    if metrics::end_command(spec.has(flags::WRITE), err.is_some()) > 0
-        && !metrics::take_signalled()
+    if metrics::end_command(spec.has(flags::WRITE), err.is_some()) > 0 && !metrics::take_signalled()
     {
         signal_modified(spec, ctx, args);
     }
