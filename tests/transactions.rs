@@ -290,3 +290,24 @@ fn client_list_shows_the_open_transaction() {
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut a).unwrap();
     assert!(list.contains(" multi=-1 "), "{list}");
 }
+
+#[test]
+fn client_reply_off_and_skip_apply_to_queued_replies() {
+    let s = Server::start();
+    let mut r = s.raw();
+    r.send(
+        b"CLIENT REPLY SKIP\r\nMULTI\r\nSET a 1\r\nGET a\r\nEXEC\r\n\
+          CLIENT REPLY OFF\r\nMULTI\r\nSET b 1\r\nEXEC\r\nCLIENT REPLY ON\r\nGET b\r\n",
+    );
+    // MULTI's +OK is skipped; with replies off nothing of the second
+    // transaction comes back; CLIENT REPLY ON answers, then GET.
+    for want in [
+        &b"+QUEUED\r\n"[..],
+        b"+QUEUED\r\n",
+        b"*2\r\n+OK\r\n$1\r\n1\r\n",
+        b"+OK\r\n",
+        b"$1\r\n1\r\n",
+    ] {
+        assert_eq!(r.read_raw(), want);
+    }
+}

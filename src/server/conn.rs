@@ -418,11 +418,13 @@ impl Conn {
         }
         self.handle.info.borrow_mut().last_cmd = spec.name;
         if self.multi.is_some() && !super::multi::runs_inside_multi(spec) {
+            let (mode_before, start) = (self.reply_mode, self.out.len());
             if spec.has(flags::NO_MULTI) {
                 self.reject(Some(spec), "ERR Command not allowed inside a transaction");
             } else {
                 self.queue_multi(spec, args);
             }
+            self.apply_reply_mode(spec, mode_before, start);
             return;
         }
         if self.reply_mode != ReplyMode::On {
@@ -514,6 +516,16 @@ impl Conn {
         let start = self.out.len();
         self.route(spec, args).await;
         self.flush_pending().await;
+        self.apply_reply_mode(spec, mode_before, start);
+    }
+
+    /// CLIENT REPLY OFF/SKIP: drops the reply written since `start`.
+    fn apply_reply_mode(
+        &mut self,
+        spec: &'static CommandSpec,
+        mode_before: ReplyMode,
+        start: usize,
+    ) {
         // CLIENT REPLY decides what happens to its own reply; RESET turns
         // OFF back on before it answers (a pending SKIP still drops its reply).
         if spec.name == "client|reply" || (spec.name == "reset" && mode_before == ReplyMode::Off) {
