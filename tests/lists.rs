@@ -700,3 +700,30 @@ fn shard_ops_on_a_db() {
         Ok(Some(vec![b"3".to_vec(), b"1".to_vec(), b"2".to_vec()]))
     );
 }
+
+#[test]
+fn sort_pattern_lookups_count_keyspace_hits_and_misses() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = c.rpush("sl", &[3, 1, 2]).unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg(&["sw_1", "10", "sw_2", "5"])
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let v: Vec<Option<String>> = redis::cmd("SORT")
+        .arg(&["sl", "BY", "sw_*", "GET", "sw_*"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, vec![None, Some("5".into()), Some("10".into())]);
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+    let stat = |name: &str| -> i64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    // The list itself, then BY and GET for each element (sw_3 misses twice).
+    assert_eq!(stat("keyspace_hits:"), 5);
+    assert_eq!(stat("keyspace_misses:"), 2);
+}

@@ -158,7 +158,11 @@ async fn lookup_all(c: &Conn, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Option<V
                 let db = ctx.db();
                 reqs.into_iter()
                     .map(|(i, k, f)| {
-                        let v = db.get(&k, now).and_then(|e| match (&e.value, &f) {
+                        // A read lookup, as Redis's lookupKeyByPattern: counted
+                        // as a keyspace hit or miss.
+                        let e = db.get(&k, now);
+                        crate::metrics::keyspace(e.is_some());
+                        let v = e.and_then(|e| match (&e.value, &f) {
                             (Value::Hash(h), Some(f)) => h.get(f).map(|v| v.to_vec()),
                             (v, None) => v.as_str().map(|s| s.to_vec()),
                             _ => None,
