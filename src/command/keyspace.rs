@@ -437,6 +437,9 @@ fn copy_into(ctx: &mut Ctx<'_>, db: usize, key: &[u8], e: Entry, replace: bool) 
         return false;
     }
     d.insert_entry(key, e);
+    // The destination may be in another database than the client's: signal
+    // it there (the dispatcher only knows the client's database).
+    d.touch_watched(key);
     true
 }
 
@@ -449,7 +452,10 @@ fn copy(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let Some(e) = read_key(ctx, a.get(1), true).map(|e| e.duplicate()) else {
         return r.int(0);
     };
-    r.int(copy_into(ctx, o.dst_db, a.get(2), e, o.replace) as i64);
+    let stored = copy_into(ctx, o.dst_db, a.get(2), e, o.replace);
+    // Only the destination changed, and copy_into has signalled it.
+    crate::metrics::signalled_own_keys();
+    r.int(stored as i64);
 }
 
 /// COPY with source and destination on different shards.
@@ -505,7 +511,10 @@ fn move_cmd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         return r.int(0);
     }
     if let Some(e) = ctx.db().take(key, now) {
-        ctx.shard.db(dst).insert_entry(key, e);
+        let d = ctx.shard.db(dst);
+        d.insert_entry(key, e);
+        // The source side is signalled by the dispatcher.
+        d.touch_watched(key);
     }
     r.int(1);
 }
