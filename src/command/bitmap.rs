@@ -488,10 +488,14 @@ fn bitop_store(ctx: &mut Ctx<'_>, dest: &[u8], res: Vec<u8>) {
     let now = ctx.now;
     let db = ctx.db();
     if res.is_empty() {
-        db.delete(dest, now);
+        if !db.delete(dest, now) {
+            crate::metrics::signalled_own_keys();
+            return;
+        }
     } else {
         db.set(dest, Value::raw(res));
     }
+    super::util::changed_only(db, dest);
 }
 
 /// `BITOP AND|OR|XOR|NOT destkey key [key ...]` with every key on this shard.

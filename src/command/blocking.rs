@@ -451,6 +451,8 @@ fn pop_now(
         ready,
         serve,
     );
+    // Only the key popped from changes.
+    crate::metrics::signalled_own_keys();
     for k in &keys {
         let now = ctx.now;
         match ctx.db().peek(k, now).map(|e| ready(&e.value)) {
@@ -458,6 +460,7 @@ fn pop_now(
             Some(false) => return r.error(WRONGTYPE),
             Some(true) => {
                 if let Some((Served::Reply(bytes), _)) = serve(ctx, k, &probe) {
+                    super::util::changed_only(ctx.db(), k);
                     return r.raw(&bytes);
                 }
             }

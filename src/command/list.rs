@@ -136,11 +136,14 @@ pub fn mpop<K: AsRef<[u8]>>(
     end: End,
     count: usize,
 ) -> Result<Option<Popped>, WrongType> {
+    // Only the key popped from changes.
+    crate::metrics::signalled_own_keys();
     for k in keys {
         let k = k.as_ref();
         if let Some(elems) = pop_count(db, k, now, end, count)?
             && !elems.is_empty()
         {
+            super::util::changed_only(db, k);
             return Ok(Some((k.to_vec(), elems)));
         }
     }

@@ -156,10 +156,12 @@ pub fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set) -> usize {
     if n == 0 {
         if !ctx.db().delete(dst, now) {
             crate::metrics::changes(0);
+            return 0;
         }
     } else {
         ctx.db().set(dst, Value::Set(Box::new(set)));
     }
+    super::util::changed_only(ctx.db(), dst);
     n
 }
 

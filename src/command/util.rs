@@ -142,6 +142,14 @@ pub fn parse_scan_opts(
     Ok(o)
 }
 
+/// For a write that names several keys but changed only `key` (a store
+/// destination, the list a multi-key pop took from): signals `key` alone to
+/// WATCHing clients, and tells the dispatcher the signalling is done.
+pub fn changed_only(db: &mut crate::storage::Db, key: &[u8]) {
+    db.touch_watched(key);
+    crate::metrics::signalled_own_keys();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

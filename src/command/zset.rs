@@ -174,7 +174,11 @@ fn fetch_src(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Pairs>
 /// when empty. Returns the stored count.
 fn store_sorted(db: &mut Db, dst: &[u8], items: Vec<(f64, Vec<u8>)>) -> usize {
     if items.is_empty() {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            super::util::changed_only(db, dst);
+        } else {
+            crate::metrics::signalled_own_keys();
+        }
         return 0;
     }
     let n = items.len();
@@ -182,6 +186,7 @@ fn store_sorted(db: &mut Db, dst: &[u8], items: Vec<(f64, Vec<u8>)>) -> usize {
         dst,
         Value::ZSet(Box::new(ZSet::from_sorted(items, Limits::current()))),
     );
+    super::util::changed_only(db, dst);
     n
 }
 
@@ -761,8 +766,11 @@ pub fn zmpop(
     max: bool,
     count: usize,
 ) -> Result<Option<(Vec<u8>, Pairs)>, WrongType> {
+    // Only the key popped from changes.
+    crate::metrics::signalled_own_keys();
     for k in keys {
         if let Some(items) = zpop(db, now, k, max, count)? {
+            super::util::changed_only(db, k);
             return Ok(Some((k.to_vec(), items)));
         }
     }
