@@ -136,18 +136,13 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
 
     // Register shard by shard, in the order keys first appear, so the first
     // key that can serve (in argument order) does.
-    let mut groups: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
+    let mut keys: Vec<Vec<u8>> = Vec::with_capacity(spec.keys.len());
     for k in &spec.keys {
-        let s = c.owner(k);
-        match groups.iter_mut().find(|g| g.0 == s) {
-            Some(g) => {
-                if !g.1.contains(k) {
-                    g.1.push(k.clone())
-                }
-            }
-            None => groups.push((s, vec![k.clone()])),
+        if !keys.contains(k) {
+            keys.push(k.clone());
         }
     }
+    let groups = crate::shard::group_by_owner(keys, |k| c.owner(k));
     let mut registered = Vec::new();
     for (s, keys) in groups {
         let w2 = w.clone();

@@ -262,15 +262,7 @@ impl Conn {
         args: &OwnedArgs,
         idx: impl Iterator<Item = usize>,
     ) -> Vec<(usize, Vec<usize>)> {
-        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-        for i in idx {
-            let s = self.owner(args.get(i));
-            match groups.iter_mut().find(|g| g.0 == s) {
-                Some(g) => g.1.push(i),
-                None => groups.push((s, vec![i])),
-            }
-        }
-        groups
+        crate::shard::group_by_owner(idx, |&i| self.owner(args.get(i)))
     }
 
     fn exec_local(&mut self, spec: &'static CommandSpec, args: Args<'_>) {

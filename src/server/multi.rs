@@ -18,6 +18,7 @@
 
 use super::conn::{Conn, exec_shard};
 use crate::command::{CommandSpec, Ctx, OwnedArgs, flags};
+use crate::shard::group_by_owner;
 use crate::storage::db::CAS_WATCHES;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,7 +129,7 @@ impl Conn {
                 new.push(k);
             }
         }
-        let groups = self.by_owner(new, |k| k);
+        let groups = group_by_owner(new, |k| self.owner(k));
         let id = self.id;
         let futs = groups.into_iter().map(|(t, keys)| {
             let dirty = self.watched.dirty.clone();
@@ -151,26 +152,13 @@ impl Conn {
         let mut changed = false;
         if !keys.is_empty() {
             let id = self.id;
-            let groups = self.by_owner(keys, |(_, k)| k);
+            let groups = group_by_owner(keys, |(_, k)| self.owner(k));
             let futs = groups
                 .into_iter()
                 .map(|(t, keys)| self.on_shard(t, move |ctx| release_watches(ctx, &keys, id)));
             changed = futures::future::join_all(futs).await.into_iter().any(|x| x);
         }
         changed | self.watched.dirty.swap(false, Ordering::AcqRel)
-    }
-
-    /// Groups items by the shard owning the key each names.
-    fn by_owner<T>(&self, items: Vec<T>, key: impl Fn(&T) -> &[u8]) -> Vec<(usize, Vec<T>)> {
-        let mut groups: Vec<(usize, Vec<T>)> = Vec::new();
-        for item in items {
-            let owner = self.owner(key(&item));
-            match groups.iter_mut().find(|g| g.0 == owner) {
-                Some(g) => g.1.push(item),
-                None => groups.push((owner, vec![item])),
-            }
-        }
-        groups
     }
 
     /// `EXEC`

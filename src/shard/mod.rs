@@ -143,6 +143,23 @@ impl Shard {
     }
 }
 
+/// Groups items by owning shard, shards in order of first appearance and
+/// items in their order: one hop per group.
+pub fn group_by_owner<T>(
+    items: impl IntoIterator<Item = T>,
+    owner: impl Fn(&T) -> usize,
+) -> Vec<(usize, Vec<T>)> {
+    let mut groups: Vec<(usize, Vec<T>)> = Vec::new();
+    for item in items {
+        let s = owner(&item);
+        match groups.iter_mut().find(|g| g.0 == s) {
+            Some(g) => g.1.push(item),
+            None => groups.push((s, vec![item])),
+        }
+    }
+    groups
+}
+
 /// A result sent back from a hop.
 pub type HopResult = Box<dyn Any + Send>;
 /// Work sent to another core.
