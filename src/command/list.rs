@@ -120,7 +120,7 @@ pub fn pop_count(
         End::Left => l.iter().take(n).map(|e| e.to_vec()).collect(),
         End::Right => l.iter_rev().take(n).map(|e| e.to_vec()).collect(),
     };
-    drop_end(l, end, n, fill);
+    l.drop_end(end, n, fill);
     if l.is_empty() {
         db.remove(key);
     }
@@ -183,15 +183,6 @@ pub fn lmove(
     }
     push(db, dst, now, to, &[&v])?;
     Ok(Some(v))
-}
-
-/// Drops `n` elements at `end`.
-#[inline]
-fn drop_end(l: &mut List, end: End, n: usize, fill: Fill) {
-    match end {
-        End::Left => l.drop_front(n, fill),
-        End::Right => l.drop_back(n, fill),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -381,7 +372,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, end: End) {
             n
         }
     };
-    drop_end(l, end, n, fill);
+    l.drop_end(end, n, fill);
     if l.is_empty() {
         db.remove(key);
     }

@@ -216,18 +216,18 @@ impl Node {
         encode_into(&mut self.buf[off..off + sz], v);
     }
 
-    /// Drops the first `n` entries.
-    fn drop_front(&mut self, n: usize) {
-        let off = self.offset_of(n);
-        self.buf.drain(..off);
-        self.count -= n as u32;
-        self.trim_capacity();
-    }
-
-    /// Drops the last `n` entries.
-    fn drop_back(&mut self, n: usize) {
-        let off = self.offset_of(self.count as usize - n);
-        self.buf.truncate(off);
+    /// Drops `n` entries at `end`.
+    fn drop_end(&mut self, end: End, n: usize) {
+        match end {
+            End::Left => {
+                let off = self.offset_of(n);
+                self.buf.drain(..off);
+            }
+            End::Right => {
+                let off = self.offset_of(self.count as usize - n);
+                self.buf.truncate(off);
+            }
+        }
         self.count -= n as u32;
         self.trim_capacity();
     }
@@ -536,53 +536,33 @@ impl List {
     /// Removes and returns the element at `end`.
     pub fn pop(&mut self, end: End, fill: Fill) -> Option<Vec<u8>> {
         let v = self.peek(end)?.to_vec();
-        match end {
-            End::Left => self.drop_front(1, fill),
-            End::Right => self.drop_back(1, fill),
-        }
+        self.drop_end(end, 1, fill);
         Some(v)
     }
 
-    /// Removes the first `n` elements (all when `n >= len`).
-    pub fn drop_front(&mut self, n: usize, fill: Fill) {
+    /// Removes `n` elements at `end` (all when `n >= len`).
+    pub fn drop_end(&mut self, end: End, n: usize, fill: Fill) {
         let mut n = n.min(self.len);
         self.len -= n;
         match &mut self.repr {
-            Repr::Packed(node) => node.drop_front(n),
+            Repr::Packed(node) => node.drop_end(end, n),
             Repr::Nodes(d) => {
                 while n > 0 {
-                    let Some(front) = d.front_mut() else { break };
-                    let c = front.count as usize;
-                    if c <= n {
-                        d.pop_front();
-                        n -= c;
-                    } else {
-                        front.drop_front(n);
-                        n = 0;
+                    let edge = match end {
+                        End::Left => d.front_mut(),
+                        End::Right => d.back_mut(),
+                    };
+                    let Some(edge) = edge else { break };
+                    let c = edge.count as usize;
+                    if c > n {
+                        edge.drop_end(end, n);
+                        break;
                     }
-                }
-            }
-        }
-        self.settle(fill);
-    }
-
-    /// Removes the last `n` elements (all when `n >= len`).
-    pub fn drop_back(&mut self, n: usize, fill: Fill) {
-        let mut n = n.min(self.len);
-        self.len -= n;
-        match &mut self.repr {
-            Repr::Packed(node) => node.drop_back(n),
-            Repr::Nodes(d) => {
-                while n > 0 {
-                    let Some(back) = d.back_mut() else { break };
-                    let c = back.count as usize;
-                    if c <= n {
-                        d.pop_back();
-                        n -= c;
-                    } else {
-                        back.drop_back(n);
-                        n = 0;
-                    }
+                    match end {
+                        End::Left => d.pop_front(),
+                        End::Right => d.pop_back(),
+                    };
+                    n -= c;
                 }
             }
         }
@@ -687,11 +667,11 @@ impl List {
     /// or nothing when `keep` is None.
     pub fn trim(&mut self, keep: Option<(usize, usize)>, fill: Fill) {
         match keep {
-            None => self.drop_front(self.len, fill),
+            None => self.drop_end(End::Left, self.len, fill),
             Some((start, end)) => {
                 let tail = self.len - end - 1;
-                self.drop_front(start, fill);
-                self.drop_back(tail, fill);
+                self.drop_end(End::Left, start, fill);
+                self.drop_end(End::Right, tail, fill);
             }
         }
     }
@@ -897,7 +877,7 @@ mod tests {
         assert_eq!(l.node_count(), 2);
         assert_eq!(l.encoding(), "quicklist");
         // One node left with 3 > 4/2 entries: stays in node form.
-        l.drop_back(2, fill);
+        l.drop_end(End::Right, 2, fill);
         assert_eq!(l.len(), 3);
         assert_eq!(l.node_count(), 1);
         assert!(!l.is_packed());
