@@ -399,7 +399,7 @@ impl Conn {
         }
         let writes = spec.has(flags::WRITE)
             || spec.has(flags::MAY_REPLICATE)
-            || (spec.name == "exec" && self.multi_writes());
+            || (self.multi_writes() && spec.name == "exec");
         if super::clients::paused(writes) {
             // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
             self.flush_pending().await;
