@@ -1,10 +1,12 @@
 //! Cross-shard hop round trip: core 0 runs a closure on core 1 through the hop
 //! mesh (`Core::run_on`) and waits for its result.
 //!
-//! Two glommio executors are started the way the server starts them
-//! (`build_mesh` + `Core::start`, pinned to CPUs 0 and 1 when there are two).
-//! Criterion's thread hands each sample to core 0, which times `iters` round
-//! trips itself (`iter_custom`), so no cross-thread handoff is inside the timing.
+//! Two cores are started the way the server starts them (`Mesh::new` +
+//! `Core::new` + `runtime::run` on pinned threads, CPUs 0 and 1 when there are
+//! two). Criterion's thread hands each sample to core 0, which times `iters`
+//! round trips itself (`iter_custom`), so no cross-thread handoff is inside the
+//! timing. Before each group, the CPU both cores spend per hopped command
+//! (from their /proc schedstat) and the wall time per round trip are printed.
 //!
 //! Variants:
 //! - `single`: one tiny closure per round trip (the cost of one hop).
@@ -12,18 +14,19 @@
 //!   shard travel); throughput is per closure.
 //! - `concurrent16`: 16 independent hops in flight at once, joined.
 //!
-//! Each is run with the executors as the server configures them (idle cores
-//! park, so a hop pays a wake-up) and with `spin_before_park` (peer busy-polls).
+//! Each is run with the cores as the server configures them (idle cores park,
+//! so a hop to an idle core pays a wake-up) and spinning 5 ms before parking
+//! (`executor-spin-us`: the peer busy-polls its mailboxes).
 //!
 //! `cargo bench --bench hop`
 
 use coreshard::config::Config;
-use coreshard::shard::{Core, build_mesh};
+use coreshard::runtime::{self, Mailbox};
+use coreshard::shard::{Core, EngineState, Mesh};
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
-use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -63,83 +66,141 @@ async fn round_trips(core: &Rc<Core>, mode: Mode, iters: u64) -> Duration {
     t0.elapsed()
 }
 
-/// Two running cores and the channel that feeds core 0 work.
+/// Two running cores (each on its own pinned thread with its own loop, as the
+/// server runs them) and the mailbox that feeds core 0 work.
 struct Pair {
-    work: Option<mpsc::Sender<(Mode, u64)>>,
+    work: Arc<Mailbox<(Mode, u64)>>,
+    mesh: Arc<Mesh>,
+    state: Arc<EngineState>,
     done: mpsc::Receiver<Duration>,
-    handles: Vec<ExecutorJoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    tids: Vec<i32>,
 }
 
 impl Pair {
-    fn start(spin: Option<Duration>) -> Pair {
-        let ncpu = core_affinity::get_core_ids().map_or(1, |v| v.len()).max(1);
-        let mut mesh = build_mesh(2).into_iter();
-        let (work_tx, work_rx) = mpsc::channel::<(Mode, u64)>();
+    fn start(spin: Duration) -> Pair {
+        let cpus = core_affinity::get_core_ids().unwrap_or_default();
+        let mesh = Mesh::new(2).expect("mesh");
+        let state = Arc::new(EngineState::new(mesh.clone(), Vec::new()));
+        let work: Arc<Mailbox<(Mode, u64)>> = Arc::default();
         let (done_tx, done_rx) = mpsc::channel::<Duration>();
-        let stop = Arc::new(AtomicBool::new(false));
-        let builder = |i: usize| {
-            let b = LocalExecutorBuilder::new(Placement::Fixed(i % ncpu))
-                .name(&format!("bench-core-{i}"));
-            match spin {
-                Some(d) => b.spin_before_park(d),
-                None => b,
-            }
-        };
-
-        let ends0 = mesh.next().expect("mesh end 0");
-        let ends1 = mesh.next().expect("mesh end 1");
-        let stop0 = stop.clone();
-        let h0 = builder(0)
-            .spawn(move || async move {
-                let core = Core::start(0, 2, Config::default(), ends0).await;
-                // Blocking here is fine: no hop is in flight between samples.
-                while let Ok((mode, iters)) = work_rx.recv() {
-                    let d = round_trips(&core, mode, iters).await;
-                    if done_tx.send(d).is_err() {
-                        break;
-                    }
+        let (tid_tx, tid_rx) = mpsc::channel::<(usize, i32)>();
+        let mut threads = Vec::new();
+        for i in 0..2 {
+            let (mesh, state, work) = (mesh.clone(), state.clone(), work.clone());
+            let done_tx = done_tx.clone();
+            let tid_tx = tid_tx.clone();
+            let cpu = cpus.get(i % cpus.len().max(1)).copied();
+            threads.push(std::thread::spawn(move || {
+                if let Some(cpu) = cpu {
+                    core_affinity::set_for_current(cpu);
                 }
-                stop0.store(true, Ordering::SeqCst);
-            })
-            .expect("start core 0");
-        let h1 = builder(1)
-            .spawn(move || async move {
-                let _core = Core::start(1, 2, Config::default(), ends1).await;
-                // The hop-serving tasks run in the background; wait for the end.
-                while !stop.load(Ordering::SeqCst) {
-                    glommio::timer::sleep(Duration::from_millis(50)).await;
-                }
-            })
-            .expect("start core 1");
+                // SAFETY: gettid has no preconditions.
+                let _ = tid_tx.send((i, unsafe { libc::gettid() }));
+                runtime::init(mesh.notifier(i)).expect("io_uring");
+                let core = Core::new(i, Config::default(), mesh.clone(), state.clone());
+                let mut scratch = Vec::new();
+                let c = core.clone();
+                runtime::run(
+                    mesh.notifier(i),
+                    runtime::Hooks {
+                        turn: &mut || {
+                            let mut any = c.drain_hops();
+                            if i == 0 {
+                                work.drain_into(&mut scratch);
+                                for (mode, iters) in scratch.drain(..) {
+                                    any = true;
+                                    let (c, tx) = (c.clone(), done_tx.clone());
+                                    runtime::spawn(async move {
+                                        let d = round_trips(&c, mode, iters).await;
+                                        let _ = tx.send(d);
+                                    });
+                                }
+                            }
+                            any
+                        },
+                        pending: &|| c.hops_pending() || (i == 0 && work.has_items()),
+                        stop: &|| state.stopping(),
+                        spin,
+                    },
+                );
+            }));
+        }
+        let mut tids = vec![0; 2];
+        for _ in 0..2 {
+            let (i, t) = tid_rx.recv().expect("core thread id");
+            tids[i] = t;
+        }
         Pair {
-            work: Some(work_tx),
+            work,
+            mesh,
+            state,
             done: done_rx,
-            handles: vec![h0, h1],
+            threads,
+            tids,
         }
     }
 
     fn run(&self, mode: Mode, iters: u64) -> Duration {
-        let tx = self.work.as_ref().expect("pair running");
-        tx.send((mode, iters)).expect("core 0 alive");
+        self.work.push((mode, iters));
+        self.mesh.notifier(0).notify();
         self.done.recv().expect("core 0 reply")
+    }
+
+    /// CPU time both core threads used so far (from /proc schedstat).
+    fn cpu(&self) -> Duration {
+        self.tids
+            .iter()
+            .map(|t| {
+                let p = format!("/proc/self/task/{t}/schedstat");
+                let ns = std::fs::read_to_string(p)
+                    .ok()
+                    .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                    .unwrap_or(0);
+                Duration::from_nanos(ns)
+            })
+            .sum()
     }
 }
 
 impl Drop for Pair {
     fn drop(&mut self) {
-        self.work.take();
-        for h in self.handles.drain(..) {
+        self.state.shutting_down.store(true, Ordering::SeqCst);
+        self.mesh.kick_all();
+        for h in self.threads.drain(..) {
             let _ = h.join();
         }
     }
 }
 
+/// Prints the CPU both cores spend per hopped command and the wall time of
+/// a round trip, for each mode: the figures the scaling model uses.
+fn report_cpu(label: &str, pair: &Pair) {
+    for (name, mode, per) in [
+        ("single", Mode::Single, 1u64),
+        ("batch16", Mode::Batch16, 16),
+        ("concurrent16", Mode::Concurrent16, 16),
+    ] {
+        let iters = 20_000;
+        let c0 = pair.cpu();
+        let wall = pair.run(mode, iters);
+        let cpu = pair.cpu() - c0;
+        let cmds = (iters * per) as f64;
+        println!(
+            "{label}/{name}: {:.3} µs CPU per hopped command (both cores), {:.3} µs wall per round trip",
+            cpu.as_secs_f64() * 1e6 / cmds,
+            wall.as_secs_f64() * 1e6 / iters as f64
+        );
+    }
+}
+
 fn bench_hop(c: &mut Criterion) {
     for (label, spin) in [
-        ("hop_roundtrip_parked", None),
-        ("hop_roundtrip_spin", Some(Duration::from_millis(5))),
+        ("hop_roundtrip_parked", Duration::ZERO),
+        ("hop_roundtrip_spin", Duration::from_millis(5)),
     ] {
         let pair = Pair::start(spin);
+        report_cpu(label, &pair);
         let mut g = c.benchmark_group(label);
         g.measurement_time(Duration::from_secs(3));
         g.warm_up_time(Duration::from_secs(1));

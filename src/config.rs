@@ -492,6 +492,80 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     v.checked_mul(mul)
 }
 
+/// One class's `client-output-buffer-limit`: a client whose pending output
+/// reaches `hard` bytes, or stays above `soft` for `soft_secs` seconds, is
+/// disconnected (0 disables a limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Hard limit in bytes.
+    pub hard: u64,
+    /// Soft limit in bytes.
+    pub soft: u64,
+    /// Seconds the soft limit may be exceeded.
+    pub soft_secs: u64,
+}
+
+/// Client classes of `client-output-buffer-limit`, in Redis's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientClass {
+    /// Ordinary clients (and MONITOR).
+    Normal = 0,
+    /// Replicas.
+    Replica = 1,
+    /// Clients subscribed to pub/sub channels.
+    PubSub = 2,
+}
+
+const CLASS_NAMES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// Parses `client-output-buffer-limit` text (`<class> <hard> <soft> <secs>`
+/// repeated) on top of `base`: classes not named keep their limits.
+pub fn parse_output_limits(base: [OutputLimit; 3], text: &str) -> Result<[OutputLimit; 3], String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut out = base;
+    for w in words.chunks(4) {
+        let class = match w[0].to_ascii_lowercase().as_str() {
+            "normal" => ClientClass::Normal,
+            "slave" | "replica" => ClientClass::Replica,
+            "pubsub" => ClientClass::PubSub,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into());
+            }
+        };
+        let hard = parse_memory(w[1]);
+        let soft = parse_memory(w[2]);
+        let secs = w[3].parse::<i64>().ok();
+        match (hard, soft, secs) {
+            (Some(h), Some(s), Some(t)) if h >= 0 && s >= 0 && t >= 0 => {
+                out[class as usize] = OutputLimit {
+                    hard: h as u64,
+                    soft: s as u64,
+                    soft_secs: t as u64,
+                };
+            }
+            _ => {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The canonical text of all three classes' limits, as CONFIG GET shows it.
+pub fn format_output_limits(l: &[OutputLimit; 3]) -> String {
+    l.iter()
+        .zip(CLASS_NAMES)
+        .map(|(x, n)| format!("{n} {} {} {}", x.hard, x.soft, x.soft_secs))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The values in force, one text per directive, with hot values cached typed.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -520,6 +594,8 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// `slowlog-max-len`.
     pub slowlog_max_len: i64,
+    /// `client-output-buffer-limit`, indexed by [`ClientClass`].
+    pub output_limits: [OutputLimit; 3],
 }
 
 impl Default for Config {
@@ -538,6 +614,7 @@ impl Default for Config {
             timeout: 0,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            output_limits: [OutputLimit::default(); 3],
         };
         c.refresh();
         c
@@ -581,7 +658,12 @@ impl Config {
                 dir.name
             )));
         }
-        let canon = canonical(dir, value).map_err(|e| {
+        let canon = if dir.name == "client-output-buffer-limit" {
+            parse_output_limits(self.output_limits, value).map(|l| format_output_limits(&l))
+        } else {
+            canonical(dir, value)
+        };
+        let canon = canon.map_err(|e| {
             ConfigError(format!(
                 "CONFIG SET failed (possibly related to argument '{}') - {e}",
                 dir.name
@@ -647,6 +729,11 @@ impl Config {
         self.timeout = self.get_i64("timeout");
         self.slowlog_log_slower_than = self.get_i64("slowlog-log-slower-than");
         self.slowlog_max_len = self.get_i64("slowlog-max-len");
+        if let Some(v) = self.get("client-output-buffer-limit")
+            && let Ok(l) = parse_output_limits(self.output_limits, v)
+        {
+            self.output_limits = l;
+        }
     }
 
     /// Parses redis.conf text: one directive per line, `#` comments, quoted
@@ -747,6 +834,9 @@ fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
             } else {
                 Err("Invalid save parameters".into())
             }
+        }
+        Kind::Str if dir.name == "client-output-buffer-limit" => {
+            parse_output_limits([OutputLimit::default(); 3], value).map(|_| value.to_string())
         }
         Kind::Str => Ok(value.to_string()),
     }
@@ -859,6 +949,41 @@ fn match_one(p: &[u8], mut pi: usize, c: u8, nocase: bool) -> (bool, usize) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn output_limits_merge_by_class() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.get("client-output-buffer-limit"),
+            Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        );
+        assert_eq!(c.output_limits[ClientClass::PubSub as usize].hard, 33554432);
+        c.set("client-output-buffer-limit", "normal 1mb 512kb 10", false)
+            .unwrap();
+        assert_eq!(
+            c.get("client-output-buffer-limit"),
+            Some("normal 1048576 524288 10 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        );
+        c.set(
+            "client-output-buffer-limit",
+            "replica 0 0 0 pubsub 1 2 3",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            c.output_limits[ClientClass::Replica as usize],
+            OutputLimit::default()
+        );
+        assert_eq!(c.output_limits[ClientClass::Normal as usize].hard, 1048576);
+        for bad in ["normal 1 2", "nope 1 2 3", "normal x 1 1", "normal -1 0 0"] {
+            assert!(
+                c.set("client-output-buffer-limit", bad, false).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(c.output_limits[ClientClass::PubSub as usize].soft_secs, 3);
+    }
+
     use super::*;
 
     #[test]

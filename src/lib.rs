@@ -5,7 +5,7 @@
 //!              SO_REUSEPORT :6379 (one listener per core)
 //!    core 0                    core 1                    core N-1
 //!  ┌──────────────────┐      ┌──────────────────┐      ┌──────────────────┐
-//!  │ glommio executor │      │ glommio executor │      │ glommio executor │
+//!  │ io_uring loop    │      │ io_uring loop    │      │ io_uring loop    │
 //!  │ connections ─────┼─hop─►│ shard 1: slots   │◄─hop─┼── connections    │
 //!  │ shard 0: slots   │◄─────┼─ s % N == 1      │      │ shard N-1        │
 //!  └──────────────────┘      └──────────────────┘      └──────────────────┘
@@ -15,7 +15,9 @@
 //! checks → key extraction → slot → shard (inline or hop) → reply → flush`.
 //! Modules: [`protocol`] (bytes only), [`command`] (the table and one file per
 //! family), [`shard`] (slots, cores, hops), [`storage`] (tables, values, expiry),
-//! [`server`] (executors, listeners, connections), [`config`], [`metrics`].
+//! [`server`] (core threads, listeners, connections), [`runtime`] (the per-core
+//! event loop: executor and io_uring; imports nothing of ours), [`config`],
+//! [`metrics`].
 
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -24,6 +26,7 @@ pub mod command;
 pub mod config;
 pub mod metrics;
 pub mod protocol;
+pub mod runtime;
 pub mod server;
 pub mod shard;
 pub mod storage;

@@ -23,9 +23,17 @@ thread_local! {
     static SLOT: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Gives the calling thread its own allocation counter (cores call this first).
-pub fn register_thread(index: usize) {
-    SLOT.with(|s| s.set(1 + index % (MAX_SLOTS - 1)));
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// Reserves an allocation counter for a thread about to start (slot 0 counts
+/// every other thread). Past the last counter, slots are shared.
+pub fn claim_slot() -> usize {
+    1 + (NEXT_SLOT.fetch_add(1, Ordering::Relaxed) - 1) % (MAX_SLOTS - 1)
+}
+
+/// Makes the calling thread count its allocations in `slot`.
+pub fn register_thread(slot: usize) {
+    SLOT.with(|s| s.set(slot % MAX_SLOTS));
 }
 
 /// The allocator that counts bytes in use.
@@ -80,17 +88,15 @@ pub fn used_memory() -> usize {
         .max(0) as usize
 }
 
-/// `used_memory` once the server finished starting (INFO `used_memory_startup`).
-pub static STARTUP_MEMORY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Peak of `used_memory` observed by [`note_peak`].
-pub static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Records the current usage as a peak candidate.
-pub fn note_peak() -> usize {
-    let u = used_memory();
-    PEAK.fetch_max(u, Ordering::Relaxed);
-    u
+/// Bytes currently allocated by the threads counting in `slots` (one
+/// engine's cores). Memory one core allocates and another frees moves
+/// between their counters; the engine's sum stays exact.
+pub fn used_memory_of(slots: &[usize]) -> usize {
+    slots
+        .iter()
+        .map(|&s| COUNTERS[s % MAX_SLOTS].0.load(Ordering::Relaxed))
+        .sum::<isize>()
+        .max(0) as usize
 }
 
 /// Per-command counters (INFO commandstats).
@@ -151,6 +157,10 @@ pub struct Stats {
     pub total_writes_processed: u64,
     /// Changes to the dataset since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
+    /// Clients disconnected for passing `client-output-buffer-limit`.
+    pub client_output_buffer_limit_disconnections: u64,
+    /// Clients disconnected for passing `client-query-buffer-limit`.
+    pub client_query_buffer_limit_disconnections: u64,
 }
 
 impl Stats {
@@ -180,6 +190,9 @@ impl Stats {
         self.total_reads_processed += o.total_reads_processed;
         self.total_writes_processed += o.total_writes_processed;
         self.dirty += o.dirty;
+        self.client_output_buffer_limit_disconnections +=
+            o.client_output_buffer_limit_disconnections;
+        self.client_query_buffer_limit_disconnections += o.client_query_buffer_limit_disconnections;
     }
 }
 

@@ -10,7 +10,6 @@ use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*};
 use crate::protocol::{Args, Reply};
 use crate::server::Conn;
-use crate::server::clients::format_client;
 use crate::server::conn::ReplyMode;
 
 /// `PING [message]`
@@ -243,7 +242,7 @@ fn client_getname(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 fn client_info(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         sync_info(c);
-        let mut line = format_client(&c.handle.info.borrow());
+        let mut line = c.handle.describe();
         line.push('\n');
         c.reply().verbatim("txt", line.as_bytes());
     })
@@ -301,7 +300,7 @@ fn client_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                         .map
                         .iter()
                         .filter(|(id, _)| ids2.as_ref().is_none_or(|v| v.contains(id)))
-                        .map(|(id, h)| (*id, format_client(&h.info.borrow())))
+                        .map(|(id, h)| (*id, h.describe()))
                         .collect::<Vec<_>>()
                 })
                 .await
@@ -565,7 +564,7 @@ fn client_pause(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             );
             return;
         }
-        crate::server::clients::pause(crate::now_ms().saturating_add(ms), all);
+        c.core.engine.pause(crate::now_ms().saturating_add(ms), all);
         c.reply().ok();
     })
 }
@@ -573,7 +572,7 @@ fn client_pause(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// `CLIENT UNPAUSE`
 fn client_unpause(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        crate::server::clients::unpause();
+        c.core.engine.unpause();
         c.reply().ok();
     })
 }

@@ -268,13 +268,19 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
 }
 
 /// Builds the INFO text for `sections` from the merged reports.
-fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id: usize) -> String {
+fn format_info(
+    sections: &[&str],
+    cfg: &Config,
+    engine: &crate::shard::EngineState,
+    reports: &[CoreReport],
+    core_id: usize,
+) -> String {
     let mut stats = Stats::default();
     for r in reports {
         stats.merge(&r.stats);
     }
     let now_ms = crate::now_ms();
-    let start = crate::server::START_TIME.load(Ordering::Relaxed);
+    let start = engine.start_time.load(Ordering::Relaxed);
     let uptime = (now_ms / 1000).saturating_sub(start);
     let mut out = String::with_capacity(4096);
     for (n, sec) in sections.iter().enumerate() {
@@ -347,9 +353,8 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 l("clients_in_timeout_table:0".into());
             }
             "memory" => {
-                let used = metrics::used_memory() as u64;
-                let peak =
-                    (metrics::note_peak() as u64).max(metrics::PEAK.load(Ordering::Relaxed) as u64);
+                let used = engine.note_peak() as u64;
+                let peak = (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used);
                 let rss = rss_bytes();
                 let sys = total_system_memory();
                 let maxmem = cfg.get_i64("maxmemory").max(0) as u64;
@@ -373,7 +378,7 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                         0.0
                     }
                 ));
-                let startup = metrics::STARTUP_MEMORY.load(Ordering::Relaxed) as u64;
+                let startup = engine.startup_memory.load(Ordering::Relaxed) as u64;
                 let overhead = startup.min(used);
                 let dataset = used - overhead;
                 let net = used.saturating_sub(startup);
@@ -449,7 +454,7 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 l("rdb_bgsave_in_progress:0".into());
                 l(format!(
                     "rdb_last_save_time:{}",
-                    crate::server::LAST_SAVE.load(Ordering::Relaxed)
+                    engine.last_save.load(Ordering::Relaxed)
                 ));
                 l("rdb_last_bgsave_status:ok".into());
                 l("rdb_last_bgsave_time_sec:-1".into());
@@ -551,6 +556,15 @@ fn format_info(sections: &[&str], cfg: &Config, reports: &[CoreReport], core_id:
                 l("io_threaded_writes_processed:0".into());
                 l("reply_buffer_shrinks:0".into());
                 l("reply_buffer_expands:0".into());
+                // Redis 7.2's names for clients dropped by their buffer limits.
+                l(format!(
+                    "client_query_buffer_limit_disconnections:{}",
+                    stats.client_query_buffer_limit_disconnections
+                ));
+                l(format!(
+                    "client_output_buffer_limit_disconnections:{}",
+                    stats.client_output_buffer_limit_disconnections
+                ));
             }
             "replication" => {
                 l("# Replication".into());
@@ -643,7 +657,7 @@ fn info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let reports = c.core.broadcast(collect_report).await;
         let text = {
             let cfg = c.core.config.borrow();
-            format_info(&sections, &cfg, &reports, c.core.id)
+            format_info(&sections, &cfg, &c.core.engine, &reports, c.core.id)
         };
         c.reply().verbatim("txt", text.as_bytes());
     })
@@ -785,7 +799,10 @@ fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 fn config_resetstat(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.core.broadcast(|_| metrics::reset()).await;
-        metrics::PEAK.store(metrics::used_memory(), Ordering::Relaxed);
+        c.core
+            .engine
+            .peak_memory
+            .store(c.core.engine.used_memory(), Ordering::Relaxed);
         c.reply().ok();
     })
 }
@@ -924,7 +941,7 @@ fn time(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// `LASTSAVE`
 fn lastsave(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        let t = crate::server::LAST_SAVE.load(Ordering::Relaxed);
+        let t = c.core.engine.last_save.load(Ordering::Relaxed);
         c.reply().int(t as i64);
     })
 }
@@ -984,7 +1001,7 @@ fn debug(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             }
             ("set-active-expire", 3) => {
                 let on = a.get(2) != b"0";
-                crate::server::ACTIVE_EXPIRE.store(on, Ordering::Relaxed);
+                c.core.engine.active_expire.store(on, Ordering::Relaxed);
                 c.reply().ok();
             }
             _ => {
@@ -1024,7 +1041,7 @@ fn shutdown(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             return;
         }
         tracing::warn!("User requested shutdown...");
-        crate::server::request_shutdown();
+        c.core.engine.request_shutdown();
         c.close = true;
     })
 }
@@ -1289,9 +1306,12 @@ mod tests {
             cpu_thread: (0.0, 0.0),
         };
         let reports = vec![rep(2), rep(3)];
+        let engine =
+            crate::shard::EngineState::new(crate::shard::Mesh::new(1).unwrap(), Vec::new());
         let t = format_info(
             &["commandstats", "errorstats", "keyspace"],
             &cfg,
+            &engine,
             &reports,
             0,
         );
@@ -1299,7 +1319,7 @@ mod tests {
             t,
             "# Commandstats\r\ncmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=2,failed_calls=0\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=6\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=1000\r\n"
         );
-        let t = format_info(&["clients"], &cfg, &reports, 0);
+        let t = format_info(&["clients"], &cfg, &engine, &reports, 0);
         assert!(t.contains("connected_clients:2\r\n"));
     }
 

@@ -16,9 +16,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often a blocked client's socket is checked for a disconnect.
-const GONE_CHECK: Duration = Duration::from_millis(100);
-
 /// What a blocked command waits for.
 pub struct BlockSpec {
     /// Keys, in argument order.
@@ -53,14 +50,13 @@ pub fn after_shard_work(core: &Rc<Core>) {
     };
     for (w, d) in deliveries {
         let c = core.clone();
-        glommio::spawn_local(async move {
+        crate::runtime::spawn(async move {
             let client = w.client;
             let back = c.run_on(w.core, move |cc| deliver(cc, client, d)).await;
             if let Some(d) = back {
                 undo(&c, w.db, d);
             }
-        })
-        .detach();
+        });
     }
 }
 
@@ -86,29 +82,6 @@ fn undo(core: &Rc<Core>, db: usize, d: Delivery) {
         (d.undo)(&mut ctx);
     }
     after_shard_work(core);
-}
-
-/// True when the peer closed the connection (a pending read returns EOF).
-fn peer_closed(fd: i32) -> bool {
-    let mut b = [0u8; 1];
-    // SAFETY: recv into a valid 1-byte buffer on a socket this connection owns;
-    // MSG_PEEK leaves any data for the connection's next read.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            b.as_mut_ptr() as *mut libc::c_void,
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    if n == 0 {
-        return true;
-    }
-    n < 0
-        && !matches!(
-            std::io::Error::last_os_error().raw_os_error(),
-            Some(libc::EAGAIN) | Some(libc::EINTR)
-        )
 }
 
 /// Blocks the client until one of `spec.keys` can serve it, the timeout
@@ -162,32 +135,37 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
 
     c.handle.info.borrow_mut().blocked = true;
     let deadline = spec.timeout.map(|t| Instant::now() + t);
-    let fd = c.handle.info.borrow().fd;
-    let outcome = loop {
-        let tick = match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()).min(GONE_CHECK),
-            None => GONE_CHECK,
+    let sock = c.handle.socket.clone();
+    let outcome = {
+        // Ends the wait without a delivery: the timeout, or the client going
+        // away (its input ends when the peer closes or on CLIENT KILL).
+        let give_up = async {
+            let timer = async {
+                match deadline {
+                    Some(d) => crate::runtime::sleep_until(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let ended = sock.input_ended();
+            futures::pin_mut!(timer, ended);
+            futures::future::select(timer, ended).await;
         };
-        let sleep = glommio::timer::sleep(tick);
-        futures::pin_mut!(sleep);
-        match futures::future::select(&mut rx, sleep).await {
-            futures::future::Either::Left((Ok(d), _)) => break Some(d),
-            futures::future::Either::Left((Err(_), _)) => break None,
-            futures::future::Either::Right(_) => {}
-        }
-        let gone = c.handle.killed.get() || peer_closed(fd);
-        let expired = deadline.is_some_and(|d| Instant::now() >= d);
-        if (gone || expired) && w.claim() {
-            break None;
-        }
-        if gone || expired {
-            // A shard claimed it first: its delivery is on the way.
-            break (&mut rx).await.ok();
+        futures::pin_mut!(give_up);
+        match futures::future::select(&mut rx, give_up).await {
+            futures::future::Either::Left((d, _)) => d.ok(),
+            futures::future::Either::Right(_) => {
+                if w.claim() {
+                    None
+                } else {
+                    // A shard claimed it first: its delivery is on the way.
+                    (&mut rx).await.ok()
+                }
+            }
         }
     };
     core.waiting.borrow_mut().remove(&c.id);
     c.handle.info.borrow_mut().blocked = false;
-    let gone = c.handle.killed.get() || peer_closed(fd);
+    let gone = c.handle.killed.get() || sock.input_closed();
     for s in registered {
         let w2 = w.clone();
         core.run_on(s, move |cc| {

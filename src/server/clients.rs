@@ -1,50 +1,11 @@
 //! The registry of clients connected to one core (CLIENT LIST, KILL, INFO).
 
+use crate::runtime::Socket;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
-
-/// Next client id, shared by all cores (ids are unique and increasing).
-pub static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
-/// Connected clients across all cores (for `maxclients`).
-pub static CONNECTED: AtomicUsize = AtomicUsize::new(0);
-
-/// CLIENT PAUSE: Unix ms until which commands are held (0: not paused).
-pub static PAUSE_END_MS: AtomicU64 = AtomicU64::new(0);
-/// CLIENT PAUSE ALL (true) or WRITE (false).
-pub static PAUSE_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Starts or extends a pause: a later end or a stricter mode wins, as in Redis.
-pub fn pause(end_ms: u64, all: bool) {
-    let cur_end = PAUSE_END_MS.load(Ordering::SeqCst);
-    let now = crate::now_ms();
-    let active = cur_end > now;
-    if !active || all {
-        PAUSE_ALL.store(
-            all || (active && PAUSE_ALL.load(Ordering::SeqCst)),
-            Ordering::SeqCst,
-        );
-    }
-    if !active || end_ms > cur_end {
-        PAUSE_END_MS.store(end_ms, Ordering::SeqCst);
-    }
-}
-
-/// Ends any pause.
-pub fn unpause() {
-    PAUSE_END_MS.store(0, Ordering::SeqCst);
-    PAUSE_ALL.store(false, Ordering::SeqCst);
-}
-
-/// Whether a command (`write`: it writes or may replicate) must wait now.
-#[inline]
-pub fn paused(write: bool) -> bool {
-    let end = PAUSE_END_MS.load(Ordering::Relaxed);
-    end != 0 && (write || PAUSE_ALL.load(Ordering::Relaxed)) && crate::now_ms() < end
-}
 
 /// What CLIENT LIST / CLIENT INFO shows of a connection.
 #[derive(Clone, Debug)]
@@ -77,8 +38,6 @@ pub struct ClientInfo {
     pub qbuf: usize,
     /// Query buffer bytes free.
     pub qbuf_free: usize,
-    /// Output bytes pending.
-    pub obl: usize,
     /// Commands queued in MULTI, -1 outside a transaction.
     pub multi: i64,
     /// CLIENT NO-EVICT.
@@ -97,18 +56,22 @@ pub struct ClientHandle {
     pub info: RefCell<ClientInfo>,
     /// Set by CLIENT KILL; the connection closes at its next step.
     pub killed: Cell<bool>,
+    /// The connection's socket: anything on this core may queue output to it.
+    pub socket: Socket,
+    /// Since when the pending output has been over the soft limit.
+    pub soft_limit_since: Cell<Option<Instant>>,
 }
 
 impl ClientHandle {
-    /// Marks the client killed and wakes its pending read by shutting the socket.
+    /// This client's CLIENT LIST line.
+    pub fn describe(&self) -> String {
+        format_client(&self.info.borrow(), self.socket.pending_output())
+    }
+
+    /// Marks the client killed and ends its input, which wakes its task.
     pub fn kill(&self) {
         self.killed.set(true);
-        let fd = self.info.borrow().fd;
-        // SAFETY: shutdown on a descriptor owned by a live connection of this core;
-        // it only ends the stream, the connection task still owns and closes it.
-        unsafe {
-            libc::shutdown(fd, libc::SHUT_RDWR);
-        }
+        self.socket.shutdown_input();
     }
 }
 
@@ -124,13 +87,10 @@ impl Clients {
     pub fn add(&mut self, h: Rc<ClientHandle>) {
         let id = h.info.borrow().id;
         self.map.insert(id, h);
-        CONNECTED.fetch_add(1, Ordering::Relaxed);
     }
-    /// Removes a client.
-    pub fn remove(&mut self, id: u64) {
-        if self.map.remove(&id).is_some() {
-            CONNECTED.fetch_sub(1, Ordering::Relaxed);
-        }
+    /// Removes a client; true if it was registered.
+    pub fn remove(&mut self, id: u64) -> bool {
+        self.map.remove(&id).is_some()
     }
 }
 
@@ -155,14 +115,22 @@ pub fn client_flags(c: &ClientInfo) -> String {
     f
 }
 
-/// Formats one CLIENT LIST line (without the trailing newline).
+/// Size of the fixed reply buffer Redis reports as `obl`; output beyond it is
+/// reported as `oll` (16 KiB blocks) and `omem`.
+const REPLY_CHUNK: usize = 16 * 1024;
+
+/// Formats one CLIENT LIST line (without the trailing newline); `pending`
+/// is the client's unsent output.
 ///
 /// The line is Redis 7.0's; a client that used CLIENT SETINFO (a 7.2 command)
 /// also gets 7.2's `lib-name=` and `lib-ver=` fields at the end.
-pub fn format_client(c: &ClientInfo) -> String {
+pub fn format_client(c: &ClientInfo, pending: usize) -> String {
     let now = Instant::now();
+    let obl = pending.min(REPLY_CHUNK);
+    let omem = pending - obl;
+    let oll = omem.div_ceil(REPLY_CHUNK);
     let mut line = format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -177,8 +145,10 @@ pub fn format_client(c: &ClientInfo) -> String {
         c.qbuf_free,
         c.qbuf + c.qbuf_free,
         c.qbuf + c.qbuf_free,
-        c.obl,
-        c.qbuf + c.qbuf_free + c.obl,
+        obl,
+        oll,
+        omem,
+        c.qbuf + c.qbuf_free + pending,
         if c.last_cmd.is_empty() {
             "NULL"
         } else {
@@ -214,7 +184,6 @@ mod tests {
             last_cmd: "client|list",
             qbuf: 0,
             qbuf_free: 0,
-            obl: 0,
             multi: -1,
             no_evict: false,
             no_touch: false,
@@ -226,7 +195,7 @@ mod tests {
     #[test]
     fn list_line() {
         let mut c = info();
-        let l = format_client(&c);
+        let l = format_client(&c, 0);
         assert!(l.starts_with(
             "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name=x age=0 idle=0 flags=N db=2 "
         ));
@@ -234,22 +203,5 @@ mod tests {
         c.no_evict = true;
         c.no_touch = true;
         assert_eq!(client_flags(&c), "eT");
-    }
-
-    #[test]
-    fn pause_rules() {
-        unpause();
-        assert!(!paused(true));
-        let far = crate::now_ms() + 60_000;
-        pause(far, false);
-        assert!(paused(true) && !paused(false));
-        // A shorter WRITE pause neither shortens nor weakens it; ALL makes it stricter.
-        pause(crate::now_ms() + 10, false);
-        assert_eq!(PAUSE_END_MS.load(Ordering::SeqCst), far);
-        pause(crate::now_ms() + 10, true);
-        assert!(paused(false));
-        assert_eq!(PAUSE_END_MS.load(Ordering::SeqCst), far);
-        unpause();
-        assert!(!paused(true) && !paused(false));
     }
 }

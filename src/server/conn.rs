@@ -6,19 +6,19 @@
 //!     keys on shard j   → append to j's batch (one hop per shard per pipeline)
 //!     coordinator cmd   → flush batches, then run on this core (may hop itself)
 //!  end of pipeline ─► send batches concurrently ─► merge replies in request order
-//!  ─► one write
+//!  ─► hand the replies to the socket (sent by the loop at the end of this turn)
 //! ```
 
-use super::clients::{ClientHandle, ClientInfo, NEXT_CLIENT_ID};
+use super::clients::{ClientHandle, ClientInfo};
 use crate::command::{self, CommandSpec, Ctx, OwnedArgs, flags};
+use crate::config::ClientClass;
 use crate::metrics;
 use crate::protocol::{Args, ParseLimits, Parsed, Reply, Resume, parse_command_resumable};
+use crate::runtime::Socket;
 use crate::shard::Core;
 use crate::shard::slot::key_owner;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 use std::cell::RefCell;
-use std::os::fd::AsRawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -400,11 +400,11 @@ impl Conn {
         let writes = spec.has(flags::WRITE)
             || spec.has(flags::MAY_REPLICATE)
             || (self.multi_writes() && spec.name == "exec");
-        if super::clients::paused(writes) {
+        if self.core.engine.paused(writes) {
             // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
             self.flush_pending().await;
-            while super::clients::paused(writes) {
-                glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+            while self.core.engine.paused(writes) {
+                crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
             }
             self.set_now();
         }
@@ -535,36 +535,54 @@ impl Conn {
     }
 }
 
+/// Sets TCP_NODELAY and reads the peer and local addresses of an accepted socket.
+fn socket_setup(fd: RawFd) -> (String, String) {
+    // SAFETY: `fd` is an accepted socket owned by this connection for its
+    // whole life; the borrow does not outlive this function.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    let s = socket2::SockRef::from(&b);
+    let _ = s.set_nodelay(true);
+    let addr = |a: std::io::Result<socket2::SockAddr>| {
+        a.ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    };
+    (addr(s.peer_addr()), addr(s.local_addr()))
+}
+
 /// Serves one accepted connection until it closes.
-pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
-    if core.config.borrow().get_bool("null-server") {
-        null_loop(&mut stream).await;
-        let _ = stream.close().await;
+pub async fn serve(core: Rc<Core>, fd: RawFd) {
+    let (peer, local) = socket_setup(fd);
+    let (qlimit, null, maxclients) = {
+        let c = core.config.borrow();
+        (
+            c.client_query_buffer_limit.max(1) as usize,
+            c.get_bool("null-server"),
+            c.maxclients,
+        )
+    };
+    let sock = Socket::new(fd, qlimit);
+    if null {
+        null_loop(&sock).await;
+        sock.close();
         return;
     }
-    let fd = stream.as_raw_fd();
-    let maxclients = core.config.borrow().maxclients;
-    if super::clients::CONNECTED.load(Ordering::Relaxed) as i64 >= maxclients {
+    let engine = core.engine.clone();
+    if engine.connected.load(Ordering::Relaxed) as i64 >= maxclients {
         metrics::with(|s| s.rejected_connections += 1);
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+        sock.write_bytes(b"-ERR max number of clients reached\r\n");
+        sock.close();
         return;
     }
+    engine.connected.fetch_add(1, Ordering::Relaxed);
     metrics::with(|s| s.total_connections_received += 1);
-    let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = engine.next_client_id.fetch_add(1, Ordering::Relaxed);
     let now = Instant::now();
     let info = ClientInfo {
         id,
-        addr: stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        laddr: stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
+        addr: peer,
+        laddr: local,
         fd,
         name: String::new(),
         lib_name: String::new(),
@@ -576,7 +594,6 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         last_cmd: "",
         qbuf: 0,
         qbuf_free: 0,
-        obl: 0,
         multi: -1,
         no_evict: false,
         no_touch: false,
@@ -586,6 +603,8 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let handle = Rc::new(ClientHandle {
         info: RefCell::new(info),
         killed: Default::default(),
+        socket: sock.clone(),
+        soft_limit_since: Default::default(),
     });
     core.clients.borrow_mut().add(handle.clone());
     let authenticated = core.config.borrow().requirepass.is_empty();
@@ -607,21 +626,22 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         pending: Pending::default(),
         keybuf: Vec::new(),
     };
-    serve_loop(&mut conn, &mut stream).await;
-    let _ = stream.close().await;
+    serve_loop(&mut conn, &sock).await;
+    sock.close();
     if !conn.watched.keys.is_empty() {
         conn.unwatch_all().await;
     }
-    core.clients.borrow_mut().remove(id);
+    if core.clients.borrow_mut().remove(id) {
+        engine.connected.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// `null-server yes`: frames requests with the real parser and answers each
 /// with `+OK`, touching nothing else. It measures the network path, runtime and
 /// parsing alone: the ceiling for any command.
-async fn null_loop(stream: &mut TcpStream) {
+async fn null_loop(sock: &Socket) {
     const OK: &[u8] = b"+OK\r\n";
-    let mut rbuf = vec![0u8; READ_BUF_INITIAL];
-    let mut rlen = 0usize;
+    let mut rbuf = Vec::new();
     let mut ranges = Vec::new();
     let mut scratch = Vec::new();
     let mut resume = Resume::default();
@@ -630,21 +650,13 @@ async fn null_loop(stream: &mut TcpStream) {
         max_bulk_len: crate::config::DEFAULT_PROTO_MAX_BULK_LEN,
     };
     loop {
-        if rlen == rbuf.len() {
-            if rlen >= crate::config::DEFAULT_CLIENT_QUERY_BUFFER_LIMIT as usize {
-                return;
-            }
-            rbuf.resize(rbuf.len() * 2, 0);
+        if sock.read_into(&mut rbuf).await == 0 {
+            return;
         }
-        let n = match stream.read(&mut rbuf[rlen..]).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        rlen += n;
         let mut pos = 0;
-        while pos < rlen {
+        while pos < rbuf.len() {
             match parse_command_resumable(
-                &rbuf[pos..rlen],
+                &rbuf[pos..],
                 &mut ranges,
                 &mut scratch,
                 &limits,
@@ -658,71 +670,111 @@ async fn null_loop(stream: &mut TcpStream) {
                 }
                 Err(e) => {
                     out.extend_from_slice(format!("-{}\r\n", e.message()).as_bytes());
-                    let _ = stream.write_all(&out).await;
+                    sock.write(&mut out);
                     return;
                 }
             }
         }
-        rbuf.copy_within(pos..rlen, 0);
-        rlen -= pos;
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                return;
+        rbuf.drain(..pos);
+        sock.write(&mut out);
+    }
+}
+
+/// Checks a client's pending output against its class's
+/// `client-output-buffer-limit`; a client over its hard limit, or over its
+/// soft limit for longer than allowed, is disconnected at once (its pending
+/// output dropped), as Redis does. True when it was.
+pub fn enforce_output_limit(core: &Core, h: &ClientHandle) -> bool {
+    let pending = h.socket.pending_output() as u64;
+    let limit = core.config.borrow().output_limits[ClientClass::Normal as usize];
+    let over_hard = limit.hard > 0 && pending >= limit.hard;
+    let mut over_soft = false;
+    if limit.soft > 0 && pending >= limit.soft {
+        let now = Instant::now();
+        match h.soft_limit_since.get() {
+            None => h.soft_limit_since.set(Some(now)),
+            Some(t) => over_soft = now.duration_since(t).as_secs() >= limit.soft_secs,
+        }
+    } else {
+        h.soft_limit_since.set(None);
+    }
+    if !(over_hard || over_soft) || h.killed.get() {
+        return false;
+    }
+    tracing::warn!(
+        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        h.describe()
+    );
+    metrics::with(|s| s.client_output_buffer_limit_disconnections += 1);
+    h.killed.set(true);
+    h.socket.abort();
+    true
+}
+
+/// Per-core client housekeeping, every 100 ms: idle clients past `timeout`
+/// are closed (blocked clients wait for their own timeout, as in Redis), and
+/// soft output-buffer limits are checked for clients that stopped reading.
+pub fn clients_cron(core: &Rc<Core>) {
+    let timeout = core.config.borrow().timeout;
+    let handles: Vec<Rc<ClientHandle>> = core.clients.borrow().map.values().cloned().collect();
+    let now = Instant::now();
+    for h in handles {
+        if h.socket.pending_output() > 0 {
+            enforce_output_limit(core, &h);
+        }
+        if timeout > 0 {
+            let idle = {
+                let i = h.info.borrow();
+                !i.blocked && now.duration_since(i.last_interaction).as_secs() as i64 > timeout
+            };
+            if idle && !h.killed.get() {
+                tracing::debug!("closing idle client {}", h.info.borrow().id);
+                h.kill();
             }
-            out.clear();
         }
     }
 }
 
-async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
-    let mut rbuf = vec![0u8; READ_BUF_INITIAL];
-    let mut rlen = 0usize;
+async fn serve_loop(conn: &mut Conn, sock: &Socket) {
+    let mut rbuf: Vec<u8> = Vec::new();
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
     // Progress through an incomplete request, kept across reads.
     let mut resume = Resume::default();
-    let mut idle_timeout = 0i64;
+    let mut input_limit = 0usize;
     loop {
         if conn.handle.killed.get() {
             return;
         }
-        let (qlimit, limits, timeout) = {
+        let (qlimit, limits) = {
             let c = conn.core.config.borrow();
             (
                 c.client_query_buffer_limit.max(1) as usize,
                 ParseLimits {
                     max_bulk_len: c.proto_max_bulk_len,
                 },
-                c.timeout,
             )
         };
-        // `timeout`: idle clients are closed; the read itself times out.
-        if timeout != idle_timeout {
-            idle_timeout = timeout;
-            let d = (timeout > 0).then(|| std::time::Duration::from_secs(timeout as u64));
-            let _ = stream.set_read_timeout(d);
+        if qlimit != input_limit {
+            input_limit = qlimit;
+            sock.set_input_limit(qlimit);
         }
-        if rlen == rbuf.len() {
-            if rlen >= qlimit {
+        let n = sock.read_into(&mut rbuf).await;
+        if n == 0 || rbuf.len() > qlimit {
+            if sock.input_overflowed() || rbuf.len() > qlimit {
                 tracing::warn!(
                     "closing client {} that reached max query buffer length",
                     conn.id
                 );
-                return;
+                metrics::with(|s| s.client_query_buffer_limit_disconnections += 1);
             }
-            let grown = (rbuf.len() * 2).min(qlimit.saturating_add(1)).max(rlen + 1);
-            rbuf.resize(grown, 0);
+            return;
         }
-        let n = match stream.read(&mut rbuf[rlen..]).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        rlen += n;
         conn.set_now();
         {
             let mut info = conn.handle.info.borrow_mut();
-            info.qbuf = rlen;
-            info.qbuf_free = rbuf.len() - rlen;
+            info.qbuf = rbuf.len();
+            info.qbuf_free = rbuf.capacity() - rbuf.len();
             info.last_interaction = Instant::now();
         }
         metrics::with(|s| {
@@ -732,11 +784,11 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
         let mut pos = 0usize;
         let mut proto_err = None;
         let mut limits = limits;
-        while pos < rlen && !conn.close {
+        while pos < rbuf.len() && !conn.close {
             // CONFIG SET earlier in this same read may have changed the limit.
             limits.max_bulk_len = conn.core.config.borrow().proto_max_bulk_len;
             match parse_command_resumable(
-                &rbuf[pos..rlen],
+                &rbuf[pos..],
                 &mut ranges,
                 &mut scratch,
                 &limits,
@@ -748,7 +800,7 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
                     let args = if inline {
                         Args::new(&scratch, &ranges)
                     } else {
-                        Args::new(&rbuf[pos..rlen], &ranges)
+                        Args::new(&rbuf[pos..], &ranges)
                     };
                     conn.dispatch(args).await;
                     pos += consumed;
@@ -763,8 +815,7 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
             }
         }
         if pos > 0 {
-            rbuf.copy_within(pos..rlen, 0);
-            rlen -= pos;
+            rbuf.drain(..pos);
         }
         conn.flush_pending().await;
         if let Some(e) = proto_err {
@@ -773,27 +824,26 @@ async fn serve_loop(conn: &mut Conn, stream: &mut TcpStream) {
         }
         {
             let mut info = conn.handle.info.borrow_mut();
-            info.qbuf = rlen;
-            info.qbuf_free = rbuf.len() - rlen;
+            info.qbuf = rbuf.len();
+            info.qbuf_free = rbuf.capacity() - rbuf.len();
             info.db = conn.db;
             info.resp = if conn.resp3 { 3 } else { 2 };
         }
         if !conn.out.is_empty() {
-            if stream.write_all(&conn.out).await.is_err() {
-                return;
-            }
             metrics::with(|s| {
                 s.net_output_bytes += conn.out.len() as u64;
                 s.total_writes_processed += 1;
             });
-            conn.out.clear();
+            sock.write(&mut conn.out);
+            if enforce_output_limit(&conn.core, &conn.handle) {
+                return;
+            }
         }
-        if conn.close {
+        if conn.close || sock.broken() {
             return;
         }
-        if rlen == 0 && rbuf.len() > 4 * READ_BUF_INITIAL {
-            rbuf.truncate(READ_BUF_INITIAL);
-            rbuf.shrink_to_fit();
+        if rbuf.is_empty() && rbuf.capacity() > 4 * READ_BUF_INITIAL {
+            rbuf = Vec::new();
         }
         if conn.out.capacity() > 4 * READ_BUF_INITIAL {
             conn.out.shrink_to(READ_BUF_INITIAL);

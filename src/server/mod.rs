@@ -1,11 +1,17 @@
-//! The server: one pinned glommio executor per core, a SO_REUSEPORT listener on
-//! each, and the connection loop.
+//! The server: one pinned thread per core running our io_uring loop
+//! ([`crate::runtime`]), a SO_REUSEPORT listener on each, and the connection loop.
 //!
 //! ```text
-//!  main thread: parse config ─► bind N listeners (same port) ─► build hop mesh
-//!               ─► spawn N pinned executors ─► wait for SIGINT/SIGTERM/SHUTDOWN
-//!  executor i:  Core::start ─► active-expiry task ─► accept loop ─► conn::serve
+//!  start():   bind N listeners (same port) ─► mesh of mailboxes ─► engine state
+//!             ─► N pinned core threads ─► wait until every loop is ready
+//!  core i:    ring ─► Core (shard, config copy, clients) ─► expiry, stats and
+//!             clients cron tasks ─► multishot accept ─► conn::serve per client
+//!             ─► runtime::run until the engine stops
+//!  run():     start() ─► wait for SIGINT/SIGTERM (SHUTDOWN raises SIGTERM) ─► stop()
 //! ```
+//!
+//! An engine is an instance ([`ServerHandle`] with its [`EngineState`]): a
+//! process may run several, each with its own cores, ports and counters.
 
 pub mod blocking;
 pub mod clients;
@@ -13,28 +19,21 @@ pub mod conn;
 pub mod multi;
 
 use crate::config::Config;
-use crate::shard::{Core, build_mesh};
-use glommio::net::TcpListener;
-use glommio::{LocalExecutorBuilder, Placement};
+use crate::runtime;
+use crate::shard::{Core, EngineState, Mesh};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{IntoRawFd, RawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub use conn::Conn;
 
-/// Set once shutdown begins.
-pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
-/// Unix time (seconds) the server started.
-pub static START_TIME: AtomicU64 = AtomicU64::new(0);
-/// Port actually bound (useful with `--port 0`).
-pub static BOUND_PORT: AtomicU64 = AtomicU64::new(0);
-/// Active expiry on (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
-pub static ACTIVE_EXPIRE: AtomicBool = AtomicBool::new(true);
-/// Unix time (seconds) of the last successful save.
-pub static LAST_SAVE: AtomicU64 = AtomicU64::new(0);
+/// How often each core runs its client housekeeping (idle `timeout`, soft
+/// output-buffer limits), as Redis's clientsCron does.
+const CLIENTS_CRON: Duration = Duration::from_millis(100);
 
 fn bind_all(config: &Config) -> std::io::Result<(Vec<Vec<RawFd>>, u16)> {
     let binds: Vec<String> = config
@@ -93,75 +92,102 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-/// Asks the main thread to shut the server down (as SIGTERM does).
-pub fn request_shutdown() {
-    SHUTTING_DOWN.store(true, Ordering::SeqCst);
-    // Only [`run`] waits for the signal; an in-process host (tests) has not
-    // blocked SIGTERM, so it only sees the flag.
-    if SIGNAL_WAITER.load(Ordering::SeqCst) {
-        // SAFETY: sending a signal to our own process.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGTERM);
+/// A running engine: its cores and what they share.
+pub struct ServerHandle {
+    /// Port the listeners are bound to.
+    pub port: u16,
+    /// State shared by the engine's cores.
+    pub state: Arc<EngineState>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Number of cores.
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Stops every core: listeners and connections are closed, tasks
+    /// dropped, threads joined.
+    pub fn stop(mut self) {
+        self.state.signal_waiter.store(false, Ordering::SeqCst);
+        self.state.request_shutdown();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
         }
     }
 }
 
-/// Set while [`run`] waits for SIGINT/SIGTERM.
-static SIGNAL_WAITER: AtomicBool = AtomicBool::new(false);
-
-/// A running server's cores.
-pub struct ServerHandle {
-    /// Port the listeners are bound to.
-    pub port: u16,
-    handles: Vec<glommio::ExecutorJoinHandle<()>>,
-}
-
-impl ServerHandle {
-    /// Number of executors.
-    pub fn threads(&self) -> usize {
-        self.handles.len()
-    }
-}
-
-/// Binds the listeners and starts one pinned executor per core; returns once
-/// they are spawned. Used by [`run`] and by in-process test harnesses.
+/// Binds the listeners and starts one pinned core thread per shard; returns
+/// once every core's loop is ready. Used by [`run`] and by in-process hosts
+/// (tests), which may run several engines side by side.
 pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
     config.resolve();
     crate::metrics::clock::init();
-    START_TIME.store(crate::now_ms() / 1000, Ordering::Relaxed);
-    LAST_SAVE.store(crate::now_ms() / 1000, Ordering::Relaxed);
-    crate::storage::db::HASH_SEED.store(
-        crate::now_us() ^ (std::process::id() as u64).rotate_left(32),
-        Ordering::Relaxed,
-    );
+    static SEED: std::sync::Once = std::sync::Once::new();
+    SEED.call_once(|| {
+        crate::storage::db::HASH_SEED.store(
+            crate::now_us() ^ (std::process::id() as u64).rotate_left(32),
+            Ordering::Relaxed,
+        );
+    });
     let (fds, port) = bind_all(&config)?;
-    BOUND_PORT.store(port as u64, Ordering::Relaxed);
     config.port = port;
     let n = config.threads;
-    let ncpu = core_affinity::get_core_ids()
-        .map(|v| v.len())
-        .unwrap_or(1)
-        .max(1);
-    let mesh = build_mesh(n);
-    let mut handles = Vec::new();
-    for (i, (ends, fds)) in mesh.into_iter().zip(fds).enumerate() {
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    let mesh = Mesh::new(n)?;
+    let slots: Vec<usize> = (0..n).map(|_| crate::metrics::claim_slot()).collect();
+    let state = Arc::new(EngineState::new(mesh.clone(), slots.clone()));
+    state.port.store(port as u64, Ordering::Relaxed);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    let mut threads = Vec::new();
+    for (i, fds) in fds.into_iter().enumerate() {
         let cfg = config.clone();
-        let spin = std::time::Duration::from_micros(cfg.get_i64("executor-spin-us").max(0) as u64);
-        let h = LocalExecutorBuilder::new(Placement::Fixed(i % ncpu))
-            .name(&format!("core-{i}"))
-            .spin_before_park(spin)
-            .spawn(move || async move { core_main(i, n, cfg, ends, fds).await })
-            .map_err(|e| std::io::Error::other(format!("cannot start executor {i}: {e}")))?;
-        handles.push(h);
+        let mesh = mesh.clone();
+        let state = state.clone();
+        let ready = ready_tx.clone();
+        let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
+        let slot = slots[i];
+        let t = std::thread::Builder::new()
+            .name(format!("core-{i}"))
+            .spawn(move || {
+                if let Some(cpu) = cpu {
+                    core_affinity::set_for_current(cpu);
+                }
+                crate::metrics::register_thread(slot);
+                core_main(i, cfg, mesh, state, fds, ready);
+            })?;
+        threads.push(t);
     }
-    Ok(ServerHandle { port, handles })
+    drop(ready_tx);
+    let mut failure = None;
+    for _ in 0..n {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = Some(e),
+            Err(_) => failure = Some(std::io::Error::other("a core thread ended during start")),
+        }
+    }
+    let handle = ServerHandle {
+        port,
+        state,
+        threads,
+    };
+    if let Some(e) = failure {
+        handle.stop();
+        return Err(e);
+    }
+    let used = handle.state.used_memory();
+    handle.state.startup_memory.store(used, Ordering::Relaxed);
+    handle.state.peak_memory.fetch_max(used, Ordering::Relaxed);
+    Ok(handle)
 }
 
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN. Returns the exit code.
 pub fn run(config: Config) -> std::io::Result<i32> {
     let sigset = block_signals();
-    SIGNAL_WAITER.store(true, Ordering::SeqCst);
     let h = start(config)?;
+    h.state.signal_waiter.store(true, Ordering::SeqCst);
     let port = h.port;
     tracing::info!(
         "coreshard {} (redis {} compatible) ready to accept connections on port {port} with {} threads",
@@ -175,51 +201,57 @@ pub fn run(config: Config) -> std::io::Result<i32> {
     unsafe {
         libc::sigwait(&sigset, &mut sig);
     }
-    SHUTTING_DOWN.store(true, Ordering::SeqCst);
     tracing::info!("received signal {sig}, shutting down");
+    h.stop();
     Ok(0)
 }
 
-async fn core_main(
+/// One core's thread: its ring, its shard, its listeners, its loop.
+fn core_main(
     id: usize,
-    n: usize,
     cfg: Config,
-    ends: crate::shard::MeshEnds,
+    mesh: Arc<Mesh>,
+    state: Arc<EngineState>,
     fds: Vec<RawFd>,
+    ready: std::sync::mpsc::Sender<std::io::Result<()>>,
 ) {
-    crate::metrics::register_thread(id);
-    let core = Core::start(id, n, cfg, ends).await;
-    crate::metrics::STARTUP_MEMORY.fetch_max(crate::metrics::used_memory(), Ordering::Relaxed);
-    let c = core.clone();
-    glommio::spawn_local(async move { expiry_loop(c).await }).detach();
-    glommio::spawn_local(stats_loop()).detach();
-    let mut accepts = Vec::new();
-    for fd in fds {
-        // SAFETY: fd is a listening socket created in bind_all and owned only here.
-        let listener = unsafe { TcpListener::from_raw_fd(fd) };
-        let c = core.clone();
-        accepts.push(glommio::spawn_local(async move {
-            accept_loop(c, listener).await
-        }));
-    }
-    for a in accepts {
-        a.await;
-    }
-}
-
-async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok(stream) => {
-                let c = core.clone();
-                glommio::spawn_local(async move { conn::serve(c, stream).await }).detach();
-            }
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-            }
+    if let Err(e) = runtime::init(mesh.notifier(id)) {
+        for fd in fds {
+            // SAFETY: listening sockets created for this core and owned only here.
+            unsafe { libc::close(fd) };
         }
+        let _ = ready.send(Err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot set up io_uring on core {id}: {e} (io_uring may be disabled: \
+                 check /proc/sys/kernel/io_uring_disabled and seccomp)"
+            ),
+        )));
+        return;
     }
+    let spin = Duration::from_micros(cfg.get_i64("executor-spin-us").max(0) as u64);
+    let core = Core::new(id, cfg, mesh, state.clone());
+    runtime::spawn(expiry_loop(core.clone()));
+    runtime::spawn(stats_loop());
+    runtime::spawn(clients_cron(core.clone()));
+    for fd in fds {
+        let c = core.clone();
+        runtime::reactor::listen(fd, move |sock| {
+            runtime::spawn(conn::serve(c.clone(), sock));
+        });
+    }
+    let _ = ready.send(Ok(()));
+    drop(ready);
+    let c = core.clone();
+    runtime::run(
+        core.mesh().notifier(id),
+        runtime::Hooks {
+            turn: &mut || c.drain_hops(),
+            pending: &|| c.hops_pending(),
+            stop: &|| state.stopping(),
+            spin,
+        },
+    );
 }
 
 async fn expiry_loop(core: Rc<Core>) {
@@ -229,22 +261,31 @@ async fn expiry_loop(core: Rc<Core>) {
             (c.hz.clamp(1, 500) as u64, c.active_expire_effort)
         };
         let period_us = 1_000_000 / hz;
-        glommio::timer::sleep(Duration::from_micros(period_us)).await;
-        if !ACTIVE_EXPIRE.load(Ordering::Relaxed) {
+        runtime::sleep(Duration::from_micros(period_us)).await;
+        if !core.engine.active_expire.load(Ordering::Relaxed) {
             continue;
         }
         let now = crate::now_ms();
         // Like Redis: at most 25% of the period, more with higher effort.
         let budget = period_us * (25 + 2 * (effort as u64 - 1)) / 100;
         core.shard.borrow_mut().active_expire(now, effort, budget);
-        crate::metrics::note_peak();
+        core.engine.note_peak();
     }
 }
 
 /// Samples this core's command counter for `instantaneous_ops_per_sec`.
 async fn stats_loop() {
     loop {
-        glommio::timer::sleep(Duration::from_millis(100)).await;
+        runtime::sleep(Duration::from_millis(100)).await;
         crate::metrics::sample_ops(crate::now_ms());
+    }
+}
+
+/// Closes idle clients (`timeout`) and clients over their soft output limit
+/// for too long; samples buffer peaks.
+async fn clients_cron(core: Rc<Core>) {
+    loop {
+        runtime::sleep(CLIENTS_CRON).await;
+        conn::clients_cron(&core);
     }
 }

@@ -1,26 +1,33 @@
 //! Shards, cores and the hop mesh.
 //!
 //! ```text
-//!   core i ── Rc<Core> { shard (its slots' data), config copy, clients, mesh ends }
-//!   run_on(j, job):  core i ──HopMsg{id, job}──► core j runs job(&core j)
-//!                    core i ◄──HopReply{id, result}── core j
+//!   core i ── Rc<Core> { shard (its slots' data), config copy, clients, engine }
+//!   run_on(j, job):  core i ──HopMsg::Job{slot, job}──► mailbox(j, i)
+//!                    core j's loop turn: job(&core j) ──HopMsg::Reply{slot}──► mailbox(i, j)
+//!                    core i's loop turn: pending[slot] = result, wake the awaiting task
 //! ```
 //!
 //! A hop carries a closure that owns its data; it runs on the target core against
-//! that core's shard and sends its result back. Local targets run inline.
+//! that core's shard and sends its result back. Local targets run inline. The
+//! mailboxes are drained once per loop turn, so a busy core takes a hop without a
+//! syscall; only a parked core is woken (see [`crate::runtime::Notifier`]).
 
 pub mod blocking;
 pub mod slot;
 
+pub mod engine;
+
+pub use engine::EngineState;
+
 use crate::config::Config;
+use crate::runtime::{Mailbox, Notifier};
 use crate::storage::Db;
-use glommio::channels::shared_channel::{
-    self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
-};
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
 
 /// One shard's data: the databases of the slots this core owns.
 pub struct Shard {
@@ -165,56 +172,85 @@ pub type HopResult = Box<dyn Any + Send>;
 /// Work sent to another core.
 pub type Job = Box<dyn FnOnce(&Rc<Core>) -> HopResult + Send>;
 
-/// A request travelling to another core.
-pub struct HopMsg {
-    id: u64,
-    job: Job,
+/// A message between two cores.
+pub enum HopMsg {
+    /// Run `job` and send its result back, naming `slot`.
+    Job {
+        /// The sender's pending slot.
+        slot: u32,
+        /// The work.
+        job: Job,
+    },
+    /// The result of a job this core sent.
+    Reply {
+        /// The slot named by the job.
+        slot: u32,
+        /// What the job returned.
+        result: HopResult,
+    },
 }
 
-/// A result travelling back.
-pub struct HopReply {
-    id: u64,
-    result: HopResult,
+/// The mailboxes between every pair of cores and each core's wake-up.
+///
+/// ```text
+///   boxes[dst * n + src]: messages from core src to core dst
+///   send(src, dst, m): push ─► notify(dst) (an eventfd write only if dst is parked)
+///   core dst, every loop turn: drain boxes[dst * n + *] ─► run jobs, complete replies
+/// ```
+pub struct Mesh {
+    n: usize,
+    boxes: Vec<Mailbox<HopMsg>>,
+    notifiers: Vec<Notifier>,
 }
 
-/// Channel capacity of each directed link of the mesh.
-pub const MESH_CHANNEL_CAPACITY: usize = 1024;
-
-/// The unconnected channel ends one core takes into its executor.
-pub struct MeshEnds {
-    req_tx: Vec<Option<SharedSender<HopMsg>>>,
-    req_rx: Vec<(usize, SharedReceiver<HopMsg>)>,
-    rep_tx: Vec<Option<SharedSender<HopReply>>>,
-    rep_rx: Vec<SharedReceiver<HopReply>>,
-}
-
-/// Builds a full mesh of request and reply channels between `n` cores.
-pub fn build_mesh(n: usize) -> Vec<MeshEnds> {
-    let mut ends: Vec<MeshEnds> = (0..n)
-        .map(|_| MeshEnds {
-            req_tx: (0..n).map(|_| None).collect(),
-            req_rx: Vec::new(),
-            rep_tx: (0..n).map(|_| None).collect(),
-            rep_rx: Vec::new(),
-        })
-        .collect();
-    for i in 0..n {
-        for j in 0..n {
-            if i == j {
-                continue;
-            }
-            let (tx, rx) = shared_channel::new_bounded(MESH_CHANNEL_CAPACITY);
-            ends[i].req_tx[j] = Some(tx);
-            ends[j].req_rx.push((i, rx));
-            let (tx, rx) = shared_channel::new_bounded(MESH_CHANNEL_CAPACITY);
-            ends[j].rep_tx[i] = Some(tx);
-            ends[i].rep_rx.push(rx);
+impl Mesh {
+    /// Mailboxes and notifiers for `n` cores.
+    pub fn new(n: usize) -> std::io::Result<Arc<Mesh>> {
+        let mut notifiers = Vec::with_capacity(n);
+        for _ in 0..n {
+            notifiers.push(Notifier::new()?);
+        }
+        Ok(Arc::new(Mesh {
+            n,
+            boxes: (0..n * n).map(|_| Mailbox::default()).collect(),
+            notifiers,
+        }))
+    }
+    /// Number of cores.
+    pub fn cores(&self) -> usize {
+        self.n
+    }
+    /// Core `i`'s wake-up.
+    pub fn notifier(&self, i: usize) -> &Notifier {
+        &self.notifiers[i]
+    }
+    fn mailbox(&self, dst: usize, src: usize) -> &Mailbox<HopMsg> {
+        &self.boxes[dst * self.n + src]
+    }
+    /// Sends `msg` from core `src` to core `dst`.
+    pub fn send(&self, src: usize, dst: usize, msg: HopMsg) {
+        self.mailbox(dst, src).push(msg);
+        self.notifiers[dst].notify();
+    }
+    /// True when any core left a message for core `dst`.
+    pub fn pending_for(&self, dst: usize) -> bool {
+        (0..self.n).any(|src| src != dst && self.mailbox(dst, src).has_items())
+    }
+    /// Wakes every core (shutdown).
+    pub fn kick_all(&self) {
+        for n in &self.notifiers {
+            n.kick();
         }
     }
-    ends
 }
 
-type Waiter = futures::channel::oneshot::Sender<HopResult>;
+enum PendingHop {
+    Free,
+    Waiting(Option<Waker>),
+    Done(HopResult),
+    /// The waiting future was dropped; the reply is discarded on arrival.
+    Abandoned,
+}
 
 /// A blocked client of this core: its waiter (claimable from any shard, and by
 /// CLIENT UNBLOCK) and where its result goes.
@@ -239,80 +275,112 @@ pub struct Core {
     pub clients: RefCell<crate::server::clients::Clients>,
     /// Blocked clients of this core, by id: where a shard's delivery goes.
     pub waiting: RefCell<HashMap<u64, WaitingClient>>,
-    req_tx: Vec<Option<ConnectedSender<HopMsg>>>,
-    rep_tx: Vec<Option<ConnectedSender<HopReply>>>,
-    pending: RefCell<HashMap<u64, Waiter>>,
-    next_id: Cell<u64>,
+    /// State shared by every core of this engine.
+    pub engine: Arc<EngineState>,
+    mesh: Arc<Mesh>,
+    pending: RefCell<Vec<PendingHop>>,
+    free_pending: RefCell<Vec<u32>>,
+    scratch: RefCell<(Vec<HopMsg>, Vec<HopMsg>)>,
 }
 
 impl Core {
-    /// Connects this core's mesh ends and starts its hop-serving tasks.
-    pub async fn start(id: usize, ncores: usize, config: Config, ends: MeshEnds) -> Rc<Core> {
-        // Each end's connect() completes only when its peer connects too, so all
-        // four kinds of ends are connected concurrently.
-        let req_tx_f = futures::future::join_all(ends.req_tx.into_iter().map(|t| async move {
-            match t {
-                Some(t) => Some(t.connect().await),
-                None => None,
-            }
-        }));
-        let rep_tx_f = futures::future::join_all(ends.rep_tx.into_iter().map(|t| async move {
-            match t {
-                Some(t) => Some(t.connect().await),
-                None => None,
-            }
-        }));
-        let req_rx_f = futures::future::join_all(
-            ends.req_rx
-                .into_iter()
-                .map(|(from, rx)| async move { (from, rx.connect().await) }),
-        );
-        let rep_rx_f = futures::future::join_all(ends.rep_rx.into_iter().map(|rx| rx.connect()));
-        let (req_tx, rep_tx, req_rx, rep_rx) =
-            futures::join!(req_tx_f, rep_tx_f, req_rx_f, rep_rx_f);
+    /// This core's state; hops reach it once the core's loop runs.
+    pub fn new(id: usize, config: Config, mesh: Arc<Mesh>, engine: Arc<EngineState>) -> Rc<Core> {
+        let ncores = mesh.cores();
         let databases = config.databases;
         config.publish_to_thread();
-        let core = Rc::new(Core {
+        Rc::new(Core {
             id,
             ncores,
             shard: RefCell::new(Shard::new(id, ncores, databases)),
             config: RefCell::new(config),
             clients: RefCell::new(Default::default()),
             waiting: RefCell::new(HashMap::new()),
-            req_tx,
-            rep_tx,
-            pending: RefCell::new(HashMap::new()),
-            next_id: Cell::new(1),
-        });
-        for (from, rx) in req_rx {
-            let rx: ConnectedReceiver<HopMsg> = rx;
-            let c = core.clone();
-            glommio::spawn_local(async move {
-                while let Some(msg) = rx.recv().await {
-                    let result = (msg.job)(&c);
-                    if let Some(tx) = &c.rep_tx[from]
-                        && tx.send(HopReply { id: msg.id, result }).await.is_err()
-                    {
-                        break;
+            engine,
+            mesh,
+            pending: RefCell::new(Vec::new()),
+            free_pending: RefCell::new(Vec::new()),
+            scratch: RefCell::new((Vec::new(), Vec::new())),
+        })
+    }
+
+    /// Handles every message other cores left for this one: runs their jobs
+    /// (replying in one batch per sender) and completes this core's hops.
+    /// True if there was anything.
+    pub fn drain_hops(self: &Rc<Self>) -> bool {
+        let mut any = false;
+        let (mut batch, mut replies) = std::mem::take(&mut *self.scratch.borrow_mut());
+        for src in 0..self.ncores {
+            if src == self.id {
+                continue;
+            }
+            self.mesh.mailbox(self.id, src).drain_into(&mut batch);
+            if batch.is_empty() {
+                continue;
+            }
+            any = true;
+            for msg in batch.drain(..) {
+                match msg {
+                    HopMsg::Job { slot, job } => {
+                        let result = job(self);
+                        replies.push(HopMsg::Reply { slot, result });
                     }
+                    HopMsg::Reply { slot, result } => self.complete_hop(slot, result),
                 }
-            })
-            .detach();
+            }
+            if !replies.is_empty() {
+                self.mesh.mailbox(src, self.id).push_all(&mut replies);
+                self.mesh.notifiers[src].notify();
+            }
         }
-        for rx in rep_rx {
-            let rx: ConnectedReceiver<HopReply> = rx;
-            let c = core.clone();
-            glommio::spawn_local(async move {
-                while let Some(r) = rx.recv().await {
-                    let waiter = c.pending.borrow_mut().remove(&r.id);
-                    if let Some(w) = waiter {
-                        let _ = w.send(r.result);
-                    }
+        *self.scratch.borrow_mut() = (batch, replies);
+        any
+    }
+
+    /// True when another core left this one a message.
+    pub fn hops_pending(&self) -> bool {
+        self.mesh.pending_for(self.id)
+    }
+
+    /// The engine's cores' mailboxes and wake-ups.
+    pub fn mesh(&self) -> &Arc<Mesh> {
+        &self.mesh
+    }
+
+    fn complete_hop(&self, slot: u32, result: HopResult) {
+        let mut pending = self.pending.borrow_mut();
+        let Some(p) = pending.get_mut(slot as usize) else {
+            return;
+        };
+        match std::mem::replace(p, PendingHop::Free) {
+            PendingHop::Waiting(w) => {
+                *p = PendingHop::Done(result);
+                drop(pending);
+                if let Some(w) = w {
+                    w.wake();
                 }
-            })
-            .detach();
+            }
+            PendingHop::Abandoned => {
+                drop(pending);
+                self.free_pending.borrow_mut().push(slot);
+                drop(result);
+            }
+            other => *p = other,
         }
-        core
+    }
+
+    fn alloc_pending(&self) -> u32 {
+        let mut pending = self.pending.borrow_mut();
+        match self.free_pending.borrow_mut().pop() {
+            Some(i) => {
+                pending[i as usize] = PendingHop::Waiting(None);
+                i
+            }
+            None => {
+                pending.push(PendingHop::Waiting(None));
+                (pending.len() - 1) as u32
+            }
+        }
     }
 
     /// Runs `f` on core `target` (inline when it is this core) and returns its result.
@@ -324,19 +392,19 @@ impl Core {
         if target == self.id {
             return f(self);
         }
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        let (tx, rx) = futures::channel::oneshot::channel();
-        self.pending.borrow_mut().insert(id, tx);
+        let slot = self.alloc_pending();
         let job: Job = Box::new(move |c| Box::new(f(c)) as HopResult);
-        let Some(sender) = &self.req_tx[target] else {
-            panic!("no mesh link from core {} to core {target}", self.id);
-        };
-        if sender.send(HopMsg { id, job }).await.is_err() {
-            panic!("mesh link to core {target} closed");
+        self.mesh.send(self.id, target, HopMsg::Job { slot, job });
+        let res = HopWait {
+            core: self,
+            slot,
+            done: false,
         }
-        let res = rx.await.expect("hop reply channel dropped");
-        *res.downcast::<R>().expect("hop result type")
+        .await;
+        match res.downcast::<R>() {
+            Ok(r) => *r,
+            Err(_) => unreachable!("a hop's result has the type its job returns"),
+        }
     }
 
     /// Runs `f` on every core concurrently; results in core order.
@@ -350,5 +418,54 @@ impl Core {
             self.run_on(t, move |c| f(c))
         });
         futures::future::join_all(futs).await
+    }
+}
+
+/// Waits for the reply to one hop.
+struct HopWait<'a> {
+    core: &'a Core,
+    slot: u32,
+    done: bool,
+}
+
+impl std::future::Future for HopWait<'_> {
+    type Output = HopResult;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<HopResult> {
+        let slot = self.slot;
+        let core = self.core;
+        let mut pending = core.pending.borrow_mut();
+        let p = &mut pending[slot as usize];
+        match std::mem::replace(p, PendingHop::Free) {
+            PendingHop::Done(r) => {
+                drop(pending);
+                core.free_pending.borrow_mut().push(slot);
+                self.done = true;
+                std::task::Poll::Ready(r)
+            }
+            _ => {
+                *p = PendingHop::Waiting(Some(cx.waker().clone()));
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for HopWait<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut pending = self.core.pending.borrow_mut();
+        if let Some(p) = pending.get_mut(self.slot as usize)
+            && let PendingHop::Done(r) = std::mem::replace(p, PendingHop::Abandoned)
+        {
+            *p = PendingHop::Free;
+            drop(pending);
+            self.core.free_pending.borrow_mut().push(self.slot);
+            drop(r);
+        }
     }
 }

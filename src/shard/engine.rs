@@ -1,0 +1,143 @@
+//! What the cores of one engine share: flags, counters and times that Redis
+//! keeps as server-wide globals. Each engine has its own, so one process can
+//! run several engines (a primary and a replica, cluster nodes, tests).
+
+use super::Mesh;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// State shared by every core of one engine.
+pub struct EngineState {
+    /// Set once shutdown begins.
+    pub shutting_down: AtomicBool,
+    /// Unix time (seconds) the engine started.
+    pub start_time: AtomicU64,
+    /// Port the listeners are bound to.
+    pub port: AtomicU64,
+    /// Active expiry on (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
+    pub active_expire: AtomicBool,
+    /// Unix time (seconds) of the last successful save.
+    pub last_save: AtomicU64,
+    /// Next client id (ids are unique and increasing across cores).
+    pub next_client_id: AtomicU64,
+    /// Connected clients across all cores (for `maxclients`).
+    pub connected: AtomicUsize,
+    /// CLIENT PAUSE: Unix ms until which commands are held (0: not paused).
+    pub pause_end_ms: AtomicU64,
+    /// CLIENT PAUSE ALL (true) or WRITE (false).
+    pub pause_all: AtomicBool,
+    /// `used_memory` once the engine finished starting.
+    pub startup_memory: AtomicUsize,
+    /// Highest `used_memory` seen.
+    pub peak_memory: AtomicUsize,
+    /// Allocation-counter slots of this engine's threads (see [`crate::metrics`]).
+    pub mem_slots: Vec<usize>,
+    /// The process waits for SIGTERM to stop this engine (the binary's case):
+    /// SHUTDOWN then signals the process.
+    pub signal_waiter: AtomicBool,
+    mesh: Arc<Mesh>,
+}
+
+impl EngineState {
+    /// State for an engine whose cores talk through `mesh`.
+    pub fn new(mesh: Arc<Mesh>, mem_slots: Vec<usize>) -> EngineState {
+        let now = crate::now_ms() / 1000;
+        EngineState {
+            shutting_down: AtomicBool::new(false),
+            start_time: AtomicU64::new(now),
+            port: AtomicU64::new(0),
+            active_expire: AtomicBool::new(true),
+            last_save: AtomicU64::new(now),
+            next_client_id: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
+            pause_end_ms: AtomicU64::new(0),
+            pause_all: AtomicBool::new(false),
+            startup_memory: AtomicUsize::new(0),
+            peak_memory: AtomicUsize::new(0),
+            mem_slots,
+            signal_waiter: AtomicBool::new(false),
+            mesh,
+        }
+    }
+
+    /// Asks every core to stop (as SIGTERM does for the binary).
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        if self.signal_waiter.load(Ordering::SeqCst) {
+            // SAFETY: sending a signal to our own process; the thread waiting
+            // for it stops the engine.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+        }
+        self.mesh.kick_all();
+    }
+
+    /// True once shutdown began.
+    pub fn stopping(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
+    /// Bytes allocated by this engine's threads.
+    pub fn used_memory(&self) -> usize {
+        crate::metrics::used_memory_of(&self.mem_slots)
+    }
+
+    /// Records the current usage as a peak candidate; returns it.
+    pub fn note_peak(&self) -> usize {
+        let u = self.used_memory();
+        self.peak_memory.fetch_max(u, Ordering::Relaxed);
+        u
+    }
+
+    /// Starts or extends a pause: a later end or a stricter mode wins, as in Redis.
+    pub fn pause(&self, end_ms: u64, all: bool) {
+        let cur_end = self.pause_end_ms.load(Ordering::SeqCst);
+        let now = crate::now_ms();
+        let active = cur_end > now;
+        if !active || all {
+            self.pause_all.store(
+                all || (active && self.pause_all.load(Ordering::SeqCst)),
+                Ordering::SeqCst,
+            );
+        }
+        if !active || end_ms > cur_end {
+            self.pause_end_ms.store(end_ms, Ordering::SeqCst);
+        }
+    }
+
+    /// Ends any pause.
+    pub fn unpause(&self) {
+        self.pause_end_ms.store(0, Ordering::SeqCst);
+        self.pause_all.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether a command (`write`: it writes or may replicate) must wait now.
+    #[inline]
+    pub fn paused(&self, write: bool) -> bool {
+        let end = self.pause_end_ms.load(Ordering::Relaxed);
+        end != 0 && (write || self.pause_all.load(Ordering::Relaxed)) && crate::now_ms() < end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_rules() {
+        let e = EngineState::new(Mesh::new(1).unwrap(), vec![]);
+        assert!(!e.paused(true));
+        let far = crate::now_ms() + 60_000;
+        e.pause(far, false);
+        assert!(e.paused(true) && !e.paused(false));
+        // A shorter WRITE pause neither shortens nor weakens it; ALL makes it stricter.
+        e.pause(crate::now_ms() + 10, false);
+        assert_eq!(e.pause_end_ms.load(Ordering::SeqCst), far);
+        e.pause(crate::now_ms() + 10, true);
+        assert!(e.paused(false));
+        assert_eq!(e.pause_end_ms.load(Ordering::SeqCst), far);
+        e.unpause();
+        assert!(!e.paused(true) && !e.paused(false));
+    }
+}
