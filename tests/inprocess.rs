@@ -1,6 +1,6 @@
-//! The engine running inside the test process (3 executors), exercised through
-//! real sockets. One server per process (process-wide statics), shared by every
-//! test in this file.
+//! The engine running inside the test process (3 cores), exercised through
+//! real sockets: one server shared by most tests of this file, and engines
+//! started and stopped side by side in one process.
 
 mod common;
 
@@ -102,4 +102,72 @@ fn in_process_transactions_and_watch() {
         assert_eq!(r, None, "{k}");
     }
     let _: i64 = a.del(&keys).unwrap();
+}
+
+/// Two engines in one process: separate ports, keyspaces, client ids and
+/// counters; stopping one leaves the other serving, and a stopped engine's
+/// port is closed.
+#[test]
+fn two_engines_side_by_side() {
+    let a = start_engine(&[]);
+    let b = start_engine(&[("databases", "4")]);
+    assert_ne!(a.port, b.port);
+    let mut ca = connect_redis(a.port);
+    let mut cb = connect_redis(b.port);
+    let keys = keys_on_every_shard("two-engines", 5);
+    for k in &keys {
+        let _: () = ca.set(k, "a").unwrap();
+        let _: () = cb.set(k, "b").unwrap();
+    }
+    for k in &keys {
+        assert_eq!(ca.get::<_, String>(k).unwrap(), "a");
+        assert_eq!(cb.get::<_, String>(k).unwrap(), "b");
+    }
+    let _: () = redis::cmd("FLUSHALL").query(&mut ca).unwrap();
+    assert_eq!(
+        redis::cmd("DBSIZE").query::<i64>(&mut cb).unwrap(),
+        keys.len() as i64
+    );
+    // Each engine has its own configuration and counters.
+    let dbs: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("databases")
+        .query(&mut cb)
+        .unwrap();
+    assert_eq!(dbs[1], "4");
+    let port_of = |c: &mut redis::Connection| -> u16 {
+        let info: String = redis::cmd("INFO").arg("server").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("tcp_port:"))
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap()
+    };
+    assert_eq!(port_of(&mut ca), a.port);
+    assert_eq!(port_of(&mut cb), b.port);
+    let id_of = |c: &mut redis::Connection| redis::cmd("CLIENT").arg("ID").query::<i64>(c).unwrap();
+    // Client ids are per engine: the first client of each engine got id 1..=2
+    // (the readiness probe took the first).
+    assert!(id_of(&mut ca) <= 2 && id_of(&mut cb) <= 2);
+    // CLIENT PAUSE on one engine does not hold the other.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query(&mut ca)
+        .unwrap();
+    let _: () = cb.set("during-pause", 1).unwrap();
+    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut ca).unwrap();
+
+    let a_port = a.port;
+    a.stop();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", a_port)).is_err(),
+        "a stopped engine's port is closed"
+    );
+    assert!(
+        ca.get::<_, String>(&keys[0]).is_err(),
+        "a stopped engine's connections are closed"
+    );
+    assert_eq!(cb.get::<_, String>(&keys[0]).unwrap(), "b");
+    b.stop();
 }

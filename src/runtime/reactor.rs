@@ -191,10 +191,17 @@ pub fn shutdown() {
     let Some(r) = REACTOR.with(|x| x.borrow_mut().take()) else {
         return;
     };
+    // An armed operation holds its file until the ring is torn down, which
+    // the kernel finishes in the background: shut the sockets first so the
+    // port and the connections end now.
     for l in r.listeners.borrow().iter() {
         l.stopped.set(true);
-        // SAFETY: closing a listening descriptor this reactor owns.
-        unsafe { libc::close(l.fd) };
+        // SAFETY: shutting down and closing a listening descriptor this
+        // reactor owns, once.
+        unsafe {
+            libc::shutdown(l.fd, libc::SHUT_RDWR);
+            libc::close(l.fd);
+        }
     }
     let open: Vec<_> = r.open.borrow_mut().drain().collect();
     for (fd, s) in open {
@@ -202,7 +209,10 @@ pub fn shutdown() {
             s.closed.set(true);
         }
         // SAFETY: the socket is registered as open here and closed once.
-        unsafe { libc::close(fd) };
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
+            libc::close(fd);
+        }
     }
     drop(r);
 }

@@ -807,6 +807,15 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
                     if conn.handle.killed.get() {
                         return;
                     }
+                    // Large replies go to the socket as they are made, so the
+                    // output limit sees them before a long pipeline ends.
+                    if conn.out.len() >= OUT_FLUSH_THRESHOLD {
+                        metrics::with(|s| s.net_output_bytes += conn.out.len() as u64);
+                        sock.write(&mut conn.out);
+                        if enforce_output_limit(&conn.core, &conn.handle) {
+                            return;
+                        }
+                    }
                 }
                 Err(e) => {
                     proto_err = Some(e);

@@ -661,8 +661,29 @@ pub fn key_per_shard(prefix: &str) -> Vec<String> {
     out.into_iter().flatten().collect()
 }
 
-/// In-process server shared by one test binary (the engine's process-wide statics
-/// allow only one per process).
+/// Starts an engine inside the test process with `THREADS` cores on a free
+/// port, with extra directives; returns once it answers PING. Stop it with
+/// [`coreshard::server::ServerHandle::stop`].
+pub fn start_engine(directives: &[(&str, &str)]) -> coreshard::server::ServerHandle {
+    let mut cfg = coreshard::config::Config::default();
+    cfg.set("threads", &THREADS.to_string(), true)
+        .expect("threads");
+    cfg.set("port", "0", true).expect("port");
+    for (k, v) in directives {
+        cfg.set(k, v, true).expect("directive");
+    }
+    let h = coreshard::server::start(cfg).expect("start in-process engine");
+    let port = h.port;
+    wait_for(START_TIMEOUT, "in-process engine", || {
+        Raw::try_connect(port)
+            .ok()
+            .and_then(|mut r| (r.cmd(&["PING"]) == b"+PONG\r\n").then_some(()))
+    });
+    h
+}
+
+/// In-process server shared by every test of one test binary (it lives for
+/// the rest of the process).
 pub fn in_process() -> u16 {
     static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
     *PORT.get_or_init(|| {
