@@ -3,16 +3,16 @@
 #
 # Runs the same workloads against redis-server, coreshard --threads 1,
 # coreshard --threads 2 and the null server (coreshard --null-server yes,
-# rows 1-4): the coreshard-bench matrix and memory per key. Every load row is
-# measured in ROUNDS rounds that alternate the servers (redis, t1, t2, null,
-# redis, t1, ...); the report shows medians and min-max ranges. Writes
-# perf/results/<UTC stamp>.md plus perf/results/latest.md.
+# coreshard-bench rows 1-4): the coreshard-bench matrix, memtier_benchmark rows
+# and memory per key. Every load row is measured in ROUNDS rounds that alternate
+# the servers (redis, t1, t2, null, redis, t1, ...); the report shows medians and
+# min-max ranges. Writes perf/results/<UTC stamp>.md plus perf/results/latest.md.
 #
 # Usage: perf/compare.sh [--quick] [--rounds N] [--only LIST]
 #   --quick        2 s rows, 1 round, a 100k-key memory set (smoke test)
 #   --rounds N     measurements per row and server (default 3, --quick: 1)
 #   --only LIST    comma-separated sections to run: bench (coreshard-bench
-#                  rows), memory; default all
+#                  rows), memtier (memtier_benchmark rows), memory; default all
 # Environment:
 #   ROW_SECS       seconds per measured row (default 5, --quick: 2)
 #   PORT_BASE      first TCP port; 4 consecutive ports are used (default 17380)
@@ -20,24 +20,26 @@
 #                  "--executor-spin-us 50"), split on spaces
 #   CORESHARD_BIN  server binary (default: target/release/coreshard)
 #   BENCH_BIN      load generator (default: target/release/coreshard-bench)
+#   MEMTIER_BIN    memtier_benchmark binary (default: built by
+#                  ../shared/tools/memtier/build.sh next to the repository)
 #   SKIP_BUILD=1   do not run `cargo build --release --bins`
 #   SERVER_CPUS / GEN_CPUS   cpu lists for taskset (default 0 / 1; the
 #                  --threads 2 variant always gets "SERVER_CPUS,GEN_CPUS")
 #
-# Whole run on a 2-core machine: about 15 minutes plus the build
-# (--quick: about 2).
+# Whole run on a 2-core machine: about 18-20 minutes plus the builds
+# (--only memtier: about 4, --quick: about 3).
 set -euo pipefail
 
 ORIG_ARGS=("$@")
 SCRIPT_START=$SECONDS
 # the environment settings given by the caller, for the report's command line
 USER_ENV=""
-for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS CORESHARD_ARGS; do
+for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN MEMTIER_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS CORESHARD_ARGS; do
     if [[ -n ${!v:-} ]]; then USER_ENV+="$v=${!v} "; fi
 done
 QUICK=0
 ROUNDS=""
-SECTIONS="bench,memory"
+SECTIONS="bench,memtier,memory"
 # --help: this header comment, up to the first line that is not a comment
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
 bad_arg() {
@@ -57,10 +59,10 @@ while (($#)); do
     shift
 done
 IFS=, read -r -a SECTION_LIST <<<"$SECTIONS"
-((${#SECTION_LIST[@]})) || bad_arg "--only needs at least one of bench, memory"
+((${#SECTION_LIST[@]})) || bad_arg "--only needs at least one of bench, memtier, memory"
 for s in "${SECTION_LIST[@]}"; do
-    [[ $s == bench || $s == memory ]] ||
-        bad_arg "--only: unknown section '$s' (bench, memory)"
+    [[ $s == bench || $s == memtier || $s == memory ]] ||
+        bad_arg "--only: unknown section '$s' (bench, memtier, memory)"
 done
 want() { [[ ,$SECTIONS, == *,$1,* ]]; }
 
@@ -85,7 +87,9 @@ PORT_BASE=${PORT_BASE:-17380}
 SERVER_CPUS=${SERVER_CPUS:-0}
 GEN_CPUS=${GEN_CPUS:-1}
 CLIENTS=50
-KEYS_SMALL=100000 # rows 1-4, 6, 7, 10
+KEYS_SMALL=100000   # coreshard-bench rows 1-4, 6, 7, 10
+MT_KEYS=100000      # memtier rows: keys memtier-1 .. memtier-100000
+MT_RATES=(40000 80000) # memtier fixed-rate rows, requests/s in total
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -139,6 +143,21 @@ CS_BIN=${CORESHARD_BIN:-$REPO/target/release/coreshard}
 BENCH=${BENCH_BIN:-$REPO/target/release/coreshard-bench}
 [[ -x $CS_BIN ]] || die "coreshard binary not found: $CS_BIN"
 [[ -x $BENCH ]] || die "load generator not found: $BENCH (set BENCH_BIN)"
+
+MEMTIER=""
+V_MEMTIER=""
+if want memtier; then
+    if [[ -n ${MEMTIER_BIN:-} ]]; then
+        MEMTIER=$MEMTIER_BIN
+    else
+        MT_BUILD="$REPO/../shared/tools/memtier/build.sh"
+        [[ -f $MT_BUILD ]] || die "memtier build script not found: $MT_BUILD (set MEMTIER_BIN)"
+        log "building memtier_benchmark ($MT_BUILD)"
+        MEMTIER=$(bash "$MT_BUILD" | tail -n 1) || die "building memtier_benchmark failed"
+    fi
+    [[ -x $MEMTIER ]] || die "memtier_benchmark not found: $MEMTIER (set MEMTIER_BIN)"
+    V_MEMTIER=$("$MEMTIER" --version 2>&1 | head -n 1)
+fi
 
 # ---------------------------------------------------------------- output dirs
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
@@ -294,8 +313,14 @@ run_gen() {
 }
 
 # gen_cmd SUITE PORT: the generator command (without workload arguments) in GEN
-gen_cmd() { GEN=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$2" -t 1 -c "$CLIENTS"); }
-json_opt() { printf -- --json-out; }
+gen_cmd() {
+    case $1 in
+        bench) GEN=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$2" -t 1 -c "$CLIENTS") ;;
+        memtier) GEN=(taskset -c "$GEN_CPUS" "$MEMTIER" -s 127.0.0.1 -p "$2" -t 1 -c "$CLIENTS"
+            --hide-histogram) ;;
+    esac
+}
+json_opt() { if [[ $1 == memtier ]]; then printf -- --json-out-file; else printf -- --json-out; fi; }
 
 # load SUITE SECTION NAME ID TITLE ARGS...: an unmeasured data-loading run
 load() {
@@ -502,6 +527,37 @@ run_bench() {
     stop_server null
 }
 
+# ---------------------------------------------------------------- memtier_benchmark rows
+MT_RANGE=(--key-prefix memtier- --key-minimum 1 --key-maximum "$MT_KEYS")
+run_memtier() {
+    local s n total per_conn i=3
+    local all="redis cs1 cs2"
+    start_all redis cs1 cs2
+    log "memtier_benchmark rows ($ROUNDS round(s), servers alternating)"
+    for s in redis cs1 cs2; do
+        rcli "${SERVER_PORT[$s]}" flushall
+        if load memtier memtier "$s" preload "preload for rows M1-M4" \
+            --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 -d 32 "${MT_RANGE[@]}"; then
+            n=$(dbsize "${SERVER_PORT[$s]}")
+            [[ $n == "$MT_KEYS" ]] || log "  WARNING: $s holds $n keys after the memtier preload, expected $MT_KEYS"
+        else
+            log "  (memtier rows on $s run without the preload: see the hit rate)"
+        fi
+    done
+    rounds memtier M1 "SET:GET 1:10 p1" none "$all" --ratio 1:10 -d 32 "${MT_RANGE[@]}" --pipeline 1 \
+        --print-percentiles 50,99,99.9
+    rounds memtier M2 "SET:GET 1:10 p16" none "$all" --ratio 1:10 -d 32 "${MT_RANGE[@]}" --pipeline 16 \
+        --print-percentiles 50,99,99.9
+    for total in "${MT_RATES[@]}"; do
+        per_conn=$((total / CLIENTS))
+        TARGET_RATE=$((per_conn * CLIENTS))
+        rounds memtier "M$i" "SET:GET 1:10 p1 at $TARGET_RATE/s" none "$all" --ratio 1:10 -d 32 "${MT_RANGE[@]}" \
+            --pipeline 1 --rate-limiting "$per_conn" --print-percentiles 50,99,99.9
+        TARGET_RATE=""
+        i=$((i + 1))
+    done
+}
+
 # ---------------------------------------------------------------- memory
 # wait_clients_gone PORT: the generator's connections are closed on the
 # server too (their buffers would otherwise count as data), at most 5 s.
@@ -572,10 +628,11 @@ memory() {
 log "results: $RESULTS/$STAMP.md (raw data: $RAW); sections $SECTIONS; ${ROW_SECS}s per row, $ROUNDS round(s)"
 
 # fail fast: a coreshard that does not start should not cost the Redis rows first
-if want bench; then
+if want bench || want memtier; then
     start_all cs1 redis cs2
-    run_bench
 fi
+if want bench; then run_bench; fi
+if want memtier; then run_memtier; fi
 for s in redis cs1 cs2 null; do stop_server "$s"; done
 
 if want memory; then
@@ -590,7 +647,7 @@ WALL=$((SECONDS - SCRIPT_START))
 INVOCATION="${USER_ENV}perf/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 
 export STAMP RAW ROWS_TSV MEM_TSV CMDS SERVERS_TXT WALL MEASURE_WALL INVOCATION ROW_SECS CLIENTS SERVER_CPUS GEN_CPUS CS2_CPUS \
-    RATE MEM_KEYS MEM_HASHES MEM_BIG QUICK CLK_TCK ROUNDS SECTIONS
+    RATE MEM_KEYS MEM_HASHES MEM_BIG QUICK CLK_TCK ROUNDS SECTIONS MT_KEYS
 export M_CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 export M_NPROC=$NPROC
 export M_LOAD="$LOADAVG_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
@@ -601,7 +658,7 @@ export V_REDIS=$("$REDIS_BIN" --version)
 V_CS="commit $GIT_COMMIT${GIT_DIRTY:+ (dirty working tree)}"
 if [[ -n ${CORESHARD_BIN:-} ]]; then V_CS="binary from CORESHARD_BIN (this checkout: $V_CS)"; fi
 export V_CS
-export V_CS_BIN=$CS_BIN V_BENCH_BIN=$BENCH
+export V_CS_BIN=$CS_BIN V_BENCH_BIN=$BENCH V_MEMTIER V_MEMTIER_BIN=$MEMTIER
 export V_BENCH=$("$BENCH" --version 2>/dev/null || echo unknown)
 export V_RUSTC=$(rustc --version 2>/dev/null || echo unknown)
 
@@ -609,4 +666,4 @@ OUT="$RESULTS/$STAMP.md"
 python3 "$SCRIPT_DIR/compare_report.py" >"$OUT"
 cp "$OUT" "$RESULTS/latest.md"
 log "done in ${WALL}s: $OUT (copied to $RESULTS/latest.md)"
-if ((WALL >= 1200)); then log "WARNING: the run took ${WALL}s, over 20 minutes; lower ROW_SECS or --rounds"; fi
+if ((WALL >= 1500)); then log "WARNING: the run took ${WALL}s, over 25 minutes; lower ROW_SECS or --rounds"; fi

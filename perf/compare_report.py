@@ -2,8 +2,8 @@
 """Markdown report for perf/compare.sh (standard library only).
 
 Reads the files compare.sh leaves in its raw directory (rows.tsv, memory.tsv,
-commands.txt and the coreshard-bench JSON files they name) and the run
-description from the environment; prints the report on stdout.
+commands.txt and the coreshard-bench and memtier_benchmark JSON files they
+name) and the run description from the environment; prints the report on stdout.
 """
 import json
 import os
@@ -23,6 +23,7 @@ SERVER_NAME = {
 }
 ROW_ORDER = {
     "bench": ["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9b", "9c", "9d", "10"],
+    "memtier": ["M1", "M2", "M3", "M4", "M5", "M6"],
 }
 
 
@@ -39,6 +40,25 @@ def bench_figures(data):
         "hits": int(t.get("hits", 0)),
         "misses": int(t.get("misses", 0)),
         "secs": float(data.get("duration_secs") or 0),
+    }
+
+
+def memtier_figures(data):
+    """Figures of one memtier_benchmark --json-out-file (latencies are in ms there)."""
+    stats = data["ALL STATS"]
+    t = stats["Totals"]
+    pct = t.get("Percentile Latencies", {})
+    secs = float(stats.get("Runtime", {}).get("Total duration", 0)) / 1000.0
+    return {
+        "ops_sec": float(t["Ops/sec"]),
+        "ops": int(t["Count"]),
+        "p50": pct.get("p50.00"),
+        "p99": pct.get("p99.00"),
+        "p999": pct.get("p99.90"),
+        "errors": int(t.get("Connection Errors", 0)),
+        "hits": round(float(t.get("Hits/sec", 0)) * secs),
+        "misses": round(float(t.get("Misses/sec", 0)) * secs),
+        "secs": secs,
     }
 
 
@@ -59,8 +79,9 @@ def load_rows(path):
             if status == "ok":
                 with open(js) as jf:
                     data = json.load(jf)
-                rec.update(bench_figures(data))
-                # busy % over the generator's own measured duration
+                rec.update(memtier_figures(data) if suite == "memtier" else bench_figures(data))
+                # busy % over the generator's own measured duration: memtier's
+                # process outlives its test by up to a second of idle waiting
                 secs = rec["secs"] if rec["secs"] > 0 else int(wall_us) / 1e6
                 cpu_s = int(sticks) / CLK_TCK
                 rec["cpu_us_op"] = cpu_s * 1e6 / rec["ops"] if rec["ops"] else None
@@ -275,7 +296,8 @@ def commands(path):
             if line:
                 server, section, title, cmd = line.split("\t", 3)
                 groups.setdefault((section, server), []).append((title, cmd))
-    kinds = {"bench": "coreshard-bench rows", "memory": "memory (coreshard-bench)"}
+    kinds = {"bench": "coreshard-bench rows", "memtier": "memtier_benchmark rows",
+             "memory": "memory (coreshard-bench)"}
     out = []
     for (section, server), lines in groups.items():
         out.append(f"\n{SERVER_NAME.get(server, server)}, {kinds.get(section, section)}:\n\n```")
@@ -287,7 +309,7 @@ def commands(path):
 
 def main():
     rows, labels = load_rows(E["ROWS_TSV"])
-    sections = E.get("SECTIONS", "bench,memory").split(",")
+    sections = E.get("SECTIONS", "bench,memtier,memory").split(",")
     quick = E.get("QUICK") == "1"
     wall = int(E["WALL"])
     secs = E["ROW_SECS"]
@@ -305,6 +327,8 @@ def main():
     p(f"- Redis: {E['V_REDIS']}")
     p(f"- coreshard: {E['V_CS']}: `{E['V_CS_BIN']}`")
     p(f"- Load generator: {E['V_BENCH']} (`{E['V_BENCH_BIN']}`)")
+    if "memtier" in sections:
+        p(f"- memtier_benchmark: {E.get('V_MEMTIER', '?')} (`{E.get('V_MEMTIER_BIN', '?')}`)")
     p(f"- Rust: {E['V_RUSTC']}")
     p(
         f"- Load: one generator process per row, `-t 1 -c {E['CLIENTS']} --distinct-client-seed "
@@ -347,6 +371,17 @@ def main():
           "the Redis rows are the same measurements as in the first table.")
         p()
         p(perf_table(rows, labels, "bench", ["redis", "cs2"]))
+    if "memtier" in sections:
+        p()
+        p("## memtier_benchmark: coreshard --threads 1 and --threads 2 vs Redis")
+        p()
+        p(f"memtier_benchmark `-t 1 -c {E['CLIENTS']}`, SET:GET 1:10, 32 B values, uniform keys "
+          f"`memtier-1` .. `memtier-{int(E['MT_KEYS'])}` (all preloaded), {secs} s per row. "
+          f"coreshard t2 runs on cpus {CS2_CPUS}, shared with memtier. Latencies are memtier's "
+          "(from each request's actual send time: at a fixed rate, a server that falls behind shows "
+          "as a missed rate rather than in the percentiles).")
+        p()
+        p(perf_table(rows, labels, "memtier", ["redis", "cs1", "cs2"]))
     if "memory" in sections:
         p()
         p("## Memory")
@@ -368,7 +403,14 @@ def main():
         p("- 8: INCR, zipf over 1000 counters. 9a-9d: collection commands, run only where "
           "`COMMAND INFO` knows them.")
         p(f"- 10: GET, pipeline 1, at a fixed {E.get('RATE') or '—'} req/s for every server (half of "
-          "Redis's median row-2 throughput); latencies count from each request's intended send time.")
+          "Redis's median row-2 throughput); coreshard-bench counts its latencies from each "
+          "request's intended send time.")
+    if "memtier" in sections:
+        p("- M1/M2: memtier SET:GET 1:10, unlimited rate, pipeline 1 / 16.")
+        p("- M3/M4: the same at pipeline 1 and a fixed total rate (`--rate-limiting` is per "
+          f"connection: total / {E['CLIENTS']}). memtier sends each connection's requests of a "
+          "20 ms slice back to back, one in flight, so the rate is reached only when those "
+          "round trips fit into the slice.")
     p()
     p("## Commands")
     p()
