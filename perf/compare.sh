@@ -1,49 +1,70 @@
 #!/usr/bin/env bash
 # perf/compare.sh: side-by-side comparison of coreshard and Redis on one machine.
 #
-# Runs the same workload matrix (coreshard-bench) against redis-server,
-# coreshard --threads 1, coreshard --threads 2 and the null server
-# (coreshard --null-server yes, rows 1-4), measures throughput, latency
-# percentiles, server CPU time per operation and memory per key, and writes
-# perf/results/<UTC stamp>.md plus a copy at perf/results/latest.md.
+# Runs the same workloads against redis-server, coreshard --threads 1,
+# coreshard --threads 2 and the null server (coreshard --null-server yes,
+# coreshard-bench rows 1-4): the coreshard-bench matrix, memtier_benchmark rows
+# and memory per key. Every load row is measured in ROUNDS rounds that alternate
+# the servers (redis, t1, t2, null, redis, t1, ...); the report shows medians and
+# min-max ranges. Writes perf/results/<UTC stamp>.md plus perf/results/latest.md.
 #
-# Usage: perf/compare.sh [--quick]
-#   --quick        ~2 s rows and a 100k-key memory set (smoke test)
+# Usage: perf/compare.sh [--quick] [--rounds N] [--only LIST]
+#   --quick        2 s rows, 1 round, a 100k-key memory set (smoke test)
+#   --rounds N     measurements per row and server (default 3, --quick: 1)
+#   --only LIST    comma-separated sections to run: bench (coreshard-bench
+#                  rows), memtier (memtier_benchmark rows), memory; default all
 # Environment:
-#   ROW_SECS       seconds per measured row (default 7, --quick: 2)
+#   ROW_SECS       seconds per measured row (default 5, --quick: 2)
 #   PORT_BASE      first TCP port; 4 consecutive ports are used (default 17380)
 #   CORESHARD_ARGS extra arguments for every coreshard server (e.g.
 #                  "--executor-spin-us 50"), split on spaces
 #   CORESHARD_BIN  server binary (default: target/release/coreshard)
 #   BENCH_BIN      load generator (default: target/release/coreshard-bench)
+#   MEMTIER_BIN    memtier_benchmark binary (default: built by
+#                  ../shared/tools/memtier/build.sh next to the repository)
 #   SKIP_BUILD=1   do not run `cargo build --release --bins`
 #   SERVER_CPUS / GEN_CPUS   cpu lists for taskset (default 0 / 1; the
 #                  --threads 2 variant always gets "SERVER_CPUS,GEN_CPUS")
 #
-# Whole run on a 2-core machine: about 4-7 minutes plus the cargo build.
+# Whole run on a 2-core machine: about 18-20 minutes plus the builds
+# (--only memtier: about 4, --quick: about 3).
 set -euo pipefail
 
 ORIG_ARGS=("$@")
 SCRIPT_START=$SECONDS
 # the environment settings given by the caller, for the report's command line
 USER_ENV=""
-for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS CORESHARD_ARGS; do
+for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN MEMTIER_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS CORESHARD_ARGS; do
     if [[ -n ${!v:-} ]]; then USER_ENV+="$v=${!v} "; fi
 done
 QUICK=0
-for a in "$@"; do
-    case "$a" in
+ROUNDS=""
+SECTIONS="bench,memtier,memory"
+# --help: this header comment, up to the first line that is not a comment
+usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
+bad_arg() {
+    echo "compare.sh: $* (try --help)" >&2
+    exit 2
+}
+while (($#)); do
+    case "$1" in
         --quick) QUICK=1 ;;
-        -h | --help)
-            sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
-            exit 0
-            ;;
-        *)
-            echo "compare.sh: unknown argument: $a (try --help)" >&2
-            exit 2
-            ;;
+        --rounds) [[ $# -ge 2 ]] || bad_arg "--rounds needs a value"; ROUNDS=$2; shift ;;
+        --rounds=*) ROUNDS=${1#*=} ;;
+        --only) [[ $# -ge 2 ]] || bad_arg "--only needs a value"; SECTIONS=$2; shift ;;
+        --only=*) SECTIONS=${1#*=} ;;
+        -h | --help) usage; exit 0 ;;
+        *) bad_arg "unknown argument: $1" ;;
     esac
+    shift
 done
+IFS=, read -r -a SECTION_LIST <<<"$SECTIONS"
+((${#SECTION_LIST[@]})) || bad_arg "--only needs at least one of bench, memtier, memory"
+for s in "${SECTION_LIST[@]}"; do
+    [[ $s == bench || $s == memtier || $s == memory ]] ||
+        bad_arg "--only: unknown section '$s' (bench, memtier, memory)"
+done
+want() { [[ ,$SECTIONS, == *,$1,* ]]; }
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
@@ -51,11 +72,13 @@ RESULTS="$SCRIPT_DIR/results"
 
 if [[ $QUICK == 1 ]]; then
     ROW_SECS=${ROW_SECS:-2}
+    ROUNDS=${ROUNDS:-1}
     MEM_KEYS=100000
     MEM_HASHES=10000
     MEM_BIG=10000
 else
-    ROW_SECS=${ROW_SECS:-7}
+    ROW_SECS=${ROW_SECS:-5}
+    ROUNDS=${ROUNDS:-3}
     MEM_KEYS=1000000
     MEM_HASHES=100000
     MEM_BIG=100000
@@ -64,7 +87,9 @@ PORT_BASE=${PORT_BASE:-17380}
 SERVER_CPUS=${SERVER_CPUS:-0}
 GEN_CPUS=${GEN_CPUS:-1}
 CLIENTS=50
-KEYS_SMALL=100000 # rows 1-4, 6, 7, 10
+KEYS_SMALL=100000   # coreshard-bench rows 1-4, 6, 7, 10
+MT_KEYS=100000      # memtier rows: keys memtier-1 .. memtier-100000
+MT_RATES=(40000 80000) # memtier fixed-rate rows, requests/s in total
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -73,6 +98,7 @@ die() {
 }
 
 [[ $ROW_SECS =~ ^[0-9]+$ && $ROW_SECS -ge 1 ]] || die "ROW_SECS must be a positive integer"
+[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 ]] || die "--rounds must be a positive integer"
 [[ $PORT_BASE =~ ^[0-9]+$ && $PORT_BASE -ge 1024 && $PORT_BASE -le 65530 ]] ||
     die "PORT_BASE must be a number in 1024..65530"
 command -v python3 >/dev/null || die "python3 is required"
@@ -86,6 +112,18 @@ if ((NPROC < 2)); then
 fi
 CS2_CPUS="$SERVER_CPUS,$GEN_CPUS"
 [[ $SERVER_CPUS == "$GEN_CPUS" ]] && CS2_CPUS=$SERVER_CPUS
+
+# ---------------------------------------------------------------- ports
+declare -A SERVER_PORT_OF=([redis]=$PORT_BASE [cs1]=$((PORT_BASE + 1)) [cs2]=$((PORT_BASE + 2)) [null]=$((PORT_BASE + 3)))
+
+# port_busy PORT: something accepts TCP connections on 127.0.0.1:PORT
+port_busy() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
+
+for name in redis cs1 cs2 null; do
+    if port_busy "${SERVER_PORT_OF[$name]}"; then
+        die "port ${SERVER_PORT_OF[$name]} is already in use; choose other ports with PORT_BASE (4 consecutive ports)"
+    fi
+done
 
 # ---------------------------------------------------------------- tools
 as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
@@ -106,6 +144,21 @@ BENCH=${BENCH_BIN:-$REPO/target/release/coreshard-bench}
 [[ -x $CS_BIN ]] || die "coreshard binary not found: $CS_BIN"
 [[ -x $BENCH ]] || die "load generator not found: $BENCH (set BENCH_BIN)"
 
+MEMTIER=""
+V_MEMTIER=""
+if want memtier; then
+    if [[ -n ${MEMTIER_BIN:-} ]]; then
+        MEMTIER=$MEMTIER_BIN
+    else
+        MT_BUILD="$REPO/../shared/tools/memtier/build.sh"
+        [[ -f $MT_BUILD ]] || die "memtier build script not found: $MT_BUILD (set MEMTIER_BIN)"
+        log "building memtier_benchmark ($MT_BUILD)"
+        MEMTIER=$(bash "$MT_BUILD" | tail -n 1) || die "building memtier_benchmark failed"
+    fi
+    [[ -x $MEMTIER ]] || die "memtier_benchmark not found: $MEMTIER (set MEMTIER_BIN)"
+    V_MEMTIER=$("$MEMTIER" --version 2>&1 | head -n 1)
+fi
+
 # ---------------------------------------------------------------- output dirs
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 START_EPOCH=$(date +%s)
@@ -116,9 +169,10 @@ GIT_COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknow
 GIT_DIRTY=$(git -C "$REPO" status --short 2>/dev/null | grep -v ' perf/results/' | head -c1 || true)
 RAW="$RESULTS/raw/$STAMP"
 mkdir -p "$RAW"
-ROWS_TSV="$RAW/rows.tsv"   # table row server status json cpu_ticks wall_secs label
+# suite row round server status json server_ticks gen_ticks wall_us label target_rate
+ROWS_TSV="$RAW/rows.tsv"
 MEM_TSV="$RAW/memory.tsv"  # dataset server status expected dbsize used0 used1 rss0 rss1 fields
-CMDS="$RAW/commands.txt"   # server<TAB>row<TAB>command line
+CMDS="$RAW/commands.txt"   # server<TAB>section<TAB>title<TAB>command line
 SERVERS_TXT="$RAW/servers.txt" # server<TAB>command line
 : >"$SERVERS_TXT"
 : >"$ROWS_TSV"
@@ -129,10 +183,17 @@ CLK_TCK=$(getconf CLK_TCK)
 # ---------------------------------------------------------------- process handling
 declare -A SERVER_PID=()  # name -> pid (only servers currently running)
 declare -A SERVER_PORT=()
+GEN_PID=""                # the load generator while it runs
 
 cleanup() {
     local rc=$?
     local name
+    trap '' INT TERM # a second Ctrl-C must not cut the cleanup short
+    if [[ -n $GEN_PID ]]; then
+        kill -TERM "$GEN_PID" 2>/dev/null || true
+        wait "$GEN_PID" 2>/dev/null || true
+        GEN_PID=""
+    fi
     for name in "${!SERVER_PID[@]}"; do
         stop_server "$name" || true
     done
@@ -147,19 +208,20 @@ trap 'exit 143' TERM
 # pings PORT once; prints the reply (empty when nothing answers)
 ping_port() { timeout 2 redis-cli -p "$1" ping 2>/dev/null || true; }
 
-# start_server NAME PORT CPUS CMD... ; returns 1 (with the log shown) when the
+# start_server NAME CPUS CMD... ; returns 1 (with the log shown) when the
 # server exits or does not answer within 10 s
 start_server() {
-    local name=$1 port=$2 cpus=$3
-    shift 3
-    if [[ -n $(ping_port "$port") ]]; then
-        die "port $port is already in use by another server; set PORT_BASE"
+    local name=$1 cpus=$2
+    shift 2
+    local port=${SERVER_PORT_OF[$name]}
+    if port_busy "$port"; then
+        die "port $port is already in use by another process; set PORT_BASE"
     fi
     local logf="$RAW/server-$name.log"
     local line
     line="$(quote_cmd taskset -c "$cpus" "$@")"
     grep -qxF "$name	$line" "$SERVERS_TXT" || printf '%s\t%s\n' "$name" "$line" >>"$SERVERS_TXT"
-    taskset -c "$cpus" "$@" >"$logf" 2>&1 &
+    taskset -c "$cpus" "$@" >>"$logf" 2>&1 &
     local pid=$!
     SERVER_PID[$name]=$pid
     SERVER_PORT[$name]=$port
@@ -199,9 +261,20 @@ stop_server() {
     wait "$pid" 2>/dev/null || true
 }
 
-# server CPU time (utime+stime, clock ticks) of all its threads; fields 14, 15
-# of /proc/PID/stat (counted after the ")" that ends the command name)
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+running() { [[ -n ${SERVER_PID[$1]:-} ]] && kill -0 "${SERVER_PID[$1]}" 2>/dev/null; }
+
+# proc_ticks PID: sets TICKS (utime+stime: fields 14, 15 of /proc/PID/stat, all
+# threads) and CHILD_TICKS (cutime+cstime: fields 16, 17, the CPU time of the
+# children PID has reaped) in clock ticks. Reads the file without forking, so
+# reading the script's own line does not add a child to it.
+proc_ticks() {
+    local line
+    local -a f
+    read -r line <"/proc/$1/stat" || return 1
+    read -r -a f <<<"${line##*) }"
+    TICKS=$((f[11] + f[12]))
+    CHILD_TICKS=$((f[13] + f[14]))
+}
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 dbsize() { redis-cli -p "$1" dbsize | tr -d '\r'; }
@@ -227,56 +300,151 @@ quote_cmd() {
     printf '%s' "${out% }"
 }
 
-# load NAME ROW ARGS...: an unmeasured data-loading run
+# run_gen OUT CMD...: runs a load generator in the background and waits for it,
+# so that INT/TERM reach the traps at once (cleanup stops it); returns its status
+run_gen() {
+    local out=$1 rc=0
+    shift
+    "$@" >"$out" 2>&1 &
+    GEN_PID=$!
+    wait "$GEN_PID" || rc=$?
+    GEN_PID=""
+    return "$rc"
+}
+
+# gen_cmd SUITE PORT: the generator command (without workload arguments) in GEN
+gen_cmd() {
+    case $1 in
+        bench) GEN=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$2" -t 1 -c "$CLIENTS") ;;
+        memtier) GEN=(taskset -c "$GEN_CPUS" "$MEMTIER" -s 127.0.0.1 -p "$2" -t 1 -c "$CLIENTS"
+            --hide-histogram) ;;
+    esac
+}
+json_opt() { if [[ $1 == memtier ]]; then printf -- --json-out-file; else printf -- --json-out; fi; }
+
+# load SUITE SECTION NAME ID TITLE ARGS...: an unmeasured data-loading run
 load() {
-    local name=$1 row=$2
-    shift 2
-    local port=${SERVER_PORT[$name]}
-    local -a cmd=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$port" -t 1 -c "$CLIENTS" "$@")
-    printf '%s\t%s\t%s\n' "$name" "$row (load)" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
-    if ! "${cmd[@]}" --json-out "$RAW/$name-$row-load.json" >"$RAW/$name-$row-load.txt" 2>&1; then
-        log "  loading data into $name failed (row $row): $(tail -n 3 "$RAW/$name-$row-load.txt" | tr '\n' ' ')"
+    local suite=$1 section=$2 name=$3 id=$4 title=$5
+    shift 5
+    local base="$RAW/$suite-$name-$id-load"
+    gen_cmd "$suite" "${SERVER_PORT[$name]}"
+    local -a cmd=("${GEN[@]}" "$@" "$(json_opt "$suite")" "$base.json")
+    printf '%s\t%s\t%s\t%s\n' "$name" "$section" "$title" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
+    if ! run_gen "$base.txt" "${cmd[@]}"; then
+        log "  loading data into $name failed ($title): $(tail -n 3 "$base.txt" | tr '\r\n' '  ')"
         return 1
     fi
 }
 
-# record TABLE ROW SERVER STATUS JSON TICKS WALL LABEL
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS_TSV"; }
+# record SUITE ROW ROUND SERVER STATUS JSON SERVER_TICKS GEN_TICKS WALL_US LABEL TARGET_RATE
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS_TSV"; }
+# na SUITE NAME ROW STATUS LABEL: a row that is not run on NAME
+na() { record "$1" "$3" 0 "$2" "$4" "" "" "" "" "$5" ""; }
 
-# measure TABLE NAME ROW LABEL ARGS...: one measured run (fixed duration)
+TARGET_RATE="" # total requests/s of a fixed-rate row, for the report
+
+# measure SUITE NAME ROW ROUND LABEL ARGS...: one measured run (fixed duration)
 measure() {
-    local table=$1 name=$2 row=$3 label=$4
-    shift 4
+    local suite=$1 name=$2 row=$3 round=$4 label=$5
+    shift 5
     local pid=${SERVER_PID[$name]:-}
     if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
-        record "$table" "$row" "$name" "error: server not running" "" "" "" "$label"
+        record "$suite" "$row" "$round" "$name" "error: server not running" "" "" "" "" "$label" "$TARGET_RATE"
         return 0
     fi
-    local port=${SERVER_PORT[$name]}
-    local json="$RAW/$name-row$row.json"
-    local -a cmd=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$port" -t 1 -c "$CLIENTS"
-        --distinct-client-seed --test-time "$ROW_SECS" "$@")
-    printf '%s\t%s\t%s\n' "$name" "$row" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
-    log "  row $row ($label) on $name"
-    local t0 t1 c0 c1 rc=0
-    c0=$(cpu_ticks "$pid" 2>/dev/null || echo 0)
-    t0=$(date +%s.%N)
-    "${cmd[@]}" --json-out "$json" >"$RAW/$name-row$row.txt" 2>&1 || rc=$?
-    t1=$(date +%s.%N)
-    c1=$(cpu_ticks "$pid" 2>/dev/null || echo "")
-    if [[ $rc != 0 || ! -s $json || -z $c1 ]]; then
+    local base="$RAW/$suite-$name-row$row-r$round"
+    gen_cmd "$suite" "${SERVER_PORT[$name]}"
+    local -a cmd=("${GEN[@]}" --distinct-client-seed --test-time "$ROW_SECS" "$@" "$(json_opt "$suite")" "$base.json")
+    # one command line per row and server: later rounds differ only in -rN
+    if [[ $round == 1 ]]; then
+        printf '%s\t%s\t%s\t%s\n' "$name" "$suite" "row $row" "$(quote_cmd "${cmd[@]}")" >>"$CMDS"
+    fi
+    log "  $suite row $row ($label) on $name, round $round/$ROUNDS"
+    local t0 t1 c0 c1 g0 g1 rc=0
+    proc_ticks "$pid" || TICKS=0
+    c0=$TICKS
+    proc_ticks $$
+    g0=$CHILD_TICKS
+    t0=${EPOCHREALTIME//[!0-9]/} # µs, without forking
+    run_gen "$base.txt" "${cmd[@]}" || rc=$?
+    t1=${EPOCHREALTIME//[!0-9]/}
+    # the generator was reaped by run_gen: its utime+stime are now in the
+    # script's cutime+cstime
+    proc_ticks $$
+    g1=$CHILD_TICKS
+    c1=""
+    if proc_ticks "$pid" 2>/dev/null; then c1=$TICKS; fi
+    if [[ $rc != 0 || ! -s $base.json || -z $c1 ]]; then
         local why="generator exit $rc"
         kill -0 "$pid" 2>/dev/null || why="server exited"
-        log "  row $row on $name failed ($why): $(tail -n 3 "$RAW/$name-row$row.txt" | tr '\n' ' ')"
-        record "$table" "$row" "$name" "error: $why" "" "" "" "$label"
+        log "  row $row on $name failed ($why): $(tail -n 3 "$base.txt" | tr '\r\n' '  ')"
+        record "$suite" "$row" "$round" "$name" "error: $why" "" "" "" "" "$label" "$TARGET_RATE"
         return 0
     fi
-    record "$table" "$row" "$name" ok "$json" "$((c1 - c0))" \
-        "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" "$label"
+    record "$suite" "$row" "$round" "$name" ok "$base.json" "$((c1 - c0))" "$((g1 - g0))" \
+        "$((t1 - t0))" "$label" "$TARGET_RATE"
 }
 
-na() { record "$1" "$3" "$2" "$4" "" "" "" "$5"; }
+# rounds SUITE ROW LABEL PREP "SERVERS" ARGS...: ROUNDS measurements of one row,
+# alternating the servers inside each round. PREP: none, or flush (FLUSHALL
+# before every measurement).
+rounds() {
+    local suite=$1 row=$2 label=$3 prep=$4 r s
+    local -a servers
+    read -r -a servers <<<"$5"
+    shift 5
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for s in "${servers[@]}"; do
+            if [[ $prep == flush ]] && running "$s"; then rcli "${SERVER_PORT[$s]}" flushall; fi
+            measure "$suite" "$s" "$row" "$r" "$label" "$@"
+        done
+    done
+}
 
+# median_ops SUITE ROW SERVER: median ops/s of the successful rounds (empty if none)
+median_ops() {
+    python3 - "$ROWS_TSV" "$@" <<'EOF'
+import json, statistics, sys
+path, suite, row, server = sys.argv[1:5]
+ops = []
+for line in open(path):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == suite and f[1] == row and f[3] == server and f[4] == "ok":
+        ops.append(json.load(open(f[5]))["totals"]["ops_sec"])
+if ops:
+    print(statistics.median(ops))
+EOF
+}
+
+# ---------------------------------------------------------------- servers
+REDIS_CMD=("$REDIS_BIN" --port "${SERVER_PORT_OF[redis]}" --save '' --appendonly no --daemonize no)
+read -r -a CS_EXTRA <<<"${CORESHARD_ARGS:-}"
+CS1_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs1]}" --threads 1 "${CS_EXTRA[@]}")
+CS2_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs2]}" --threads 2 "${CS_EXTRA[@]}")
+NULL_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[null]}" --threads 1 --null-server yes "${CS_EXTRA[@]}")
+declare -A SERVER_CPUS_OF=([redis]=$SERVER_CPUS [cs1]=$SERVER_CPUS [cs2]=$CS2_CPUS [null]=$SERVER_CPUS)
+
+# start_all NAME...: the servers of the load sections, all running side by side
+# (idle while another one is measured)
+start_all() {
+    local name
+    for name in "$@"; do
+        running "$name" && continue
+        case $name in
+            redis) start_server redis "$SERVER_CPUS" "${REDIS_CMD[@]}" || die "redis-server failed to start" ;;
+            cs1) start_server cs1 "$SERVER_CPUS" "${CS1_CMD[@]}" ||
+                die "coreshard --threads 1 failed to start (binary: $CS_BIN)" ;;
+            cs2) start_server cs2 "$CS2_CPUS" "${CS2_CMD[@]}" || die "coreshard --threads 2 failed to start" ;;
+            null)
+                if ! start_server null "$SERVER_CPUS" "${NULL_CMD[@]}"; then
+                    log "null server not available (is --null-server supported by this build?): rows marked n/a"
+                fi
+                ;;
+        esac
+    done
+}
+
+# ---------------------------------------------------------------- coreshard-bench rows
 KEYS_MAX_SMALL=$((KEYS_SMALL - 1))
 SMALL=(--key-minimum 0 --key-maximum "$KEYS_MAX_SMALL" -d 32)
 MSET_CMD="MSET$(printf ' __key__ __data__%.0s' {1..10})"
@@ -300,58 +468,97 @@ coll_args() {
 }
 
 RATE=""
-# run_matrix TABLE NAME [null]: rows 1-10 on the running server NAME
-run_matrix() {
-    local table=$1 name=$2 kind=${3:-full}
-    local port=${SERVER_PORT[$name]}
-    log "matrix on $name"
-    measure "$table" "$name" 1 "SET p1 32 B" --ratio 1:0 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
-    if [[ $kind != null ]]; then
-        rcli "$port" flushall
-        load "$name" 2 --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 "${SMALL[@]}" ||
-            log "  (GET rows on $name run without the preload: see their hit rate)"
-    fi
-    measure "$table" "$name" 2 "GET p1" --ratio 0:1 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
-    measure "$table" "$name" 3 "SET p16" --ratio 1:0 --key-pattern R:R --pipeline 16 "${SMALL[@]}"
-    measure "$table" "$name" 4 "GET p16" --ratio 0:1 --key-pattern R:R --pipeline 16 "${SMALL[@]}"
-    [[ $kind == null ]] && return 0
-
-    measure "$table" "$name" 6 "MSET 10 keys" --key-pattern R:R --command "$MSET_CMD" "${SMALL[@]}"
-    measure "$table" "$name" 7 "MGET 10 keys" --key-pattern R:R --command "$MGET_CMD" "${SMALL[@]}"
-    if [[ -z $RATE ]]; then
-        RATE=$(python3 - "$ROWS_TSV" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    f = line.rstrip("\n").split("\t")
-    if f[1] == "2" and f[2] == "redis" and f[3] == "ok":
-        print(max(1, int(json.load(open(f[4]))["totals"]["ops_sec"] / 2)))
-        break
-EOF
-        )
-    fi
-    if [[ -n $RATE ]]; then
-        measure "$table" "$name" 10 "GET p1 at $RATE/s" --ratio 0:1 --key-pattern R:R --pipeline 1 \
-            --rate "$RATE" "${SMALL[@]}"
+run_bench() {
+    local -a full=(redis cs1 cs2)
+    local s id r
+    local all="redis cs1 cs2" p14="redis cs1 cs2"
+    start_all redis cs1 cs2 null
+    if running null; then
+        p14+=" null"
     else
-        na "$table" "$name" 10 "n/a (no Redis row-2 rate)" "GET p1 fixed rate"
+        for r in 1 2 3 4; do na bench null "$r" "n/a (--null-server not accepted)" ""; done
     fi
-    measure "$table" "$name" 8 "INCR zipf 1000 keys" --key-prefix ctr: --key-minimum 0 --key-maximum 999 \
+    log "coreshard-bench rows ($ROUNDS round(s), servers alternating)"
+    # every row finds the 100k keys of rows 1-4, 6, 7, 10 loaded
+    for s in "${full[@]}"; do
+        rcli "${SERVER_PORT[$s]}" flushall
+        load bench bench "$s" preload "preload for rows 1-4, 6, 7, 10" \
+            --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 "${SMALL[@]}" ||
+            log "  (rows on $s run without the preload: see the GET hit rate)"
+    done
+    rounds bench 1 "SET p1 32 B" none "$p14" --ratio 1:0 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
+    rounds bench 2 "GET p1" none "$p14" --ratio 0:1 --key-pattern R:R --pipeline 1 "${SMALL[@]}"
+    rounds bench 3 "SET p16" none "$p14" --ratio 1:0 --key-pattern R:R --pipeline 16 "${SMALL[@]}"
+    rounds bench 4 "GET p16" none "$p14" --ratio 0:1 --key-pattern R:R --pipeline 16 "${SMALL[@]}"
+    rounds bench 6 "MSET 10 keys" none "$all" --key-pattern R:R --command "$MSET_CMD" "${SMALL[@]}"
+    rounds bench 7 "MGET 10 keys" none "$all" --key-pattern R:R --command "$MGET_CMD" "${SMALL[@]}"
+
+    local med
+    med=$(median_ops bench 2 redis)
+    if [[ -n $med ]]; then
+        RATE=$(python3 -c "print(max(1, int($med / 2)))")
+        TARGET_RATE=$RATE
+        rounds bench 10 "GET p1 at $RATE/s" none "$all" --ratio 0:1 --key-pattern R:R --pipeline 1 \
+            --rate "$RATE" "${SMALL[@]}"
+        TARGET_RATE=""
+    else
+        for s in "${full[@]}"; do na bench "$s" 10 "n/a (no Redis row-2 rate)" "GET p1 fixed rate"; done
+    fi
+    rounds bench 8 "INCR zipf 1000 keys" none "$all" --key-prefix ctr: --key-minimum 0 --key-maximum 999 \
         --key-pattern Z:Z --command 'INCR __key__'
-    local id
+    local on
     for id in "${COLL_IDS[@]}"; do
-        # shellcheck disable=SC2086
-        if supported "$port" ${COLL_NEEDS[$id]}; then
+        on=""
+        for s in "${full[@]}"; do
+            # shellcheck disable=SC2086
+            if running "$s" && supported "${SERVER_PORT[$s]}" ${COLL_NEEDS[$id]}; then
+                on+=" $s"
+            else
+                na bench "$s" "$id" "n/a (not supported yet)" "${COLL_LABEL[$id]}"
+            fi
+        done
+        if [[ -n $on ]]; then
             coll_args "$id"
-            measure "$table" "$name" "$id" "${COLL_LABEL[$id]}" "${COLL[@]}"
-        else
-            na "$table" "$name" "$id" "n/a (not supported yet)" "${COLL_LABEL[$id]}"
+            rounds bench "$id" "${COLL_LABEL[$id]}" none "$on" "${COLL[@]}"
         fi
     done
-    rcli "$port" flushall
-    measure "$table" "$name" 5 "SET:GET 1:10 1 KiB zipf 1M keys" --ratio 1:10 -d 1024 --key-pattern Z:Z \
+    rounds bench 5 "SET:GET 1:10 1 KiB zipf 1M keys" flush "$all" --ratio 1:10 -d 1024 --key-pattern Z:Z \
         --key-minimum 0 --key-maximum 999999
+    stop_server null
 }
 
+# ---------------------------------------------------------------- memtier_benchmark rows
+MT_RANGE=(--key-prefix memtier- --key-minimum 1 --key-maximum "$MT_KEYS")
+run_memtier() {
+    local s n total per_conn i=3
+    local all="redis cs1 cs2"
+    start_all redis cs1 cs2
+    log "memtier_benchmark rows ($ROUNDS round(s), servers alternating)"
+    for s in redis cs1 cs2; do
+        rcli "${SERVER_PORT[$s]}" flushall
+        if load memtier memtier "$s" preload "preload for rows M1-M4" \
+            --ratio 1:0 --key-pattern P:P --requests allkeys --pipeline 16 -d 32 "${MT_RANGE[@]}"; then
+            n=$(dbsize "${SERVER_PORT[$s]}")
+            [[ $n == "$MT_KEYS" ]] || log "  WARNING: $s holds $n keys after the memtier preload, expected $MT_KEYS"
+        else
+            log "  (memtier rows on $s run without the preload: see the hit rate)"
+        fi
+    done
+    rounds memtier M1 "SET:GET 1:10 p1" none "$all" --ratio 1:10 -d 32 "${MT_RANGE[@]}" --pipeline 1 \
+        --print-percentiles 50,99,99.9
+    rounds memtier M2 "SET:GET 1:10 p16" none "$all" --ratio 1:10 -d 32 "${MT_RANGE[@]}" --pipeline 16 \
+        --print-percentiles 50,99,99.9
+    for total in "${MT_RATES[@]}"; do
+        per_conn=$((total / CLIENTS))
+        TARGET_RATE=$((per_conn * CLIENTS))
+        rounds memtier "M$i" "SET:GET 1:10 p1 at $TARGET_RATE/s" none "$all" --ratio 1:10 -d 32 "${MT_RANGE[@]}" \
+            --pipeline 1 --rate-limiting "$per_conn" --print-percentiles 50,99,99.9
+        TARGET_RATE=""
+        i=$((i + 1))
+    done
+}
+
+# ---------------------------------------------------------------- memory
 # wait_clients_gone PORT: the generator's connections are closed on the
 # server too (their buffers would otherwise count as data), at most 5 s.
 wait_clients_gone() {
@@ -376,7 +583,7 @@ mem_set() {
     done
     shift
     local port=${SERVER_PORT_OF[$name]} pid u0 u1 r0 r1 n
-    if ! start_server "$name" "$port" "$cpus" "$@"; then
+    if ! start_server "$name" "$cpus" "$@"; then
         printf '%s\t%s\terror: server failed to start\n' "$ds" "$name" >>"$MEM_TSV"
         return 0
     fi
@@ -386,7 +593,7 @@ mem_set() {
     else
         u0=$(used_memory "$port")
         r0=$(rss_bytes "$pid")
-        if load "$name" "mem-$ds" --requests allkeys --pipeline 16 -d 32 "${load_args[@]}"; then
+        if load bench memory "$name" "mem-$ds" "data set $ds" --requests allkeys --pipeline 16 -d 32 "${load_args[@]}"; then
             wait_clients_gone "$port"
             u1=$(used_memory "$port")
             r1=$(rss_bytes "$pid")
@@ -418,48 +625,21 @@ memory() {
         --command "ZADD bigzset 1 __key__" -- "$@"
 }
 
-declare -A SERVER_PORT_OF=([redis]=$PORT_BASE [cs1]=$((PORT_BASE + 1)) [cs2]=$((PORT_BASE + 2)) [null]=$((PORT_BASE + 3)))
-REDIS_CMD=("$REDIS_BIN" --port "${SERVER_PORT_OF[redis]}" --save '' --appendonly no --daemonize no)
-read -r -a CS_EXTRA <<<"${CORESHARD_ARGS:-}"
-CS1_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs1]}" --threads 1 "${CS_EXTRA[@]}")
-CS2_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[cs2]}" --threads 2 "${CS_EXTRA[@]}")
-NULL_CMD=("$CS_BIN" --port "${SERVER_PORT_OF[null]}" --threads 1 --null-server yes "${CS_EXTRA[@]}")
+log "results: $RESULTS/$STAMP.md (raw data: $RAW); sections $SECTIONS; ${ROW_SECS}s per row, $ROUNDS round(s)"
 
-log "results: $RESULTS/$STAMP.md (raw data: $RAW); ${ROW_SECS}s per row"
-
-# ---------------------------------------------------------------- load matrix
 # fail fast: a coreshard that does not start should not cost the Redis rows first
-start_server cs1 "${SERVER_PORT_OF[cs1]}" "$SERVER_CPUS" "${CS1_CMD[@]}" ||
-    die "coreshard --threads 1 failed to start (binary: $CS_BIN)"
-stop_server cs1
-
-start_server redis "${SERVER_PORT_OF[redis]}" "$SERVER_CPUS" "${REDIS_CMD[@]}" ||
-    die "redis-server failed to start"
-run_matrix t1 redis
-stop_server redis
-
-start_server cs1 "${SERVER_PORT_OF[cs1]}" "$SERVER_CPUS" "${CS1_CMD[@]}" ||
-    die "coreshard --threads 1 failed to start"
-run_matrix t1 cs1
-stop_server cs1
-
-start_server cs2 "${SERVER_PORT_OF[cs2]}" "$CS2_CPUS" "${CS2_CMD[@]}" ||
-    die "coreshard --threads 2 failed to start"
-run_matrix t2 cs2
-stop_server cs2
-
-if start_server null "${SERVER_PORT_OF[null]}" "$SERVER_CPUS" "${NULL_CMD[@]}"; then
-    run_matrix t1 null null
-    stop_server null
-else
-    log "null server not available (is --null-server supported by this build?): rows marked n/a"
-    for r in 1 2 3 4; do na t1 null "$r" "n/a (--null-server not accepted)" ""; done
+if want bench || want memtier; then
+    start_all cs1 redis cs2
 fi
+if want bench; then run_bench; fi
+if want memtier; then run_memtier; fi
+for s in redis cs1 cs2 null; do stop_server "$s"; done
 
-# ---------------------------------------------------------------- memory
-memory redis "$SERVER_CPUS" "${REDIS_CMD[@]}"
-memory cs1 "$SERVER_CPUS" "${CS1_CMD[@]}"
-memory cs2 "$CS2_CPUS" "${CS2_CMD[@]}"
+if want memory; then
+    memory redis "$SERVER_CPUS" "${REDIS_CMD[@]}"
+    memory cs1 "$SERVER_CPUS" "${CS1_CMD[@]}"
+    memory cs2 "$CS2_CPUS" "${CS2_CMD[@]}"
+fi
 
 # ---------------------------------------------------------------- report
 MEASURE_WALL=$(($(date +%s) - START_EPOCH))
@@ -467,7 +647,7 @@ WALL=$((SECONDS - SCRIPT_START))
 INVOCATION="${USER_ENV}perf/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 
 export STAMP RAW ROWS_TSV MEM_TSV CMDS SERVERS_TXT WALL MEASURE_WALL INVOCATION ROW_SECS CLIENTS SERVER_CPUS GEN_CPUS CS2_CPUS \
-    RATE MEM_KEYS MEM_HASHES MEM_BIG QUICK CLK_TCK
+    RATE MEM_KEYS MEM_HASHES MEM_BIG QUICK CLK_TCK ROUNDS SECTIONS MT_KEYS
 export M_CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 export M_NPROC=$NPROC
 export M_LOAD="$LOADAVG_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
@@ -478,7 +658,7 @@ export V_REDIS=$("$REDIS_BIN" --version)
 V_CS="commit $GIT_COMMIT${GIT_DIRTY:+ (dirty working tree)}"
 if [[ -n ${CORESHARD_BIN:-} ]]; then V_CS="binary from CORESHARD_BIN (this checkout: $V_CS)"; fi
 export V_CS
-export V_CS_BIN=$CS_BIN V_BENCH_BIN=$BENCH
+export V_CS_BIN=$CS_BIN V_BENCH_BIN=$BENCH V_MEMTIER V_MEMTIER_BIN=$MEMTIER
 export V_BENCH=$("$BENCH" --version 2>/dev/null || echo unknown)
 export V_RUSTC=$(rustc --version 2>/dev/null || echo unknown)
 
@@ -486,4 +666,4 @@ OUT="$RESULTS/$STAMP.md"
 python3 "$SCRIPT_DIR/compare_report.py" >"$OUT"
 cp "$OUT" "$RESULTS/latest.md"
 log "done in ${WALL}s: $OUT (copied to $RESULTS/latest.md)"
-if ((WALL >= 900)); then log "WARNING: the run took ${WALL}s, over the 15-minute budget; lower ROW_SECS"; fi
+if ((WALL >= 1500)); then log "WARNING: the run took ${WALL}s, over 25 minutes; lower ROW_SECS or --rounds"; fi

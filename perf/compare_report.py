@@ -2,27 +2,68 @@
 """Markdown report for perf/compare.sh (standard library only).
 
 Reads the files compare.sh leaves in its raw directory (rows.tsv, memory.tsv,
-commands.txt and the coreshard-bench JSON files they name) and the run
-description from the environment; prints the report on stdout.
+commands.txt and the coreshard-bench and memtier_benchmark JSON files they
+name) and the run description from the environment; prints the report on stdout.
 """
 import json
 import os
-import re
+import statistics
 import sys
 
 E = os.environ
 CLK_TCK = float(E.get("CLK_TCK", "100"))
+ROUNDS = int(E.get("ROUNDS", "1"))
+CS2_CPUS = E.get("CS2_CPUS", "0,1")
 
 SERVER_NAME = {
     "redis": "Redis",
     "cs1": "coreshard t1",
-    "cs2": "coreshard t2 (shares cpu with generator)",
+    "cs2": f"coreshard t2 (cpus {CS2_CPUS}, shared with the generator)",
     "null": "null server",
 }
-ROW_ORDER = ["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9b", "9c", "9d", "10"]
+ROW_ORDER = {
+    "bench": ["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9b", "9c", "9d", "10"],
+    "memtier": ["M1", "M2", "M3", "M4", "M5", "M6"],
+}
+
+
+def bench_figures(data):
+    """Figures of one coreshard-bench JSON file (latencies in ms)."""
+    t = data["totals"]
+    return {
+        "ops_sec": float(t["ops_sec"]),
+        "ops": int(t["ops"]),
+        "p50": t["p50_us"] / 1000.0,
+        "p99": t["p99_us"] / 1000.0,
+        "p999": t["p999_us"] / 1000.0,
+        "errors": int(t.get("errors", 0)),
+        "hits": int(t.get("hits", 0)),
+        "misses": int(t.get("misses", 0)),
+        "secs": float(data.get("duration_secs") or 0),
+    }
+
+
+def memtier_figures(data):
+    """Figures of one memtier_benchmark --json-out-file (latencies are in ms there)."""
+    stats = data["ALL STATS"]
+    t = stats["Totals"]
+    pct = t.get("Percentile Latencies", {})
+    secs = float(stats.get("Runtime", {}).get("Total duration", 0)) / 1000.0
+    return {
+        "ops_sec": float(t["Ops/sec"]),
+        "ops": int(t["Count"]),
+        "p50": pct.get("p50.00"),
+        "p99": pct.get("p99.00"),
+        "p999": pct.get("p99.90"),
+        "errors": int(t.get("Connection Errors", 0)),
+        "hits": round(float(t.get("Hits/sec", 0)) * secs),
+        "misses": round(float(t.get("Misses/sec", 0)) * secs),
+        "secs": secs,
+    }
 
 
 def load_rows(path):
+    """rows.tsv -> {(suite, row, server): [record per round]}, {(suite, row): label}."""
     rows = {}
     labels = {}
     with open(path) as f:
@@ -30,44 +71,54 @@ def load_rows(path):
             line = line.rstrip("\n")
             if not line:
                 continue
-            table, row, server, status, js, ticks, wall, label = (line.split("\t") + [""] * 8)[:8]
-            rec = {"table": table, "row": row, "server": server, "status": status, "label": label}
+            (suite, row, rnd, server, status, js, sticks, gticks, wall_us, label,
+             target) = (line.split("\t") + [""] * 11)[:11]
+            rec = {"suite": suite, "row": row, "round": int(rnd), "server": server,
+                   "status": status, "label": label,
+                   "target": float(target) if target else None}
             if status == "ok":
                 with open(js) as jf:
                     data = json.load(jf)
-                t = data["totals"]
-                rec["ops_sec"] = float(t["ops_sec"])
-                rec["ops"] = int(t["ops"])
-                rec["p50"] = t["p50_us"] / 1000.0
-                rec["p99"] = t["p99_us"] / 1000.0
-                rec["p999"] = t["p999_us"] / 1000.0
-                rec["errors"] = int(t.get("errors", 0))
-                rec["hits"] = int(t.get("hits", 0))
-                rec["misses"] = int(t.get("misses", 0))
-                cpu_s = int(ticks) / CLK_TCK
+                rec.update(memtier_figures(data) if suite == "memtier" else bench_figures(data))
+                # busy % over the generator's own measured duration: memtier's
+                # process outlives its test by up to a second of idle waiting
+                secs = rec["secs"] if rec["secs"] > 0 else int(wall_us) / 1e6
+                cpu_s = int(sticks) / CLK_TCK
                 rec["cpu_us_op"] = cpu_s * 1e6 / rec["ops"] if rec["ops"] else None
-                rec["cpu_util"] = cpu_s / float(wall) if float(wall) > 0 else None
-                rec["commands"] = data.get("commands", {})
-                rec["rate"] = (data.get("config") or {}).get("rate")
-                rec["gen_util"] = generator_util(js[: -len(".json")] + ".txt", float(wall))
-            rows[(row, server)] = rec
-            if label and (row not in labels or server == "redis"):
-                labels[row] = label
+                rec["cpu_util"] = cpu_s / secs if secs > 0 else None
+                rec["gen_util"] = int(gticks) / CLK_TCK / secs if secs > 0 else None
+            rows.setdefault((suite, row, server), []).append(rec)
+            if label and ((suite, row) not in labels or server == "redis"):
+                labels[(suite, row)] = label
     return rows, labels
 
 
-def generator_util(txt, wall):
-    """Load generator CPU / wall time, from the summary line coreshard-bench prints
-    ("generator cpu: user U s, sys S s, ..."); None when absent."""
-    m = None
-    try:
-        with open(txt) as f:
-            m = re.search(r"generator cpu: user ([0-9.]+) s, sys ([0-9.]+) s", f.read())
-    except OSError:
-        pass
-    if not m or wall <= 0:
-        return None
-    return (float(m.group(1)) + float(m.group(2))) / wall
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(recs):
+    """Medians over the successful rounds of one row on one server."""
+    ok = [r for r in recs if r["status"] == "ok"]
+    s = {"rounds": len(recs), "ok": len(ok), "recs": recs,
+         "failed": [r for r in recs if r["status"] != "ok"]}
+    if not ok:
+        s["status"] = recs[0]["status"]
+        return s
+    s["status"] = "ok"
+    for k in ("ops_sec", "p50", "p99", "p999", "cpu_us_op", "cpu_util", "gen_util"):
+        s[k] = median([r.get(k) for r in ok])
+    for k in ("ops_sec", "cpu_us_op"):
+        vals = [r[k] for r in ok if r.get(k) is not None]
+        s[k + "_range"] = (min(vals), max(vals)) if len(vals) > 1 else None
+    s["errors"] = sum(r["errors"] for r in ok)
+    s["hits"] = sum(r["hits"] for r in ok)
+    s["misses"] = sum(r["misses"] for r in ok)
+    s["target"] = ok[0]["target"]
+    if s["target"]:
+        s["reached"] = sum(1 for r in ok if r["ops_sec"] >= 0.97 * r["target"])
+    return s
 
 
 def machine_cpu():
@@ -97,49 +148,70 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
-def notes(rec):
+def fmt_range(rng, digits):
+    if rng is None:
+        return "—"
+    return f"{rng[0]:,.{digits}f}–{rng[1]:,.{digits}f}"
+
+
+def pct(v):
+    return "—" if v is None else f"{100 * v:.0f}%"
+
+
+def notes(s):
     out = []
-    if rec.get("rate") and rec["ops_sec"] < 0.97 * float(rec["rate"]):
-        out.append("**rate not sustained**: the server fell behind, latencies include the backlog")
-    if rec.get("errors"):
-        out.append(f"errors {rec['errors']:,}")
-    if rec.get("gen_util") is not None:
-        out.append(f"generator CPU {100 * rec['gen_util']:.0f}%")
-    hm = rec.get("hits", 0) + rec.get("misses", 0)
-    if hm and rec["server"] != "null":
-        out.append(f"hit rate {100.0 * rec['hits'] / hm:.0f}%")
+    if s.get("target"):
+        target = f"{s['target']:,.0f}/s"
+        if s["reached"] == s["ok"]:
+            out.append(f"rate {target} reached" + (f" in all {s['ok']} rounds" if s["ok"] > 1 else ""))
+        else:
+            out.append(f"**rate {target} not reached** in {s['ok'] - s['reached']} of {s['ok']} "
+                       "round(s): the server or the generator fell behind")
+    if s["failed"]:
+        out.append(f"{len(s['failed'])} of {s['rounds']} rounds failed ({s['failed'][0]['status']})")
+    if s.get("errors"):
+        out.append(f"errors {s['errors']:,}")
+    hm = s.get("hits", 0) + s.get("misses", 0)
+    if hm and s["recs"][0]["server"] != "null":
+        out.append(f"hit rate {100.0 * s['hits'] / hm:.0f}%")
     return "; ".join(out)
 
 
-def perf_table(rows, labels, servers):
+def perf_table(rows, labels, suite, servers):
     out = [
-        "| row | server | ops/s | p50 ms | p99 ms | p99.9 ms | CPU µs/op | server CPU | ops ratio | CPU ratio | notes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| row | server | ops/s | ops/s range | p50 ms | p99 ms | p99.9 ms | CPU µs/op | CPU µs/op range "
+        "| server CPU | generator CPU | ops ratio | CPU ratio | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for row in ROW_ORDER:
-        base = rows.get((row, "redis"))
+    for row in ROW_ORDER[suite]:
+        base_recs = rows.get((suite, row, "redis"))
+        base = summarize(base_recs) if base_recs else None
         for server in servers:
-            rec = rows.get((row, server))
-            if rec is None:
+            recs = rows.get((suite, row, server))
+            if not recs:
                 continue
-            name = f"{row} {labels.get(row, '')}".strip()
-            if rec["status"] != "ok":
-                out.append(f"| {name} | {SERVER_NAME[server]} | {rec['status']} | | | | | | | | |")
+            s = summarize(recs)
+            name = f"{row} {labels.get((suite, row), '')}".strip()
+            if s["status"] != "ok":
+                out.append(f"| {name} | {SERVER_NAME[server]} | {s['status']} | | | | | | | | | | | |")
                 continue
             ok_base = base is not None and base["status"] == "ok" and server != "redis"
             out.append(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                     name,
                     SERVER_NAME[server],
-                    fmt(rec["ops_sec"], 0),
-                    fmt(rec["p50"], 3),
-                    fmt(rec["p99"], 3),
-                    fmt(rec["p999"], 3),
-                    fmt(rec["cpu_us_op"], 2),
-                    "—" if rec["cpu_util"] is None else f"{100 * rec['cpu_util']:.0f}%",
-                    ratio(rec["ops_sec"], base["ops_sec"]) if ok_base else "—",
-                    ratio(rec["cpu_us_op"], base["cpu_us_op"]) if ok_base else "—",
-                    notes(rec),
+                    fmt(s["ops_sec"], 0),
+                    fmt_range(s["ops_sec_range"], 0),
+                    fmt(s["p50"], 3),
+                    fmt(s["p99"], 3),
+                    fmt(s["p999"], 3),
+                    fmt(s["cpu_us_op"], 2),
+                    fmt_range(s["cpu_us_op_range"], 2),
+                    pct(s["cpu_util"]),
+                    pct(s["gen_util"]),
+                    ratio(s["ops_sec"], base["ops_sec"]) if ok_base else "—",
+                    ratio(s["cpu_us_op"], base["cpu_us_op"]) if ok_base else "—",
+                    notes(s),
                 )
             )
     return "\n".join(out)
@@ -216,31 +288,31 @@ def servers(path):
 
 
 def commands(path):
-    out = []
-    current = None
+    """The generator command lines, grouped by section and server in run order."""
+    groups = {}
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
-            if not line:
-                continue
-            server, row, cmd = line.split("\t", 2)
-            group = (server, row.startswith("mem-"))
-            if group != current:
-                if current is not None:
-                    out.append("```")
-                title = SERVER_NAME.get(server, server) + (", memory" if group[1] else "")
-                out.append(f"\n{title}:\n\n```")
-                current = group
-            out.append(f"# row {row}\n{cmd}")
-    if current is not None:
+            if line:
+                server, section, title, cmd = line.split("\t", 3)
+                groups.setdefault((section, server), []).append((title, cmd))
+    kinds = {"bench": "coreshard-bench rows", "memtier": "memtier_benchmark rows",
+             "memory": "memory (coreshard-bench)"}
+    out = []
+    for (section, server), lines in groups.items():
+        out.append(f"\n{SERVER_NAME.get(server, server)}, {kinds.get(section, section)}:\n\n```")
+        for title, cmd in lines:
+            out.append(f"# {title}\n{cmd}")
         out.append("```")
     return "\n".join(out)
 
 
 def main():
     rows, labels = load_rows(E["ROWS_TSV"])
+    sections = E.get("SECTIONS", "bench,memtier,memory").split(",")
     quick = E.get("QUICK") == "1"
     wall = int(E["WALL"])
+    secs = E["ROW_SECS"]
     p = print
     p(f"# coreshard vs Redis: {E['STAMP']}{' (quick smoke run)' if quick else ''}")
     p()
@@ -249,27 +321,37 @@ def main():
         st = f"{st[:10]} {st[11:13]}:{st[13:15]}:{st[15:17]} UTC"
     p(f"- Date: {st}")
     p(f"- Command: `{E['INVOCATION']}`")
-    p(f"- Wall time: {wall // 60} min {wall % 60} s ({int(E['MEASURE_WALL'])} s after the build)")
+    p(f"- Sections: {', '.join(sections)}")
+    p(f"- Wall time: {wall // 60} min {wall % 60} s ({int(E['MEASURE_WALL'])} s after the builds)")
     p(f"- Machine: {E['M_CPU']}; nproc {E['M_NPROC']}; kernel {E['M_KERNEL']}; memory {E['M_MEM']}")
     p(f"- Redis: {E['V_REDIS']}")
     p(f"- coreshard: {E['V_CS']}: `{E['V_CS_BIN']}`")
     p(f"- Load generator: {E['V_BENCH']} (`{E['V_BENCH_BIN']}`)")
+    if "memtier" in sections:
+        p(f"- memtier_benchmark: {E.get('V_MEMTIER', '?')} (`{E.get('V_MEMTIER_BIN', '?')}`)")
     p(f"- Rust: {E['V_RUSTC']}")
     p(
-        f"- Load: coreshard-bench `-t 1 -c {E['CLIENTS']} --distinct-client-seed --test-time {E['ROW_SECS']}` "
-        f"per row, pinned with `taskset -c {E['GEN_CPUS']}`; servers pinned to cpu {E['SERVER_CPUS']} "
-        f"(coreshard `--threads 2`: cpus {E['CS2_CPUS']}, shared with the generator)."
+        f"- Load: one generator process per row, `-t 1 -c {E['CLIENTS']} --distinct-client-seed "
+        f"--test-time {secs}`, pinned with `taskset -c {E['GEN_CPUS']}`; servers pinned to cpu "
+        f"{E['SERVER_CPUS']} (coreshard `--threads 2`: cpus {E['CS2_CPUS']}, shared with the generator)."
+    )
+    p(
+        f"- Rounds: **{ROUNDS}** per row. Every load row is measured {ROUNDS} time(s) per server, the "
+        "servers alternating (Redis, coreshard t1, coreshard t2, null server, Redis, ...; all of them "
+        "running side by side, idle when not measured), so slow drift of the machine affects every "
+        "server alike. Every figure is the median of the rounds; the range columns are min–max "
+        "over the rounds (— with one round); ratios are computed from the medians."
     )
     p(
         "- CPU µs/op: server utime+stime (`/proc/PID/stat`, all threads) during the row divided by the "
-        "operations the generator completed; server CPU = CPU seconds / wall seconds of the row. "
-        "Ratios are coreshard / Redis (or null / Redis) for the same row: ops ratio > 1 and CPU ratio < 1 "
-        "favour coreshard."
+        "operations the generator completed; server CPU = server CPU seconds / the test duration the "
+        "generator reports; generator CPU = the same for the generator process (its utime+stime as the "
+        "script reaps it: cutime+cstime of the script's `/proc/PID/stat`); near 100% means the "
+        "generator, not the server, limited the row. Ratios are coreshard / Redis (or null / Redis) for the same row: "
+        "ops ratio > 1 and CPU ratio < 1 favour coreshard."
     )
-    p("- notes: generator CPU = the load generator's own CPU / wall time (near 100% means the "
-      "generator, not the server, limited the row); hit rate = GET-type hits / (hits + misses).")
-    p(f"- Row 10 sends GETs at a fixed {E.get('RATE') or '—'} req/s (half of Redis's row-2 throughput); "
-      "its latencies count from each request's intended send time.")
+    p("- notes: hit rate = GET-type hits / (hits + misses); a fixed-rate row counts as reached "
+      "in a round when its ops/s are at least 97% of the target.")
     mc = machine_cpu()
     if mc:
         p(f"- Whole machine during the run: {mc[0]:.0f}% of all cpus busy (ours and others' "
@@ -277,41 +359,66 @@ def main():
     p(f"- Load average (1/5/15 min): {E.get('M_LOAD', '?')}. The machine is shared and virtualised: "
       "absolute numbers wander between runs; compare rows within one run, and read CPU µs/op "
       "before ops/s when the server CPU column is well below 100%.")
-    p()
-    p("## coreshard --threads 1 vs Redis (and the null server, rows 1-4)")
-    p()
-    p(perf_table(rows, labels, ["redis", "cs1", "null"]))
-    p()
-    p("## coreshard --threads 2 vs Redis")
-    p()
-    p(f"coreshard runs on cpus {E['CS2_CPUS']} and so shares a core with the load generator; "
-      "the Redis rows are the same measurements as in the first table.")
-    p()
-    p(perf_table(rows, labels, ["redis", "cs2"]))
-    p()
-    p("## Memory")
-    p()
-    p("Fresh server per data set; Δ = after loading minus before (INFO `used_memory`, "
-      "`VmRSS` of `/proc/PID/status`); per key = Δ / keys loaded; ratio = coreshard / Redis per key.")
-    p()
-    p(memory_table(E["MEM_TSV"]))
+    if "bench" in sections:
+        p()
+        p("## coreshard-bench: coreshard --threads 1 vs Redis (and the null server, rows 1-4)")
+        p()
+        p(perf_table(rows, labels, "bench", ["redis", "cs1", "null"]))
+        p()
+        p("## coreshard-bench: coreshard --threads 2 vs Redis")
+        p()
+        p(f"coreshard runs on cpus {CS2_CPUS} and so shares a core with the load generator; "
+          "the Redis rows are the same measurements as in the first table.")
+        p()
+        p(perf_table(rows, labels, "bench", ["redis", "cs2"]))
+    if "memtier" in sections:
+        p()
+        p("## memtier_benchmark: coreshard --threads 1 and --threads 2 vs Redis")
+        p()
+        p(f"memtier_benchmark `-t 1 -c {E['CLIENTS']}`, SET:GET 1:10, 32 B values, uniform keys "
+          f"`memtier-1` .. `memtier-{int(E['MT_KEYS'])}` (all preloaded), {secs} s per row. "
+          f"coreshard t2 runs on cpus {CS2_CPUS}, shared with memtier. Latencies are memtier's "
+          "(from each request's actual send time: at a fixed rate, a server that falls behind shows "
+          "as a missed rate rather than in the percentiles).")
+        p()
+        p(perf_table(rows, labels, "memtier", ["redis", "cs1", "cs2"]))
+    if "memory" in sections:
+        p()
+        p("## Memory")
+        p()
+        p("Fresh server per data set (measured once, not in rounds); Δ = after loading minus before "
+          "(INFO `used_memory`, `VmRSS` of `/proc/PID/status`); per key = Δ / keys loaded; "
+          "ratio = coreshard / Redis per key.")
+        p()
+        p(memory_table(E["MEM_TSV"]))
     p()
     p("## Row details")
     p()
-    p("- 1-4: SET/GET over 100k keys (`memtier-N`), 32 B values, uniform random keys; "
-      "GET rows run after a preload of all 100k keys. Pipeline 1 or 16.")
-    p("- 5: SET:GET 1:10, 1 KiB values, zipf (exponent 0.99) over 1M keys, after FLUSHALL "
-      "(misses count as operations).")
-    p("- 6/7: MSET/MGET of 10 random keys out of the 100k (one op = one command).")
-    p("- 8: INCR, zipf over 1000 counters. 9a-9d: collection commands, run only where "
-      "`COMMAND INFO` knows them.")
-    p("- 10: GET, pipeline 1, fixed rate.")
+    if "bench" in sections:
+        p("- 1-4: SET/GET over 100k keys (`memtier-N`), 32 B values, uniform random keys, after a "
+          "preload of all 100k keys (SET rows overwrite). Pipeline 1 or 16.")
+        p("- 5: SET:GET 1:10, 1 KiB values, zipf (exponent 0.99) over 1M keys, after a FLUSHALL "
+          "before every round (misses count as operations).")
+        p("- 6/7: MSET/MGET of 10 random keys out of the 100k (one op = one command).")
+        p("- 8: INCR, zipf over 1000 counters. 9a-9d: collection commands, run only where "
+          "`COMMAND INFO` knows them.")
+        p(f"- 10: GET, pipeline 1, at a fixed {E.get('RATE') or '—'} req/s for every server (half of "
+          "Redis's median row-2 throughput); coreshard-bench counts its latencies from each "
+          "request's intended send time.")
+    if "memtier" in sections:
+        p("- M1/M2: memtier SET:GET 1:10, unlimited rate, pipeline 1 / 16.")
+        p("- M3/M4: the same at pipeline 1 and a fixed total rate (`--rate-limiting` is per "
+          f"connection: total / {E['CLIENTS']}). memtier sends each connection's requests of a "
+          "20 ms slice back to back, one in flight, so the rate is reached only when those "
+          "round trips fit into the slice.")
     p()
     p("## Commands")
     p()
     p(servers(E["SERVERS_TXT"]))
     p()
-    p("Every load generator command line of this run (`(load)` = unmeasured data loading):")
+    p("Every load generator command line of this run (preloads and data sets are unmeasured; "
+      "a measured row is shown for round 1, later rounds differ only in the `-rN` of the "
+      "output file):")
     p(commands(E["CMDS"]))
 
 
