@@ -1,6 +1,6 @@
-//! Differential tests: the same scripted commands run against the reference
-//! `redis-server` (7.0) and against coreshard (3 threads); raw RESP replies must
-//! match byte for byte.
+//! Differential tests: scripted commands run against coreshard (3 threads) and
+//! the raw RESP replies must match those of the reference `redis-server` 7.0.15
+//! byte for byte.
 //!
 //! Case files live in `tests/cases/*.txt`, one command per line, quoted like
 //! `redis-cli` input (`"..."` with `\n \r \t \" \\ \xHH` escapes, `'...'` with
@@ -8,15 +8,31 @@
 //! `~ ` marks a reply whose top-level elements may come in any order (compared as
 //! a multiset); `* ` compares only the reply's RESP type (for replies carrying
 //! ids, addresses or times). Each file runs on one fresh connection after
-//! FLUSHALL.
+//! FLUSHALL, once command by command and once as a single pipeline.
+//!
+//! Redis's replies are stored beside each case file in `tests/cases/<name>.redis`
+//! (format in `tests/common/reference.rs`; `~ ` replies are stored with their
+//! elements sorted, `* ` replies as their type only), so these tests need no
+//! Redis. When `/usr/bin/redis-server` (or `$COREDIFF_REDIS_SERVER`) exists, the
+//! stored replies are also checked against it, and
+//! `cases_are_deterministic_on_redis` checks that two fresh servers agree.
+//! After adding or changing cases, regenerate the stored replies with
+//!
+//! ```sh
+//! COREDIFF_RECORD=1 cargo test --release --test differential
+//! ```
 //!
 //! `COREDIFF_SHOW=1 cargo test --release --test differential -- --nocapture
 //! --test-threads 1` prints every case with both replies.
 
 mod common;
 
+use common::reference::{Item, Reference, compare_replies, redis_server_available, show};
 use common::*;
 use std::path::Path;
+
+/// How to regenerate the stored replies.
+const RECORD_WITH: &str = "COREDIFF_RECORD=1 cargo test --release --test differential";
 
 /// One scripted command.
 struct Case {
@@ -195,19 +211,6 @@ fn canonical(reply: &Resp, raw: &[u8], mode: Mode) -> Vec<u8> {
     out
 }
 
-fn show(b: &[u8]) -> String {
-    let s: String = b
-        .iter()
-        .flat_map(|&c| std::ascii::escape_default(c))
-        .map(char::from)
-        .collect();
-    if s.len() > 400 {
-        format!("{}... ({} bytes)", &s[..400], b.len())
-    } else {
-        s
-    }
-}
-
 /// Runs every case on a connection; returns the canonical replies.
 fn run_cases(port: u16, cases: &[Case]) -> Vec<Vec<u8>> {
     let mut c = Raw::connect(port);
@@ -257,35 +260,45 @@ fn run_cases_pipelined(port: u16, cases: &[Case]) -> Vec<Vec<u8>> {
     out
 }
 
-fn compare(name: &str, expected_from: &str, a: &[Vec<u8>], actual_from: &str, b: &[Vec<u8>]) {
-    let cases = load_cases(name);
-    let mut report = String::new();
-    let mut bad = 0;
-    for ((case, x), y) in cases.iter().zip(a).zip(b) {
-        if x != y {
-            bad += 1;
-            report.push_str(&format!(
-                "\n{name}.txt:{}: {}\n    {expected_from:>9}: {}\n    {actual_from:>9}: {}\n",
-                case.line,
-                case.text,
-                show(x),
-                show(y)
-            ));
-        }
-    }
-    assert!(
-        bad == 0,
-        "{bad} of {} cases in {name}.txt differ:{report}",
-        cases.len()
-    );
+/// The cases as checked items (labelled `<name>.txt:<line>`).
+fn items(name: &str, cases: &[Case]) -> Vec<Item> {
+    cases
+        .iter()
+        .map(|case| Item {
+            label: format!("{name}.txt:{}", case.line),
+            command: case.text.clone(),
+        })
+        .collect()
 }
 
-/// Runs a case file against redis-server and coreshard and compares replies.
+/// Compares two servers' replies to a case file (the determinism check).
+fn compare(name: &str, expected_from: &str, a: &[Vec<u8>], actual_from: &str, b: &[Vec<u8>]) {
+    let cases = load_cases(name);
+    if let Err(report) = compare_replies(&items(name, &cases), expected_from, a, actual_from, b) {
+        panic!("{name}.txt:{report}");
+    }
+}
+
+/// Runs a case file against coreshard and compares with Redis's stored replies
+/// (re-checked against a live redis-server when one is installed).
 fn differential(name: &str) {
     let cases = load_cases(name);
-    let redis = RedisServer::start();
+    let about = [
+        format!("Replies of the reference redis-server to tests/cases/{name}.txt, in case order"),
+        "('~ ' replies with their elements sorted, '* ' replies as their type only).".into(),
+    ];
+    let about: Vec<&str> = about.iter().map(String::as_str).collect();
+    let reference = Reference {
+        name,
+        about: &about,
+        record_with: RECORD_WITH,
+    };
+    let items = items(name, &cases);
+    let want = reference.expected(&items, || {
+        let redis = RedisServer::start();
+        run_cases(redis.port, &cases)
+    });
     let ours = Server::start();
-    let want = run_cases(redis.port, &cases);
     let got = run_cases(ours.port, &cases);
     // `COREDIFF_SHOW=1 cargo test --release --test differential -- --nocapture`
     // prints every case with both replies (handy when writing new cases).
@@ -299,9 +312,35 @@ fn differential(name: &str) {
             }
         }
     }
-    compare(name, "redis", &want, "coreshard", &got);
-    let piped = run_cases_pipelined(ours.port, &cases);
-    compare(name, "redis", &want, "pipelined", &piped);
+    let check = |actual_from: &str, actual: &[Vec<u8>]| {
+        if let Err(report) = compare_replies(&items, "redis", &want, actual_from, actual) {
+            panic!("{name}.txt (redis = replies stored in tests/cases/{name}.redis):{report}");
+        }
+    };
+    check("coreshard", &got);
+    check("pipelined", &run_cases_pipelined(ours.port, &cases));
+}
+
+/// The stored-reply escaping and the command quoting read back exactly.
+#[test]
+fn stored_reply_encoding_round_trips() {
+    use common::reference::{escape, quote_args, unescape};
+    let all: Vec<u8> = (0..=255).collect();
+    let e = escape(&all);
+    assert!(!e.contains(['\n', '\r']), "one line: {e}");
+    assert_eq!(unescape(&e).unwrap(), all);
+    assert_eq!(escape(b"$3\r\nfoo\r\n"), "$3\\r\\nfoo\\r\\n");
+    assert!(unescape("\\q").is_err());
+    assert!(unescape("\\x4").is_err());
+    let args: Vec<Vec<u8>> = vec![
+        b"SET".to_vec(),
+        b"".to_vec(),
+        b"a b".to_vec(),
+        b"q\"'\\".to_vec(),
+        all.clone(),
+    ];
+    assert_eq!(split_args(&quote_args(&args)).unwrap(), args);
+    assert_eq!(quote_args(&["LPUSH", "k", "", "x"]), "LPUSH k \"\" x");
 }
 
 macro_rules! case_files {
@@ -315,8 +354,16 @@ macro_rules! case_files {
 
         /// The scripts themselves must be deterministic: two fresh Redis servers
         /// give identical replies (catches cases that depend on time or ids).
+        /// Needs a live redis-server; skipped with a note without one.
         #[test]
         fn cases_are_deterministic_on_redis() {
+            if !redis_server_available() {
+                common::reference::note(&format!(
+                    "no redis-server at {}: cases_are_deterministic_on_redis skipped",
+                    common::reference::redis_server_path().display()
+                ));
+                return;
+            }
             let a = RedisServer::start();
             let b = RedisServer::start();
             $(

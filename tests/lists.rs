@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::reference::{Item, Reference, compare_replies, quote_args};
 use common::*;
 use coreshard::command::list::{End, WrongType, lmove, mpop, pop_count, push};
 use coreshard::storage::Db;
@@ -561,12 +562,10 @@ fn type_and_expiry_interplay() {
     assert_eq!(lrange(&mut c, "l2"), strs(&["A", "b", "c"]));
 }
 
-/// Random list commands over a few keys (spread over shards, one of them a
-/// string) against the reference redis-server: every raw reply must match.
-#[test]
-fn random_ops_match_redis() {
-    let redis = RedisServer::start();
-    let ours = Server::start();
+/// The random list command sequence of [`random_ops_match_redis`]: a fixed seed,
+/// a few keys (spread over shards, one of them a string), three node sizes.
+/// Returns (label, arguments) pairs.
+fn random_list_ops() -> Vec<(String, Vec<String>)> {
     let mut seed: u64 = 0x2545f4914f6cdd1d;
     let mut rnd = move |n: usize| {
         seed ^= seed << 13;
@@ -581,15 +580,17 @@ fn random_ops_match_redis() {
         "0", "1", "2", "-1", "-2", "3", "5", "-5", "10", "-10", "100",
     ];
     let ends = ["LEFT", "RIGHT"];
+    let mut ops: Vec<(String, Vec<String>)> = Vec::new();
+    let mut push = |label: String, cmd: &[&str]| {
+        ops.push((label, cmd.iter().map(|a| a.to_string()).collect()));
+    };
     for fill in ["-1", "2", "5"] {
-        let mut a = redis.raw();
-        let mut b = ours.raw();
         for c in [
             vec!["FLUSHALL"],
             vec!["SET", "s", "str"],
             vec!["CONFIG", "SET", "list-max-listpack-size", fill],
         ] {
-            assert_eq!(a.cmd(&c), b.cmd(&c));
+            push(format!("fill {fill} setup"), &c);
         }
         for step in 0..2500 {
             let k = keys[rnd(keys.len())];
@@ -637,20 +638,58 @@ fn random_ops_match_redis() {
                     ["1", "2", "5"][rnd(3)],
                 ],
             };
-            let want = a.cmd(&cmd);
-            let got = b.cmd(&cmd);
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&want),
-                "fill {fill} step {step}: {cmd:?}"
-            );
+            push(format!("fill {fill} step {step}"), &cmd);
             if step % 100 == 0 {
                 for k in keys {
-                    let c = ["LRANGE", k, "0", "-1"];
-                    assert_eq!(a.cmd(&c), b.cmd(&c), "fill {fill} step {step} {k}");
+                    push(
+                        format!("fill {fill} step {step} (whole list)"),
+                        &["LRANGE", k, "0", "-1"],
+                    );
                 }
             }
         }
+    }
+    ops
+}
+
+/// Sends the commands one by one on one connection; returns the raw replies.
+fn raw_replies(port: u16, ops: &[(String, Vec<String>)]) -> Vec<Vec<u8>> {
+    let mut c = Raw::connect(port);
+    ops.iter().map(|(_, cmd)| c.cmd(cmd)).collect()
+}
+
+/// Random list commands ([`random_list_ops`]) against coreshard: every raw reply
+/// must match the reference Redis's, stored in `tests/cases/lists_random.redis`
+/// (re-checked against a live redis-server when one is installed; regenerated
+/// with `COREDIFF_RECORD=1 cargo test --release --test lists random_ops`).
+#[test]
+fn random_ops_match_redis() {
+    let ops = random_list_ops();
+    let items: Vec<Item> = ops
+        .iter()
+        .map(|(label, cmd)| Item {
+            label: label.clone(),
+            command: quote_args(cmd),
+        })
+        .collect();
+    let reference = Reference {
+        name: "lists_random",
+        about: &[
+            "Replies of the reference redis-server to the random list commands of",
+            "random_ops_match_redis in tests/lists.rs (fixed seed), in order.",
+        ],
+        record_with: "COREDIFF_RECORD=1 cargo test --release --test lists random_ops",
+    };
+    let want = reference.expected(&items, || {
+        let redis = RedisServer::start();
+        raw_replies(redis.port, &ops)
+    });
+    let ours = Server::start();
+    let got = raw_replies(ours.port, &ops);
+    if let Err(report) = compare_replies(&items, "redis", &want, "coreshard", &got) {
+        panic!(
+            "random list commands (redis = replies stored in tests/cases/lists_random.redis):{report}"
+        );
     }
 }
 

@@ -4,6 +4,8 @@
 //!   learns the port from its "Ready to accept connections" line; the child is
 //!   killed and reaped on drop.
 //! * [`RedisServer`] starts the reference `redis-server` for differential tests.
+//! * [`reference`] keeps the replies recorded from it in `tests/cases/*.redis`,
+//!   so the differential tests also run where it is not installed.
 //! * [`Raw`] is a plain TCP client with a small RESP2/RESP3 reader, for byte-exact
 //!   checks and malformed input.
 //! * [`in_process`] runs the engine inside the test process (one per test binary).
@@ -11,6 +13,8 @@
 //! Nothing here sleeps to wait for readiness: every wait is a poll with a deadline.
 
 #![allow(dead_code)]
+
+pub mod reference;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -154,9 +158,6 @@ pub fn connect_redis(port: u16) -> redis::Connection {
     conn
 }
 
-/// Path of the reference server.
-pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
 /// A running reference `redis-server`.
 pub struct RedisServer {
     child: Child,
@@ -167,7 +168,8 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// Starts `redis-server` on a free port with persistence off. Fails the test
-    /// with a clear message if it is not installed.
+    /// with a clear message if it is not installed (see
+    /// [`reference::redis_server_available`] for tests that can do without it).
     pub fn start() -> RedisServer {
         RedisServer::start_with(&[])
     }
@@ -179,16 +181,18 @@ impl RedisServer {
 
     /// `redis-server <first...> --port P ... <extra...>`.
     pub fn start_args(first: &[&str], extra: &[&str]) -> RedisServer {
+        let path = reference::redis_server_path();
         assert!(
-            std::path::Path::new(REDIS_SERVER).exists(),
-            "{REDIS_SERVER} is missing: differential tests need the reference Redis 7.0 \
-             server (apt-get install -y redis-server; .ci/run does it)"
+            path.is_file(),
+            "{} is missing: this test needs the reference Redis 7.0 server \
+             (apt-get install -y redis-server; .ci/run does it)",
+            path.display()
         );
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();
             let dir = TempDir::new("redis-ref");
-            let mut child = Command::new(REDIS_SERVER)
+            let mut child = Command::new(&path)
                 .args(first)
                 .args([
                     "--port",
