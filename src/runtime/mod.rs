@@ -302,6 +302,33 @@ mod tests {
     }
 
     #[test]
+    fn outgoing_connection_through_the_ring() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut got = [0u8; 4];
+            c.read_exact(&mut got).unwrap();
+            assert_eq!(&got, b"PING");
+            c.write_all(b"PONG").unwrap();
+        });
+        on_loop(move |done| {
+            spawn(async move {
+                let s = Socket::connect(addr, 1 << 20).await.unwrap();
+                s.write_bytes(b"PING");
+                let mut buf = Vec::new();
+                while buf.len() < 4 {
+                    assert!(s.read_into(&mut buf).await > 0, "peer closed early");
+                }
+                assert_eq!(buf, b"PONG");
+                s.close();
+                done.set(true);
+            });
+        });
+        peer.join().unwrap();
+    }
+
+    #[test]
     fn file_append_through_the_ring() {
         let dir = std::env::temp_dir().join(format!("coreshard-rt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -642,6 +642,47 @@ impl Socket {
         Socket(s)
     }
 
+    /// Opens a TCP connection to `addr` through the ring (the outgoing side a
+    /// replica or a cluster bus uses) and serves it like an accepted one.
+    pub async fn connect(addr: std::net::SocketAddr, input_limit: usize) -> std::io::Result<Socket> {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM.cloexec(),
+            Some(socket2::Protocol::TCP),
+        )?;
+        let _ = sock.set_nodelay(true);
+        let sa = socket2::SockAddr::from(addr);
+        // The address travels with the operation: the kernel reads it until
+        // the connect completes.
+        // SAFETY: `sa` points to `sa.len()` initialised bytes of a sockaddr.
+        let raw =
+            unsafe { std::slice::from_raw_parts(sa.as_ptr() as *const u8, sa.len() as usize) }
+                .to_vec();
+        let op = Rc::new(IoOp {
+            result: Cell::new(None),
+            waker: Cell::new(None),
+            buf: RefCell::new(raw),
+        });
+        let (ptr, len) = {
+            let b = op.buf.borrow();
+            (b.as_ptr() as *const libc::sockaddr, b.len() as libc::socklen_t)
+        };
+        let r = reactor();
+        let id = r.add_op(Op::Io(op.clone()));
+        use std::os::fd::AsRawFd;
+        r.push(
+            opcode::Connect::new(types::Fd(sock.as_raw_fd()), ptr, len)
+                .build()
+                .user_data(id),
+        );
+        let res = IoWait { op, id, done: false }.await;
+        if res < 0 {
+            return Err(std::io::Error::from_raw_os_error(-res));
+        }
+        use std::os::fd::IntoRawFd;
+        Ok(Socket::new(sock.into_raw_fd(), input_limit))
+    }
+
     /// The socket's descriptor.
     pub fn fd(&self) -> RawFd {
         self.0.fd
