@@ -644,7 +644,10 @@ impl Socket {
 
     /// Opens a TCP connection to `addr` through the ring (the outgoing side a
     /// replica or a cluster bus uses) and serves it like an accepted one.
-    pub async fn connect(addr: std::net::SocketAddr, input_limit: usize) -> std::io::Result<Socket> {
+    pub async fn connect(
+        addr: std::net::SocketAddr,
+        input_limit: usize,
+    ) -> std::io::Result<Socket> {
         let sock = socket2::Socket::new(
             socket2::Domain::for_address(addr),
             socket2::Type::STREAM.cloexec(),
@@ -665,7 +668,10 @@ impl Socket {
         });
         let (ptr, len) = {
             let b = op.buf.borrow();
-            (b.as_ptr() as *const libc::sockaddr, b.len() as libc::socklen_t)
+            (
+                b.as_ptr() as *const libc::sockaddr,
+                b.len() as libc::socklen_t,
+            )
         };
         let r = reactor();
         let id = r.add_op(Op::Io(op.clone()));
@@ -675,7 +681,12 @@ impl Socket {
                 .build()
                 .user_data(id),
         );
-        let res = IoWait { op, id, done: false }.await;
+        let res = IoWait {
+            op,
+            id,
+            done: false,
+        }
+        .await;
         if res < 0 {
             return Err(std::io::Error::from_raw_os_error(-res));
         }

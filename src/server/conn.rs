@@ -30,6 +30,21 @@ pub const MAX_PENDING_COMMANDS: usize = 1024;
 /// Output size that forces a flush of the pipeline in progress.
 pub const OUT_FLUSH_THRESHOLD: usize = 1024 * 1024;
 
+/// Requests parsed ahead and prefetched before they run.
+pub const PREFETCH_BATCH: usize = 16;
+
+/// One request of a parsed-ahead batch.
+struct Batched {
+    /// Its arguments in the batch's range list.
+    ranges: (usize, usize),
+    /// Read-buffer offset just past it.
+    end: usize,
+    /// Inline request (arguments in the parser's scratch buffer).
+    inline: bool,
+    /// Looked up while prefetching.
+    spec: Option<Option<&'static CommandSpec>>,
+}
+
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyMode {
@@ -358,7 +373,30 @@ impl Conn {
 
     /// Dispatches one request.
     pub async fn dispatch(&mut self, args: Args<'_>) {
-        let Some(mut spec) = command::lookup(args.get(0)) else {
+        self.dispatch_found(command::lookup(args.get(0)), args)
+            .await
+    }
+
+    /// Starts loading the cache lines of the key of a request that runs on
+    /// this core (see [`crate::storage::Db::prefetch`]); returns the command
+    /// spec, which [`Conn::dispatch_found`] then uses.
+    fn prefetch(&self, args: Args<'_>) -> Option<&'static CommandSpec> {
+        let spec = command::lookup(args.get(0))?;
+        let k = spec.first_key;
+        if k > 0 && (k as usize) < args.len() && spec.keys.is_none() {
+            let key = args.get(k as usize);
+            if key_owner(key, self.core.ncores) == self.core.id
+                && let Some(db) = self.core.shard.borrow().db_opt(self.db)
+            {
+                db.prefetch(key);
+            }
+        }
+        Some(spec)
+    }
+
+    /// Dispatches one request whose command was already looked up.
+    async fn dispatch_found(&mut self, spec: Option<&'static CommandSpec>, args: Args<'_>) {
+        let Some(mut spec) = spec else {
             let msg = command::unknown_command_error(args);
             self.flush_pending().await;
             self.reject(None, &msg);
@@ -742,6 +780,8 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
     // Progress through an incomplete request, kept across reads.
     let mut resume = Resume::default();
     let mut input_limit = 0usize;
+    let mut batch: Vec<Batched> = Vec::with_capacity(PREFETCH_BATCH);
+    let mut batch_ranges: Vec<(usize, usize)> = Vec::new();
     loop {
         if conn.handle.killed.get() {
             return;
@@ -784,43 +824,96 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
         let mut pos = 0usize;
         let mut proto_err = None;
         let mut limits = limits;
-        while pos < rbuf.len() && !conn.close {
-            // CONFIG SET earlier in this same read may have changed the limit.
-            limits.max_bulk_len = conn.core.config.borrow().proto_max_bulk_len;
-            match parse_command_resumable(
-                &rbuf[pos..],
-                &mut ranges,
-                &mut scratch,
-                &limits,
-                &mut resume,
-            ) {
-                Ok(Parsed::Incomplete) => break,
-                Ok(Parsed::Skip { consumed }) => pos += consumed,
-                Ok(Parsed::Command { consumed, inline }) => {
-                    let args = if inline {
-                        Args::new(&scratch, &ranges)
-                    } else {
-                        Args::new(&rbuf[pos..], &ranges)
-                    };
-                    conn.dispatch(args).await;
-                    pos += consumed;
-                    if conn.handle.killed.get() {
-                        return;
-                    }
-                    // Large replies go to the socket as they are made, so the
-                    // output limit sees them before a long pipeline ends.
-                    if conn.out.len() >= OUT_FLUSH_THRESHOLD {
-                        metrics::with(|s| s.net_output_bytes += conn.out.len() as u64);
-                        sock.write(&mut conn.out);
-                        if enforce_output_limit(&conn.core, &conn.handle) {
-                            return;
+        'read: while pos < rbuf.len() && !conn.close {
+            // Parse ahead up to PREFETCH_BATCH requests, start loading their
+            // keys' cache lines, then run them: the misses of a pipeline
+            // overlap instead of following one another.
+            batch.clear();
+            batch_ranges.clear();
+            let mut p = pos;
+            while batch.len() < PREFETCH_BATCH && p < rbuf.len() {
+                // CONFIG SET earlier in this same read may have changed the limit.
+                limits.max_bulk_len = conn.core.config.borrow().proto_max_bulk_len;
+                match parse_command_resumable(
+                    &rbuf[p..],
+                    &mut ranges,
+                    &mut scratch,
+                    &limits,
+                    &mut resume,
+                ) {
+                    Ok(Parsed::Incomplete) => break,
+                    Ok(Parsed::Skip { consumed }) => {
+                        p += consumed;
+                        if batch.is_empty() {
+                            pos = p;
                         }
                     }
+                    Ok(Parsed::Command { consumed, inline }) => {
+                        let first = batch_ranges.len();
+                        let base = if inline { 0 } else { p };
+                        batch_ranges.extend(ranges.iter().map(|&(a, b)| (a + base, b + base)));
+                        p += consumed;
+                        batch.push(Batched {
+                            ranges: (first, batch_ranges.len()),
+                            end: p,
+                            inline,
+                            spec: None,
+                        });
+                        // An inline request's arguments live in `scratch`,
+                        // which the next parse reuses; CONFIG may change how
+                        // the rest must be parsed.
+                        let config = !inline
+                            && batch_ranges
+                                .get(first)
+                                .is_some_and(|&(a, b)| rbuf[a..b].eq_ignore_ascii_case(b"config"));
+                        if inline || config {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        proto_err = Some(e);
+                        break;
+                    }
                 }
-                Err(e) => {
-                    proto_err = Some(e);
-                    break;
+            }
+            if batch.len() > 1 {
+                for b in batch.iter_mut() {
+                    if !b.inline {
+                        let args = Args::new(&rbuf, &batch_ranges[b.ranges.0..b.ranges.1]);
+                        b.spec = Some(conn.prefetch(args));
+                    }
                 }
+            }
+            for b in batch.iter() {
+                let r = &batch_ranges[b.ranges.0..b.ranges.1];
+                let args = if b.inline {
+                    Args::new(&scratch, r)
+                } else {
+                    Args::new(&rbuf, r)
+                };
+                match b.spec {
+                    Some(spec) => conn.dispatch_found(spec, args).await,
+                    None => conn.dispatch(args).await,
+                }
+                pos = b.end;
+                if conn.handle.killed.get() {
+                    return;
+                }
+                // Large replies go to the socket as they are made, so the
+                // output limit sees them before a long pipeline ends.
+                if conn.out.len() >= OUT_FLUSH_THRESHOLD {
+                    metrics::with(|s| s.net_output_bytes += conn.out.len() as u64);
+                    sock.write(&mut conn.out);
+                    if enforce_output_limit(&conn.core, &conn.handle) {
+                        return;
+                    }
+                }
+                if conn.close {
+                    break 'read;
+                }
+            }
+            if proto_err.is_some() || batch.is_empty() {
+                break;
             }
         }
         if pos > 0 {

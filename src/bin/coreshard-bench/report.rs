@@ -153,7 +153,10 @@ pub fn json(
             .map(|c| jstr(c))
             .collect::<Vec<_>>()
             .join(","),
-        jnum(secs),
+        // Microseconds: a short run's rate must be recomputable from it.
+        format!("{secs:.6}")
+            .trim_end_matches('0')
+            .trim_end_matches('.'),
         row_json(totals),
     );
     for (i, r) in rows.iter().enumerate() {
