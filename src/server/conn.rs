@@ -59,6 +59,12 @@ pub enum ReplyMode {
 }
 
 /// A batch of commands for one remote shard.
+///
+/// It travels to the shard with the requests and comes back with their
+/// replies in `out` (reply `i` ends at `ends[i]`); the connection then keeps
+/// it for its next batch, so a steady pipeline allocates nothing per hop for
+/// its buffers.
+#[derive(Default)]
 pub struct Batch {
     db: usize,
     resp3: bool,
@@ -66,11 +72,22 @@ pub struct Batch {
     buf: Vec<u8>,
     ranges: Vec<(usize, usize)>,
     cmds: Vec<(&'static CommandSpec, u32, u32)>,
-}
-
-struct BatchResult {
     out: Vec<u8>,
     ends: Vec<usize>,
+}
+
+impl Batch {
+    fn reply(&self, i: usize) -> &[u8] {
+        let s = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.out[s..self.ends[i]]
+    }
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ranges.clear();
+        self.cmds.clear();
+        self.out.clear();
+        self.ends.clear();
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -83,6 +100,8 @@ enum Slot {
 struct Pending {
     active: bool,
     groups: Vec<Option<Batch>>,
+    /// Batches back from their shard, kept for reuse.
+    spare: Vec<Batch>,
     order: Vec<Slot>,
     staging: Vec<u8>,
     count: usize,
@@ -141,9 +160,9 @@ fn record_call(spec: &'static CommandSpec, ticks: u64, err: Option<&[u8]>) {
     }
 }
 
-fn run_batch(core: &Rc<Core>, batch: Batch) -> BatchResult {
-    let mut out = Vec::with_capacity(batch.cmds.len() * 16);
-    let mut ends = Vec::with_capacity(batch.cmds.len());
+fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
+    let mut out = std::mem::take(&mut batch.out);
+    let mut ends = std::mem::take(&mut batch.ends);
     let mut shard = core.shard.borrow_mut();
     let now = crate::now_ms();
     for &(spec, a, b) in &batch.cmds {
@@ -159,7 +178,9 @@ fn run_batch(core: &Rc<Core>, batch: Batch) -> BatchResult {
     }
     drop(shard);
     super::blocking::after_shard_work(core);
-    BatchResult { out, ends }
+    batch.out = out;
+    batch.ends = ends;
+    batch
 }
 
 /// A client connection's state, as coordinator handlers see it.
@@ -310,13 +331,12 @@ impl Conn {
             p.groups.resize_with(self.core.ncores, || None);
         }
         p.active = true;
-        let b = p.groups[target].get_or_insert_with(|| Batch {
-            db: self.db,
-            resp3: self.resp3,
-            no_touch: self.no_touch,
-            buf: Vec::new(),
-            ranges: Vec::new(),
-            cmds: Vec::new(),
+        let b = p.groups[target].get_or_insert_with(|| {
+            let mut b = p.spare.pop().unwrap_or_default();
+            b.db = self.db;
+            b.resp3 = self.resp3;
+            b.no_touch = self.no_touch;
+            b
         });
         let a = b.ranges.len() as u32;
         for arg in args.iter() {
@@ -334,28 +354,52 @@ impl Conn {
         if !self.pending.active {
             return;
         }
-        let mut targets = Vec::new();
-        let mut futs = Vec::new();
-        for (t, g) in self.pending.groups.iter_mut().enumerate() {
-            if let Some(b) = g.take() {
-                targets.push(t);
-                futs.push(self.core.run_on(t, move |c| run_batch(c, b)));
+        let mut sent = 0;
+        let mut only = 0;
+        for (t, g) in self.pending.groups.iter().enumerate() {
+            if g.is_some() {
+                sent += 1;
+                only = t;
             }
         }
-        let results = futures::future::join_all(futs).await;
-        let mut by_target: Vec<Option<BatchResult>> = (0..self.core.ncores).map(|_| None).collect();
-        for (t, r) in targets.into_iter().zip(results) {
-            by_target[t] = Some(r);
+        if sent == 1 {
+            // The common case: one remote shard, no join needed.
+            if let Some(b) = self.pending.groups[only].take() {
+                let r = self.core.run_on(only, move |c| run_batch(c, b)).await;
+                self.pending.groups[only] = Some(r);
+            }
+        } else if sent > 1 {
+            let mut targets = Vec::with_capacity(sent);
+            let mut futs = Vec::with_capacity(sent);
+            for (t, g) in self.pending.groups.iter_mut().enumerate() {
+                if let Some(b) = g.take() {
+                    targets.push(t);
+                    futs.push(self.core.run_on(t, move |c| run_batch(c, b)));
+                }
+            }
+            let results = futures::future::join_all(futs).await;
+            for (t, r) in targets.into_iter().zip(results) {
+                self.pending.groups[t] = Some(r);
+            }
         }
         for slot in self.pending.order.drain(..) {
             match slot {
                 Slot::Local(s, e) => self.out.extend_from_slice(&self.pending.staging[s..e]),
                 Slot::Remote(t, i) => {
-                    if let Some(r) = &by_target[t] {
-                        let s = if i == 0 { 0 } else { r.ends[i - 1] };
-                        self.out.extend_from_slice(&r.out[s..r.ends[i]]);
+                    if let Some(r) = &self.pending.groups[t] {
+                        self.out.extend_from_slice(r.reply(i));
                     }
                 }
+            }
+        }
+        for g in self.pending.groups.iter_mut() {
+            // A batch grown by a spike is dropped rather than kept.
+            if let Some(mut b) = g.take()
+                && b.buf.capacity() <= 4 * READ_BUF_INITIAL
+                && b.out.capacity() <= 4 * READ_BUF_INITIAL
+            {
+                b.clear();
+                self.pending.spare.push(b);
             }
         }
         self.pending.staging.clear();
