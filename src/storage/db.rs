@@ -293,6 +293,9 @@ pub struct DbEvents {
 pub struct Db {
     slots: Vec<SlotTable>,
     nshards: usize,
+    /// `ceil(2^32 / nshards)`: `slot * slot_div >> 32` is `slot / nshards`
+    /// for every slot, without a division per lookup.
+    slot_div: u64,
     keys: usize,
     expires: usize,
     /// Local slots with at least one TTL key, and each slot's position in it.
@@ -347,6 +350,7 @@ impl Db {
         Db {
             slots,
             nshards,
+            slot_div: (1u64 << 32).div_ceil(nshards as u64),
             keys: 0,
             expires: 0,
             ttl_slots: Vec::new(),
@@ -359,9 +363,15 @@ impl Db {
         }
     }
 
+    /// Local index of a global slot.
+    #[inline]
+    fn local_index(&self, slot: u16) -> usize {
+        ((slot as u64 * self.slot_div) >> 32) as usize
+    }
+
     #[inline]
     fn local(&self, key: &[u8]) -> usize {
-        key_slot(key) as usize / self.nshards
+        self.local_index(key_slot(key))
     }
 
     /// Number of keys (expired-but-not-yet-reclaimed included, like Redis).
@@ -1384,6 +1394,17 @@ mod tests {
         let e = db.peek(b"world", 0).unwrap().duplicate();
         db.insert_entry(b"copy", e);
         assert_eq!(db.peek_meta(b"copy").unwrap().freq(), LFU_INIT_VAL);
+    }
+
+    #[test]
+    fn local_index_divides() {
+        for nshards in [1, 2, 3, 5, 7, 64, 100, 1000, 16383, 16384, 20000] {
+            let db = Db::new(nshards);
+            for slot in 0..SLOTS as u16 {
+                assert_eq!(db.local_index(slot), slot as usize / nshards);
+            }
+            assert_eq!(db.slot_count(), SLOTS.div_ceil(nshards));
+        }
     }
 
     #[test]
