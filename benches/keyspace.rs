@@ -7,11 +7,17 @@
 //! that change the key count (new-key SET, DEL) are timed in chunks with
 //! `iter_custom` and the table is restored between chunks, untimed.
 //!
+//! `keyspace_batch16` times GET-style lookups (entry, then the value's bytes)
+//! made in batches of 16 random keys, as a pipelined connection issues them, at
+//! 100k and 1M keys. The batch keys are copied to a small staging area first,
+//! untimed, so they are in cache as a parsed request's arguments would be.
+//! Criterion's time is per batch of 16.
+//!
 //! `cargo bench --bench keyspace`
 
 use coreshard::Rng;
 use coreshard::storage::{Db, Value};
-use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
 
 const KEY_LEN: usize = 16;
@@ -155,5 +161,63 @@ fn bench_keyspace(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_keyspace);
+/// Keys per pipelined batch.
+const BATCH: usize = 16;
+/// Batches staged (and timed) together: 64 x 16 keys of 16 bytes = 16 KiB.
+const STAGED: usize = 64;
+
+/// One GET-style lookup: the entry, then the last byte of the value.
+#[inline]
+fn get_value(db: &mut Db, k: &[u8]) -> u64 {
+    match db.get(k, NOW) {
+        Some(e) => e.value.as_str().map_or(0, |s| s[s.len() - 1] as u64),
+        None => 0,
+    }
+}
+
+fn bench_batches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("keyspace_batch16");
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_secs(1));
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for n in [100_000usize, 1_000_000] {
+        let size = if n >= 1_000_000 { "1M" } else { "100k" };
+        let present = keys("key:", n);
+        let order = shuffled(n, 0x51_7cc1 ^ n as u64);
+        let mut db = filled(&present);
+        let mut staged = vec![[0u8; KEY_LEN]; BATCH * STAGED];
+        let mut at = 0usize;
+        // Copies the next STAGED batches of keys (in shuffled order) to `staged`.
+        let mut stage = |staged: &mut [[u8; KEY_LEN]]| {
+            for s in staged.iter_mut() {
+                s.copy_from_slice(&present[order[at] as usize]);
+                at = if at + 1 == n { 0 } else { at + 1 };
+            }
+        };
+        g.bench_function(BenchmarkId::new("get_plain", size), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters as usize;
+                let mut sum = 0u64;
+                while left > 0 {
+                    let take = left.min(STAGED);
+                    stage(&mut staged);
+                    let t0 = Instant::now();
+                    for batch in staged.chunks_exact(BATCH).take(take) {
+                        for k in batch {
+                            sum += get_value(&mut db, black_box(k));
+                        }
+                    }
+                    total += t0.elapsed();
+                    left -= take;
+                }
+                black_box(sum);
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_keyspace, bench_batches);
 criterion_main!(benches);

@@ -1,8 +1,9 @@
 //! One logical database of one shard.
 //!
 //! ```text
-//!  Db ── slots[local] ── SlotTable { hashbrown table of Node pointers, ttl count }
-//!        local = slot / nshards   (this shard owns slot when slot % nshards == id)
+//!  Db ── slots[local]: 8 bytes ──► [ chunk | chunk | ... ]   (see `table`)
+//!        counts[local]: keys, TTLs      │ 64 bytes: 7 tags, 7 node pointers
+//!        local = slot / nshards         ▼
 //!  Node = one allocation: [ Meta (LRU/LFU) | key length | Entry { value, expire } | key ]
 //! ```
 //!
@@ -11,19 +12,26 @@
 //! every key present throughout. Expiry is a field of the entry; the active cycle
 //! walks slots that hold keys with a TTL.
 //!
-//! Memory: a table bucket is one 8-byte pointer, so the per-slot tables' low
-//! fill (about 61 keys in a 128-bucket table at 1M keys) costs ~17 bytes per key,
-//! and a 16-byte key with a 32-byte value takes ~104 bytes in all (Redis 7.0:
-//! 136), measured by `perf/compare.sh`.
+//! A lookup reads three cache lines: the slot's directory entry (16384 slots
+//! take 128 KiB, which stays in cache), the key's home chunk (its tags and node
+//! pointers) and the node.
+//!
+//! Memory: a chunk place is 9 bytes (a pointer and a tag) and tables grow at
+//! 80% full by factors of 1.33 to 2, so at 1M keys (about 61 a slot) the tables
+//! and directory cost ~14 bytes per key, and a 16-byte key with a 32-byte value
+//! takes ~102 bytes in all (Redis 7.0: 136), as counted by the allocator
+//! (`tests/keyspace_memory.rs`).
 
 use super::bytes::SmallBytes;
 use super::value::Value;
 use crate::shard::slot::{SLOTS, key_slot};
-use hashbrown::HashTable;
 use node::Node;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use table::{Pos, SlotTable};
+
+mod table;
 
 /// Process-wide hash seed, randomised at startup.
 pub static HASH_SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
@@ -187,49 +195,12 @@ fn key_hash(key: &[u8]) -> u64 {
     KeyHasher.hash_one(key)
 }
 
-#[derive(Default)]
-struct SlotTable {
-    map: HashTable<Node>,
+/// Key and TTL counts of one slot, kept beside the directory of tables so
+/// lookups do not load them.
+#[derive(Default, Clone, Copy)]
+struct SlotCounts {
+    len: u32,
     ttl: u32,
-}
-
-impl SlotTable {
-    #[inline]
-    fn get(&self, key: &[u8]) -> Option<&Entry> {
-        self.map
-            .find(key_hash(key), |n| n.key() == key)
-            .map(|n| n.entry())
-    }
-    #[cfg(test)]
-    fn node_mut(&mut self, key: &[u8]) -> Option<&mut Node> {
-        self.map.find_mut(key_hash(key), |n| n.key() == key)
-    }
-    #[inline]
-    fn node(&self, key: &[u8]) -> Option<&Node> {
-        self.map.find(key_hash(key), |n| n.key() == key)
-    }
-    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        match self.map.find_entry(key_hash(key), |n| n.key() == key) {
-            Ok(o) => Some(o.remove().0.into_entry()),
-            Err(_) => None,
-        }
-    }
-    #[cfg(test)]
-    fn insert_new(&mut self, key: &[u8], entry: Entry) {
-        self.map
-            .insert_unique(key_hash(key), Node::new(key, entry, Meta::fresh()), |n| {
-                key_hash(n.key())
-            });
-    }
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> + Clone {
-        self.map.iter().map(|n| (n.key(), n.entry()))
-    }
-    fn len(&self) -> usize {
-        self.map.len()
-    }
-    fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
 }
 
 /// Keys of one hash slot visited by SCAN.
@@ -291,8 +262,14 @@ pub struct DbEvents {
 
 /// One logical database of a shard.
 pub struct Db {
-    slots: Vec<SlotTable>,
+    /// The directory: one 8-byte table per local slot.
+    slots: Box<[SlotTable]>,
+    /// Key and TTL counts per local slot.
+    counts: Box<[SlotCounts]>,
     nshards: usize,
+    /// `ceil(2^32 / nshards)`: `slot * slot_div >> 32` is `slot / nshards`
+    /// for every slot, without a division per lookup.
+    slot_div: u64,
     keys: usize,
     expires: usize,
     /// Local slots with at least one TTL key, and each slot's position in it.
@@ -345,8 +322,10 @@ impl Db {
         let mut slots = Vec::with_capacity(n);
         slots.resize_with(n, SlotTable::default);
         Db {
-            slots,
+            slots: slots.into_boxed_slice(),
+            counts: vec![SlotCounts::default(); n].into_boxed_slice(),
             nshards,
+            slot_div: (1u64 << 32).div_ceil(nshards as u64),
             keys: 0,
             expires: 0,
             ttl_slots: Vec::new(),
@@ -359,9 +338,15 @@ impl Db {
         }
     }
 
+    /// Local index of a global slot.
+    #[inline]
+    fn local_index(&self, slot: u16) -> usize {
+        ((slot as u64 * self.slot_div) >> 32) as usize
+    }
+
     #[inline]
     fn local(&self, key: &[u8]) -> usize {
-        key_slot(key) as usize / self.nshards
+        self.local_index(key_slot(key))
     }
 
     /// Number of keys (expired-but-not-yet-reclaimed included, like Redis).
@@ -379,7 +364,7 @@ impl Db {
 
     fn ttl_inc(&mut self, l: usize) {
         self.expires += 1;
-        let t = &mut self.slots[l];
+        let t = &mut self.counts[l];
         t.ttl += 1;
         if t.ttl == 1 {
             self.ttl_pos[l] = self.ttl_slots.len() as u32;
@@ -388,7 +373,7 @@ impl Db {
     }
     fn ttl_dec(&mut self, l: usize) {
         self.expires -= 1;
-        let t = &mut self.slots[l];
+        let t = &mut self.counts[l];
         t.ttl -= 1;
         if t.ttl == 0 {
             let p = self.ttl_pos[l] as usize;
@@ -406,19 +391,19 @@ impl Db {
     fn live_node(&mut self, key: &[u8], now: u64) -> Option<&mut Node> {
         let l = self.local(key);
         let h = key_hash(key);
-        let node: *mut Node = self.slots[l].map.find_mut(h, |n| n.key() == key)?;
-        // SAFETY: `node` points into this table, and nothing touches the table
-        // between the lookup and either use below: the live case returns it
-        // with the `&mut self` borrow; the expired case does not use it after
-        // the expiry check and before `remove_at`. (One probe instead of two:
-        // the borrow checker cannot express "return in one branch, mutate
-        // `self` in the other" without it.)
-        if unsafe { (*node).entry().is_expired(now) } {
-            self.remove_at(l, key);
+        let p = self.slots[l].find(h, key)?;
+        if self.slots[l].at(p)?.entry().is_expired(now) {
+            self.remove_pos(l, h, p);
             self.expired_removed(key);
             return None;
         }
-        Some(unsafe { &mut *node })
+        self.slots[l].at_mut(p)
+    }
+
+    /// The node of a key, expired or not, without side effects.
+    #[inline]
+    fn stored_node(&self, key: &[u8]) -> Option<&Node> {
+        self.slots[self.local(key)].get(key_hash(key), key)
     }
 
     /// Looks a key up for reading or writing, deleting it first if expired.
@@ -442,14 +427,14 @@ impl Db {
 
     /// Access metadata of a key, without side effects.
     pub fn peek_meta(&self, key: &[u8]) -> Option<Meta> {
-        let l = self.local(key);
-        self.slots[l].node(key).map(|n| n.meta())
+        self.stored_node(key).map(|n| n.meta())
     }
 
     /// Looks a key up without side effects (an expired key reads as absent).
     pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        let l = self.local(key);
-        self.slots[l].get(key).filter(|e| !e.is_expired(now))
+        self.stored_node(key)
+            .map(|n| n.entry())
+            .filter(|e| !e.is_expired(now))
     }
 
     /// True when the key exists at `now` (deleting it if expired).
@@ -458,9 +443,18 @@ impl Db {
     }
 
     fn remove_at(&mut self, l: usize, key: &[u8]) -> Option<Entry> {
-        let e = self.slots[l].remove(key)?;
+        let h = key_hash(key);
+        let p = self.slots[l].find(h, key)?;
+        self.remove_pos(l, h, p)
+    }
+
+    /// Removes the key at position `p` (found with hash `h`) of local slot `l`.
+    fn remove_pos(&mut self, l: usize, h: u64, p: Pos) -> Option<Entry> {
+        let e = self.slots[l].take(h, p)?.into_entry();
         self.keys -= 1;
-        if self.slots[l].is_empty() {
+        let c = &mut self.counts[l];
+        c.len -= 1;
+        if c.len == 0 {
             self.used[l / 64] &= !(1 << (l % 64));
         }
         if e.expire != 0 {
@@ -539,7 +533,7 @@ impl Db {
             }
             let mut seen = 0;
             let mut keys = Vec::new();
-            for (k, e) in t.iter() {
+            for (k, e) in t.iter().map(|n| (n.key(), n.entry())) {
                 if e.is_expired(now) {
                     continue;
                 }
@@ -638,14 +632,13 @@ impl Db {
 
     /// True when the key is stored but its TTL has passed.
     fn stored_expired(&self, key: &[u8], now: u64) -> bool {
-        let l = self.local(key);
-        self.slots[l].get(key).is_some_and(|e| e.is_expired(now))
+        self.stored_node(key)
+            .is_some_and(|n| n.entry().is_expired(now))
     }
 
     /// True when the key is stored (expired or not).
     fn stored(&self, key: &[u8]) -> bool {
-        let l = self.local(key);
-        self.slots[l].get(key).is_some()
+        self.stored_node(key).is_some()
     }
 
     /// Starts loading the cache lines a lookup of `key` will touch.
@@ -775,17 +768,16 @@ impl Db {
         let l = self.local(key);
         let has_ttl = entry.expire != 0;
         let h = key_hash(key);
-        let old = match self.slots[l]
-            .map
-            .entry(h, |n| n.key() == key, |n| key_hash(n.key()))
-        {
-            hashbrown::hash_table::Entry::Occupied(mut o) => {
-                let n = o.get_mut();
+        let t = &mut self.slots[l];
+        let old = match t.find(h, key).and_then(|p| t.at_mut(p)) {
+            Some(n) => {
                 *n.meta_mut() = Meta::fresh();
                 Some(std::mem::replace(n.entry_mut(), entry))
             }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(Node::new(key, entry, Meta::fresh()));
+            None => {
+                let c = &mut self.counts[l];
+                t.insert_new(h, Node::new(key, entry, Meta::fresh()), c.len as usize);
+                c.len += 1;
                 self.used[l / 64] |= 1 << (l % 64);
                 None
             }
@@ -847,11 +839,9 @@ impl Db {
     /// Removes every key.
     pub fn clear(&mut self) {
         for t in &mut self.slots {
-            if !t.map.is_empty() {
-                t.map = HashTable::new();
-            }
-            t.ttl = 0;
+            *t = SlotTable::default();
         }
+        self.counts.fill(SlotCounts::default());
         self.ttl_slots.clear();
         self.ttl_pos.iter_mut().for_each(|p| *p = NO_POS);
         self.used.iter_mut().for_each(|w| *w = 0);
@@ -892,17 +882,20 @@ impl Db {
 
     /// Number of keys stored in a local slot.
     pub fn slot_len(&self, local: usize) -> usize {
-        self.slots.get(local).map(|t| t.len()).unwrap_or(0)
+        self.counts.get(local).map_or(0, |c| c.len as usize)
     }
 
     /// Entries of one local slot.
     pub fn slot_iter(&self, local: usize) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.slots[local].iter()
+        self.slots[local].iter().map(|n| (n.key(), n.entry()))
     }
 
     /// All entries.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.slots.iter().flat_map(|t| t.iter())
+        self.slots
+            .iter()
+            .flat_map(|t| t.iter())
+            .map(|n| (n.key(), n.entry()))
     }
 
     /// A random live key, if any.
@@ -914,9 +907,9 @@ impl Db {
             let n = self.slots.len();
             let start = rand.below(n);
             let l = self.next_used(start).or_else(|| self.next_used(0))?;
-            let t = &self.slots[l];
-            let i = rand.below(t.len());
-            let (k, e) = t.iter().nth(i)?;
+            let i = rand.below(self.counts[l].len as usize);
+            let node = self.slots[l].iter().nth(i)?;
+            let (k, e) = (node.key(), node.entry());
             if !e.is_expired(now) {
                 return Some(k.to_vec());
             }
@@ -945,7 +938,7 @@ impl Db {
             tries += 1;
             let l = self.ttl_slots[rand.below(self.ttl_slots.len())] as usize;
             let t = &self.slots[l];
-            let len = t.len();
+            let len = self.counts[l].len as usize;
             let take = (samples - sampled).min(len).max(1);
             // Start at a rolling offset so big slots are covered over time.
             let skip = if len > take {
@@ -956,7 +949,13 @@ impl Db {
             self.expire_cursor = self.expire_cursor.wrapping_add(take);
             victims.clear();
             let mut seen_ttl = 0;
-            for (k, e) in t.iter().cycle().skip(skip).take(len.min(take * 4)) {
+            for (k, e) in t
+                .iter()
+                .map(|n| (n.key(), n.entry()))
+                .cycle()
+                .skip(skip)
+                .take(len.min(take * 4))
+            {
                 if e.expire != 0 {
                     seen_ttl += 1;
                     if e.expire <= now {
@@ -1004,6 +1003,8 @@ mod node {
     const HEADER: usize = std::mem::size_of::<Head>();
     const LONG: u32 = u32::MAX;
 
+    /// Transparent, so `Option<Node>` is one pointer, null when `None`.
+    #[repr(transparent)]
     pub(super) struct Node(NonNull<Head>);
 
     // SAFETY: a Node uniquely owns its allocation (like a Box), and Entry is Send.
@@ -1138,19 +1139,23 @@ mod tests {
     fn nodes_keep_keys_and_entries() {
         let mut t = SlotTable::default();
         let long = vec![b'k'; 300];
-        for k in [&b""[..], b"a", b"sixteen-byte-key", &long] {
-            t.insert_new(k, Entry::new(Value::string(k)));
+        let keys = [&b""[..], b"a", b"sixteen-byte-key", &long];
+        for (i, k) in keys.iter().enumerate() {
+            let node = Node::new(k, Entry::new(Value::string(k)), Meta::fresh());
+            t.insert_new(key_hash(k), node, i);
         }
-        assert_eq!(t.len(), 4);
-        for k in [&b""[..], b"a", b"sixteen-byte-key", &long] {
-            assert_eq!(t.get(k).and_then(|e| e.value.as_str()), Some(k));
+        for k in keys {
+            let n = t.get(key_hash(k), k).unwrap();
+            assert_eq!(n.key(), k);
+            assert_eq!(n.entry().value.as_str(), Some(k));
         }
-        t.node_mut(b"a").unwrap().entry_mut().value = Value::raw(b"changed".to_vec());
-        let e = t.remove(b"a").unwrap();
+        let h = key_hash(b"a");
+        let p = t.find(h, b"a").unwrap();
+        t.at_mut(p).unwrap().entry_mut().value = Value::raw(b"changed".to_vec());
+        let e = t.take(h, p).unwrap().into_entry();
         assert_eq!(e.value.as_str(), Some(&b"changed"[..]));
-        assert!(t.get(b"a").is_none());
-        let keys: Vec<&[u8]> = t.iter().map(|(k, _)| k).collect();
-        assert_eq!(keys.len(), 3);
+        assert!(t.find(h, b"a").is_none());
+        assert_eq!(t.iter().count(), 3);
     }
 
     #[test]
@@ -1390,6 +1395,197 @@ mod tests {
         let e = db.peek(b"world", 0).unwrap().duplicate();
         db.insert_entry(b"copy", e);
         assert_eq!(db.peek_meta(b"copy").unwrap().freq(), LFU_INIT_VAL);
+    }
+
+    /// Checks every slot table and the counts kept beside them.
+    fn check_db(db: &Db) {
+        let mut keys = 0;
+        let mut expires = 0;
+        for (l, t) in db.slots.iter().enumerate() {
+            let n = t.check();
+            assert_eq!(n, db.counts[l].len as usize, "slot {l}");
+            assert_eq!(n > 0, db.used[l / 64] & (1 << (l % 64)) != 0);
+            let ttl = t.iter().filter(|n| n.entry().expire != 0).count();
+            assert_eq!(ttl, db.counts[l].ttl as usize);
+            keys += n;
+            expires += ttl;
+        }
+        assert_eq!(keys, db.len());
+        assert_eq!(expires, db.expires());
+    }
+
+    #[test]
+    fn local_index_divides() {
+        for nshards in [1, 2, 3, 5, 7, 64, 100, 1000, 16383, 16384, 20000] {
+            let db = Db::new(nshards);
+            for slot in 0..SLOTS as u16 {
+                assert_eq!(db.local_index(slot), slot as usize / nshards);
+            }
+            assert_eq!(db.slot_count(), SLOTS.div_ceil(nshards));
+        }
+    }
+
+    #[test]
+    fn many_slots_insert_get_delete_iterate() {
+        for nshards in [1, 3] {
+            let mut db = Db::new(nshards);
+            let keys = owned_keys(1 % nshards, nshards, 40_000);
+            for (i, k) in keys.iter().enumerate() {
+                assert!(
+                    db.set(k.as_bytes(), Value::string(&i.to_le_bytes()))
+                        .is_none()
+                );
+            }
+            check_db(&db);
+            assert_eq!(db.len(), keys.len());
+            for (i, k) in keys.iter().enumerate() {
+                let e = db.get(k.as_bytes(), 0).unwrap();
+                assert_eq!(e.value.as_str(), Some(&i.to_le_bytes()[..]));
+                assert!(db.peek(format!("{k}x").as_bytes(), 0).is_none());
+            }
+            // Every key once, each in its own slot's iteration.
+            let mut seen: Vec<&[u8]> = db.iter().map(|(k, _)| k).collect();
+            seen.sort();
+            let mut want: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+            want.sort();
+            assert_eq!(seen, want);
+            for l in 0..db.slot_count() {
+                assert_eq!(db.slot_iter(l).count(), db.slot_len(l));
+                for (k, _) in db.slot_iter(l) {
+                    assert_eq!(db.local_of(key_slot(k) as usize), l);
+                }
+            }
+            // Delete every other key, some with a TTL.
+            for (i, k) in keys.iter().enumerate() {
+                if i % 3 == 0 {
+                    db.set_expire(k.as_bytes(), 1_000 + i as u64, 0);
+                }
+            }
+            check_db(&db);
+            for k in keys.iter().step_by(2) {
+                assert!(db.delete(k.as_bytes(), 0));
+            }
+            check_db(&db);
+            for (i, k) in keys.iter().enumerate() {
+                assert_eq!(db.peek(k.as_bytes(), 0).is_some(), i % 2 == 1, "{k}");
+            }
+            // Put them back over the holes.
+            for k in keys.iter().step_by(2) {
+                db.set(k.as_bytes(), Value::string(b"again"));
+            }
+            check_db(&db);
+            assert_eq!(db.len(), keys.len());
+            db.clear();
+            check_db(&db);
+            assert!(db.iter().next().is_none());
+            db.set(keys[0].as_bytes(), Value::string(b"v"));
+            check_db(&db);
+            assert_eq!(db.len(), 1);
+        }
+    }
+
+    #[test]
+    fn one_slot_through_many_size_classes() {
+        // Keys sharing a hash tag share a slot: one table through every size
+        // class up to 100k keys, with overflowing chunks along the way.
+        let mut db = Db::new(1);
+        let key = |i: usize| format!("{{tag}}:{i}").into_bytes();
+        let l = db.local(&key(0));
+        let mut chunks = vec![];
+        for i in 0..100_000 {
+            db.set(&key(i), Value::string(b"v"));
+            let c = db.slots[l].chunk_count();
+            if chunks.last() != Some(&c) {
+                chunks.push(c);
+            }
+            if i % 10_007 == 0 {
+                check_db(&db);
+            }
+        }
+        assert_eq!(&chunks[..8], &[1, 2, 3, 4, 6, 8, 12, 16]);
+        check_db(&db);
+        assert_eq!(db.slot_len(l), 100_000);
+        for i in 0..100_000 {
+            assert!(db.peek(&key(i), 0).is_some());
+        }
+        for i in (0..100_000).filter(|i| i % 4 != 0) {
+            assert!(db.remove(&key(i)).is_some());
+        }
+        check_db(&db);
+        for i in 0..100_000 {
+            assert_eq!(db.peek(&key(i), 0).is_some(), i % 4 == 0);
+        }
+        for i in (0..100_000).filter(|i| i % 4 == 0) {
+            assert!(db.remove(&key(i)).is_some());
+        }
+        check_db(&db);
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.next_used(0), None);
+    }
+
+    #[test]
+    fn random_operations_match_a_model() {
+        // Small key spaces crowded into few slots, so chunks overflow and the
+        // overflow counts go up and down.
+        let mut rng = crate::Rng::new(42);
+        for tags in [1usize, 4, 64] {
+            let mut db = Db::new(1);
+            let mut model = std::collections::HashMap::new();
+            for step in 0..60_000 {
+                let k = format!("{{t{}}}{}", rng.below(tags), rng.below(3_000)).into_bytes();
+                match rng.below(10) {
+                    0..=3 => {
+                        let v = step.to_string().into_bytes();
+                        let old = db.set(&k, Value::string(&v)).map(|e| e.value);
+                        let want = model.insert(k, v);
+                        assert_eq!(old.as_ref().and_then(|v| v.as_str()), want.as_deref());
+                    }
+                    4..=6 => {
+                        assert_eq!(db.delete(&k, 0), model.remove(&k).is_some());
+                    }
+                    _ => {
+                        let got = db.get(&k, 0).map(|e| e.value.as_str().unwrap().to_vec());
+                        assert_eq!(got.as_ref(), model.get(&k));
+                    }
+                }
+                if step % 5_000 == 0 {
+                    check_db(&db);
+                }
+            }
+            check_db(&db);
+            assert_eq!(db.len(), model.len());
+            let mut got: Vec<Vec<u8>> = db.iter().map(|(k, _)| k.to_vec()).collect();
+            got.sort();
+            let mut want: Vec<Vec<u8>> = model.keys().cloned().collect();
+            want.sort();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn scan_visits_slots_in_order_and_whole() {
+        let n = 2;
+        let mut dbs: Vec<Db> = (0..n).map(|_| Db::new(n)).collect();
+        for (i, db) in dbs.iter_mut().enumerate() {
+            for k in owned_keys(i, n, 5_000) {
+                db.set(k.as_bytes(), Value::string(b"v"));
+            }
+        }
+        for (i, db) in dbs.iter().enumerate() {
+            let part = db.scan(i, 0, 100, 0, |_, _| true);
+            let slots: Vec<usize> = part.slots.iter().map(|s| s.slot).collect();
+            assert!(slots.windows(2).all(|w| w[0] < w[1]));
+            assert!(part.slots.iter().map(|s| s.seen).sum::<usize>() >= 100);
+            for s in &part.slots {
+                assert_eq!(s.slot % n, i);
+                assert_eq!(s.seen, db.slot_len(db.local_of(s.slot)));
+                assert!(s.keys.iter().all(|k| key_slot(k) as usize == s.slot));
+            }
+            // The first slot visited is the first non-empty one.
+            let first = (0..db.slot_count()).find(|&l| db.slot_len(l) > 0).unwrap();
+            assert_eq!(slots[0], db.global_slot(first, i));
+            assert_eq!(part.bound, slots.last().unwrap() + 1);
+        }
     }
 
     #[test]
