@@ -9,9 +9,11 @@
 //!
 //! `keyspace_batch16` times GET-style lookups (entry, then the value's bytes)
 //! made in batches of 16 random keys, as a pipelined connection issues them, at
-//! 100k and 1M keys. The batch keys are copied to a small staging area first,
-//! untimed, so they are in cache as a parsed request's arguments would be.
-//! Criterion's time is per batch of 16.
+//! 100k and 1M keys: plain, and after the batch's prefetch stages (`Db::prefetch`
+//! and `Db::prefetch_node` for every key, then optionally `Db::prefetch_value`).
+//! The batch keys are copied to a small staging area first, untimed, so they
+//! are in cache as a parsed request's arguments would be. Criterion's time is
+//! per batch of 16.
 //!
 //! `cargo bench --bench keyspace`
 
@@ -180,6 +182,19 @@ fn bench_batches(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3));
     g.warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(BATCH as u64));
+    // What the prefetch stages add before any memory access: the key's hash
+    // slot (CRC16) and table hash, for 16 keys.
+    {
+        let db = Db::new(1);
+        let batch = keys("key:", BATCH);
+        g.bench_function(BenchmarkId::new("hint", "16B"), |b| {
+            b.iter(|| {
+                for k in &batch {
+                    black_box(db.hint(black_box(k)));
+                }
+            })
+        });
+    }
     for n in [100_000usize, 1_000_000] {
         let size = if n >= 1_000_000 { "1M" } else { "100k" };
         let present = keys("key:", n);
@@ -194,27 +209,48 @@ fn bench_batches(c: &mut Criterion) {
                 at = if at + 1 == n { 0 } else { at + 1 };
             }
         };
-        g.bench_function(BenchmarkId::new("get_plain", size), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters as usize;
-                let mut sum = 0u64;
-                while left > 0 {
-                    let take = left.min(STAGED);
-                    stage(&mut staged);
-                    let t0 = Instant::now();
-                    for batch in staged.chunks_exact(BATCH).take(take) {
-                        for k in batch {
-                            sum += get_value(&mut db, black_box(k));
+        // The same lookups after the batch's prefetch stages: none, stages 1
+        // and 2 (table chunk, then node), or also stage 3 (the value).
+        for (name, stages) in [("get_plain", 0), ("get_prefetch2", 2), ("get_prefetch3", 3)] {
+            g.bench_function(BenchmarkId::new(name, size), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters as usize;
+                    let mut sum = 0u64;
+                    let mut hints = Vec::with_capacity(BATCH);
+                    while left > 0 {
+                        let take = left.min(STAGED);
+                        stage(&mut staged);
+                        let t0 = Instant::now();
+                        for batch in staged.chunks_exact(BATCH).take(take) {
+                            if stages > 0 {
+                                hints.clear();
+                                for k in batch {
+                                    let h = db.hint(black_box(k));
+                                    db.prefetch(h);
+                                    hints.push(h);
+                                }
+                                for &h in &hints {
+                                    db.prefetch_node(h);
+                                }
+                                if stages > 2 {
+                                    for (k, &h) in batch.iter().zip(&hints) {
+                                        db.prefetch_value(k, h);
+                                    }
+                                }
+                            }
+                            for k in batch {
+                                sum += get_value(&mut db, black_box(k));
+                            }
                         }
+                        total += t0.elapsed();
+                        left -= take;
                     }
-                    total += t0.elapsed();
-                    left -= take;
-                }
-                black_box(sum);
-                total
-            })
-        });
+                    black_box(sum);
+                    total
+                })
+            });
+        }
     }
     g.finish();
 }

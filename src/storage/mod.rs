@@ -13,5 +13,5 @@ pub mod value;
 pub mod zset;
 
 pub use bytes::SmallBytes;
-pub use db::{Db, Entry, ScanPart, ScanSlot, merge_scan};
+pub use db::{Db, Entry, KeyHint, ScanPart, ScanSlot, merge_scan};
 pub use value::Value;

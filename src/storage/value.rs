@@ -35,6 +35,20 @@ impl Value {
     pub fn raw(v: Vec<u8>) -> Value {
         Value::Raw(Box::new(v))
     }
+    /// Address of the value's heap part (a long string's bytes, or the box of
+    /// any other type), if it has one: what reading the value touches next.
+    #[inline]
+    pub fn heap_ptr(&self) -> Option<*const u8> {
+        match self {
+            Value::Str(SmallBytes::Inline(..)) => None,
+            Value::Str(SmallBytes::Heap(b)) => Some(b.as_ptr()),
+            Value::Raw(b) => Some(&**b as *const Vec<u8> as *const u8),
+            Value::List(b) => Some(&**b as *const List as *const u8),
+            Value::Hash(b) => Some(&**b as *const Hash as *const u8),
+            Value::Set(b) => Some(&**b as *const Set as *const u8),
+            Value::ZSet(b) => Some(&**b as *const ZSet as *const u8),
+        }
+    }
     /// `TYPE` name.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -351,6 +351,50 @@ impl SlotTable {
     pub(super) fn iter(&self) -> impl Iterator<Item = &Node> + Clone {
         self.chunks().iter().flat_map(|c| c.nodes.iter().flatten())
     }
+
+    /// Address of the home chunk of hash `h`, if the table has chunks.
+    #[inline]
+    pub(super) fn home_chunk(&self, h: u64) -> Option<*const Chunk> {
+        let (base, n) = self.raw();
+        if base.is_null() {
+            return None;
+        }
+        // `home_of` is below `n`: the address is inside the array.
+        Some(base.wrapping_add(home_of(h, n)) as *const Chunk)
+    }
+
+    /// Starts loading the chunk after the home chunk of hash `h`.
+    #[inline]
+    pub(super) fn prefetch_next_chunk(&self, h: u64) {
+        let (base, n) = self.raw();
+        if !base.is_null() {
+            let next = (home_of(h, n) + 1) % n;
+            // `next` is below `n`: the address is inside the array.
+            super::prefetch_line(base.wrapping_add(next) as *const Chunk);
+        }
+    }
+
+    /// The nodes in the home chunk of hash `h` whose tags match, and whether
+    /// the key may also be further on (the chunk has overflowed).
+    #[inline]
+    pub(super) fn home_candidates(&self, h: u64) -> (impl Iterator<Item = &Node>, bool) {
+        let chunks = self.chunks();
+        let (mut m, c, more) = match chunks.get(home_of(h, chunks.len())) {
+            Some(c) => (matching(c.ctrl, tag_of(h)), Some(c), overflow(c.ctrl) != 0),
+            None => (0, None, false),
+        };
+        let it = std::iter::from_fn(move || {
+            while m != 0 {
+                let p = place(m);
+                m &= m - 1;
+                if let Some(n) = c.and_then(|c| c.nodes[p].as_ref()) {
+                    return Some(n);
+                }
+            }
+            None
+        });
+        (it, more)
+    }
 }
 
 /// Puts a node in the first empty place from its home chunk on, counting it
