@@ -16,7 +16,7 @@ use crate::metrics;
 use crate::protocol::{Args, ParseLimits, Parsed, Reply, Resume, parse_command_resumable};
 use crate::runtime::Socket;
 use crate::shard::Core;
-use crate::shard::slot::key_owner;
+use crate::shard::slot::{key_owner, key_slot, slot_owner};
 use std::cell::RefCell;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
@@ -43,6 +43,8 @@ struct Batched {
     inline: bool,
     /// Looked up while prefetching.
     spec: Option<Option<&'static CommandSpec>>,
+    /// The prefetched key's lookup hint and its range in the read buffer.
+    hint: Option<(crate::storage::db::KeyHint, (usize, usize))>,
 }
 
 /// CLIENT REPLY mode.
@@ -421,21 +423,47 @@ impl Conn {
             .await
     }
 
-    /// Starts loading the cache lines of the key of a request that runs on
-    /// this core (see [`crate::storage::Db::prefetch`]); returns the command
-    /// spec, which [`Conn::dispatch_found`] then uses.
-    fn prefetch(&self, args: Args<'_>) -> Option<&'static CommandSpec> {
-        let spec = command::lookup(args.get(0))?;
-        let k = spec.first_key;
-        if k > 0 && (k as usize) < args.len() && spec.keys.is_none() {
-            let key = args.get(k as usize);
-            if key_owner(key, self.core.ncores) == self.core.id
-                && let Some(db) = self.core.shard.borrow().db_opt(self.db)
-            {
-                db.prefetch(key);
+    /// Looks up the commands of a parsed-ahead batch and prefetches, in
+    /// three passes over the batch, the lookups of the keys this core owns
+    /// (see [`crate::storage::Db::prefetch`]): each pass's cache misses
+    /// overlap instead of following one another.
+    fn prefetch_batch(&self, rbuf: &[u8], batch: &mut [Batched], ranges: &[(usize, usize)]) {
+        let shard = self.core.shard.borrow();
+        let db = shard.db_opt(self.db);
+        for b in batch.iter_mut() {
+            if b.inline {
+                continue;
+            }
+            let args = Args::new(rbuf, &ranges[b.ranges.0..b.ranges.1]);
+            let spec = command::lookup(args.get(0));
+            b.spec = Some(spec);
+            let (Some(spec), Some(db)) = (spec, db) else {
+                continue;
+            };
+            let k = spec.first_key;
+            if k > 0 && (k as usize) < args.len() && spec.keys.is_none() {
+                let key = args.get(k as usize);
+                let slot = key_slot(key);
+                if slot_owner(slot, self.core.ncores) == self.core.id {
+                    let h = db.hint_in_slot(slot, key);
+                    db.prefetch(h);
+                    b.hint = Some((h, ranges[b.ranges.0 + k as usize]));
+                }
             }
         }
-        Some(spec)
+        let Some(db) = db else {
+            return;
+        };
+        for b in batch.iter() {
+            if let Some((h, _)) = b.hint {
+                db.prefetch_node(h);
+            }
+        }
+        for b in batch.iter() {
+            if let Some((h, (s, e))) = b.hint {
+                db.prefetch_value(&rbuf[s..e], h);
+            }
+        }
     }
 
     /// Dispatches one request whose command was already looked up.
@@ -902,6 +930,7 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
                             end: p,
                             inline,
                             spec: None,
+                            hint: None,
                         });
                         // An inline request's arguments live in `scratch`,
                         // which the next parse reuses; CONFIG may change how
@@ -921,12 +950,7 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
                 }
             }
             if batch.len() > 1 {
-                for b in batch.iter_mut() {
-                    if !b.inline {
-                        let args = Args::new(&rbuf, &batch_ranges[b.ranges.0..b.ranges.1]);
-                        b.spec = Some(conn.prefetch(args));
-                    }
-                }
+                conn.prefetch_batch(&rbuf, &mut batch, &batch_ranges);
             }
             for b in batch.iter() {
                 let r = &batch_ranges[b.ranges.0..b.ranges.1];

@@ -756,12 +756,6 @@ impl Db {
         self.stored_node(key).is_some()
     }
 
-    /// Starts loading the cache lines a lookup of `key` will touch.
-    #[inline]
-    pub fn prefetch(&self, key: &[u8]) {
-        let _ = key;
-    }
-
     /// WATCH: `client` watches `key`; `dirty` is raised when the key changes.
     pub fn cas_watch(&mut self, key: &[u8], client: u64, dirty: Arc<AtomicBool>, now: u64) {
         let expired = self.stored_expired(key, now);
