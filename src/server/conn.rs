@@ -579,7 +579,7 @@ impl Conn {
                     Some(f) => {
                         let owned = OwnedArgs::from_args(args);
                         let watched = spec.has(flags::WRITE)
-                            && crate::storage::db::CAS_WATCHES.load(Ordering::Relaxed) > 0;
+                            && self.core.engine.cas_watches.load(Ordering::Relaxed) > 0;
                         let for_watch = watched.then(|| owned.clone());
                         let t0 = Instant::now();
                         let start = self.out.len();

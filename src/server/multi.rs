@@ -18,8 +18,7 @@
 
 use super::conn::{Conn, exec_shard};
 use crate::command::{CommandSpec, Ctx, OwnedArgs, flags};
-use crate::shard::group_by_owner;
-use crate::storage::db::CAS_WATCHES;
+use crate::shard::{EngineState, group_by_owner};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -133,12 +132,15 @@ impl Conn {
         let id = self.id;
         let futs = groups.into_iter().map(|(t, keys)| {
             let dirty = self.watched.dirty.clone();
+            let engine = self.core.engine.clone();
             self.on_shard(t, move |ctx| {
                 let now = ctx.now;
                 let d = ctx.db();
-                for k in &keys {
-                    d.cas_watch(k, id, dirty.clone(), now);
-                }
+                let added = keys
+                    .iter()
+                    .filter(|k| d.cas_watch(k, id, dirty.clone(), now))
+                    .count();
+                engine.cas_watches.fetch_add(added, Ordering::Relaxed);
             })
         });
         futures::future::join_all(futs).await;
@@ -153,9 +155,10 @@ impl Conn {
         if !keys.is_empty() {
             let id = self.id;
             let groups = group_by_owner(keys, |(_, k)| self.owner(k));
-            let futs = groups
-                .into_iter()
-                .map(|(t, keys)| self.on_shard(t, move |ctx| release_watches(ctx, &keys, id)));
+            let futs = groups.into_iter().map(|(t, keys)| {
+                let engine = self.core.engine.clone();
+                self.on_shard(t, move |ctx| release_watches(ctx, &engine, &keys, id))
+            });
             changed = futures::future::join_all(futs).await.into_iter().any(|x| x);
         }
         changed | self.watched.dirty.swap(false, Ordering::AcqRel)
@@ -226,7 +229,7 @@ impl Conn {
                     now,
                     no_touch,
                 };
-                let changed = release_watches(&mut ctx, &watched, id);
+                let changed = release_watches(&mut ctx, &c.engine, &watched, id);
                 if changed || dirty.load(Ordering::Acquire) {
                     return None;
                 }
@@ -268,7 +271,7 @@ impl Conn {
     /// After a coordinated write: the shards owning its keys signal the
     /// clients WATCHing them.
     pub async fn signal_keys(&mut self, spec: &'static CommandSpec, args: &OwnedArgs) {
-        if CAS_WATCHES.load(Ordering::Relaxed) == 0 {
+        if self.core.engine.cas_watches.load(Ordering::Relaxed) == 0 {
             return;
         }
         let mut idx = Vec::new();
@@ -289,14 +292,16 @@ impl Conn {
 
 /// Drops `client`'s WATCHes on these keys of this shard; true when one was
 /// watched while live and has expired since.
-fn release_watches(ctx: &mut Ctx<'_>, keys: &[DbKey], client: u64) -> bool {
+fn release_watches(ctx: &mut Ctx<'_>, engine: &EngineState, keys: &[DbKey], client: u64) -> bool {
     let now = ctx.now;
     let mut expired = false;
+    let mut removed = 0;
     for (dbi, k) in keys {
         if let Some(d) = ctx.shard.db_opt_mut(*dbi) {
             expired |= d.cas_expired(k, client, now);
-            d.cas_unwatch(k, client);
+            removed += d.cas_unwatch(k, client);
         }
     }
+    engine.cas_watches.fetch_sub(removed, Ordering::Relaxed);
     expired
 }

@@ -35,6 +35,9 @@ pub struct EngineState {
     /// The process waits for SIGTERM to stop this engine (the binary's case):
     /// SHUTDOWN then signals the process.
     pub signal_waiter: AtomicBool,
+    /// WATCH registrations on all shards; write paths that are not plain shard
+    /// commands (coordinated multi-shard writes) skip signalling when it is 0.
+    pub cas_watches: AtomicUsize,
     mesh: Arc<Mesh>,
 }
 
@@ -56,6 +59,7 @@ impl EngineState {
             peak_memory: AtomicUsize::new(0),
             mem_slots,
             signal_waiter: AtomicBool::new(false),
+            cas_watches: AtomicUsize::new(0),
             mesh,
         }
     }

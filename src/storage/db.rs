@@ -30,7 +30,7 @@ use crate::shard::slot::{SLOTS, key_slot};
 use node::Node;
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use table::{Pos, SlotTable};
 
 mod table;
@@ -332,10 +332,6 @@ struct CasWatch {
 struct Cas {
     keys: hashbrown::HashMap<Vec<u8>, Vec<CasWatch>>,
 }
-
-/// WATCH registrations on all shards; write paths that are not plain shard
-/// commands (coordinated multi-shard writes) skip signalling when it is 0.
-pub static CAS_WATCHES: AtomicUsize = AtomicUsize::new(0);
 
 /// Keys with blocked clients in one database.
 #[derive(Default)]
@@ -757,7 +753,8 @@ impl Db {
     }
 
     /// WATCH: `client` watches `key`; `dirty` is raised when the key changes.
-    pub fn cas_watch(&mut self, key: &[u8], client: u64, dirty: Arc<AtomicBool>, now: u64) {
+    /// True when this is a new registration.
+    pub fn cas_watch(&mut self, key: &[u8], client: u64, dirty: Arc<AtomicBool>, now: u64) -> bool {
         let expired = self.stored_expired(key, now);
         let cas = self.cas.get_or_insert_with(Default::default);
         let list = cas.keys.entry_ref(key).or_default();
@@ -767,19 +764,21 @@ impl Db {
                 dirty,
                 expired,
             });
-            CAS_WATCHES.fetch_add(1, Ordering::Relaxed);
+            return true;
         }
+        false
     }
 
-    /// Drops `client`'s WATCH on `key`.
-    pub fn cas_unwatch(&mut self, key: &[u8], client: u64) {
+    /// Drops `client`'s WATCH on `key`; returns how many registrations went.
+    pub fn cas_unwatch(&mut self, key: &[u8], client: u64) -> usize {
         let Some(cas) = &mut self.cas else {
-            return;
+            return 0;
         };
+        let mut removed = 0;
         if let Some(list) = cas.keys.get_mut(key) {
             let before = list.len();
             list.retain(|w| w.client != client);
-            CAS_WATCHES.fetch_sub(before - list.len(), Ordering::Relaxed);
+            removed = before - list.len();
             if list.is_empty() {
                 cas.keys.remove(key);
             }
@@ -787,6 +786,7 @@ impl Db {
         if cas.keys.is_empty() {
             self.cas = None;
         }
+        removed
     }
 
     /// EXEC's expiry check: true when `client` watched `key` while it was
