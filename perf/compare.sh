@@ -23,8 +23,10 @@
 #   MEMTIER_BIN    memtier_benchmark binary (default: built by
 #                  ../shared/tools/memtier/build.sh next to the repository)
 #   SKIP_BUILD=1   do not run `cargo build --release --bins`
-#   SERVER_CPUS / GEN_CPUS   cpu lists for taskset (default 0 / 1; the
-#                  --threads 2 variant always gets "SERVER_CPUS,GEN_CPUS")
+#   SERVER_CPUS / GEN_CPUS   cpu lists for taskset (default 0 / 1)
+#   T2_CPUS        cpu list of the --threads 2 variant (default
+#                  "SERVER_CPUS,GEN_CPUS": one executor shares the generator's
+#                  core; T2_CPUS=0 puts both executors on the server's core)
 #
 # Whole run on a 2-core machine: about 18-20 minutes plus the builds
 # (--only memtier: about 4, --quick: about 3).
@@ -34,7 +36,7 @@ ORIG_ARGS=("$@")
 SCRIPT_START=$SECONDS
 # the environment settings given by the caller, for the report's command line
 USER_ENV=""
-for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN MEMTIER_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS CORESHARD_ARGS; do
+for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN MEMTIER_BIN SKIP_BUILD SERVER_CPUS GEN_CPUS T2_CPUS CORESHARD_ARGS; do
     if [[ -n ${!v:-} ]]; then USER_ENV+="$v=${!v} "; fi
 done
 QUICK=0
@@ -112,6 +114,7 @@ if ((NPROC < 2)); then
 fi
 CS2_CPUS="$SERVER_CPUS,$GEN_CPUS"
 [[ $SERVER_CPUS == "$GEN_CPUS" ]] && CS2_CPUS=$SERVER_CPUS
+CS2_CPUS=${T2_CPUS:-$CS2_CPUS}
 
 # ---------------------------------------------------------------- ports
 declare -A SERVER_PORT_OF=([redis]=$PORT_BASE [cs1]=$((PORT_BASE + 1)) [cs2]=$((PORT_BASE + 2)) [null]=$((PORT_BASE + 3)))

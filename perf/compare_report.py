@@ -14,11 +14,31 @@ E = os.environ
 CLK_TCK = float(E.get("CLK_TCK", "100"))
 ROUNDS = int(E.get("ROUNDS", "1"))
 CS2_CPUS = E.get("CS2_CPUS", "0,1")
+GEN_CPUS = E.get("GEN_CPUS", "1")
+
+
+def cpu_set(spec):
+    """The cpus of a taskset list such as `0,1` or `0-3`."""
+    cpus = set()
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            cpus.update(range(int(a), int(b) + 1))
+        elif part:
+            cpus.add(int(part))
+    return cpus
+
+
+def t2_placement():
+    """Where the --threads 2 executors run, relative to the generator."""
+    if cpu_set(CS2_CPUS) & cpu_set(GEN_CPUS):
+        return f"cpus {CS2_CPUS}, shared with the generator"
+    return f"both executors on cpus {CS2_CPUS}; the generator alone on cpus {GEN_CPUS}"
 
 SERVER_NAME = {
     "redis": "Redis",
     "cs1": "coreshard t1",
-    "cs2": f"coreshard t2 (cpus {CS2_CPUS}, shared with the generator)",
+    "cs2": f"coreshard t2 ({t2_placement()})",
     "null": "null server",
 }
 ROW_ORDER = {
@@ -217,6 +237,27 @@ def perf_table(rows, labels, suite, servers):
     return "\n".join(out)
 
 
+def t2_table(rows, labels, suite):
+    """CPU per op of --threads 2 against --threads 1, row by row (medians)."""
+    out = [
+        "| row | t1 CPU µs/op | t2 CPU µs/op | t2 / t1 | t1 ops/s | t2 ops/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in ROW_ORDER[suite]:
+        r1, r2 = rows.get((suite, row, "cs1")), rows.get((suite, row, "cs2"))
+        if not r1 or not r2:
+            continue
+        s1, s2 = summarize(r1), summarize(r2)
+        if s1["status"] != "ok" or s2["status"] != "ok":
+            continue
+        name = f"{row} {labels.get((suite, row), '')}".strip()
+        out.append(
+            f"| {name} | {fmt(s1['cpu_us_op'], 2)} | {fmt(s2['cpu_us_op'], 2)} | "
+            f"{ratio(s2['cpu_us_op'], s1['cpu_us_op'])} | {fmt(s1['ops_sec'], 0)} | {fmt(s2['ops_sec'], 0)} |"
+        )
+    return "\n".join(out)
+
+
 def memory_table(path):
     recs = {}
     with open(path) as f:
@@ -333,7 +374,7 @@ def main():
     p(
         f"- Load: one generator process per row, `-t 1 -c {E['CLIENTS']} --distinct-client-seed "
         f"--test-time {secs}`, pinned with `taskset -c {E['GEN_CPUS']}`; servers pinned to cpu "
-        f"{E['SERVER_CPUS']} (coreshard `--threads 2`: cpus {E['CS2_CPUS']}, shared with the generator)."
+        f"{E['SERVER_CPUS']} (coreshard `--threads 2`: {t2_placement()})."
     )
     p(
         f"- Rounds: **{ROUNDS}** per row. Every load row is measured {ROUNDS} time(s) per server, the "
@@ -367,21 +408,29 @@ def main():
         p()
         p("## coreshard-bench: coreshard --threads 2 vs Redis")
         p()
-        p(f"coreshard runs on cpus {CS2_CPUS} and so shares a core with the load generator; "
+        p(f"coreshard t2 runs with {t2_placement()}; "
           "the Redis rows are the same measurements as in the first table.")
         p()
         p(perf_table(rows, labels, "bench", ["redis", "cs2"]))
+        p()
+        p("CPU per operation of `--threads 2` against `--threads 1` (hop cost included):")
+        p()
+        p(t2_table(rows, labels, "bench"))
     if "memtier" in sections:
         p()
         p("## memtier_benchmark: coreshard --threads 1 and --threads 2 vs Redis")
         p()
         p(f"memtier_benchmark `-t 1 -c {E['CLIENTS']}`, SET:GET 1:10, 32 B values, uniform keys "
           f"`memtier-1` .. `memtier-{int(E['MT_KEYS'])}` (all preloaded), {secs} s per row. "
-          f"coreshard t2 runs on cpus {CS2_CPUS}, shared with memtier. Latencies are memtier's "
+          f"coreshard t2 runs with {t2_placement()}. Latencies are memtier's "
           "(from each request's actual send time: at a fixed rate, a server that falls behind shows "
           "as a missed rate rather than in the percentiles).")
         p()
         p(perf_table(rows, labels, "memtier", ["redis", "cs1", "cs2"]))
+        p()
+        p("CPU per operation of `--threads 2` against `--threads 1`:")
+        p()
+        p(t2_table(rows, labels, "memtier"))
     if "memory" in sections:
         p()
         p("## Memory")
