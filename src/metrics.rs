@@ -121,14 +121,33 @@ impl CmdStat {
     }
 }
 
-/// A fast hasher for the per-command table (keys are static command names).
+/// A fast hasher for the per-command table.
 pub type NameHasher = foldhash::fast::FixedState;
+
+/// A command's full name as its [`crate::command::CommandSpec`] holds it.
+/// Compared and hashed by address: every count for a command goes through the
+/// one static string of its spec, so finding its counters hashes a word
+/// instead of the name.
+#[derive(Clone, Copy, Debug)]
+pub struct CmdName(pub &'static str);
+
+impl PartialEq for CmdName {
+    fn eq(&self, o: &CmdName) -> bool {
+        std::ptr::eq(self.0, o.0)
+    }
+}
+impl Eq for CmdName {}
+impl std::hash::Hash for CmdName {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.0.as_ptr() as usize).hash(h);
+    }
+}
 
 /// One core's counters.
 #[derive(Clone, Default, Debug)]
 pub struct Stats {
     /// Per command, by full name (`get`, `config|get`).
-    pub commands: HashMap<&'static str, CmdStat, NameHasher>,
+    pub commands: HashMap<CmdName, CmdStat, NameHasher>,
     /// Error replies by code (`ERR`, `WRONGTYPE`).
     pub errors: HashMap<String, u64>,
     /// Commands processed.
@@ -167,7 +186,7 @@ impl Stats {
     /// Adds another core's counters into this one.
     pub fn merge(&mut self, o: &Stats) {
         for (k, v) in &o.commands {
-            let e = self.commands.entry(k).or_default();
+            let e = self.commands.entry(*k).or_default();
             e.calls += v.calls;
             e.usec += v.usec;
             e.ticks += v.ticks;

@@ -606,9 +606,9 @@ fn format_info(
                     .iter()
                     .filter(|(_, s)| s.calls > 0 || s.rejected > 0 || s.failed > 0)
                     .collect();
-                cmds.sort_by_key(|(k, _)| **k);
+                cmds.sort_by_key(|(k, _)| k.0);
                 for (name, s) in cmds {
-                    l(cmdstat_line(name, s));
+                    l(cmdstat_line(name.0, s));
                 }
             }
             "errorstats" => {
@@ -1285,7 +1285,7 @@ mod tests {
         let cfg = Config::default();
         let mut stats = Stats::default();
         stats.commands.insert(
-            "get",
+            metrics::CmdName("get"),
             metrics::CmdStat {
                 calls: 2,
                 usec: 5,

@@ -40,11 +40,17 @@ pub const RECV_BUFFER_SIZE: usize = 16 * 1024;
 /// A sent buffer larger than this is given back to the allocator once sent.
 const KEEP_SEND_CAPACITY: usize = 64 * 1024;
 const BUF_GROUP: u16 = 0;
+/// Sockets per ring served through the ring's registered file table (the
+/// kernel skips the descriptor lookup and reference count per operation);
+/// sockets beyond it use their plain descriptor.
+const FIXED_FILES: u32 = 16384;
 
 /// One socket's state, shared by its connection task, the reactor and
 /// anything on this core that writes to it.
 pub struct SockInner {
     fd: RawFd,
+    /// The socket's index in the ring's registered file table, if it has one.
+    fixed: Cell<Option<u32>>,
     inbox: RefCell<Vec<u8>>,
     input_limit: Cell<usize>,
     /// No more input: the peer closed, an error, or the input limit.
@@ -115,6 +121,9 @@ struct Reactor {
     wake_buf: Box<Cell<u64>>,
     open: RefCell<hashbrown::HashMap<RawFd, std::rc::Weak<SockInner>>>,
     listeners: RefCell<Vec<Rc<ListenerInner>>>,
+    /// Free indexes of the registered file table (empty when the kernel
+    /// refused the table: every socket then uses its descriptor).
+    fixed_free: RefCell<Vec<u32>>,
 }
 
 thread_local! {
@@ -169,6 +178,14 @@ pub fn init() -> std::io::Result<()> {
         bufs.give(bid);
     }
     bufs.publish();
+    // A sparse table: entries are filled as sockets arrive.
+    let fixed_free = match ring.submitter().register_files_sparse(FIXED_FILES) {
+        Ok(()) => (0..FIXED_FILES).rev().collect(),
+        Err(e) => {
+            tracing::debug!("io_uring registered files unavailable ({e}); using plain descriptors");
+            Vec::new()
+        }
+    };
     let r = Rc::new(Reactor {
         ring: RefCell::new(ring),
         ops: RefCell::new(Vec::new()),
@@ -181,6 +198,7 @@ pub fn init() -> std::io::Result<()> {
         wake_buf: Box::new(Cell::new(0)),
         open: RefCell::new(hashbrown::HashMap::new()),
         listeners: RefCell::new(Vec::new()),
+        fixed_free: RefCell::new(fixed_free),
     });
     REACTOR.with(|x| *x.borrow_mut() = Some(r));
     Ok(())
@@ -297,9 +315,11 @@ impl Reactor {
         s.recv_armed.set(true);
         s.ops.set(s.ops.get() + 1);
         let id = self.add_op(Op::Recv(s.clone()));
-        let sqe = opcode::RecvMulti::new(types::Fd(s.fd), BUF_GROUP)
-            .build()
-            .user_data(id);
+        let sqe = match s.fixed.get() {
+            Some(i) => opcode::RecvMulti::new(types::Fixed(i), BUF_GROUP).build(),
+            None => opcode::RecvMulti::new(types::Fd(s.fd), BUF_GROUP).build(),
+        }
+        .user_data(id);
         self.push(sqe);
     }
     fn arm_accept(&self, l: &Rc<ListenerInner>) {
@@ -335,12 +355,15 @@ impl Reactor {
         s.send_in_flight.set(true);
         s.ops.set(s.ops.get() + 1);
         let id = self.add_op(Op::Send(s.clone()));
-        self.push(
-            opcode::Send::new(types::Fd(s.fd), ptr, len)
+        let sqe = match s.fixed.get() {
+            Some(i) => opcode::Send::new(types::Fixed(i), ptr, len)
                 .flags(libc::MSG_NOSIGNAL)
-                .build()
-                .user_data(id),
-        );
+                .build(),
+            None => opcode::Send::new(types::Fd(s.fd), ptr, len)
+                .flags(libc::MSG_NOSIGNAL)
+                .build(),
+        };
+        self.push(sqe.user_data(id));
     }
     /// Starts a send for a dirty socket, or finishes its close.
     fn flush_one(&self, s: &Rc<SockInner>) {
@@ -360,6 +383,36 @@ impl Reactor {
             self.shut(s);
         }
     }
+    /// Gives `fd` an entry of the registered file table, if one is free.
+    fn fix(&self, fd: RawFd) -> Option<u32> {
+        let i = self.fixed_free.borrow_mut().pop()?;
+        match self
+            .ring
+            .borrow()
+            .submitter()
+            .register_files_update(i, &[fd])
+        {
+            Ok(1) => Some(i),
+            _ => {
+                self.fixed_free.borrow_mut().push(i);
+                None
+            }
+        }
+    }
+    /// Empties entry `i` of the registered file table (its socket is closing
+    /// and no operation uses it) and makes it free again.
+    fn unfix(&self, i: u32) {
+        let cleared = self
+            .ring
+            .borrow()
+            .submitter()
+            .register_files_update(i, &[-1]);
+        // An entry the kernel did not clear still holds the old file: never
+        // hand it out again.
+        if cleared.is_ok() {
+            self.fixed_free.borrow_mut().push(i);
+        }
+    }
     fn shut(&self, s: &Rc<SockInner>) {
         if !s.shut.get() {
             s.shut.set(true);
@@ -373,6 +426,9 @@ impl Reactor {
         if s.shut.get() && s.ops.get() == 0 && !s.closed.get() {
             s.closed.set(true);
             self.open.borrow_mut().remove(&s.fd);
+            if let Some(i) = s.fixed.take() {
+                self.unfix(i);
+            }
             // SAFETY: no operation references the descriptor any more and it is
             // closed exactly once (the `closed` flag).
             unsafe { libc::close(s.fd) };
@@ -615,8 +671,10 @@ impl Socket {
     /// Serves `fd` (a connected stream socket this thread now owns) on this
     /// thread's ring; input is read from now on.
     pub fn new(fd: RawFd, input_limit: usize) -> Socket {
+        let r = reactor();
         let s = Rc::new(SockInner {
             fd,
+            fixed: Cell::new(r.fix(fd)),
             inbox: RefCell::new(Vec::new()),
             input_limit: Cell::new(input_limit),
             eof: Cell::new(false),
@@ -636,7 +694,6 @@ impl Socket {
             shut: Cell::new(false),
             closed: Cell::new(false),
         });
-        let r = reactor();
         r.open.borrow_mut().insert(fd, Rc::downgrade(&s));
         r.arm_recv(&s);
         Socket(s)

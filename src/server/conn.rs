@@ -150,7 +150,7 @@ fn signal_modified(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, args: Args<'_>
 fn record_call(spec: &'static CommandSpec, ticks: u64, err: Option<&[u8]>) {
     metrics::with(|s| {
         s.total_commands_processed += 1;
-        let e = s.commands.entry(spec.name).or_default();
+        let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
         e.calls += 1;
         e.ticks += ticks;
         if err.is_some() {
@@ -412,7 +412,12 @@ impl Conn {
     fn reject(&mut self, spec: Option<&'static CommandSpec>, msg: &str) {
         self.flag_transaction();
         if let Some(spec) = spec {
-            metrics::with(|s| s.commands.entry(spec.name).or_default().rejected += 1);
+            metrics::with(|s| {
+                s.commands
+                    .entry(metrics::CmdName(spec.name))
+                    .or_default()
+                    .rejected += 1
+            });
         }
         self.error(msg);
     }
@@ -598,7 +603,7 @@ impl Conn {
                         metrics::end_command(spec.has(flags::WRITE), failed);
                         metrics::with(|s| {
                             s.total_commands_processed += 1;
-                            let e = s.commands.entry(spec.name).or_default();
+                            let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
                             e.calls += 1;
                             e.usec += us;
                             if failed {

@@ -223,8 +223,9 @@ fn core_main(
         let _ = ready.send(Err(std::io::Error::new(
             e.kind(),
             format!(
-                "cannot set up io_uring on core {id}: {e} (io_uring may be disabled: \
-                 check /proc/sys/kernel/io_uring_disabled and seccomp)"
+                "cannot set up io_uring on core {id}: {e} (coreshard needs Linux 6.1 or \
+                 later; io_uring may be disabled: check /proc/sys/kernel/io_uring_disabled \
+                 and seccomp; kernels before 5.12 need a higher `ulimit -l`)"
             ),
         )));
         return;
@@ -246,7 +247,10 @@ fn core_main(
     runtime::run(
         core.mesh().notifier(id),
         runtime::Hooks {
-            turn: &mut || c.drain_hops(),
+            turn: &mut || {
+                crate::storage::db::tick_lru_clock();
+                c.drain_hops()
+            },
             pending: &|| c.hops_pending(),
             stop: &|| state.stopping(),
             spin,

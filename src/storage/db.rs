@@ -166,8 +166,9 @@ fn lfu_rand() -> f64 {
 }
 
 thread_local! {
-    /// Last wall-clock reading for the LRU clock: (Unix ms, clock ticks then).
-    static LRU_NOW: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    /// Last wall-clock reading for the LRU clock: (Unix ms, clock ticks then,
+    /// whether this thread's loop refreshes it every turn).
+    static LRU_NOW: std::cell::Cell<(u64, u64, bool)> = const { std::cell::Cell::new((0, 0, false)) };
 }
 
 /// How long a wall-clock reading serves the LRU clock, in microseconds. The
@@ -176,18 +177,34 @@ thread_local! {
 /// a cached LRU clock).
 const LRU_REFRESH_US: u64 = 100_000;
 
-/// Current LRU clock (seconds, wrapping at 24 bits like Redis's).
-pub fn lru_clock() -> u32 {
+/// Refreshes this thread's LRU clock when its reading is [`LRU_REFRESH_US`]
+/// old; returns the reading in Unix ms.
+fn refresh_lru(kept: bool) -> u64 {
     use crate::metrics::clock;
     let t = clock::ticks();
-    let (ms, at) = LRU_NOW.with(|c| c.get());
-    let ms = if ms != 0 && clock::ticks_to_us(t.wrapping_sub(at)) < LRU_REFRESH_US {
-        ms
-    } else {
-        let ms = crate::now_ms();
-        LRU_NOW.with(|c| c.set((ms, t)));
-        ms
-    };
+    let (ms, at, _) = LRU_NOW.with(|c| c.get());
+    if ms != 0 && clock::ticks_to_us(t.wrapping_sub(at)) < LRU_REFRESH_US {
+        if kept {
+            LRU_NOW.with(|c| c.set((ms, at, true)));
+        }
+        return ms;
+    }
+    let ms = crate::now_ms();
+    LRU_NOW.with(|c| c.set((ms, t, kept)));
+    ms
+}
+
+/// Called by a core's loop once per turn: from then on, key accesses on this
+/// thread read the LRU clock without a clock read of their own.
+pub fn tick_lru_clock() {
+    refresh_lru(true);
+}
+
+/// Current LRU clock (seconds, wrapping at 24 bits like Redis's).
+#[inline]
+pub fn lru_clock() -> u32 {
+    let (ms, _, kept) = LRU_NOW.with(|c| c.get());
+    let ms = if kept { ms } else { refresh_lru(false) };
     (ms / 1000) as u32 & LRU_MASK
 }
 
