@@ -121,6 +121,7 @@ impl Pair {
                         },
                         pending: &|| c.hops_pending() || (i == 0 && work.has_items()),
                         stop: &|| state.stopping(),
+                        end_turn: &mut || c.wake_peers(),
                         spin,
                     },
                 );

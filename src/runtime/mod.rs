@@ -172,6 +172,11 @@ pub struct Hooks<'a> {
     pub pending: &'a dyn Fn() -> bool,
     /// True when the loop must end.
     pub stop: &'a dyn Fn() -> bool,
+    /// Called once per turn, after the tasks and mailboxes are done and before
+    /// the loop flushes its sockets and waits: wakes the cores this turn's
+    /// messages went to (one wake-up per parked peer per turn, however many
+    /// messages it got).
+    pub end_turn: &'a mut dyn FnMut(),
     /// Microseconds to spin on `pending` before parking.
     pub spin: Duration,
 }
@@ -190,6 +195,7 @@ pub fn run(notifier: &Notifier, hooks: Hooks<'_>) {
         turn,
         pending,
         stop,
+        end_turn,
         spin,
     } = hooks;
     loop {
@@ -202,6 +208,7 @@ pub fn run(notifier: &Notifier, hooks: Hooks<'_>) {
                 break;
             }
         }
+        end_turn();
         if stop() {
             break;
         }
@@ -255,6 +262,7 @@ mod tests {
                     turn: &mut || false,
                     pending: &|| false,
                     stop: &move || d.get(),
+                    end_turn: &mut || {},
                     spin: Duration::ZERO,
                 },
             );
@@ -375,6 +383,7 @@ mod tests {
                     },
                     pending: &|| mb2.has_items(),
                     stop: &|| got.get() >= 1000,
+                    end_turn: &mut || {},
                     spin: Duration::ZERO,
                 },
             );

@@ -167,22 +167,58 @@ fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
     let mut ends = std::mem::take(&mut batch.ends);
     let mut shard = core.shard.borrow_mut();
     let now = crate::now_ms();
-    for &(spec, a, b) in &batch.cmds {
-        let args = Args::new(&batch.buf, &batch.ranges[a as usize..b as usize]);
-        let mut ctx = Ctx {
-            shard: &mut shard,
-            db: batch.db,
-            now,
-            no_touch: batch.no_touch,
-        };
-        exec_shard(spec, &mut ctx, &mut out, batch.resp3, args);
-        ends.push(out.len());
+    for window in batch.cmds.chunks(PREFETCH_BATCH) {
+        if window.len() > 1
+            && let Some(db) = shard.db_opt(batch.db)
+        {
+            prefetch_hopped(db, &batch.buf, &batch.ranges, window);
+        }
+        for &(spec, a, b) in window {
+            let args = Args::new(&batch.buf, &batch.ranges[a as usize..b as usize]);
+            let mut ctx = Ctx {
+                shard: &mut shard,
+                db: batch.db,
+                now,
+                no_touch: batch.no_touch,
+            };
+            exec_shard(spec, &mut ctx, &mut out, batch.resp3, args);
+            ends.push(out.len());
+        }
     }
     drop(shard);
     super::blocking::after_shard_work(core);
     batch.out = out;
     batch.ends = ends;
     batch
+}
+
+/// The prefetch stages (see [`crate::storage::db::Db::prefetch`]) over the
+/// first keys of a window of commands another core sent here: their lookups'
+/// cache misses overlap as a local pipelined batch's do.
+fn prefetch_hopped(
+    db: &crate::storage::db::Db,
+    buf: &[u8],
+    ranges: &[(usize, usize)],
+    window: &[(&'static CommandSpec, u32, u32)],
+) {
+    let mut hints = [None; PREFETCH_BATCH];
+    for (h, &(spec, a, b)) in hints.iter_mut().zip(window) {
+        let k = spec.first_key;
+        let args = &ranges[a as usize..b as usize];
+        if k > 0 && (k as usize) < args.len() && spec.keys.is_none() {
+            let (s, e) = args[k as usize];
+            let key = &buf[s..e];
+            let hint = db.hint(key);
+            db.prefetch(hint);
+            *h = Some((hint, (s, e)));
+        }
+    }
+    for (hint, _) in hints.iter().flatten() {
+        db.prefetch_node(*hint);
+    }
+    for (hint, (s, e)) in hints.iter().flatten() {
+        db.prefetch_value(&buf[*s..*e], *hint);
+    }
 }
 
 /// A client connection's state, as coordinator handlers see it.

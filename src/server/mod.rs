@@ -253,6 +253,7 @@ fn core_main(
             },
             pending: &|| c.hops_pending(),
             stop: &|| state.stopping(),
+            end_turn: &mut || c.wake_peers(),
             spin,
         },
     );

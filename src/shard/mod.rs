@@ -227,10 +227,10 @@ impl Mesh {
     fn mailbox(&self, dst: usize, src: usize) -> &Mailbox<HopMsg> {
         &self.boxes[dst * self.n + src]
     }
-    /// Sends `msg` from core `src` to core `dst`.
+    /// Leaves `msg` from core `src` in core `dst`'s mailbox. The sender wakes
+    /// `dst` at the end of its loop turn ([`Core::wake_peers`]).
     pub fn send(&self, src: usize, dst: usize, msg: HopMsg) {
         self.mailbox(dst, src).push(msg);
-        self.notifiers[dst].notify();
     }
     /// True when any core left a message for core `dst`.
     pub fn pending_for(&self, dst: usize) -> bool {
@@ -281,6 +281,8 @@ pub struct Core {
     pending: RefCell<Vec<PendingHop>>,
     free_pending: RefCell<Vec<u32>>,
     scratch: RefCell<(Vec<HopMsg>, Vec<HopMsg>)>,
+    /// Cores this one sent messages to during the current loop turn.
+    to_wake: RefCell<Vec<usize>>,
 }
 
 impl Core {
@@ -301,6 +303,7 @@ impl Core {
             pending: RefCell::new(Vec::new()),
             free_pending: RefCell::new(Vec::new()),
             scratch: RefCell::new((Vec::new(), Vec::new())),
+            to_wake: RefCell::new(Vec::new()),
         })
     }
 
@@ -330,11 +333,31 @@ impl Core {
             }
             if !replies.is_empty() {
                 self.mesh.mailbox(src, self.id).push_all(&mut replies);
-                self.mesh.notifiers[src].notify();
+                self.wake_later(src);
             }
         }
         *self.scratch.borrow_mut() = (batch, replies);
         any
+    }
+
+    /// Remembers that core `dst` got a message this turn.
+    fn wake_later(&self, dst: usize) {
+        let mut w = self.to_wake.borrow_mut();
+        if !w.contains(&dst) {
+            w.push(dst);
+        }
+    }
+
+    /// Wakes, if parked, every core that got a message from this one during
+    /// the loop turn that ends. Deferring the wake-up to the end of the turn
+    /// gives a parked peer everything the turn sent it at once, and where
+    /// cores share a CPU it keeps the woken peer from preempting the sender
+    /// in the middle of its turn, once per message.
+    pub fn wake_peers(&self) {
+        let mut w = self.to_wake.borrow_mut();
+        for dst in w.drain(..) {
+            self.mesh.notifiers[dst].notify();
+        }
     }
 
     /// True when another core left this one a message.
@@ -395,6 +418,7 @@ impl Core {
         let slot = self.alloc_pending();
         let job: Job = Box::new(move |c| Box::new(f(c)) as HopResult);
         self.mesh.send(self.id, target, HopMsg::Job { slot, job });
+        self.wake_later(target);
         let res = HopWait {
             core: self,
             slot,
