@@ -28,7 +28,7 @@
 #                  "SERVER_CPUS,GEN_CPUS": one executor shares the generator's
 #                  core; T2_CPUS=0 puts both executors on the server's core)
 #
-# Whole run on a 2-core machine: about 18-20 minutes plus the builds
+# Whole run on a 2-core machine: about 20-25 minutes plus the builds
 # (--only memtier: about 4, --quick: about 3).
 set -euo pipefail
 
@@ -507,23 +507,29 @@ run_bench() {
     else
         for s in "${full[@]}"; do na bench "$s" 10 "n/a (no Redis row-2 rate)" "GET p1 fixed rate"; done
     fi
-    rounds bench 8 "INCR zipf 1000 keys" none "$all" --key-prefix ctr: --key-minimum 0 --key-maximum 999 \
-        --key-pattern Z:Z --command 'INCR __key__'
-    local on
-    for id in "${COLL_IDS[@]}"; do
-        on=""
-        for s in "${full[@]}"; do
-            # shellcheck disable=SC2086
-            if running "$s" && supported "${SERVER_PORT[$s]}" ${COLL_NEEDS[$id]}; then
-                on+=" $s"
-            else
-                na bench "$s" "$id" "n/a (not supported yet)" "${COLL_LABEL[$id]}"
+    # the single-key rows at pipeline 1, then again at pipeline 16 (ids with a
+    # "p16" suffix)
+    local on pipe sfx
+    for pipe in 1 16; do
+        sfx=""
+        ((pipe == 1)) || sfx="p16"
+        rounds bench "8$sfx" "INCR zipf 1000 keys${sfx:+ p16}" none "$all" --key-prefix ctr: --key-minimum 0 \
+            --key-maximum 999 --key-pattern Z:Z --command 'INCR __key__' --pipeline "$pipe"
+        for id in "${COLL_IDS[@]}"; do
+            on=""
+            for s in "${full[@]}"; do
+                # shellcheck disable=SC2086
+                if running "$s" && supported "${SERVER_PORT[$s]}" ${COLL_NEEDS[$id]}; then
+                    on+=" $s"
+                else
+                    na bench "$s" "$id$sfx" "n/a (not supported yet)" "${COLL_LABEL[$id]}${sfx:+ p16}"
+                fi
+            done
+            if [[ -n $on ]]; then
+                coll_args "$id"
+                rounds bench "$id$sfx" "${COLL_LABEL[$id]}${sfx:+ p16}" none "$on" "${COLL[@]}" --pipeline "$pipe"
             fi
         done
-        if [[ -n $on ]]; then
-            coll_args "$id"
-            rounds bench "$id" "${COLL_LABEL[$id]}" none "$on" "${COLL[@]}"
-        fi
     done
     rounds bench 5 "SET:GET 1:10 1 KiB zipf 1M keys" flush "$all" --ratio 1:10 -d 1024 --key-pattern Z:Z \
         --key-minimum 0 --key-maximum 999999

@@ -471,12 +471,27 @@ impl Conn {
     fn prefetch_batch(&self, rbuf: &[u8], batch: &mut [Batched], ranges: &[(usize, usize)]) {
         let shard = self.core.shard.borrow();
         let db = shard.db_opt(self.db);
+        // The last two command names seen, as sent: a pipeline mostly repeats
+        // one or two commands, and comparing a few bytes is cheaper than the
+        // case-folding table lookup.
+        let mut recent: [(&[u8], Option<&'static CommandSpec>); 2] = [(&[], None); 2];
         for b in batch.iter_mut() {
             if b.inline {
                 continue;
             }
             let args = Args::new(rbuf, &ranges[b.ranges.0..b.ranges.1]);
-            let spec = command::lookup(args.get(0));
+            let name = args.get(0);
+            let spec = if !name.is_empty() && recent[0].0 == name {
+                recent[0].1
+            } else if !name.is_empty() && recent[1].0 == name {
+                recent.swap(0, 1);
+                recent[0].1
+            } else {
+                let spec = command::lookup(name);
+                recent[1] = recent[0];
+                recent[0] = (name, spec);
+                spec
+            };
             b.spec = Some(spec);
             let (Some(spec), Some(db)) = (spec, db) else {
                 continue;
@@ -485,7 +500,7 @@ impl Conn {
             if k > 0 && (k as usize) < args.len() && spec.keys.is_none() {
                 let key = args.get(k as usize);
                 let slot = key_slot(key);
-                if slot_owner(slot, self.core.ncores) == self.core.id {
+                if self.core.ncores == 1 || slot_owner(slot, self.core.ncores) == self.core.id {
                     let h = db.hint_in_slot(slot, key);
                     db.prefetch(h);
                     b.hint = Some((h, ranges[b.ranges.0 + k as usize]));
