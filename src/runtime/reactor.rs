@@ -718,11 +718,7 @@ impl Socket {
         let raw =
             unsafe { std::slice::from_raw_parts(sa.as_ptr() as *const u8, sa.len() as usize) }
                 .to_vec();
-        let op = Rc::new(IoOp {
-            result: Cell::new(None),
-            waker: Cell::new(None),
-            buf: RefCell::new(raw),
-        });
+        let op = IoOp::with_buf(raw);
         let (ptr, len) = {
             let b = op.buf.borrow();
             (
@@ -730,23 +726,12 @@ impl Socket {
                 b.len() as libc::socklen_t,
             )
         };
-        let r = reactor();
-        let id = r.add_op(Op::Io(op.clone()));
         use std::os::fd::AsRawFd;
-        r.push(
-            opcode::Connect::new(types::Fd(sock.as_raw_fd()), ptr, len)
-                .build()
-                .user_data(id),
-        );
-        let res = IoWait {
+        one_shot(
             op,
-            id,
-            done: false,
-        }
-        .await;
-        if res < 0 {
-            return Err(std::io::Error::from_raw_os_error(-res));
-        }
+            opcode::Connect::new(types::Fd(sock.as_raw_fd()), ptr, len).build(),
+        )
+        .await?;
         use std::os::fd::IntoRawFd;
         Ok(Socket::new(sock.into_raw_fd(), input_limit))
     }
@@ -971,61 +956,22 @@ impl File {
     pub async fn append(&self, data: Vec<u8>) -> (std::io::Result<usize>, Vec<u8>) {
         let len = data.len().min(u32::MAX as usize) as u32;
         let ptr = data.as_ptr();
-        let op = Rc::new(IoOp {
-            result: Cell::new(None),
-            waker: Cell::new(None),
-            buf: RefCell::new(data),
-        });
-        let r = reactor();
-        let id = r.add_op(Op::Io(op.clone()));
+        let op = IoOp::with_buf(data);
         // The offset -1 writes at the file position; with O_APPEND that is the end.
-        r.push(
-            opcode::Write::new(types::Fd(self.fd), ptr, len)
-                .offset(u64::MAX)
-                .build()
-                .user_data(id),
-        );
-        let res = IoWait {
-            op: op.clone(),
-            id,
-            done: false,
-        }
-        .await;
+        let sqe = opcode::Write::new(types::Fd(self.fd), ptr, len)
+            .offset(u64::MAX)
+            .build();
+        let res = one_shot(op.clone(), sqe).await;
         let buf = std::mem::take(&mut *op.buf.borrow_mut());
-        let res = if res < 0 {
-            Err(std::io::Error::from_raw_os_error(-res))
-        } else {
-            Ok(res as usize)
-        };
-        (res, buf)
+        (res.map(|n| n as usize), buf)
     }
 
     /// Flushes the file's data to stable storage.
     pub async fn sync_data(&self) -> std::io::Result<()> {
-        let op = Rc::new(IoOp {
-            result: Cell::new(None),
-            waker: Cell::new(None),
-            buf: RefCell::new(Vec::new()),
-        });
-        let r = reactor();
-        let id = r.add_op(Op::Io(op.clone()));
-        r.push(
-            opcode::Fsync::new(types::Fd(self.fd))
-                .flags(types::FsyncFlags::DATASYNC)
-                .build()
-                .user_data(id),
-        );
-        let res = IoWait {
-            op,
-            id,
-            done: false,
-        }
-        .await;
-        if res < 0 {
-            Err(std::io::Error::from_raw_os_error(-res))
-        } else {
-            Ok(())
-        }
+        let sqe = opcode::Fsync::new(types::Fd(self.fd))
+            .flags(types::FsyncFlags::DATASYNC)
+            .build();
+        one_shot(IoOp::with_buf(Vec::new()), sqe).await.map(|_| ())
     }
 }
 
@@ -1037,6 +983,35 @@ impl Drop for File {
 }
 
 /// Waits for a one-shot operation's completion.
+impl IoOp {
+    fn with_buf(buf: Vec<u8>) -> Rc<IoOp> {
+        Rc::new(IoOp {
+            result: Cell::new(None),
+            waker: Cell::new(None),
+            buf: RefCell::new(buf),
+        })
+    }
+}
+
+/// Submits `sqe` (whose memory, if any, is `op`'s buffer) and waits for its
+/// completion; a negative result is the operation's errno.
+async fn one_shot(op: Rc<IoOp>, sqe: squeue::Entry) -> std::io::Result<i32> {
+    let r = reactor();
+    let id = r.add_op(Op::Io(op.clone()));
+    r.push(sqe.user_data(id));
+    let res = IoWait {
+        op,
+        id,
+        done: false,
+    }
+    .await;
+    if res < 0 {
+        Err(std::io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res)
+    }
+}
+
 struct IoWait {
     op: Rc<IoOp>,
     id: u64,
