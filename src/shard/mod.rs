@@ -13,7 +13,8 @@
 //! syscall; only a parked core is woken (see [`crate::runtime::Notifier`]).
 
 pub mod blocking;
-pub mod slot;
+/// Hash slots (kept with the keyspace, which is laid out by slot).
+pub use crate::storage::slot;
 
 pub mod engine;
 

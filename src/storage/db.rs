@@ -26,7 +26,7 @@
 
 use super::bytes::SmallBytes;
 use super::value::Value;
-use crate::shard::slot::{SLOTS, key_slot};
+use crate::storage::slot::{SLOTS, key_slot};
 use node::Node;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -362,7 +362,7 @@ const NO_POS: u32 = u32::MAX;
 impl Db {
     /// An empty database for a shard among `nshards`.
     pub fn new(nshards: usize) -> Self {
-        let n = crate::shard::slot::SLOTS.div_ceil(nshards);
+        let n = crate::storage::slot::SLOTS.div_ceil(nshards);
         let mut slots = Vec::with_capacity(n);
         slots.resize_with(n, SlotTable::default);
         Db {
@@ -400,7 +400,7 @@ impl Db {
     }
 
     /// The [`KeyHint`] of a key whose hash slot the caller has computed
-    /// already (`crate::shard::slot::key_slot`, as routing a key to its shard
+    /// already (`crate::storage::slot::key_slot`, as routing a key to its shard
     /// does), saving the CRC16.
     #[inline]
     pub fn hint_in_slot(&self, slot: u16, key: &[u8]) -> KeyHint {
@@ -1311,7 +1311,7 @@ mod tests {
         let mut found = 0;
         for i in 0..1000 {
             let k = format!("k{i}");
-            if !(crate::shard::slot::key_slot(k.as_bytes()) as usize).is_multiple_of(3) {
+            if !(crate::storage::slot::key_slot(k.as_bytes()) as usize).is_multiple_of(3) {
                 continue;
             }
             db.set(k.as_bytes(), Value::string(b"v"));
@@ -1349,7 +1349,7 @@ mod tests {
     fn owned_keys(id: usize, n: usize, want: usize) -> Vec<String> {
         (0..)
             .map(|i| format!("key:{i}"))
-            .filter(|k| crate::shard::slot::key_owner(k.as_bytes(), n) == id)
+            .filter(|k| crate::storage::slot::key_owner(k.as_bytes(), n) == id)
             .take(want)
             .collect()
     }

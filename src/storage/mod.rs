@@ -9,6 +9,7 @@ pub mod db;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod slot;
 pub mod value;
 pub mod zset;
 
