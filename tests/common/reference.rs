@@ -142,20 +142,8 @@ pub fn quote_args<A: AsRef<[u8]>>(args: &[A]) -> String {
             if plain {
                 String::from_utf8_lossy(a).into_owned()
             } else {
-                let mut s = String::from("\"");
-                for &c in a {
-                    match c {
-                        b'"' => s.push_str("\\\""),
-                        b'\\' => s.push_str("\\\\"),
-                        b'\n' => s.push_str("\\n"),
-                        b'\r' => s.push_str("\\r"),
-                        b'\t' => s.push_str("\\t"),
-                        0x20..=0x7e => s.push(c as char),
-                        _ => s.push_str(&format!("\\x{c:02x}")),
-                    }
-                }
-                s.push('"');
-                s
+                // escape() leaves only the quote itself to escape.
+                format!("\"{}\"", escape(a).replace('"', "\\\""))
             }
         })
         .collect::<Vec<_>>()
