@@ -203,20 +203,35 @@ fn prefetch_hopped(
 ) {
     let mut hints = [None; PREFETCH_BATCH];
     for (h, &(spec, a, b)) in hints.iter_mut().zip(window) {
-        let k = spec.first_key;
         let args = &ranges[a as usize..b as usize];
-        if k > 0 && (k as usize) < args.len() && spec.keys.is_none() {
-            let (s, e) = args[k as usize];
-            let key = &buf[s..e];
-            let hint = db.hint(key);
+        if let Some(k) = prefetched_key(spec, args.len()) {
+            let (s, e) = args[k];
+            let hint = db.hint(&buf[s..e]);
             db.prefetch(hint);
             *h = Some((hint, (s, e)));
         }
     }
-    for (hint, _) in hints.iter().flatten() {
+    prefetch_found(db, buf, hints.iter().flatten());
+}
+
+/// The argument index of the key a command's lookup starts from, for
+/// commands whose key positions follow the simple first-key rule.
+fn prefetched_key(spec: &CommandSpec, nargs: usize) -> Option<usize> {
+    let k = spec.first_key as usize;
+    (k > 0 && k < nargs && spec.keys.is_none()).then_some(k)
+}
+
+/// Prefetch stages 2 and 3 over keys whose stage 1 ran: their nodes, then
+/// their values. Each hint comes with its key's range in `buf`.
+fn prefetch_found<'a>(
+    db: &crate::storage::db::Db,
+    buf: &[u8],
+    hints: impl Iterator<Item = &'a (crate::storage::db::KeyHint, (usize, usize))> + Clone,
+) {
+    for (hint, _) in hints.clone() {
         db.prefetch_node(*hint);
     }
-    for (hint, (s, e)) in hints.iter().flatten() {
+    for (hint, (s, e)) in hints {
         db.prefetch_value(&buf[*s..*e], *hint);
     }
 }
@@ -496,29 +511,18 @@ impl Conn {
             let (Some(spec), Some(db)) = (spec, db) else {
                 continue;
             };
-            let k = spec.first_key;
-            if k > 0 && (k as usize) < args.len() && spec.keys.is_none() {
-                let key = args.get(k as usize);
+            if let Some(k) = prefetched_key(spec, args.len()) {
+                let key = args.get(k);
                 let slot = key_slot(key);
-                if self.core.ncores == 1 || slot_owner(slot, self.core.ncores) == self.core.id {
+                if slot_owner(slot, self.core.ncores) == self.core.id {
                     let h = db.hint_in_slot(slot, key);
                     db.prefetch(h);
-                    b.hint = Some((h, ranges[b.ranges.0 + k as usize]));
+                    b.hint = Some((h, ranges[b.ranges.0 + k]));
                 }
             }
         }
-        let Some(db) = db else {
-            return;
-        };
-        for b in batch.iter() {
-            if let Some((h, _)) = b.hint {
-                db.prefetch_node(h);
-            }
-        }
-        for b in batch.iter() {
-            if let Some((h, (s, e))) = b.hint {
-                db.prefetch_value(&rbuf[s..e], h);
-            }
+        if let Some(db) = db {
+            prefetch_found(db, rbuf, batch.iter().filter_map(|b| b.hint.as_ref()));
         }
     }
 
