@@ -18,6 +18,7 @@
 //! back, except that sets built whole (store commands) pick their encoding from
 //! their final size ([`ZSet::from_sorted`]).
 
+use crate::storage::bytes::SmallBytes;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
@@ -64,7 +65,7 @@ struct Lvl {
 #[derive(Clone, Debug)]
 struct Node {
     score: f64,
-    ele: Box<[u8]>,
+    ele: SmallBytes,
     back: u32,
     /// Level 0, in place: three nodes in four have no other level.
     l0: Lvl,
@@ -73,7 +74,7 @@ struct Node {
 }
 
 impl Node {
-    fn with_levels(score: f64, ele: Box<[u8]>, levels: usize) -> Node {
+    fn with_levels(score: f64, ele: SmallBytes, levels: usize) -> Node {
         const EMPTY: Lvl = Lvl { fwd: NIL, span: 0 };
         Node {
             score,
@@ -113,7 +114,7 @@ struct SkipList {
 impl SkipList {
     fn new() -> Self {
         SkipList {
-            nodes: vec![Node::with_levels(0.0, Box::new([]), MAX_LEVEL)],
+            nodes: vec![Node::with_levels(0.0, SmallBytes::new(b""), MAX_LEVEL)],
             free: Vec::new(),
             level: 1,
             len: 0,
@@ -162,7 +163,7 @@ impl SkipList {
 
     /// Inserts (score, ele); the member must not be present. Returns the
     /// node's number (stable until the node is deleted).
-    fn insert(&mut self, score: f64, ele: Box<[u8]>) -> u32 {
+    fn insert(&mut self, score: f64, ele: SmallBytes) -> u32 {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
@@ -216,7 +217,7 @@ impl SkipList {
     }
 
     /// Removes (score, ele) and gives back the member's bytes; None when absent.
-    fn delete(&mut self, score: f64, ele: &[u8]) -> Option<Box<[u8]>> {
+    fn delete(&mut self, score: f64, ele: &[u8]) -> Option<SmallBytes> {
         let mut update = [HEAD; MAX_LEVEL];
         let mut x = HEAD;
         for i in (0..self.level).rev() {
@@ -258,7 +259,7 @@ impl SkipList {
         }
         self.len -= 1;
         let node = &mut self.nodes[x as usize];
-        let ele = std::mem::take(&mut node.ele);
+        let ele = std::mem::replace(&mut node.ele, SmallBytes::new(b""));
         node.up = Box::new([]);
         self.free.push(x);
         Some(ele)
@@ -338,7 +339,7 @@ impl Full {
     }
 
     /// Adds a member known to be absent.
-    fn insert(&mut self, score: f64, member: Box<[u8]>) {
+    fn insert(&mut self, score: f64, member: SmallBytes) {
         let h = self.hash(&member);
         let idx = self.sl.insert(score, member);
         let (nodes, hasher) = (&self.sl.nodes, &self.hasher);
@@ -378,7 +379,7 @@ impl Full {
 
 #[derive(Clone, Debug)]
 enum Repr {
-    Pack(Vec<(f64, Box<[u8]>)>),
+    Pack(Vec<(f64, SmallBytes)>),
     Full(Box<Full>),
 }
 
@@ -454,9 +455,9 @@ impl ZSet {
     /// members, encoded for its size (zsetConvertToListpackIfNeeded).
     pub fn from_sorted(items: Vec<(f64, Vec<u8>)>, lim: Limits) -> Self {
         let pack = items.len() <= lim.entries && items.iter().all(|(_, m)| m.len() <= lim.value);
-        let items: Vec<(f64, Box<[u8]>)> = items
+        let items: Vec<(f64, SmallBytes)> = items
             .into_iter()
-            .map(|(s, m)| (if pack { s + 0.0 } else { s }, m.into_boxed_slice()))
+            .map(|(s, m)| (if pack { s + 0.0 } else { s }, SmallBytes::from_vec(m)))
             .collect();
         let bytes = items.iter().map(|(_, m)| m.len()).sum();
         let mut z = ZSet {
@@ -498,7 +499,7 @@ impl ZSet {
     /// Approximate heap bytes owned.
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Pack(v) => v.capacity() * 24 + self.bytes,
+            Repr::Pack(v) => v.capacity() * std::mem::size_of::<(f64, SmallBytes)>() + self.bytes,
             // Nodes (about 4/3 levels each on average) plus the map, and every
             // member twice (node and map key).
             Repr::Full(f) => {
@@ -542,9 +543,9 @@ impl ZSet {
                 // The packed form keeps scores as text, where -0 reads back as 0.
                 let score = score + 0.0;
                 let at = v.partition_point(|(s, m)| less(*s, m, score, member));
-                v.insert(at, (score, member.into()));
+                v.insert(at, (score, SmallBytes::new(member)));
             }
-            Repr::Full(f) => f.insert(score, member.into()),
+            Repr::Full(f) => f.insert(score, SmallBytes::new(member)),
         }
     }
 
