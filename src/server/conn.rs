@@ -1019,10 +1019,16 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
                 } else {
                     Args::new(&rbuf, r)
                 };
+                // The executing shard reuses the key's slot and hash from
+                // the prefetch stage.
+                let memo = b
+                    .hint
+                    .map(|(h, (s, e))| crate::storage::db::HintScope::new(&rbuf[s..e], h));
                 match b.spec {
                     Some(spec) => conn.dispatch_found(spec, args).await,
                     None => conn.dispatch(args).await,
                 }
+                drop(memo);
                 pos = b.end;
                 if conn.handle.killed.get() {
                     return;

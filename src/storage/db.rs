@@ -214,6 +214,42 @@ fn key_hash(key: &[u8]) -> u64 {
     KeyHasher.hash_one(key)
 }
 
+thread_local! {
+    /// The key of the command running on this thread, with its [`KeyHint`]
+    /// already computed by the batch's prefetch stage: (address, length,
+    /// hint). Address 0: none.
+    static HINT_MEMO: std::cell::Cell<(usize, usize, KeyHint)> =
+        const { std::cell::Cell::new((0, 0, NO_HINT)) };
+}
+
+const NO_HINT: KeyHint = KeyHint {
+    local: 0,
+    shards: 0,
+    hash: 0,
+};
+
+/// While alive, lookups of exactly `key` (the same bytes at the same address)
+/// on this thread reuse `hint` instead of hashing the key again. The bytes
+/// cannot change or move while the scope borrows them; dropping the scope
+/// (also when a task is cancelled) forgets the hint.
+pub struct HintScope<'a>(std::marker::PhantomData<&'a [u8]>);
+
+impl<'a> HintScope<'a> {
+    /// Remembers `hint`, computed for `key`, until the scope drops.
+    #[inline]
+    pub fn new(key: &'a [u8], hint: KeyHint) -> Self {
+        HINT_MEMO.with(|m| m.set((key.as_ptr() as usize, key.len(), hint)));
+        HintScope(std::marker::PhantomData)
+    }
+}
+
+impl Drop for HintScope<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        HINT_MEMO.with(|m| m.set((0, 0, NO_HINT)));
+    }
+}
+
 /// Where a key lives in a shard's databases: its local slot and its hash.
 ///
 /// The prefetch stages of a pipelined batch ([`Db::prefetch`],
@@ -224,6 +260,8 @@ fn key_hash(key: &[u8]) -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyHint {
     local: u32,
+    /// Shard count the hint was computed for.
+    shards: u32,
     hash: u64,
 }
 
@@ -388,9 +426,29 @@ impl Db {
         ((slot as u64 * self.slot_div) >> 32) as usize
     }
 
+    /// The hint remembered by a live [`HintScope`] for exactly this key.
+    #[inline]
+    fn memo(&self, key: &[u8]) -> Option<KeyHint> {
+        let (p, n, h) = HINT_MEMO.with(|m| m.get());
+        (p == key.as_ptr() as usize && n == key.len() && h.shards as usize == self.nshards)
+            .then_some(h)
+    }
+
     #[inline]
     fn local(&self, key: &[u8]) -> usize {
-        self.local_index(key_slot(key))
+        match self.memo(key) {
+            Some(h) => h.local as usize,
+            None => self.local_index(key_slot(key)),
+        }
+    }
+
+    /// Local slot and hash of a key.
+    #[inline]
+    fn place(&self, key: &[u8]) -> (usize, u64) {
+        match self.memo(key) {
+            Some(h) => (h.local as usize, h.hash),
+            None => (self.local_index(key_slot(key)), key_hash(key)),
+        }
     }
 
     /// The [`KeyHint`] of a key for this database's shard.
@@ -406,6 +464,7 @@ impl Db {
     pub fn hint_in_slot(&self, slot: u16, key: &[u8]) -> KeyHint {
         KeyHint {
             local: self.local_index(slot) as u32,
+            shards: self.nshards as u32,
             hash: key_hash(key),
         }
     }
@@ -517,8 +576,7 @@ impl Db {
     /// The live node of a key, deleting the key first if it has expired.
     #[inline]
     fn live_node(&mut self, key: &[u8], now: u64) -> Option<&mut Node> {
-        let l = self.local(key);
-        let h = key_hash(key);
+        let (l, h) = self.place(key);
         let p = self.slots[l].find(h, key)?;
         if self.slots[l].at(p)?.entry().is_expired(now) {
             self.remove_pos(l, h, p);
@@ -531,7 +589,8 @@ impl Db {
     /// The node of a key, expired or not, without side effects.
     #[inline]
     fn stored_node(&self, key: &[u8]) -> Option<&Node> {
-        self.slots[self.local(key)].get(key_hash(key), key)
+        let (l, h) = self.place(key);
+        self.slots[l].get(h, key)
     }
 
     /// Looks a key up for reading or writing, deleting it first if expired.
@@ -571,7 +630,7 @@ impl Db {
     }
 
     fn remove_at(&mut self, l: usize, key: &[u8]) -> Option<Entry> {
-        let h = key_hash(key);
+        let h = self.memo(key).map_or_else(|| key_hash(key), |m| m.hash);
         let p = self.slots[l].find(h, key)?;
         self.remove_pos(l, h, p)
     }
@@ -891,9 +950,8 @@ impl Db {
         if self.watch.is_some() {
             self.mark_ready(key);
         }
-        let l = self.local(key);
+        let (l, h) = self.place(key);
         let has_ttl = entry.expire != 0;
-        let h = key_hash(key);
         let t = &mut self.slots[l];
         let old = match t.find(h, key).and_then(|p| t.at_mut(p)) {
             Some(n) => {
@@ -1325,6 +1383,32 @@ mod tests {
         assert!(db.get(&k, 100).is_none());
         assert_eq!(db.len(), found - 1);
         assert_eq!(db.expires(), 0);
+    }
+
+    #[test]
+    fn hint_scope_serves_only_its_own_bytes() {
+        let mut db = Db::new(1);
+        let key = b"user:1".to_vec();
+        let h = db.hint(&key);
+        {
+            let _scope = HintScope::new(&key, h);
+            assert_eq!(db.memo(&key), Some(h));
+            db.set(&key, Value::string(b"v"));
+            assert!(db.get(&key, 0).is_some());
+            // Equal bytes elsewhere, and other keys, are hashed as usual.
+            let copy = key.clone();
+            assert_eq!(db.memo(&copy), None);
+            assert!(db.get(&copy, 0).is_some());
+            assert!(db.get(b"user:2", 0).is_none());
+        }
+        assert_eq!(db.memo(&key), None);
+        assert!(db.get(&key, 0).is_some());
+        // A hint made for another shard count is ignored.
+        let other = Db::new(3).hint(&key);
+        let _scope = HintScope::new(&key, other);
+        assert_eq!(db.memo(&key), None);
+        assert!(db.take(&key, 0).is_some());
+        assert!(db.is_empty());
     }
 
     #[test]
