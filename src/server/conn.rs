@@ -17,6 +17,7 @@ use crate::protocol::{Args, ParseLimits, Parsed, Reply, Resume, parse_command_re
 use crate::runtime::Socket;
 use crate::shard::Core;
 use crate::shard::slot::{key_owner, key_slot, slot_owner};
+use crate::storage::db::{HintScope, KeyHint, remembered};
 use std::cell::RefCell;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
@@ -43,8 +44,10 @@ struct Batched {
     inline: bool,
     /// Looked up while prefetching.
     spec: Option<Option<&'static CommandSpec>>,
-    /// The prefetched key's lookup hint and its range in the read buffer.
-    hint: Option<(crate::storage::db::KeyHint, (usize, usize))>,
+    /// The first key's lookup hint and its range in the read buffer.
+    hint: Option<(KeyHint, (usize, usize))>,
+    /// The first key lives on this core (its lookup was prefetched).
+    owned: bool,
 }
 
 /// CLIENT REPLY mode.
@@ -73,7 +76,9 @@ pub struct Batch {
     no_touch: bool,
     buf: Vec<u8>,
     ranges: Vec<(usize, usize)>,
-    cmds: Vec<(&'static CommandSpec, u32, u32)>,
+    /// Each command: its spec, its range of `ranges`, and its first key's
+    /// hint when the sender computed one.
+    cmds: Vec<HopCmd>,
     out: Vec<u8>,
     ends: Vec<usize>,
 }
@@ -91,6 +96,8 @@ impl Batch {
         self.ends.clear();
     }
 }
+
+type HopCmd = (&'static CommandSpec, u32, u32, Option<KeyHint>);
 
 #[derive(Clone, Copy)]
 enum Slot {
@@ -173,8 +180,13 @@ fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
         {
             prefetch_hopped(db, &batch.buf, &batch.ranges, window);
         }
-        for &(spec, a, b) in window {
-            let args = Args::new(&batch.buf, &batch.ranges[a as usize..b as usize]);
+        for &(spec, a, b, hint) in window {
+            let ranges = &batch.ranges[a as usize..b as usize];
+            let args = Args::new(&batch.buf, ranges);
+            let _memo = hint.and_then(|h| {
+                let (s, e) = ranges[prefetched_key(spec, ranges.len())?];
+                Some(HintScope::new(&batch.buf[s..e], h))
+            });
             let mut ctx = Ctx {
                 shard: &mut shard,
                 db: batch.db,
@@ -199,14 +211,14 @@ fn prefetch_hopped(
     db: &crate::storage::db::Db,
     buf: &[u8],
     ranges: &[(usize, usize)],
-    window: &[(&'static CommandSpec, u32, u32)],
+    window: &[HopCmd],
 ) {
     let mut hints = [None; PREFETCH_BATCH];
-    for (h, &(spec, a, b)) in hints.iter_mut().zip(window) {
+    for (h, &(spec, a, b, sent)) in hints.iter_mut().zip(window) {
         let args = &ranges[a as usize..b as usize];
         if let Some(k) = prefetched_key(spec, args.len()) {
             let (s, e) = args[k];
-            let hint = db.hint(&buf[s..e]);
+            let hint = sent.unwrap_or_else(|| db.hint(&buf[s..e]));
             db.prefetch(hint);
             *h = Some((hint, (s, e)));
         }
@@ -226,7 +238,7 @@ fn prefetched_key(spec: &CommandSpec, nargs: usize) -> Option<usize> {
 fn prefetch_found<'a>(
     db: &crate::storage::db::Db,
     buf: &[u8],
-    hints: impl Iterator<Item = &'a (crate::storage::db::KeyHint, (usize, usize))> + Clone,
+    hints: impl Iterator<Item = &'a (KeyHint, (usize, usize))> + Clone,
 ) {
     for (hint, _) in hints.clone() {
         db.prefetch_node(*hint);
@@ -397,7 +409,8 @@ impl Conn {
             b.buf.extend_from_slice(arg);
             b.ranges.push((s, b.buf.len()));
         }
-        b.cmds.push((spec, a, b.ranges.len() as u32));
+        let hint = prefetched_key(spec, args.len()).and_then(|k| remembered(args.get(k)));
+        b.cmds.push((spec, a, b.ranges.len() as u32, hint));
         p.order.push(Slot::Remote(target, b.cmds.len() - 1));
         p.count += 1;
     }
@@ -514,15 +527,25 @@ impl Conn {
             if let Some(k) = prefetched_key(spec, args.len()) {
                 let key = args.get(k);
                 let slot = key_slot(key);
-                if slot_owner(slot, self.core.ncores) == self.core.id {
-                    let h = db.hint_in_slot(slot, key);
+                let h = db.hint_in_slot(slot, key);
+                // A key owned elsewhere keeps its hint for routing and for
+                // the owner's lookup.
+                b.owned = slot_owner(slot, self.core.ncores) == self.core.id;
+                if b.owned {
                     db.prefetch(h);
-                    b.hint = Some((h, ranges[b.ranges.0 + k]));
                 }
+                b.hint = Some((h, ranges[b.ranges.0 + k]));
             }
         }
         if let Some(db) = db {
-            prefetch_found(db, rbuf, batch.iter().filter_map(|b| b.hint.as_ref()));
+            prefetch_found(
+                db,
+                rbuf,
+                batch
+                    .iter()
+                    .filter(|b| b.owned)
+                    .filter_map(|b| b.hint.as_ref()),
+            );
         }
     }
 
@@ -617,7 +640,11 @@ impl Conn {
             let t = if keys.is_empty() {
                 Some(self.core.id)
             } else {
-                let first = key_owner(args.get(keys[0]), ncores);
+                let key = args.get(keys[0]);
+                let first = match remembered(key) {
+                    Some(h) if h.shards() == ncores => slot_owner(h.slot(), ncores),
+                    _ => key_owner(key, ncores),
+                };
                 if keys[1..]
                     .iter()
                     .all(|&k| key_owner(args.get(k), ncores) == first)
@@ -991,6 +1018,7 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
                             inline,
                             spec: None,
                             hint: None,
+                            owned: false,
                         });
                         // An inline request's arguments live in `scratch`,
                         // which the next parse reuses; CONFIG may change how
@@ -1021,9 +1049,7 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
                 };
                 // The executing shard reuses the key's slot and hash from
                 // the prefetch stage.
-                let memo = b
-                    .hint
-                    .map(|(h, (s, e))| crate::storage::db::HintScope::new(&rbuf[s..e], h));
+                let memo = b.hint.map(|(h, (s, e))| HintScope::new(&rbuf[s..e], h));
                 match b.spec {
                     Some(spec) => conn.dispatch_found(spec, args).await,
                     None => conn.dispatch(args).await,

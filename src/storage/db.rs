@@ -223,6 +223,7 @@ thread_local! {
 }
 
 const NO_HINT: KeyHint = KeyHint {
+    slot: 0,
     local: 0,
     shards: 0,
     hash: 0,
@@ -259,10 +260,35 @@ impl Drop for HintScope<'_> {
 /// makes its prefetches useless.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyHint {
-    local: u32,
+    /// Global hash slot.
+    slot: u16,
+    /// Index of the slot among its shard's (slot / shards).
+    local: u16,
     /// Shard count the hint was computed for.
-    shards: u32,
+    shards: u16,
     hash: u64,
+}
+
+impl KeyHint {
+    /// The key's hash slot.
+    #[inline]
+    pub fn slot(&self) -> u16 {
+        self.slot
+    }
+
+    /// The shard count the hint was computed for.
+    #[inline]
+    pub fn shards(&self) -> usize {
+        self.shards as usize
+    }
+}
+
+/// The hint a live [`HintScope`] holds for exactly these bytes (the same
+/// address and length), if any.
+#[inline]
+pub fn remembered(key: &[u8]) -> Option<KeyHint> {
+    let (p, n, h) = HINT_MEMO.with(|m| m.get());
+    (p == key.as_ptr() as usize && n == key.len() && p != 0).then_some(h)
 }
 
 /// Asks the CPU to start loading the cache line holding `p` into every cache
@@ -429,9 +455,7 @@ impl Db {
     /// The hint remembered by a live [`HintScope`] for exactly this key.
     #[inline]
     fn memo(&self, key: &[u8]) -> Option<KeyHint> {
-        let (p, n, h) = HINT_MEMO.with(|m| m.get());
-        (p == key.as_ptr() as usize && n == key.len() && h.shards as usize == self.nshards)
-            .then_some(h)
+        remembered(key).filter(|h| h.shards as usize == self.nshards)
     }
 
     #[inline]
@@ -463,8 +487,9 @@ impl Db {
     #[inline]
     pub fn hint_in_slot(&self, slot: u16, key: &[u8]) -> KeyHint {
         KeyHint {
-            local: self.local_index(slot) as u32,
-            shards: self.nshards as u32,
+            slot,
+            local: self.local_index(slot) as u16,
+            shards: self.nshards as u16,
             hash: key_hash(key),
         }
     }
