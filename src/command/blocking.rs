@@ -26,7 +26,7 @@ use super::zset::{
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs};
 use crate::protocol::{Args, Reply};
 use crate::server::Conn;
-use crate::server::blocking::{BlockSpec, Outcome, block};
+use crate::server::blocking::{BlockSpec, Outcome, Starting, block};
 use crate::shard::blocking::{ReadyFn, ServeFn, Served, Undo, Waiter};
 use crate::shard::slot::key_owner;
 use crate::storage::Value;
@@ -125,6 +125,10 @@ async fn pop_or_block(
     ready: ReadyFn,
     serve: ServeFn,
 ) {
+    // Inside MULTI/EXEC the command never blocks and takes no place in the
+    // order blocked clients are served in.
+    let starting = (!c.deny_blocking).then(|| Starting::begin(&c.core));
+    let ticket = starting.as_ref().map(Starting::ticket);
     let probe = Arc::new(Waiter::new(
         c.core.id,
         c.id,
@@ -134,15 +138,24 @@ async fn pop_or_block(
         Vec::new(),
         ready,
         serve,
+        ticket.unwrap_or(0),
     ));
     for k in &keys {
         let (k2, w) = (k.clone(), probe.clone());
+        let engine = c.core.engine.clone();
         let r = c
             .on_key(k, move |ctx| {
                 let now = ctx.now;
                 match ctx.db().peek(&k2, now).map(|e| (w.ready)(&e.value)) {
                     None => Ok(None),
                     Some(false) => Err(()),
+                    // A command that started earlier and is still on its way
+                    // is served first: this one queues behind it.
+                    Some(true)
+                        if ticket.is_some_and(|t| engine.block_order.earlier_starting(t)) =>
+                    {
+                        Ok(None)
+                    }
                     Some(true) => Ok((w.serve)(ctx, &k2, &w).map(|(served, _)| served)),
                 }
             })
@@ -159,15 +172,16 @@ async fn pop_or_block(
         ready,
         serve,
     };
-    finish(c, a, spec).await;
+    finish(c, a, spec, starting).await;
 }
 
 /// Blocks and writes the outcome; inside EXEC, answers as a timeout would.
-async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec) {
+async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec, starting: Option<Starting>) {
     if c.deny_blocking {
         return c.reply().null_array();
     }
-    match block(c, a.clone(), spec).await {
+    let starting = starting.unwrap_or_else(|| Starting::begin(&c.core));
+    match block(c, a.clone(), spec, starting).await {
         Outcome::Served(served) => reply_served(c, &a, served).await,
         Outcome::TimedOut => c.reply().null_array(),
         Outcome::Gone => c.close = true,
@@ -307,9 +321,27 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
             Ok(t) => t,
             Err(e) => return c.error(e),
         };
+        let starting = (!c.deny_blocking).then(|| Starting::begin(&c.core));
+        let behind = starting
+            .as_ref()
+            .is_some_and(|s| c.core.engine.block_order.earlier_starting(s.ticket()));
         // Step 1: the non-blocking move (types checked as LMOVE checks them).
+        // Behind a command that started earlier and is still on its way,
+        // only the source's type is checked: the move waits its turn in the
+        // queue (where a wrong destination type is still reported).
         let same = c.owner(&src) == c.owner(&dst);
-        if same {
+        if behind {
+            let s2 = src.clone();
+            let wrong = c
+                .on_key(&src, move |ctx| {
+                    let now = ctx.now;
+                    ctx.db().peek(&s2, now).is_some_and(|e| !is_list(&e.value))
+                })
+                .await;
+            if wrong {
+                return c.error(WRONGTYPE);
+            }
+        } else if same {
             let (s2, d2) = (src.clone(), dst.clone());
             let r = c
                 .on_key(&src, move |ctx| {
@@ -338,7 +370,7 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
             ready: is_list,
             serve: serve_move,
         };
-        finish(c, a, spec).await;
+        finish(c, a, spec, starting).await;
     })
 }
 
@@ -450,6 +482,7 @@ fn pop_now(
         Vec::new(),
         ready,
         serve,
+        0,
     );
     // Only the key popped from changes.
     crate::metrics::signalled_own_keys();

@@ -46,7 +46,7 @@ pub fn after_shard_work(core: &Rc<Core>) {
         if shard.blocked.is_empty() {
             return;
         }
-        blocking::serve_ready(&mut shard, crate::now_ms())
+        blocking::serve_ready(&mut shard, crate::now_ms(), &core.engine.block_order)
     };
     for (w, d) in deliveries {
         let c = core.clone();
@@ -84,9 +84,44 @@ fn undo(core: &Rc<Core>, db: usize, d: Delivery) {
     after_shard_work(core);
 }
 
+/// A blocking command from its start until it has registered on every shard
+/// it waits on (or knows it will not block): its ticket in the engine's
+/// [`blocking::BlockOrder`]. Dropping it, also when the command's task is
+/// dropped, lets the shards that held keys back for it serve again.
+pub struct Starting {
+    core: Rc<Core>,
+    ticket: u64,
+}
+
+impl Starting {
+    /// Takes the next ticket.
+    pub fn begin(core: &Rc<Core>) -> Starting {
+        Starting {
+            core: core.clone(),
+            ticket: core.engine.block_order.begin(),
+        }
+    }
+
+    /// This command's ticket.
+    pub fn ticket(&self) -> u64 {
+        self.ticket
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        for id in self.core.engine.block_order.end(self.ticket) {
+            let c = self.core.clone();
+            crate::runtime::spawn(async move {
+                c.run_on(id, after_shard_work).await;
+            });
+        }
+    }
+}
+
 /// Blocks the client until one of `spec.keys` can serve it, the timeout
 /// passes, or the client goes away.
-pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
+pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec, starting: Starting) -> Outcome {
     let core = c.core.clone();
     let w = Arc::new(Waiter::new(
         core.id,
@@ -97,6 +132,7 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
         spec.keys.clone(),
         spec.ready,
         spec.serve,
+        starting.ticket(),
     ));
     let (tx, mut rx) = futures::channel::oneshot::channel::<Delivery>();
     core.waiting.borrow_mut().insert(
@@ -132,6 +168,7 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec) -> Outcome {
             break;
         }
     }
+    drop(starting);
 
     c.handle.info.borrow_mut().blocked = true;
     let deadline = spec.timeout.map(|t| Instant::now() + t);

@@ -16,12 +16,79 @@
 //! or when the client unregisters. Serving pops the element on the owning shard
 //! at the moment of the claim, so an element is delivered exactly once; if the
 //! client has gone by the time it arrives, the element is put back ([`Undo`]).
+//!
+//! Clients are served in the order their commands started, across cores: each
+//! blocking command takes a ticket from the engine's [`BlockOrder`] before its
+//! first hop, and queues are kept in ticket order. While a command is still
+//! on its way to register (its hops in flight), no later waiter is served
+//! and no later command serves itself without blocking: the shard holds the
+//! key ready and serves again once the earlier command has registered or
+//! finished.
 
 use crate::command::{Ctx, OwnedArgs};
 use crate::storage::Value;
-use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The order in which the engine's blocking commands started.
+#[derive(Default)]
+pub struct BlockOrder {
+    /// Commands started and not yet registered everywhere (a quick test).
+    starting_count: AtomicUsize,
+    inner: Mutex<OrderInner>,
+}
+
+#[derive(Default)]
+struct OrderInner {
+    next: u64,
+    /// Tickets of commands between their start and their registration on
+    /// every shard they wait on.
+    starting: BTreeSet<u64>,
+    /// Cores that held a ready key back for an earlier starting command.
+    held: Vec<usize>,
+}
+
+impl BlockOrder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OrderInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A blocking command starts: its ticket.
+    pub fn begin(&self) -> u64 {
+        let mut o = self.lock();
+        let t = o.next;
+        o.next += 1;
+        o.starting.insert(t);
+        self.starting_count.fetch_add(1, Ordering::SeqCst);
+        t
+    }
+
+    /// The command with `ticket` has registered everywhere (or will not
+    /// block): the cores that held keys back for it, to serve again.
+    pub fn end(&self, ticket: u64) -> Vec<usize> {
+        let mut o = self.lock();
+        if o.starting.remove(&ticket) {
+            self.starting_count.fetch_sub(1, Ordering::SeqCst);
+        }
+        std::mem::take(&mut o.held)
+    }
+
+    /// True when a command that started before `ticket` is still on its way
+    /// to register.
+    pub fn earlier_starting(&self, ticket: u64) -> bool {
+        self.starting_count.load(Ordering::SeqCst) > 0
+            && self.lock().starting.first().is_some_and(|&t| t < ticket)
+    }
+
+    /// Core `core` held a key back; it is served again at the next [`end`](Self::end).
+    fn hold(&self, core: usize) {
+        let mut o = self.lock();
+        if !o.held.contains(&core) {
+            o.held.push(core);
+        }
+    }
+}
 
 /// Puts back what a delivery took, when the client it was for has gone.
 pub type Undo = Box<dyn FnOnce(&mut Ctx<'_>) + Send>;
@@ -73,6 +140,8 @@ pub struct Waiter {
     pub ready: ReadyFn,
     /// How to serve it.
     pub serve: ServeFn,
+    /// Its place in the [`BlockOrder`].
+    pub ticket: u64,
 }
 
 impl Waiter {
@@ -87,6 +156,7 @@ impl Waiter {
         keys: Vec<Vec<u8>>,
         ready: ReadyFn,
         serve: ServeFn,
+        ticket: u64,
     ) -> Self {
         Waiter {
             claimed: AtomicBool::new(false),
@@ -98,6 +168,7 @@ impl Waiter {
             keys,
             ready,
             serve,
+            ticket,
         }
     }
     /// Takes the waiter for serving (or for timing out); true only once.
@@ -112,7 +183,7 @@ impl Waiter {
     }
 }
 
-/// The waiters of one shard, per (db, key), in the order they blocked.
+/// The waiters of one shard, per (db, key), in ticket order.
 #[derive(Default)]
 pub struct Blocked {
     queues: HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>,
@@ -141,12 +212,13 @@ pub fn register(shard: &mut crate::shard::Shard, w: Arc<Waiter>, keys: &[Vec<u8>
         }
     }
     for k in keys {
-        shard
-            .blocked
-            .queues
-            .entry((w.db, k.clone()))
-            .or_default()
-            .push_back(w.clone());
+        let q = shard.blocked.queues.entry((w.db, k.clone())).or_default();
+        // Usually the latest ticket: appended.
+        let at = q
+            .iter()
+            .rposition(|x| x.ticket <= w.ticket)
+            .map_or(0, |i| i + 1);
+        q.insert(at, w.clone());
     }
 }
 
@@ -168,10 +240,17 @@ pub fn unregister(shard: &mut crate::shard::Shard, w: &Arc<Waiter>) {
     }
 }
 
-/// Serves waiters of every key marked ready on this shard, in block order,
-/// while the keys can serve them. Returns the deliveries to send.
-pub fn serve_ready(shard: &mut crate::shard::Shard, now: u64) -> Vec<(Arc<Waiter>, Delivery)> {
+/// Serves waiters of every key marked ready on this shard, in ticket order,
+/// while the keys can serve them. Returns the deliveries to send. A waiter
+/// behind a command that started earlier and is still registering is not
+/// served yet: its key stays ready and `order` remembers this shard.
+pub fn serve_ready(
+    shard: &mut crate::shard::Shard,
+    now: u64,
+    order: &BlockOrder,
+) -> Vec<(Arc<Waiter>, Delivery)> {
     let mut out = Vec::new();
+    let mut held: Vec<(usize, Vec<u8>)> = Vec::new();
     if shard.blocked.is_empty() {
         return out;
     }
@@ -205,6 +284,11 @@ pub fn serve_ready(shard: &mut crate::shard::Shard, now: u64) -> Vec<(Arc<Waiter
                     .peek(&qk.1, now)
                     .is_some_and(|e| (w.ready)(&e.value));
                 if !servable {
+                    break;
+                }
+                if order.earlier_starting(w.ticket) {
+                    order.hold(id);
+                    held.push(qk.clone());
                     break;
                 }
                 q.pop_front();
@@ -244,6 +328,11 @@ pub fn serve_ready(shard: &mut crate::shard::Shard, now: u64) -> Vec<(Arc<Waiter
         blocked.queues.entry(k).or_default().extend(q);
     }
     shard.blocked = blocked;
+    for (dbi, k) in held {
+        if let Some(db) = shard.db_opt_mut(dbi) {
+            db.mark_ready(&k);
+        }
+    }
     out
 }
 
@@ -277,6 +366,7 @@ mod tests {
             keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
             ready_str,
             take_str,
+            client,
         ))
     }
     fn replies(d: Vec<(Arc<Waiter>, Delivery)>) -> Vec<(u64, Vec<u8>)> {
@@ -295,15 +385,21 @@ mod tests {
         let b = waiter(2, &["k", "j"]);
         register(&mut s, a.clone(), &a.keys, 0);
         register(&mut s, b.clone(), &b.keys, 0);
-        assert!(serve_ready(&mut s, 0).is_empty());
+        assert!(serve_ready(&mut s, 0, &BlockOrder::default()).is_empty());
         s.db(0).set(b"k", Value::string(b"v1"));
-        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(1, b"v1".to_vec())]);
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &BlockOrder::default())),
+            vec![(1, b"v1".to_vec())]
+        );
         assert!(a.is_claimed() && !b.is_claimed());
         s.db(0).set(b"j", Value::string(b"v2"));
-        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(2, b"v2".to_vec())]);
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &BlockOrder::default())),
+            vec![(2, b"v2".to_vec())]
+        );
         // b is still queued on k but claimed: a new value on k serves nobody.
         s.db(0).set(b"k", Value::string(b"v3"));
-        assert!(serve_ready(&mut s, 0).is_empty());
+        assert!(serve_ready(&mut s, 0, &BlockOrder::default()).is_empty());
         assert!(s.blocked.is_empty());
         assert!(s.db(0).peek(b"k", 0).is_some());
     }
@@ -314,14 +410,69 @@ mod tests {
         s.db(0).set(b"k", Value::string(b"v"));
         let a = waiter(1, &["k"]);
         register(&mut s, a.clone(), &a.keys, 0);
-        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(1, b"v".to_vec())]);
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &BlockOrder::default())),
+            vec![(1, b"v".to_vec())]
+        );
         let b = waiter(2, &["x", "y"]);
         register(&mut s, b.clone(), &b.keys, 0);
         assert_eq!(s.blocked.keys(), 2);
         unregister(&mut s, &b);
         assert!(s.blocked.is_empty());
         s.db(0).set(b"x", Value::string(b"v"));
-        assert!(serve_ready(&mut s, 0).is_empty());
+        assert!(serve_ready(&mut s, 0, &BlockOrder::default()).is_empty());
+    }
+
+    #[test]
+    fn served_in_ticket_order_and_held_behind_a_starting_command() {
+        let mut s = Shard::new(0, 1, 16);
+        let order = BlockOrder::default();
+        let first = order.begin();
+        let second = order.begin();
+        let a = Arc::new(Waiter::new(
+            0,
+            1,
+            0,
+            false,
+            OwnedArgs::default(),
+            vec![b"k".to_vec()],
+            ready_str,
+            take_str,
+            first,
+        ));
+        let b = Arc::new(Waiter::new(
+            0,
+            2,
+            0,
+            false,
+            OwnedArgs::default(),
+            vec![b"k".to_vec()],
+            ready_str,
+            take_str,
+            second,
+        ));
+        // The later command registers first and the key fills while the
+        // earlier one is still on its way: nobody is served yet.
+        register(&mut s, b.clone(), &b.keys, 0);
+        assert_eq!(order.end(second), Vec::<usize>::new());
+        s.db(0).set(b"k", Value::string(b"v1"));
+        assert!(serve_ready(&mut s, 0, &order).is_empty());
+        assert!(!b.is_claimed());
+        // The earlier one arrives, queues in front, and ends its start: this
+        // shard is named for serving again, and serves it first.
+        register(&mut s, a.clone(), &a.keys, 0);
+        assert_eq!(order.end(first), vec![0]);
+        assert!(!order.earlier_starting(u64::MAX));
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &order)),
+            vec![(1, b"v1".to_vec())]
+        );
+        s.db(0).set(b"k", Value::string(b"v2"));
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &order)),
+            vec![(2, b"v2".to_vec())]
+        );
+        assert!(s.blocked.is_empty());
     }
 
     #[test]
@@ -333,6 +484,9 @@ mod tests {
         register(&mut s, b.clone(), &b.keys, 0);
         assert!(a.claim());
         s.db(0).set(b"k", Value::string(b"v"));
-        assert_eq!(replies(serve_ready(&mut s, 0)), vec![(2, b"v".to_vec())]);
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &BlockOrder::default())),
+            vec![(2, b"v".to_vec())]
+        );
     }
 }

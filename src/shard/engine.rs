@@ -38,6 +38,8 @@ pub struct EngineState {
     /// WATCH registrations on all shards; write paths that are not plain shard
     /// commands (coordinated multi-shard writes) skip signalling when it is 0.
     pub cas_watches: AtomicUsize,
+    /// The order blocking commands started in, across cores.
+    pub block_order: super::blocking::BlockOrder,
     mesh: Arc<Mesh>,
 }
 
@@ -60,6 +62,7 @@ impl EngineState {
             mem_slots,
             signal_waiter: AtomicBool::new(false),
             cas_watches: AtomicUsize::new(0),
+            block_order: Default::default(),
             mesh,
         }
     }
