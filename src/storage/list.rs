@@ -107,10 +107,92 @@ fn encode_into(dst: &mut [u8], v: &[u8]) {
     }
 }
 
+/// A node's bytes, with room kept in front of them: pushing or popping at
+/// the head moves the start instead of every byte behind it.
+#[derive(Clone, Debug, Default)]
+struct NodeBuf {
+    v: Vec<u8>,
+    /// The bytes are `v[head..]`.
+    head: usize,
+}
+
+impl std::ops::Deref for NodeBuf {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        &self.v[self.head..]
+    }
+}
+
+impl std::ops::DerefMut for NodeBuf {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.v[self.head..]
+    }
+}
+
+impl NodeBuf {
+    /// Bytes allocated, the room in front included.
+    fn capacity(&self) -> usize {
+        self.v.capacity()
+    }
+
+    /// Grows or shrinks the bytes at the back to `len` (new bytes zero).
+    fn resize(&mut self, len: usize) {
+        self.v.resize(self.head + len, 0);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.v.truncate(self.head + len);
+    }
+
+    /// Makes `n` more bytes at the front (their content is unspecified):
+    /// from the room kept there, or by moving the bytes once behind new room
+    /// about half their size.
+    fn grow_front(&mut self, n: usize) {
+        if self.head < n {
+            let len = self.len();
+            let room = n + (len / 2).max(16);
+            let mut v = Vec::with_capacity(room + len + len / 4);
+            v.resize(room, 0);
+            v.extend_from_slice(&self.v[self.head..]);
+            self.v = v;
+            self.head = room;
+        }
+        self.head -= n;
+    }
+
+    /// Drops the first `n` bytes.
+    fn drop_front(&mut self, n: usize) {
+        self.head += n;
+        if self.head == self.v.len() {
+            self.v.clear();
+            self.head = 0;
+        }
+    }
+
+    /// Splits at `at`: this buffer keeps the bytes before it.
+    fn split_off(&mut self, at: usize) -> NodeBuf {
+        NodeBuf {
+            v: self.v.split_off(self.head + at),
+            head: 0,
+        }
+    }
+
+    /// Moves the bytes to the start and gives back memory beyond `cap`.
+    fn shrink_to(&mut self, cap: usize) {
+        if self.head > 0 {
+            self.v.drain(..self.head);
+            self.head = 0;
+        }
+        self.v.shrink_to(cap);
+    }
+}
+
 /// One packed node.
 #[derive(Clone, Debug, Default)]
 struct Node {
-    buf: Vec<u8>,
+    buf: NodeBuf,
     count: u32,
 }
 
@@ -185,16 +267,20 @@ impl Node {
 
     fn push_back(&mut self, v: &[u8]) {
         let old = self.buf.len();
-        self.buf.resize(old + entry_size(v.len()), 0);
+        self.buf.resize(old + entry_size(v.len()));
         encode_into(&mut self.buf[old..], v);
         self.count += 1;
     }
 
     fn insert_at(&mut self, off: usize, v: &[u8]) {
         let sz = entry_size(v.len());
-        let old = self.buf.len();
-        self.buf.resize(old + sz, 0);
-        self.buf.copy_within(off..old, off + sz);
+        if off == 0 {
+            self.buf.grow_front(sz);
+        } else {
+            let old = self.buf.len();
+            self.buf.resize(old + sz);
+            self.buf.copy_within(off..old, off + sz);
+        }
         encode_into(&mut self.buf[off..off + sz], v);
         self.count += 1;
     }
@@ -206,7 +292,7 @@ impl Node {
         if sz != old_sz {
             let old = self.buf.len();
             if sz > old_sz {
-                self.buf.resize(old + sz - old_sz, 0);
+                self.buf.resize(old + sz - old_sz);
                 self.buf.copy_within(next..old, off + sz);
             } else {
                 self.buf.copy_within(next..old, off + sz);
@@ -221,7 +307,7 @@ impl Node {
         match end {
             End::Left => {
                 let off = self.offset_of(n);
-                self.buf.drain(..off);
+                self.buf.drop_front(off);
             }
             End::Right => {
                 let off = self.offset_of(self.count as usize - n);
@@ -277,9 +363,11 @@ impl Node {
         hits.len()
     }
 
-    /// Gives back memory when most of the buffer is unused.
+    /// Gives back memory when most of the buffer is unused (room in front
+    /// included; the margin keeps a push and a pop at the head from
+    /// reallocating in turn).
     fn trim_capacity(&mut self) {
-        if self.buf.capacity() > 256 && self.buf.capacity() > self.buf.len() * 2 {
+        if self.buf.capacity() > 256 && self.buf.capacity() > self.buf.len() * 3 {
             self.buf.shrink_to(self.buf.len() + self.buf.len() / 4);
         }
     }
@@ -321,7 +409,10 @@ impl List {
     pub const fn new() -> List {
         List {
             repr: Repr::Packed(Node {
-                buf: Vec::new(),
+                buf: NodeBuf {
+                    v: Vec::new(),
+                    head: 0,
+                },
                 count: 0,
             }),
             len: 0,
@@ -931,6 +1022,33 @@ mod tests {
     }
 
     /// Random operations against a VecDeque model, with several fills.
+    #[test]
+    fn head_churn_moves_the_start_and_keeps_memory_bounded() {
+        let fill = Fill::default();
+        let mut l = List::new();
+        for i in 0..100u32 {
+            l.push_front(&i.to_le_bytes(), fill);
+        }
+        for i in 0..10_000u32 {
+            l.push_front(&i.to_le_bytes(), fill);
+            let Repr::Packed(n) = &l.repr else {
+                panic!("one node expected")
+            };
+            assert!(n.buf.capacity() <= 4 * n.buf.len() + 256);
+            assert_eq!(l.pop(End::Left, fill), Some(i.to_le_bytes().to_vec()));
+        }
+        assert_eq!(l.len(), 100);
+        assert_eq!(l.get(0), Some(&99u32.to_le_bytes()[..]));
+        assert_eq!(l.get(99), Some(&0u32.to_le_bytes()[..]));
+        // Popping most of it gives memory back.
+        l.drop_end(End::Left, 95, fill);
+        let Repr::Packed(n) = &l.repr else {
+            panic!("one node expected")
+        };
+        assert!(n.buf.capacity() <= 256 || n.buf.capacity() <= 3 * n.buf.len());
+        assert_eq!(l.to_vec().len(), 5);
+    }
+
     #[test]
     fn model_random_ops() {
         let mut seed: u64 = 0x9e3779b97f4a7c15;
