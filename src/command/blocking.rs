@@ -140,22 +140,18 @@ async fn pop_or_block(
         serve,
         ticket.unwrap_or(0),
     ));
+    // A command that started earlier and is still on its way to register
+    // is served first: this one queues behind it.
+    let behind = ticket.is_some_and(|t| c.core.engine.block_order.earlier_starting(t));
     for k in &keys {
         let (k2, w) = (k.clone(), probe.clone());
-        let engine = c.core.engine.clone();
         let r = c
             .on_key(k, move |ctx| {
                 let now = ctx.now;
                 match ctx.db().peek(&k2, now).map(|e| (w.ready)(&e.value)) {
                     None => Ok(None),
                     Some(false) => Err(()),
-                    // A command that started earlier and is still on its way
-                    // is served first: this one queues behind it.
-                    Some(true)
-                        if ticket.is_some_and(|t| engine.block_order.earlier_starting(t)) =>
-                    {
-                        Ok(None)
-                    }
+                    Some(true) if behind => Ok(None),
                     Some(true) => Ok((w.serve)(ctx, &k2, &w).map(|(served, _)| served)),
                 }
             })

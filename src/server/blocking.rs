@@ -84,13 +84,15 @@ fn undo(core: &Rc<Core>, db: usize, d: Delivery) {
     after_shard_work(core);
 }
 
-/// A blocking command from its start until it has registered on every shard
-/// it waits on (or knows it will not block): its ticket in the engine's
-/// [`blocking::BlockOrder`]. Dropping it, also when the command's task is
-/// dropped, lets the shards that held keys back for it serve again.
+/// A blocking command's place in the engine's [`blocking::BlockOrder`], from
+/// its start until it has registered on every shard it waits on (or knows it
+/// will not block). Once it registers ([`Starting::registering`]), dropping
+/// it, also when the command's task is dropped, lets the shards that held
+/// keys back for it serve again.
 pub struct Starting {
     core: Rc<Core>,
     ticket: u64,
+    registering: bool,
 }
 
 impl Starting {
@@ -99,6 +101,7 @@ impl Starting {
         Starting {
             core: core.clone(),
             ticket: core.engine.block_order.begin(),
+            registering: false,
         }
     }
 
@@ -106,10 +109,20 @@ impl Starting {
     pub fn ticket(&self) -> u64 {
         self.ticket
     }
+
+    /// The command found nothing and starts registering: until this guard
+    /// drops, later commands are not served before it.
+    fn registering(&mut self) {
+        self.core.engine.block_order.registering(self.ticket);
+        self.registering = true;
+    }
 }
 
 impl Drop for Starting {
     fn drop(&mut self) {
+        if !self.registering {
+            return;
+        }
         for id in self.core.engine.block_order.end(self.ticket) {
             let c = self.core.clone();
             crate::runtime::spawn(async move {
@@ -121,7 +134,12 @@ impl Drop for Starting {
 
 /// Blocks the client until one of `spec.keys` can serve it, the timeout
 /// passes, or the client goes away.
-pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec, starting: Starting) -> Outcome {
+pub async fn block(
+    c: &mut Conn,
+    args: OwnedArgs,
+    spec: BlockSpec,
+    mut starting: Starting,
+) -> Outcome {
     let core = c.core.clone();
     let w = Arc::new(Waiter::new(
         core.id,
@@ -153,6 +171,7 @@ pub async fn block(c: &mut Conn, args: OwnedArgs, spec: BlockSpec, starting: Sta
     }
     let groups = crate::shard::group_by_owner(keys, |k| c.owner(k));
     let mut registered = Vec::new();
+    starting.registering();
     for (s, keys) in groups {
         let w2 = w.clone();
         core.run_on(s, move |cc| {

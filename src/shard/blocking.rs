@@ -19,33 +19,35 @@
 //!
 //! Clients are served in the order their commands started, across cores: each
 //! blocking command takes a ticket from the engine's [`BlockOrder`] before its
-//! first hop, and queues are kept in ticket order. While a command is still
-//! on its way to register (its hops in flight), no later waiter is served
-//! and no later command serves itself without blocking: the shard holds the
-//! key ready and serves again once the earlier command has registered or
-//! finished.
+//! first hop, and queues are kept in ticket order. While a command that found
+//! nothing to take is on its way to register (its hops in flight), no later
+//! waiter is served and no later command serves itself without blocking: the
+//! shard holds the key ready and serves again once the earlier command has
+//! registered. A command served at once never enters that state, so the
+//! common case (a queue with data) takes no lock.
 
 use crate::command::{Ctx, OwnedArgs};
 use crate::storage::Value;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The order in which the engine's blocking commands started.
+/// The order in which the engine's blocking commands started, and which of
+/// them are on their way to register.
 #[derive(Default)]
 pub struct BlockOrder {
-    /// Commands started and not yet registered everywhere (a quick test).
-    starting_count: AtomicUsize,
+    next: AtomicU64,
+    /// Commands registering now (a quick test before taking the lock).
+    registering_count: AtomicUsize,
     inner: Mutex<OrderInner>,
 }
 
 #[derive(Default)]
 struct OrderInner {
-    next: u64,
-    /// Tickets of commands between their start and their registration on
-    /// every shard they wait on.
-    starting: BTreeSet<u64>,
-    /// Cores that held a ready key back for an earlier starting command.
+    /// Tickets of commands that found nothing to take and are registering
+    /// on the shards they wait on.
+    registering: BTreeSet<u64>,
+    /// Cores that held a ready key back for an earlier registering command.
     held: Vec<usize>,
 }
 
@@ -54,22 +56,25 @@ impl BlockOrder {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A blocking command starts: its ticket.
+    /// A blocking command starts: its ticket (no lock).
     pub fn begin(&self) -> u64 {
-        let mut o = self.lock();
-        let t = o.next;
-        o.next += 1;
-        o.starting.insert(t);
-        self.starting_count.fetch_add(1, Ordering::SeqCst);
-        t
+        self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The command with `ticket` has registered everywhere (or will not
-    /// block): the cores that held keys back for it, to serve again.
+    /// The command with `ticket` found nothing and starts registering.
+    pub fn registering(&self, ticket: u64) {
+        let mut o = self.lock();
+        if o.registering.insert(ticket) {
+            self.registering_count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The command with `ticket` has registered everywhere (or gave up):
+    /// the cores that held keys back, to serve again.
     pub fn end(&self, ticket: u64) -> Vec<usize> {
         let mut o = self.lock();
-        if o.starting.remove(&ticket) {
-            self.starting_count.fetch_sub(1, Ordering::SeqCst);
+        if o.registering.remove(&ticket) {
+            self.registering_count.fetch_sub(1, Ordering::SeqCst);
         }
         std::mem::take(&mut o.held)
     }
@@ -77,8 +82,8 @@ impl BlockOrder {
     /// True when a command that started before `ticket` is still on its way
     /// to register.
     pub fn earlier_starting(&self, ticket: u64) -> bool {
-        self.starting_count.load(Ordering::SeqCst) > 0
-            && self.lock().starting.first().is_some_and(|&t| t < ticket)
+        self.registering_count.load(Ordering::SeqCst) > 0
+            && self.lock().registering.first().is_some_and(|&t| t < ticket)
     }
 
     /// Core `core` held a key back; it is served again at the next [`end`](Self::end).
@@ -429,6 +434,8 @@ mod tests {
         let order = BlockOrder::default();
         let first = order.begin();
         let second = order.begin();
+        order.registering(first);
+        order.registering(second);
         let a = Arc::new(Waiter::new(
             0,
             1,
