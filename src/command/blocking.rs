@@ -142,7 +142,7 @@ async fn pop_or_block(
     ));
     // A command that started earlier and is still on its way to register
     // is served first: this one queues behind it.
-    let behind = ticket.is_some_and(|t| c.core.engine.block_order.earlier_starting(t));
+    let behind = ticket.is_some_and(|t| c.core.engine.block_order.earlier_registering(t));
     for k in &keys {
         let (k2, w) = (k.clone(), probe.clone());
         let r = c
@@ -172,11 +172,11 @@ async fn pop_or_block(
 }
 
 /// Blocks and writes the outcome; inside EXEC, answers as a timeout would.
+/// `starting` is `None` exactly when the command may not block.
 async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec, starting: Option<Starting>) {
-    if c.deny_blocking {
+    let Some(starting) = starting else {
         return c.reply().null_array();
-    }
-    let starting = starting.unwrap_or_else(|| Starting::begin(&c.core));
+    };
     match block(c, a.clone(), spec, starting).await {
         Outcome::Served(served) => reply_served(c, &a, served).await,
         Outcome::TimedOut => c.reply().null_array(),
@@ -320,7 +320,7 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
         let starting = (!c.deny_blocking).then(|| Starting::begin(&c.core));
         let behind = starting
             .as_ref()
-            .is_some_and(|s| c.core.engine.block_order.earlier_starting(s.ticket()));
+            .is_some_and(|s| c.core.engine.block_order.earlier_registering(s.ticket()));
         // Step 1: the non-blocking move (types checked as LMOVE checks them).
         // Behind a command that started earlier and is still on its way,
         // only the source's type is checked: the move waits its turn in the

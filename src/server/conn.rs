@@ -17,7 +17,7 @@ use crate::protocol::{Args, ParseLimits, Parsed, Reply, Resume, parse_command_re
 use crate::runtime::Socket;
 use crate::shard::Core;
 use crate::shard::slot::{key_owner, key_slot, slot_owner};
-use crate::storage::db::{HintScope, KeyHint, remembered};
+use crate::storage::db::{HintScope, KeyHint, remembered, slot_of};
 use std::cell::RefCell;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
@@ -640,11 +640,7 @@ impl Conn {
             let t = if keys.is_empty() {
                 Some(self.core.id)
             } else {
-                let key = args.get(keys[0]);
-                let first = match remembered(key) {
-                    Some(h) if h.shards() == ncores => slot_owner(h.slot(), ncores),
-                    _ => key_owner(key, ncores),
-                };
+                let first = slot_owner(slot_of(args.get(keys[0])), ncores);
                 if keys[1..]
                     .iter()
                     .all(|&k| key_owner(args.get(k), ncores) == first)

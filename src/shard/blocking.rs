@@ -81,7 +81,7 @@ impl BlockOrder {
 
     /// True when a command that started before `ticket` is still on its way
     /// to register.
-    pub fn earlier_starting(&self, ticket: u64) -> bool {
+    pub fn earlier_registering(&self, ticket: u64) -> bool {
         self.registering_count.load(Ordering::SeqCst) > 0
             && self.lock().registering.first().is_some_and(|&t| t < ticket)
     }
@@ -291,7 +291,7 @@ pub fn serve_ready(
                 if !servable {
                     break;
                 }
-                if order.earlier_starting(w.ticket) {
+                if order.earlier_registering(w.ticket) {
                     order.hold(id);
                     held.push(qk.clone());
                     break;
@@ -362,6 +362,9 @@ mod tests {
         Some((Served::Reply(v), undo))
     }
     fn waiter(client: u64, keys: &[&str]) -> Arc<Waiter> {
+        waiter_at(client, keys, client)
+    }
+    fn waiter_at(client: u64, keys: &[&str], ticket: u64) -> Arc<Waiter> {
         Arc::new(Waiter::new(
             0,
             client,
@@ -371,7 +374,7 @@ mod tests {
             keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
             ready_str,
             take_str,
-            client,
+            ticket,
         ))
     }
     fn replies(d: Vec<(Arc<Waiter>, Delivery)>) -> Vec<(u64, Vec<u8>)> {
@@ -436,28 +439,8 @@ mod tests {
         let second = order.begin();
         order.registering(first);
         order.registering(second);
-        let a = Arc::new(Waiter::new(
-            0,
-            1,
-            0,
-            false,
-            OwnedArgs::default(),
-            vec![b"k".to_vec()],
-            ready_str,
-            take_str,
-            first,
-        ));
-        let b = Arc::new(Waiter::new(
-            0,
-            2,
-            0,
-            false,
-            OwnedArgs::default(),
-            vec![b"k".to_vec()],
-            ready_str,
-            take_str,
-            second,
-        ));
+        let a = waiter_at(1, &["k"], first);
+        let b = waiter_at(2, &["k"], second);
         // The later command registers first and the key fills while the
         // earlier one is still on its way: nobody is served yet.
         register(&mut s, b.clone(), &b.keys, 0);
@@ -469,7 +452,7 @@ mod tests {
         // shard is named for serving again, and serves it first.
         register(&mut s, a.clone(), &a.keys, 0);
         assert_eq!(order.end(first), vec![0]);
-        assert!(!order.earlier_starting(u64::MAX));
+        assert!(!order.earlier_registering(u64::MAX));
         assert_eq!(
             replies(serve_ready(&mut s, 0, &order)),
             vec![(1, b"v1".to_vec())]

@@ -269,26 +269,19 @@ pub struct KeyHint {
     hash: u64,
 }
 
-impl KeyHint {
-    /// The key's hash slot.
-    #[inline]
-    pub fn slot(&self) -> u16 {
-        self.slot
-    }
-
-    /// The shard count the hint was computed for.
-    #[inline]
-    pub fn shards(&self) -> usize {
-        self.shards as usize
-    }
-}
-
 /// The hint a live [`HintScope`] holds for exactly these bytes (the same
 /// address and length), if any.
 #[inline]
 pub fn remembered(key: &[u8]) -> Option<KeyHint> {
     let (p, n, h) = HINT_MEMO.with(|m| m.get());
     (p == key.as_ptr() as usize && n == key.len() && p != 0).then_some(h)
+}
+
+/// A key's hash slot, taken from a live [`HintScope`] for these bytes when
+/// there is one (the slot does not depend on the shard count).
+#[inline]
+pub fn slot_of(key: &[u8]) -> u16 {
+    remembered(key).map_or_else(|| key_slot(key), |h| h.slot)
 }
 
 /// Asks the CPU to start loading the cache line holding `p` into every cache
@@ -655,7 +648,11 @@ impl Db {
     }
 
     fn remove_at(&mut self, l: usize, key: &[u8]) -> Option<Entry> {
-        let h = self.memo(key).map_or_else(|| key_hash(key), |m| m.hash);
+        self.remove_hashed(l, key_hash(key), key)
+    }
+
+    /// Removes `key`, whose local slot is `l` and hash `h`.
+    fn remove_hashed(&mut self, l: usize, h: u64, key: &[u8]) -> Option<Entry> {
         let p = self.slots[l].find(h, key)?;
         self.remove_pos(l, h, p)
     }
@@ -677,8 +674,8 @@ impl Db {
 
     /// Removes a key whatever its TTL; returns the entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let l = self.local(key);
-        self.remove_at(l, key)
+        let (l, h) = self.place(key);
+        self.remove_hashed(l, h, key)
     }
 
     /// Deletes a key that exists at `now`; true if it did.
@@ -689,8 +686,8 @@ impl Db {
     /// Removes a key that exists at `now` and returns its entry (value and TTL);
     /// an expired key is reclaimed (and counted) and reads as absent.
     pub fn take(&mut self, key: &[u8], now: u64) -> Option<Entry> {
-        let l = self.local(key);
-        let e = self.remove_at(l, key)?;
+        let (l, h) = self.place(key);
+        let e = self.remove_hashed(l, h, key)?;
         if e.is_expired(now) {
             self.expired_removed(key);
             return None;
