@@ -127,14 +127,16 @@ impl Meta {
         }
     }
     /// Records an access: decays then logarithmically increments the LFU
-    /// counter, and stamps the LRU clock.
+    /// counter, and stamps the LRU clock. Integer arithmetic only: the counter
+    /// grows when a 32-bit random number falls under `2^32 / (base * factor + 1)`,
+    /// Redis's probability `1 / (base * lfu-log-factor + 1)`.
+    #[inline]
     pub fn touch(&mut self) {
         let clock = lru_clock();
         let mut c = self.lfu_decayed_at(clock, LFU_DECAY_TIME);
         if c < 255 {
-            let base = c.saturating_sub(LFU_INIT_VAL) as f64;
-            let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
-            if base == 0.0 || lfu_rand() < p {
+            let base = c.saturating_sub(LFU_INIT_VAL) as u64;
+            if base == 0 || (lfu_rand() as u64) < (1u64 << 32) / (base * LFU_LOG_FACTOR + 1) {
                 c += 1;
             }
         }
@@ -146,12 +148,13 @@ impl Meta {
 /// not evicted before they have a chance to be accessed.
 pub const LFU_INIT_VAL: u8 = 5;
 /// Default `lfu-log-factor`, used for the counter's growth curve.
-const LFU_LOG_FACTOR: f64 = 10.0;
+const LFU_LOG_FACTOR: u64 = 10;
 /// Default `lfu-decay-time` in minutes, used when decaying on access.
 const LFU_DECAY_TIME: u64 = 1;
 
-/// A uniform number in [0, 1) from a per-thread xorshift generator.
-fn lfu_rand() -> f64 {
+/// A uniform 32-bit number from a per-thread xorshift generator.
+#[inline]
+fn lfu_rand() -> u32 {
     thread_local! {
         static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x2545_f491_4f6c_dd1d) };
     }
@@ -161,7 +164,7 @@ fn lfu_rand() -> f64 {
         x ^= x << 25;
         x ^= x >> 27;
         s.set(x);
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     })
 }
 
@@ -1383,6 +1386,26 @@ mod tests {
         let m = Meta::pack(lru_clock().wrapping_sub(5), 200);
         assert_eq!(m.freq(), 200);
         assert!((5..=6).contains(&m.idle_secs()));
+    }
+
+    #[test]
+    fn lfu_counter_follows_the_logarithmic_curve() {
+        // Redis's documented growth for lfu-log-factor 10: about 10 after 100
+        // hits, 18 after 1000, 142 after 100k, saturated after 1M.
+        let mut m = Meta::fresh();
+        let at = |m: &mut Meta, hits: u32| {
+            for _ in 0..hits {
+                m.touch();
+            }
+            m.freq()
+        };
+        let f100 = at(&mut m, 100);
+        assert!((8..=13).contains(&f100), "{f100}");
+        let f1k = at(&mut m, 900);
+        assert!((15..=22).contains(&f1k), "{f1k}");
+        let f100k = at(&mut m, 99_000);
+        assert!((125..=160).contains(&f100k), "{f100k}");
+        assert_eq!(at(&mut m, 1_000_000), 255);
     }
 
     #[test]
