@@ -66,6 +66,28 @@ impl SmallBytes {
     }
 }
 
+/// Byte-string equality with the short cases done in registers: keys are
+/// mostly under 16 bytes, where a library `memcmp` call costs more than the
+/// comparison. Two overlapping loads cover every length from 4 to 16.
+#[inline]
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let w =
+            |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+        w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8)
+    } else if (4..8).contains(&n) {
+        let w =
+            |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
+        w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4)
+    } else {
+        a == b
+    }
+}
+
 impl std::ops::Deref for SmallBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -111,5 +133,20 @@ mod tests {
         let b = SmallBytes::from_vec(long.clone());
         assert!(matches!(b, SmallBytes::Heap(..)));
         assert_eq!(&*b, &long[..]);
+    }
+
+    #[test]
+    fn bytes_eq_matches_slice_equality() {
+        let base: Vec<u8> = (0u8..40).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(bytes_eq(a, a));
+            assert!(!bytes_eq(a, &base[..n + 1]));
+            for i in 0..n {
+                let mut b = a.to_vec();
+                b[i] ^= 0x20;
+                assert!(!bytes_eq(a, &b), "len {n} differs at {i}");
+            }
+        }
     }
 }

@@ -196,7 +196,7 @@ impl SlotTable {
             while m != 0 {
                 let p = place(m);
                 if let Some(node) = &c.nodes[p]
-                    && node.key() == key
+                    && crate::storage::bytes::bytes_eq(node.key(), key)
                 {
                     return Some(Pos { chunk: i, place: p });
                 }
