@@ -552,8 +552,10 @@ fn incr_by(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, key: &[u8], incr: i64) {
             let Some(new) = old.checked_add(incr) else {
                 return r.error(OVERFLOW);
             };
-            e.value = int_value(new);
-            r.int(new);
+            let mut b = itoa::Buffer::new();
+            let text = b.format(new).as_bytes();
+            e.value = Value::string(text);
+            r.int_text(text);
         }
     }
 }

@@ -31,9 +31,16 @@ impl<'a> Reply<'a> {
 
     #[inline]
     fn line(&mut self, prefix: u8, n: i64) {
-        self.buf.push(prefix);
         let mut b = itoa::Buffer::new();
-        self.buf.extend_from_slice(b.format(n).as_bytes());
+        self.text_line(prefix, b.format(n).as_bytes());
+    }
+
+    /// `prefix`, `text` and CRLF.
+    #[inline]
+    fn text_line(&mut self, prefix: u8, text: &[u8]) {
+        self.buf.reserve(text.len() + 3);
+        self.buf.push(prefix);
+        self.buf.extend_from_slice(text);
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -82,6 +89,12 @@ impl<'a> Reply<'a> {
     #[inline]
     pub fn int(&mut self, n: i64) {
         self.line(b':', n);
+    }
+    /// An integer already formatted in decimal, so a command that stores
+    /// the text (INCR) formats it once.
+    #[inline]
+    pub fn int_text(&mut self, digits: &[u8]) {
+        self.text_line(b':', digits);
     }
     /// A bulk string.
     #[inline]
@@ -376,6 +389,16 @@ fn write_g17(d: f64, out: &mut G17Buf) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_and_their_text() {
+        let mut out = Vec::new();
+        let mut r = Reply::new(&mut out, false);
+        r.int(-42);
+        r.int(i64::MIN);
+        r.int_text(b"17");
+        assert_eq!(out, b":-42\r\n:-9223372036854775808\r\n:17\r\n");
+    }
 
     /// The C library's `%.17g`, the reference.
     fn libc_g17(d: f64) -> String {
