@@ -82,6 +82,11 @@ impl<'a> Args<'a> {
     pub fn new(buf: &'a [u8], ranges: &'a [(usize, usize)]) -> Self {
         Args { buf, ranges }
     }
+    /// The buffer and the argument ranges into it.
+    #[inline]
+    pub fn parts(&self) -> (&'a [u8], &'a [(usize, usize)]) {
+        (self.buf, self.ranges)
+    }
     /// Number of arguments, command name included.
     #[inline]
     pub fn len(&self) -> usize {

@@ -404,10 +404,26 @@ impl Conn {
             b
         });
         let a = b.ranges.len() as u32;
-        for arg in args.iter() {
-            let s = b.buf.len();
-            b.buf.extend_from_slice(arg);
-            b.ranges.push((s, b.buf.len()));
+        let (src, ranges) = args.parts();
+        match (ranges.first(), ranges.last()) {
+            // Arguments parsed from one request lie in order in one buffer:
+            // one copy of their span (protocol headers included) instead of
+            // one per argument.
+            (Some(&(lo, _)), Some(&(_, hi)))
+                if lo <= hi && ranges.windows(2).all(|w| w[0].1 <= w[1].0) =>
+            {
+                let base = b.buf.len();
+                b.buf.extend_from_slice(&src[lo..hi]);
+                b.ranges
+                    .extend(ranges.iter().map(|&(s, e)| (s - lo + base, e - lo + base)));
+            }
+            _ => {
+                for arg in args.iter() {
+                    let s = b.buf.len();
+                    b.buf.extend_from_slice(arg);
+                    b.ranges.push((s, b.buf.len()));
+                }
+            }
         }
         let hint = prefetched_key(spec, args.len()).and_then(|k| remembered(args.get(k)));
         b.cmds.push((spec, a, b.ranges.len() as u32, hint));
@@ -616,7 +632,9 @@ impl Conn {
             self.dispatch_unbatched(spec, args).await;
             return;
         }
-        self.route(spec, args).await;
+        if !self.route_direct(spec, args) {
+            self.coordinate(spec, args).await;
+        }
         if self.pending.count >= MAX_PENDING_COMMANDS
             || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
         {
@@ -624,16 +642,51 @@ impl Conn {
         }
     }
 
+    /// Runs a command where its keys live: inline on this core, queued for a
+    /// hop to the owning core, or through its coordinator.
     pub(crate) async fn route(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        if !self.route_direct(spec, args) {
+            self.coordinate(spec, args).await;
+        }
+    }
+
+    /// The synchronous part of [`Conn::route`]: a command whose keys all live
+    /// on one core runs inline or is queued for its hop, and true is returned;
+    /// false when it needs its coordinator. Kept out of the async path so the
+    /// common case builds no future.
+    #[inline]
+    fn route_direct(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+        match self.single_owner(spec, args) {
+            Some(t) if t == self.core.id => self.exec_local(spec, args),
+            Some(t) => self.queue_remote(t, spec, args),
+            None => return false,
+        }
+        true
+    }
+
+    /// The one core owning every key of the command (this core for keyless
+    /// commands), or None when it must be coordinated.
+    #[inline]
+    fn single_owner(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> Option<usize> {
         let ncores = self.core.ncores;
         // A blocking command's shard handler is its non-blocking form, for
         // transactions; alone, it coordinates (and may block).
-        let target = if spec.shard.is_none()
+        if spec.shard.is_none()
             || (spec.has(flags::BLOCKING) && spec.coord.is_some() && !self.deny_blocking)
         {
             None
         } else if ncores == 1 {
             Some(0)
+        } else if spec.keys.is_none()
+            && spec.first_key > 0
+            && spec.first_key == spec.last_key
+            && (spec.first_key as usize) < args.len()
+        {
+            // One key at a fixed position: most commands.
+            Some(slot_owner(
+                slot_of(args.get(spec.first_key as usize)),
+                ncores,
+            ))
         } else {
             let mut keys = std::mem::take(&mut self.keybuf);
             spec.key_indexes(args, &mut keys);
@@ -652,46 +705,45 @@ impl Conn {
             };
             self.keybuf = keys;
             t
-        };
-        match target {
-            Some(t) if t == self.core.id => self.exec_local(spec, args),
-            Some(t) => self.queue_remote(t, spec, args),
-            None => {
-                self.flush_pending().await;
-                match spec.coord {
-                    Some(f) => {
-                        let owned = OwnedArgs::from_args(args);
-                        let watched = spec.has(flags::WRITE)
-                            && self.core.engine.cas_watches.load(Ordering::Relaxed) > 0;
-                        let for_watch = watched.then(|| owned.clone());
-                        let t0 = Instant::now();
-                        let start = self.out.len();
-                        // Hops of a coordinated command report changes on their
-                        // own cores; the command counts as one change here.
-                        f(self, owned).await;
-                        if let Some(a) = for_watch
-                            && self.out.get(start) != Some(&b'-')
-                        {
-                            self.signal_keys(spec, &a).await;
-                        }
-                        self.set_now();
-                        metrics::begin_command();
-                        let us = t0.elapsed().as_micros() as u64;
-                        let failed = self.out.get(start) == Some(&b'-');
-                        metrics::end_command(spec.has(flags::WRITE), failed);
-                        metrics::with(|s| {
-                            s.total_commands_processed += 1;
-                            let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
-                            e.calls += 1;
-                            e.usec += us;
-                            if failed {
-                                e.failed += 1;
-                            }
-                        });
-                    }
-                    None => self.error("CROSSSLOT Keys in request don't hash to the same slot"),
+        }
+    }
+
+    /// A command whose keys span cores (or that has no shard handler) runs
+    /// through its coordinator.
+    async fn coordinate(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        self.flush_pending().await;
+        match spec.coord {
+            Some(f) => {
+                let owned = OwnedArgs::from_args(args);
+                let watched = spec.has(flags::WRITE)
+                    && self.core.engine.cas_watches.load(Ordering::Relaxed) > 0;
+                let for_watch = watched.then(|| owned.clone());
+                let t0 = Instant::now();
+                let start = self.out.len();
+                // Hops of a coordinated command report changes on their
+                // own cores; the command counts as one change here.
+                f(self, owned).await;
+                if let Some(a) = for_watch
+                    && self.out.get(start) != Some(&b'-')
+                {
+                    self.signal_keys(spec, &a).await;
                 }
+                self.set_now();
+                metrics::begin_command();
+                let us = t0.elapsed().as_micros() as u64;
+                let failed = self.out.get(start) == Some(&b'-');
+                metrics::end_command(spec.has(flags::WRITE), failed);
+                metrics::with(|s| {
+                    s.total_commands_processed += 1;
+                    let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
+                    e.calls += 1;
+                    e.usec += us;
+                    if failed {
+                        e.failed += 1;
+                    }
+                });
             }
+            None => self.error("CROSSSLOT Keys in request don't hash to the same slot"),
         }
     }
 
