@@ -434,8 +434,33 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "enable-debug-command",
         "no",
-        Kind::Enum(&["yes", "no", "local"]),
+        Kind::Enum(PROTECTED_ACTION),
         false,
+    ),
+    // Who may change the protected directives (`dir`, `dbfilename`) with
+    // CONFIG SET.
+    d(
+        "enable-protected-configs",
+        "no",
+        Kind::Enum(PROTECTED_ACTION),
+        false,
+    ),
+    // Who may run MODULE. coreshard loads no modules, so MODULE stays an
+    // unknown command whatever this says; the directive is accepted so
+    // Redis configuration files load unchanged.
+    d(
+        "enable-module-command",
+        "no",
+        Kind::Enum(PROTECTED_ACTION),
+        false,
+    ),
+    // What a replica does when a command it replays fails. Replication does
+    // not exist yet, so nothing reads it; it is validated and reported.
+    d(
+        "propagation-error-behavior",
+        "ignore",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        true,
     ),
     d("io-threads", "1", Kind::Int(1, 128), false),
     d(
@@ -450,6 +475,19 @@ pub static DIRECTIVES: &[Directive] = &[
     d("crash-log-enabled", "yes", Kind::Bool, true),
     d("set-proc-title", "yes", Kind::Bool, false),
 ];
+
+/// Values of the directives that open an action to everyone (`yes`), to
+/// loopback connections (`local`) or to nobody (`no`).
+const PROTECTED_ACTION: &[&str] = &["yes", "no", "local"];
+
+/// Directives CONFIG SET changes only where `enable-protected-configs`
+/// allows it, as in Redis.
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
+/// True for a protected directive (see [`PROTECTED`]).
+pub fn is_protected(name: &str) -> bool {
+    PROTECTED.iter().any(|p| p.eq_ignore_ascii_case(name))
+}
 
 /// Finds a directive by name or alias (case-insensitive).
 pub fn directive(name: &str) -> Option<(usize, &'static Directive)> {

@@ -61,7 +61,12 @@ fn init_logging(cfg: &Config) {
         .with_max_level(level)
         .with_target(false);
     if logfile.is_empty() {
-        builder.with_writer(std::io::stderr).init();
+        // Like Redis: an empty `logfile` means standard output.
+        use std::io::IsTerminal;
+        builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_writer(std::io::stdout)
+            .init();
     } else {
         match std::fs::OpenOptions::new()
             .create(true)

@@ -88,3 +88,86 @@ fn version_flag() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("redis_version=7.0.15"), "{text}");
 }
+
+/// Redis's test suite starts servers from its `default.conf` and waits for
+/// ` PID: <pid>` and then `Ready to accept` on standard output: every
+/// directive of that file loads, and the banner carries the PID.
+#[test]
+fn starts_from_the_test_suites_default_conf() {
+    use std::io::{BufRead, BufReader};
+    let dir = TempDir::new("suiteconf");
+    let path = format!("{}/default.conf", dir.path());
+    std::fs::write(
+        &path,
+        "always-show-logo yes\n\
+         notify-keyspace-events KEA\n\
+         daemonize no\n\
+         timeout 0\n\
+         bind 127.0.0.1\n\
+         loglevel verbose\n\
+         logfile ''\n\
+         databases 16\n\
+         latency-monitor-threshold 1\n\
+         repl-diskless-sync-delay 0\n\
+         save 900 1\n\
+         rdbcompression yes\n\
+         dbfilename dump.rdb\n\
+         slave-serve-stale-data yes\n\
+         appendonly no\n\
+         appendfsync everysec\n\
+         no-appendfsync-on-rewrite no\n\
+         activerehashing yes\n\
+         enable-protected-configs yes\n\
+         enable-debug-command yes\n\
+         enable-module-command yes\n\
+         propagation-error-behavior panic\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coreshard"))
+        .args([&path, "--port", "0", "--threads", "3", "--dir", dir.path()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn coreshard");
+    let pid_line = format!(" PID: {}", child.id());
+    let stdout = child.stdout.take().expect("child stdout");
+    let mut saw_pid = false;
+    let mut port = None;
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        saw_pid |= line.contains(&pid_line);
+        if let Some(p) = line.split("tcp port=").nth(1) {
+            port = p.trim().parse::<u16>().ok();
+            break;
+        }
+    }
+    assert!(saw_pid, "no '{pid_line}' line before the ready line");
+    let port = port.expect("ready line with the port");
+    let mut c = Raw::connect(port);
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "propagation-error-behavior"]),
+        b"*2\r\n$26\r\npropagation-error-behavior\r\n$5\r\npanic\r\n"
+    );
+    // enable-protected-configs yes: the protected directives can be set.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "dbfilename", "other.rdb"]),
+        b"+OK\r\n"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn protected_configs_are_refused_by_default() {
+    let s = Server::start();
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "dir", "/tmp"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "enable-protected-configs", "yes"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'enable-protected-configs') - can't set immutable config\r\n"
+    );
+}

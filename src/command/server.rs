@@ -723,6 +723,7 @@ fn config_get(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 pub fn config_set_validate(
     _cfg: &Config,
     pairs: &[(String, String)],
+    allow_protected: bool,
 ) -> Result<Vec<(String, String)>, String> {
     let fail = |name: &str, why: &str| {
         format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
@@ -740,6 +741,8 @@ pub fn config_set_validate(
         }
         if !dir.mutable {
             err = Some(fail(name, "can't set immutable config"));
+        } else if !allow_protected && crate::config::is_protected(dir.name) {
+            err = Some(fail(name, "can't set protected config"));
         } else if pairs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             err = Some(fail(name, "duplicate parameter"));
         }
@@ -775,7 +778,8 @@ fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                 )
             })
             .collect();
-        let checked = config_set_validate(&c.core.config.borrow(), &pairs);
+        let allow_protected = action_allowed(c, "enable-protected-configs");
+        let checked = config_set_validate(&c.core.config.borrow(), &pairs, allow_protected);
         match checked {
             Err(e) => c.error(&e),
             Ok(pairs) => {
@@ -946,23 +950,29 @@ fn lastsave(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
+/// Whether a directive of the `yes` / `local` / `no` kind (`enable-debug-command`,
+/// `enable-protected-configs`) lets this client act: `local` means a loopback
+/// connection, as Redis's `islocalClient`.
+fn action_allowed(c: &Conn, directive: &str) -> bool {
+    match c.core.config.borrow().get(directive) {
+        Some("yes") => true,
+        Some("local") => c
+            .handle
+            .info
+            .borrow()
+            .addr
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback()),
+        _ => false,
+    }
+}
+
 /// `DEBUG subcommand [args]`
 fn debug(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         // Like Redis 7: DEBUG runs only when `enable-debug-command` allows it
         // (`local`: from a loopback connection).
-        let allowed = match c.core.config.borrow().get("enable-debug-command") {
-            Some("yes") => true,
-            Some("local") => c
-                .handle
-                .info
-                .borrow()
-                .addr
-                .parse::<std::net::SocketAddr>()
-                .is_ok_and(|a| a.ip().is_loopback()),
-            _ => false,
-        };
-        if !allowed {
+        if !action_allowed(c, "enable-debug-command") {
             return c.error(
                 "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
             );
@@ -1340,15 +1350,24 @@ mod tests {
     fn config_set_checks() {
         let cfg = Config::default();
         let p = |k: &str, v: &str| (k.to_string(), v.to_string());
-        assert!(config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("hz", "20")]).is_ok());
-        let e =
-            config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("maxmemory", "2mb")]).unwrap_err();
+        assert!(config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("hz", "20")], true).is_ok());
+        let e = config_set_validate(&cfg, &[p("maxmemory", "1mb"), p("maxmemory", "2mb")], true)
+            .unwrap_err();
         assert!(e.contains("duplicate parameter"));
-        let e = config_set_validate(&cfg, &[p("hz", "20"), p("nosuch", "1")]).unwrap_err();
+        let e = config_set_validate(&cfg, &[p("hz", "20"), p("nosuch", "1")], true).unwrap_err();
         assert_eq!(
             e,
             "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
         );
+        let e = config_set_validate(&cfg, &[p("hz", "20"), p("dir", "/tmp")], false).unwrap_err();
+        assert_eq!(
+            e,
+            "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+        );
+        assert!(config_set_validate(&cfg, &[p("dbfilename", "x.rdb")], true).is_ok());
+        let e =
+            config_set_validate(&cfg, &[p("enable-protected-configs", "yes")], true).unwrap_err();
+        assert!(e.contains("can't set immutable config"), "{e}");
     }
 
     #[test]

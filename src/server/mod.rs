@@ -186,9 +186,19 @@ pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN. Returns the exit code.
 pub fn run(config: Config) -> std::io::Result<i32> {
     let sigset = block_signals();
+    tracing::info!("coreshard is starting");
+    tracing::info!(
+        "coreshard version={}, redis compatibility={}, bits={}, pid={}, just started",
+        crate::VERSION,
+        crate::REDIS_VERSION,
+        usize::BITS,
+        std::process::id()
+    );
+    let config_snapshot = config.clone();
     let h = start(config)?;
     h.state.signal_waiter.store(true, Ordering::SeqCst);
     let port = h.port;
+    announce(&config_snapshot, port, h.threads());
     tracing::info!(
         "coreshard {} (redis {} compatible) ready to accept connections on port {port} with {} threads",
         crate::VERSION,
@@ -204,6 +214,31 @@ pub fn run(config: Config) -> std::io::Result<i32> {
     tracing::info!("received signal {sig}, shutting down");
     h.stop();
     Ok(0)
+}
+
+/// The startup banner: with `always-show-logo yes` (or a terminal on
+/// standard output and no log file, as Redis decides) a short block that
+/// names the version, mode, port, PID and threads; otherwise one line. Tools
+/// that start servers the way Redis's test suite does wait for ` PID: <pid>`.
+fn announce(config: &Config, port: u16, threads: usize) {
+    use std::io::IsTerminal;
+    let pid = std::process::id();
+    let logo = config.get_bool("always-show-logo")
+        || (std::io::stdout().is_terminal() && config.get("logfile").unwrap_or("").is_empty());
+    if logo {
+        tracing::info!(
+            "coreshard {} (Redis {} compatible) {} bit",
+            crate::VERSION,
+            crate::REDIS_VERSION,
+            usize::BITS
+        );
+        tracing::info!("Running in standalone mode");
+        tracing::info!("Port: {port}");
+        tracing::info!("PID: {pid}");
+        tracing::info!("Threads: {threads} (one shard each)");
+    } else {
+        tracing::info!("Running mode=standalone, port={port}, threads={threads}.");
+    }
 }
 
 /// One core's thread: its ring, its shard, its listeners, its loop.
