@@ -737,6 +737,21 @@ impl Config {
     pub fn publish_to_thread(&self) {
         PROTO_MAX_BULK_LEN.with(|c| c.set(self.proto_max_bulk_len));
         ENCODING_LIMITS.with(|c| c.set(self.encoding_limits()));
+        crate::storage::evict::publish(self.eviction());
+    }
+
+    /// The eviction settings these values give.
+    pub fn eviction(&self) -> crate::storage::evict::Settings {
+        use crate::storage::evict::{Policy, Settings};
+        Settings {
+            maxmemory: self.get_i64("maxmemory").max(0) as u64,
+            policy: Policy::parse(self.get("maxmemory-policy").unwrap_or("noeviction"))
+                .unwrap_or(Policy::NoEviction),
+            samples: self.get_i64("maxmemory-samples").clamp(1, 64) as usize,
+            tenacity: self.get_i64("maxmemory-eviction-tenacity").clamp(0, 100) as u32,
+            lfu_log_factor: self.get_i64("lfu-log-factor").max(0) as u64,
+            lfu_decay_time: self.get_i64("lfu-decay-time").max(0) as u64,
+        }
     }
 
     /// The collection encoding limits these values give.

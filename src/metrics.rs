@@ -79,6 +79,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
+/// This thread's allocation counter: bytes it allocated minus bytes it
+/// freed (whoever allocated them). Its drop across a piece of work is what
+/// that work freed.
+pub fn thread_allocated() -> isize {
+    let slot = SLOT.try_with(|s| s.get()).unwrap_or(0);
+    COUNTERS[slot].0.load(Ordering::Relaxed)
+}
+
 /// Bytes currently allocated by the process.
 pub fn used_memory() -> usize {
     COUNTERS
@@ -97,6 +105,12 @@ pub fn used_memory_of(slots: &[usize]) -> usize {
         .map(|&s| COUNTERS[s % MAX_SLOTS].0.load(Ordering::Relaxed))
         .sum::<isize>()
         .max(0) as usize
+}
+
+/// The allocation counter of one slot (one core's thread): what that core
+/// allocated minus what it freed.
+pub fn slot_used(slot: usize) -> isize {
+    COUNTERS[slot % MAX_SLOTS].0.load(Ordering::Relaxed)
 }
 
 /// Per-command counters (INFO commandstats).

@@ -274,6 +274,7 @@ fn format_info(
     engine: &crate::shard::EngineState,
     reports: &[CoreReport],
     core_id: usize,
+    used_memory: usize,
 ) -> String {
     let mut stats = Stats::default();
     for r in reports {
@@ -353,7 +354,7 @@ fn format_info(
                 l("clients_in_timeout_table:0".into());
             }
             "memory" => {
-                let used = engine.note_peak() as u64;
+                let used = used_memory as u64;
                 let peak = (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used);
                 let rss = rss_bytes();
                 let sys = total_system_memory();
@@ -654,10 +655,14 @@ fn info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let args: Vec<&[u8]> = (1..a.len()).map(|i| a.get(i)).collect();
         let sections = info_sections(&args);
+        // Measured before the reports are gathered, so what INFO allocates for
+        // itself is not counted (as the memory a command uses is counted only
+        // once it has run).
+        let used = c.core.engine.note_peak();
         let reports = c.core.broadcast(collect_report).await;
         let text = {
             let cfg = c.core.config.borrow();
-            format_info(&sections, &cfg, &c.core.engine, &reports, c.core.id)
+            format_info(&sections, &cfg, &c.core.engine, &reports, c.core.id, used)
         };
         c.reply().verbatim("txt", text.as_bytes());
     })
@@ -1324,12 +1329,13 @@ mod tests {
             &engine,
             &reports,
             0,
+            0,
         );
         assert_eq!(
             t,
             "# Commandstats\r\ncmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=2,failed_calls=0\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=6\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=1000\r\n"
         );
-        let t = format_info(&["clients"], &cfg, &engine, &reports, 0);
+        let t = format_info(&["clients"], &cfg, &engine, &reports, 0, 0);
         assert!(t.contains("connected_clients:2\r\n"));
     }
 

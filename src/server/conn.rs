@@ -489,6 +489,40 @@ impl Conn {
         self.pending.count = 0;
     }
 
+    /// True for a command refused over `maxmemory`: DENYOOM ones, and EXEC
+    /// of a transaction that queued one (as Redis's `is_denyoom_command`).
+    fn denies_oom(&self, spec: &'static CommandSpec) -> bool {
+        spec.has(flags::DENYOOM)
+            || (spec.name == "exec"
+                && self
+                    .multi
+                    .as_ref()
+                    .is_some_and(|m| m.flags & flags::DENYOOM != 0))
+    }
+
+    /// Refuses a command because memory is over `maxmemory` and nothing
+    /// could be evicted: EXEC discards its transaction with EXECABORT, any
+    /// other command gets Redis's OOM error (and dooms an open transaction).
+    async fn reject_oom(&mut self, spec: &'static CommandSpec) {
+        let msg = super::memory::OOM_ERROR;
+        if spec.name == "exec" && self.multi.is_some() {
+            self.multi = None;
+            self.handle.info.borrow_mut().multi = -1;
+            self.unwatch_all().await;
+            metrics::with(|s| {
+                s.commands
+                    .entry(metrics::CmdName(spec.name))
+                    .or_default()
+                    .rejected += 1
+            });
+            self.error(&format!(
+                "EXECABORT Transaction discarded because of: {msg}"
+            ));
+            return;
+        }
+        self.reject(Some(spec), msg);
+    }
+
     fn reject(&mut self, spec: Option<&'static CommandSpec>, msg: &str) {
         self.flag_transaction();
         if let Some(spec) = spec {
@@ -603,6 +637,17 @@ impl Conn {
             } else {
                 self.flush_pending().await;
                 self.reject(Some(spec), "NOAUTH Authentication required.");
+                return;
+            }
+        }
+        // Like Redis, any command first frees memory over the limit; only the
+        // ones that may grow the dataset are refused when nothing can be freed.
+        if crate::storage::evict::settings().maxmemory > 0
+            && super::memory::over_limit(&self.core, &crate::storage::evict::settings()) > 0
+        {
+            self.flush_pending().await;
+            if !super::memory::make_room(&self.core).await && self.denies_oom(spec) {
+                self.reject_oom(spec).await;
                 return;
             }
         }

@@ -16,6 +16,7 @@
 pub mod blocking;
 pub mod clients;
 pub mod conn;
+pub mod memory;
 pub mod multi;
 
 use crate::config::Config;
@@ -288,7 +289,12 @@ fn core_main(
             },
             pending: &|| c.hops_pending(),
             stop: &|| state.stopping(),
-            end_turn: &mut || c.wake_peers(),
+            end_turn: &mut || {
+                c.wake_peers();
+                if crate::storage::evict::settings().maxmemory > 0 {
+                    c.publish_keys();
+                }
+            },
             spin,
         },
     );

@@ -40,8 +40,17 @@ pub struct EngineState {
     pub cas_watches: AtomicUsize,
     /// The order blocking commands started in, across cores.
     pub block_order: super::blocking::BlockOrder,
+    /// Keys each shard holds, as its core last published them (once per
+    /// loop turn while `maxmemory` is set): the weights that spread eviction
+    /// over the shards.
+    pub shard_keys: Vec<PaddedCount>,
     mesh: Arc<Mesh>,
 }
+
+/// A counter on its own cache line, written by one core.
+#[repr(align(64))]
+#[derive(Default)]
+pub struct PaddedCount(pub AtomicUsize);
 
 impl EngineState {
     /// State for an engine whose cores talk through `mesh`.
@@ -63,6 +72,7 @@ impl EngineState {
             signal_waiter: AtomicBool::new(false),
             cas_watches: AtomicUsize::new(0),
             block_order: Default::default(),
+            shard_keys: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             mesh,
         }
     }

@@ -22,7 +22,7 @@ pub use engine::EngineState;
 
 use crate::config::Config;
 use crate::runtime::{Mailbox, Notifier};
-use crate::storage::Db;
+use crate::storage::{Db, Entry};
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,6 +41,8 @@ pub struct Shard {
     pub rng: crate::Rng,
     /// Clients blocked on this shard's keys.
     pub blocked: blocking::Blocked,
+    /// Eviction candidates kept between rounds.
+    pub evict_pool: crate::storage::evict::Pool,
 }
 
 impl Shard {
@@ -54,7 +56,64 @@ impl Shard {
             dbs,
             rng: crate::Rng::new(0x5eed ^ ((id as u64 + 1) * 0x9e37_79b9)),
             blocked: Default::default(),
+            evict_pool: Default::default(),
         }
+    }
+
+    /// Keys in every database of this shard.
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().flatten().map(|d| d.len()).sum()
+    }
+
+    /// Evicts one key of this shard under `s.policy` (sampling every used
+    /// database into the pool, or picking at random for the random
+    /// policies); returns the evicted entry, None when nothing may be evicted.
+    pub fn evict_one(&mut self, s: &crate::storage::evict::Settings) -> Option<Entry> {
+        use crate::storage::evict::Policy;
+        if s.policy == Policy::NoEviction {
+            return None;
+        }
+        if s.policy.random() {
+            // Databases in turn from a random one, as Redis's next_db.
+            let n = self.dbs.len();
+            let first = self.rng.below(n.max(1));
+            for i in 0..n {
+                let d = (first + i) % n;
+                let Some(db) = self.dbs[d].as_deref_mut() else {
+                    continue;
+                };
+                if let Some(k) = db.random_victim(s.policy, &mut self.rng) {
+                    return db.evict(&k);
+                }
+            }
+            return None;
+        }
+        // Refill until a pooled candidate is still evictable, as Redis's loop.
+        for _ in 0..4 {
+            for (i, d) in self.dbs.iter().enumerate() {
+                if let Some(db) = d.as_deref() {
+                    db.sample_for_eviction(
+                        s.policy,
+                        s.samples,
+                        s.lfu_decay_time,
+                        i,
+                        &mut self.rng,
+                        &mut self.evict_pool,
+                    );
+                }
+            }
+            if self.evict_pool.is_empty() {
+                return None;
+            }
+            while let Some(c) = self.evict_pool.pop_best() {
+                if let Some(db) = self.dbs.get_mut(c.db).and_then(|d| d.as_deref_mut())
+                    && db.evictable(&c.key, s.policy)
+                {
+                    return db.evict(&c.key);
+                }
+            }
+        }
+        None
     }
     /// Number of logical databases.
     pub fn databases(&self) -> usize {
@@ -111,10 +170,13 @@ impl Shard {
         let Some(slot) = self.dbs.get_mut(i) else {
             return 0;
         };
-        match slot.take() {
-            Some(mut db) => {
+        // The database stays allocated, emptied: its directory of slots is
+        // the fixed cost of a database in use, and keeping it means the first
+        // write after a flush does not allocate it again.
+        match slot.as_deref_mut() {
+            Some(db) => {
                 let n = db.len();
-                *slot = db.empty_keeping_watch().map(Box::new);
+                db.empty();
                 n
             }
             None => 0,
@@ -358,6 +420,15 @@ impl Core {
         let mut w = self.to_wake.borrow_mut();
         for dst in w.drain(..) {
             self.mesh.notifiers[dst].notify();
+        }
+    }
+
+    /// Publishes how many keys this core's shard holds (see
+    /// [`EngineState::shard_keys`]).
+    pub fn publish_keys(&self) {
+        let n = self.shard.borrow().total_keys();
+        if let Some(c) = self.engine.shard_keys.get(self.id) {
+            c.0.store(n, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

@@ -132,31 +132,43 @@ impl Meta {
     /// Redis's probability `1 / (base * lfu-log-factor + 1)`.
     #[inline]
     pub fn touch(&mut self) {
+        let s = super::evict::settings();
         let clock = lru_clock();
-        let mut c = self.lfu_decayed_at(clock, LFU_DECAY_TIME);
+        let mut c = self.lfu_decayed_at(clock, s.lfu_decay_time);
         if c < 255 {
             let base = c.saturating_sub(LFU_INIT_VAL) as u64;
-            if base == 0 || (lfu_rand() as u64) < (1u64 << 32) / (base * LFU_LOG_FACTOR + 1) {
+            let factor = s.lfu_log_factor;
+            if base == 0
+                || (lfu_rand() as u64)
+                    < (1u64 << 32) / base.saturating_mul(factor).saturating_add(1)
+            {
                 c += 1;
             }
         }
         *self = Meta::pack(clock, c);
+    }
+    /// Metadata with a given LRU clock and counter (tests).
+    #[cfg(test)]
+    pub fn for_test(clock: u32, freq: u8) -> Self {
+        Meta::pack(clock, freq)
     }
 }
 
 /// Initial LFU counter of a new key (Redis's `LFU_INIT_VAL`), so new keys are
 /// not evicted before they have a chance to be accessed.
 pub const LFU_INIT_VAL: u8 = 5;
-/// Default `lfu-log-factor`, used for the counter's growth curve.
-const LFU_LOG_FACTOR: u64 = 10;
-/// Default `lfu-decay-time` in minutes, used when decaying on access.
-const LFU_DECAY_TIME: u64 = 1;
 
 /// A uniform 32-bit number from a per-thread xorshift generator.
 #[inline]
 fn lfu_rand() -> u32 {
+    // Each thread starts from its own seed, so shards do not draw the same
+    // sequence (keys on two cores would otherwise grow in lockstep).
+    static SEEDS: std::sync::atomic::AtomicU64 =
+        std::sync::atomic::AtomicU64::new(0x2545_f491_4f6c_dd1d);
     thread_local! {
-        static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x2545_f491_4f6c_dd1d) };
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(
+            SEEDS.fetch_add(0x9e37_79b9_7f4a_7c15, std::sync::atomic::Ordering::Relaxed) | 1,
+        );
     }
     STATE.with(|s| {
         let mut x = s.get();
@@ -366,6 +378,8 @@ pub fn merge_scan(parts: Vec<ScanPart>, count: usize) -> (usize, Vec<Vec<u8>>) {
 pub struct DbEvents {
     /// Keys removed because their TTL passed.
     pub expired: u64,
+    /// Keys removed to keep memory under `maxmemory`.
+    pub evicted: u64,
 }
 
 /// One logical database of a shard.
@@ -668,6 +682,10 @@ impl Db {
         c.len -= 1;
         if c.len == 0 {
             self.used[l / 64] &= !(1 << (l % 64));
+            // An empty slot gives its chunks back: with keys spread over
+            // 16384 slots, tables left behind by deleted or evicted keys
+            // would otherwise hold memory that no eviction can free.
+            self.slots[l] = SlotTable::default();
         }
         if e.expire != 0 {
             self.ttl_dec(l);
@@ -800,18 +818,12 @@ impl Db {
         }
     }
 
-    /// A new empty database that keeps this one's watched keys: FLUSHDB must
-    /// not forget the clients blocked on keys of the database it empties, nor
-    /// the WATCHes (which it first marks dirty where a key existed).
-    pub fn empty_keeping_watch(&mut self) -> Option<Db> {
-        if self.watch.is_none() && self.cas.is_none() {
-            return None;
-        }
+    /// FLUSHDB / FLUSHALL: removes every key, keeping the directory, the
+    /// blocked-client registry and the WATCHes (each watched key that
+    /// existed is signalled, as Redis's `touchAllWatchedKeysInDb`).
+    pub fn empty(&mut self) {
         self.touch_all_watched(None);
-        let mut d = Db::new(self.nshards);
-        d.watch = self.watch.take();
-        d.cas = self.cas.take();
-        Some(d)
+        self.clear();
     }
 
     /// SWAPDB: clients wait on (database index, key), so the watched keys stay
@@ -1129,6 +1141,105 @@ impl Db {
             self.expired_removed(&k);
         }
         None
+    }
+
+    /// Samples up to `n` keys for eviction under `policy` (only keys with a
+    /// TTL for the volatile policies) and offers each to `pool` with its
+    /// score. Like Redis's `dictGetSomeKeys`, keys come in runs from random
+    /// slots, so a round costs a few slot visits rather than `n` lookups.
+    pub fn sample_for_eviction(
+        &self,
+        policy: super::evict::Policy,
+        n: usize,
+        decay_minutes: u64,
+        db_index: usize,
+        rand: &mut crate::Rng,
+        pool: &mut super::evict::Pool,
+    ) {
+        let volatile = policy.volatile();
+        if self.keys == 0 || (volatile && self.expires == 0) {
+            return;
+        }
+        let mut seen = 0;
+        let mut visits = 0;
+        while seen < n && visits < n * 4 {
+            visits += 1;
+            let l = if volatile {
+                self.ttl_slots[rand.below(self.ttl_slots.len())] as usize
+            } else {
+                let start = rand.below(self.slots.len());
+                match self.next_used(start).or_else(|| self.next_used(0)) {
+                    Some(l) => l,
+                    None => return,
+                }
+            };
+            let len = self.counts[l].len as usize;
+            let skip = rand.below(len.max(1));
+            for node in self.slots[l].iter().cycle().skip(skip).take(len) {
+                let e = node.entry();
+                if volatile && e.expire == 0 {
+                    continue;
+                }
+                let sc = super::evict::score(policy, node.meta(), e.expire, decay_minutes);
+                pool.offer(sc, db_index, node.key());
+                seen += 1;
+                if seen >= n {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A random key that `policy` may evict (any key, or one with a TTL for
+    /// the volatile policies).
+    pub fn random_victim(
+        &self,
+        policy: super::evict::Policy,
+        rand: &mut crate::Rng,
+    ) -> Option<SmallBytes> {
+        let volatile = policy.volatile();
+        if self.keys == 0 || (volatile && self.expires == 0) {
+            return None;
+        }
+        for _ in 0..16 {
+            let l = if volatile {
+                self.ttl_slots[rand.below(self.ttl_slots.len())] as usize
+            } else {
+                let start = rand.below(self.slots.len());
+                self.next_used(start).or_else(|| self.next_used(0))?
+            };
+            let len = self.counts[l].len as usize;
+            let skip = rand.below(len.max(1));
+            if let Some(node) = self.slots[l]
+                .iter()
+                .cycle()
+                .skip(skip)
+                .take(len)
+                .find(|n| !volatile || n.entry().expire != 0)
+            {
+                return Some(SmallBytes::new(node.key()));
+            }
+        }
+        None
+    }
+
+    /// True when `policy` may evict `key` now (it exists, and has a TTL for
+    /// the volatile policies).
+    pub fn evictable(&self, key: &[u8], policy: super::evict::Policy) -> bool {
+        self.stored_node(key)
+            .is_some_and(|n| !policy.volatile() || n.entry().expire != 0)
+    }
+
+    /// Removes `key` because memory is over `maxmemory`: counted in
+    /// `evicted_keys` and seen by WATCH as a change. Returns the entry.
+    pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.remove(key)?;
+        self.events.evicted += 1;
+        crate::metrics::with(|s| s.evicted_keys += 1);
+        if self.cas.is_some() {
+            self.touch_watched(key);
+        }
+        Some(e)
     }
 
     /// One active-expiry step: samples up to `samples` keys from slots holding
@@ -1975,10 +2086,12 @@ mod tests {
         db.set(b"p", Value::string(b"v"));
         db.cas_watch(b"p", 1, present.clone(), 0);
         db.cas_watch(b"a", 2, absent.clone(), 0);
-        let fresh = db.empty_keeping_watch().expect("watches kept");
+        db.empty();
         assert!(present.load(Ordering::Relaxed));
         assert!(!absent.load(Ordering::Relaxed));
-        assert!(fresh.has_cas());
+        assert!(db.has_cas());
+        assert_eq!(db.len(), 0);
+        let fresh = db;
         // SWAPDB: a key arriving from the other database is a change.
         let mut other = Db::new(1);
         other.set(b"a", Value::string(b"x"));

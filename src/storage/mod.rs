@@ -6,6 +6,7 @@
 
 pub mod bytes;
 pub mod db;
+pub mod evict;
 pub mod hash;
 pub mod list;
 pub mod set;

@@ -1,0 +1,337 @@
+//! `maxmemory` and the eviction policies against the real binary on 3 shards:
+//! the limit holds while writes go far past it, each policy evicts only what
+//! it may, `noeviction` refuses DENYOOM commands with Redis's exact error and
+//! keeps serving reads and deletes, and CONFIG SET reaches every core.
+
+mod common;
+
+use common::*;
+use redis::Connection;
+
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// What a limit may be passed by after a write: the command that was let in
+/// (one key here) and the bookkeeping of the clients and hops in flight.
+const SLACK: u64 = 16 * 1024;
+
+fn info_u64(c: &mut Connection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO"))
+}
+
+/// Sets a limit `headroom` bytes above what the server uses now.
+fn limit_above_now(c: &mut Connection, headroom: u64, policy: &str) -> u64 {
+    let used = info_u64(c, "used_memory");
+    let limit = used + headroom;
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", &limit.to_string()])
+        .query(c)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory-policy", policy])
+        .query(c)
+        .unwrap();
+    limit
+}
+
+/// A server whose databases are already in use on every shard (their slot
+/// directories allocated), so a small headroom measures keys only.
+fn warmed_server() -> (Server, Connection) {
+    let s = Server::start();
+    let mut c = s.conn();
+    for i in 0..64 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("warm:{i}"))
+            .arg("x")
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+    (s, c)
+}
+
+fn dbsize(c: &mut Connection) -> u64 {
+    redis::cmd("DBSIZE").query(c).unwrap()
+}
+
+#[test]
+fn allkeys_policies_hold_the_limit_far_past_it() {
+    for policy in ["allkeys-lru", "allkeys-lfu", "allkeys-random"] {
+        let (_s, mut c) = warmed_server();
+        let limit = limit_above_now(&mut c, 256 * 1024, policy);
+        let value = [b'v'; 200];
+        // About ten times what fits.
+        for i in 0..8000 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("k:{i}"))
+                .arg(&value[..])
+                .query(&mut c)
+                .unwrap();
+            if i % 500 == 0 {
+                let used = info_u64(&mut c, "used_memory");
+                assert!(
+                    used <= limit + SLACK,
+                    "{policy}: {used} > {limit} + {SLACK}"
+                );
+            }
+        }
+        let used = info_u64(&mut c, "used_memory");
+        assert!(
+            used <= limit + SLACK,
+            "{policy}: {used} > {limit} + {SLACK}"
+        );
+        let evicted = info_u64(&mut c, "evicted_keys");
+        let kept = dbsize(&mut c);
+        assert!(evicted > 4000, "{policy}: evicted {evicted}");
+        assert!(
+            kept > 100 && kept + evicted == 8000,
+            "{policy}: kept {kept}, evicted {evicted}"
+        );
+        // Keys survive on every shard, not only on the clients' cores.
+        let mut shards_with_keys = std::collections::HashSet::new();
+        for i in 0..8000 {
+            let k = format!("k:{i}");
+            let exists: bool = redis::cmd("EXISTS").arg(&k).query(&mut c).unwrap();
+            if exists {
+                shards_with_keys.insert(coreshard::shard::slot::key_owner(k.as_bytes(), THREADS));
+            }
+        }
+        assert_eq!(shards_with_keys.len(), THREADS, "{policy}");
+    }
+}
+
+#[test]
+fn noeviction_refuses_writes_and_keeps_reads_and_deletes() {
+    let (_s, mut c) = warmed_server();
+    limit_above_now(&mut c, 64 * 1024, "noeviction");
+    let value = vec![b'v'; 500];
+    let mut refused = None;
+    for i in 0..10_000 {
+        let r: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("k:{i}"))
+            .arg(&value[..])
+            .query(&mut c);
+        if let Err(e) = r {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (n, e) = refused.expect("writes past the limit are refused");
+    assert!(n > 10, "only {n} keys fit");
+    assert_eq!(e.code(), Some("OOM"));
+    assert!(
+        e.to_string()
+            .contains("command not allowed when used memory > 'maxmemory'"),
+        "{e}"
+    );
+    // Reads and deletes still work; nothing was evicted.
+    let v: Vec<u8> = redis::cmd("GET").arg("k:0").query(&mut c).unwrap();
+    assert_eq!(v, value);
+    assert_eq!(info_u64(&mut c, "evicted_keys"), 0);
+    let deleted: u64 = redis::cmd("DEL")
+        .arg("k:0")
+        .arg("k:1")
+        .arg("k:2")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(deleted, 3);
+    // Raw reply: the exact error text.
+    let mut raw = Raw::connect(_s.port);
+    let mut last = Vec::new();
+    for i in 0..10_000 {
+        last = raw.cmd(&["SET", &format!("again:{i}"), &"w".repeat(500)]);
+        if last != b"+OK\r\n" {
+            break;
+        }
+    }
+    assert_eq!(last, format!("-{OOM}\r\n").into_bytes());
+    // A queued DENYOOM command dooms its transaction.
+    assert_eq!(raw.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(
+        raw.cmd(&["SET", "x", "y"]),
+        format!("-{OOM}\r\n").into_bytes()
+    );
+    assert_eq!(raw.cmd(&["GET", "k:5"]), b"+QUEUED\r\n");
+    assert_eq!(
+        raw.cmd(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    // Raising the limit at run time lets writes in again, on every core.
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "0"])
+        .query(&mut c)
+        .unwrap();
+    for i in 0..30 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("after:{i}"))
+            .arg("v")
+            .query(&mut c)
+            .unwrap();
+    }
+}
+
+#[test]
+fn volatile_policies_evict_only_keys_with_a_ttl() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let (_s, mut c) = warmed_server();
+        limit_above_now(&mut c, 256 * 1024, policy);
+        let value = [b'v'; 200];
+        // Half with a TTL, half without, well past the limit.
+        let mut refused_at = None;
+        for i in 0..6000 {
+            let r: redis::RedisResult<()> = if i % 2 == 0 {
+                redis::cmd("SET")
+                    .arg(format!("v:{i}"))
+                    .arg(&value[..])
+                    .arg("EX")
+                    .arg(10_000)
+                    .query(&mut c)
+            } else {
+                redis::cmd("SET")
+                    .arg(format!("p:{i}"))
+                    .arg(&value[..])
+                    .query(&mut c)
+            };
+            if let Err(e) = r {
+                assert_eq!(e.code(), Some("OOM"), "{policy}: {e}");
+                refused_at = Some(i);
+                break;
+            }
+        }
+        // Every persistent key written is still there.
+        let mut persistent = 0;
+        for i in (1..6000).step_by(2) {
+            if refused_at.is_some_and(|r| i >= r) {
+                break;
+            }
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(format!("p:{i}"))
+                .query(&mut c)
+                .unwrap();
+            assert!(exists, "{policy} evicted p:{i}, which has no TTL");
+            persistent += 1;
+        }
+        assert!(persistent > 100, "{policy}");
+        assert!(info_u64(&mut c, "evicted_keys") > 0, "{policy}");
+        // With only persistent keys left to take, writes are refused.
+        let mut oom = false;
+        for i in 0..20_000 {
+            let r: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("q:{i}"))
+                .arg(&value[..])
+                .query(&mut c);
+            if let Err(e) = r {
+                assert_eq!(e.code(), Some("OOM"), "{policy}: {e}");
+                oom = true;
+                break;
+            }
+        }
+        assert!(
+            oom,
+            "{policy}: persistent keys alone never filled the limit"
+        );
+        let expires = {
+            let info: String = redis::cmd("INFO").arg("keyspace").query(&mut c).unwrap();
+            info.contains("expires=0")
+        };
+        assert!(
+            expires,
+            "{policy}: volatile keys remain while writes are refused"
+        );
+    }
+}
+
+#[test]
+fn volatile_ttl_evicts_the_nearest_expiry_first() {
+    let (_s, mut c) = warmed_server();
+    limit_above_now(&mut c, 192 * 1024, "volatile-ttl");
+    let value = [b'v'; 200];
+    // Keys with far TTLs first, then ones that expire soon, then pressure.
+    for i in 0..200 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("far:{i}"))
+            .arg(&value[..])
+            .arg("EX")
+            .arg(100_000)
+            .query(&mut c)
+            .unwrap();
+    }
+    for i in 0..200 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("near:{i}"))
+            .arg(&value[..])
+            .arg("EX")
+            .arg(1_000)
+            .query(&mut c)
+            .unwrap();
+    }
+    for i in 0..3000 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("fill:{i}"))
+            .arg(&value[..])
+            .arg("EX")
+            .arg(50_000)
+            .query(&mut c)
+            .unwrap();
+    }
+    let count = |c: &mut Connection, prefix: &str| -> usize {
+        (0..200)
+            .filter(|i| {
+                redis::cmd("EXISTS")
+                    .arg(format!("{prefix}:{i}"))
+                    .query::<bool>(c)
+                    .unwrap()
+            })
+            .count()
+    };
+    let near = count(&mut c, "near");
+    let far = count(&mut c, "far");
+    assert!(near < far, "near-expiry keys kept {near}, far ones {far}");
+}
+
+#[test]
+fn lfu_keeps_the_hot_keys() {
+    let (_s, mut c) = warmed_server();
+    limit_above_now(&mut c, 256 * 1024, "allkeys-lfu");
+    let value = [b'v'; 200];
+    for i in 0..50 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("hot:{i}"))
+            .arg(&value[..])
+            .query(&mut c)
+            .unwrap();
+    }
+    // The hot keys are read often while cold keys stream through.
+    for round in 0..60 {
+        for i in 0..50 {
+            let _: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(format!("hot:{i}"))
+                .query(&mut c)
+                .unwrap();
+        }
+        for j in 0..100 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("cold:{round}:{j}"))
+                .arg(&value[..])
+                .query(&mut c)
+                .unwrap();
+        }
+    }
+    assert!(info_u64(&mut c, "evicted_keys") > 1000);
+    let hot = (0..50)
+        .filter(|i| {
+            redis::cmd("EXISTS")
+                .arg(format!("hot:{i}"))
+                .query::<bool>(&mut c)
+                .unwrap()
+        })
+        .count();
+    assert!(hot >= 45, "only {hot} of 50 hot keys kept");
+}
