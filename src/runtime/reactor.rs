@@ -805,7 +805,12 @@ impl Socket {
                     std::mem::swap(buf, &mut *inbox);
                 } else {
                     buf.extend_from_slice(&inbox);
-                    inbox.clear();
+                    if inbox.capacity() > KEEP_SEND_CAPACITY {
+                        // Grown by a burst of input: give it back.
+                        *inbox = Vec::new();
+                    } else {
+                        inbox.clear();
+                    }
                 }
                 return Poll::Ready(n);
             }

@@ -1200,6 +1200,20 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
         if rbuf.is_empty() && rbuf.capacity() > 4 * READ_BUF_INITIAL {
             rbuf = Vec::new();
         }
+        // A request with many arguments grew these; once nothing is left
+        // half-parsed, give the memory back (Redis frees a command's argument
+        // vector after it runs).
+        if rbuf.is_empty() {
+            if ranges.capacity() > 4096 {
+                ranges = Vec::new();
+            }
+            if batch_ranges.capacity() > 4096 {
+                batch_ranges = Vec::new();
+            }
+            if scratch.capacity() > 4 * READ_BUF_INITIAL {
+                scratch = Vec::new();
+            }
+        }
         if conn.out.capacity() > 4 * READ_BUF_INITIAL {
             conn.out.shrink_to(READ_BUF_INITIAL);
         }
