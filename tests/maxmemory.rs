@@ -335,3 +335,79 @@ fn lfu_keeps_the_hot_keys() {
         .count();
     assert!(hot >= 45, "only {hot} of 50 hot keys kept");
 }
+
+#[test]
+fn memory_stats_doctor_and_purge() {
+    let s = Server::start();
+    let mut c = s.conn();
+    for i in 0..300 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("m:{i}"))
+            .arg("v")
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("SET")
+        .arg("ttl")
+        .arg("v")
+        .arg("EX")
+        .arg(100)
+        .query(&mut c)
+        .unwrap();
+    let stats: Vec<redis::Value> = redis::cmd("MEMORY").arg("STATS").query(&mut c).unwrap();
+    let names: Vec<String> = stats
+        .iter()
+        .step_by(2)
+        .map(|v| redis::from_redis_value::<String>(v).unwrap())
+        .collect();
+    let expected = [
+        "peak.allocated",
+        "total.allocated",
+        "startup.allocated",
+        "replication.backlog",
+        "clients.slaves",
+        "clients.normal",
+        "cluster.links",
+        "aof.buffer",
+        "lua.caches",
+        "functions.caches",
+        "db.0",
+        "overhead.total",
+        "keys.count",
+        "keys.bytes-per-key",
+        "dataset.bytes",
+        "dataset.percentage",
+        "peak.percentage",
+        "allocator.allocated",
+        "allocator.active",
+        "allocator.resident",
+        "allocator-fragmentation.ratio",
+        "allocator-fragmentation.bytes",
+        "allocator.rss-ratio",
+        "allocator.rss-bytes",
+        "rss-overhead.ratio",
+        "rss-overhead.bytes",
+        "fragmentation",
+        "fragmentation.bytes",
+    ];
+    assert_eq!(names, expected);
+    let field = |name: &str| -> i64 {
+        let i = names.iter().position(|n| n == name).unwrap();
+        redis::from_redis_value(&stats[2 * i + 1]).unwrap()
+    };
+    assert_eq!(field("keys.count"), 301);
+    let used = field("total.allocated");
+    assert_eq!(field("overhead.total") + field("dataset.bytes"), used);
+    assert!(field("dataset.bytes") > 0);
+    let db0: Vec<redis::Value> = redis::from_redis_value(&stats[21]).unwrap();
+    let expires: i64 = redis::from_redis_value(&db0[3]).unwrap();
+    assert!(expires > 0, "the TTL index has a size");
+    let doctor: String = redis::cmd("MEMORY").arg("DOCTOR").query(&mut c).unwrap();
+    assert!(!doctor.is_empty());
+    let _: () = redis::cmd("MEMORY").arg("PURGE").query(&mut c).unwrap();
+    let e = redis::cmd("MEMORY")
+        .arg("NOPE")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown subcommand"), "{e}");
+}

@@ -755,21 +755,85 @@ fn memory_usage(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
 }
 
-static MEMORY_SUBS: &[CommandSpec] = &[CommandSpec {
-    name: "memory|usage",
-    arity: -3,
-    flags: READONLY,
-    first_key: 2,
-    last_key: 2,
-    step: 1,
-    key_flags: keyflags::RO,
-    acl: &["read", "slow"],
-    summary: "Estimate the memory usage of a key",
-    since: "4.0.0",
-    complexity: "O(N) where N is the number of samples.",
-    shard: Some(memory_usage),
-    ..CommandSpec::DEFAULT
-}];
+static MEMORY_SUBS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "memory|doctor",
+        arity: 2,
+        acl: &["slow"],
+        summary: "Outputs memory problems report",
+        since: "4.0.0",
+        tips: &[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ],
+        coord: Some(super::server::memory_doctor),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "memory|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        acl: &["slow"],
+        summary: "Show helpful text about the different subcommands",
+        since: "4.0.0",
+        coord: Some(super::server::memory_help),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "memory|malloc-stats",
+        arity: 2,
+        acl: &["slow"],
+        summary: "Show allocator internal stats",
+        since: "4.0.0",
+        tips: &[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ],
+        coord: Some(super::server::memory_malloc_stats),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "memory|purge",
+        arity: 2,
+        acl: &["slow"],
+        summary: "Ask the allocator to release memory",
+        since: "4.0.0",
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        coord: Some(super::server::memory_purge),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "memory|stats",
+        arity: 2,
+        acl: &["slow"],
+        summary: "Show memory usage details",
+        since: "4.0.0",
+        tips: &[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ],
+        coord: Some(super::server::memory_stats),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "memory|usage",
+        arity: -3,
+        flags: READONLY,
+        first_key: 2,
+        last_key: 2,
+        step: 1,
+        key_flags: keyflags::RO,
+        acl: &["read", "slow"],
+        summary: "Estimate the memory usage of a key",
+        since: "4.0.0",
+        complexity: "O(N) where N is the number of samples.",
+        shard: Some(memory_usage),
+        ..CommandSpec::DEFAULT
+    },
+];
 
 /// `OBJECT ENCODING key`
 fn object_encoding(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {

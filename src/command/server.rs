@@ -133,6 +133,52 @@ struct CoreReport {
     /// Input and output bytes per second.
     net_rate: (u64, u64),
     cpu_thread: (f64, f64),
+    /// Bytes held by this core's clients: query buffers and pending output.
+    clients_mem: u64,
+    /// Per database: bookkeeping bytes of the main index and the TTL index.
+    db_overhead: Vec<(usize, usize)>,
+}
+
+impl CoreReport {
+    /// Every database's bookkeeping bytes on this core.
+    fn overhead_bytes(&self) -> u64 {
+        self.db_overhead.iter().map(|(m, e)| (m + e) as u64).sum()
+    }
+}
+
+/// What the engine's memory is made of, from the cores' reports: the part
+/// that is not data (startup, clients, index bookkeeping) and the data.
+struct MemoryParts {
+    used: u64,
+    startup: u64,
+    clients: u64,
+    db_overhead: u64,
+}
+
+impl MemoryParts {
+    fn new(used: u64, engine: &crate::shard::EngineState, reports: &[CoreReport]) -> Self {
+        MemoryParts {
+            used,
+            startup: engine.startup_memory.load(Ordering::Relaxed) as u64,
+            clients: reports.iter().map(|r| r.clients_mem).sum(),
+            db_overhead: reports.iter().map(|r| r.overhead_bytes()).sum(),
+        }
+    }
+    fn overhead(&self) -> u64 {
+        (self.startup + self.clients + self.db_overhead).min(self.used)
+    }
+    fn dataset(&self) -> u64 {
+        self.used - self.overhead()
+    }
+    /// The dataset's share of what was allocated after startup, in percent.
+    fn dataset_perc(&self) -> f64 {
+        let net = self.used.saturating_sub(self.startup);
+        if net > 0 {
+            self.dataset() as f64 * 100.0 / net as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 fn rusage(who: libc::c_int) -> (f64, f64) {
@@ -264,6 +310,17 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
         ops_per_sec: metrics::instantaneous_ops(),
         net_rate: metrics::instantaneous_bytes(),
         cpu_thread: rusage(libc::RUSAGE_THREAD),
+        clients_mem: clients
+            .map
+            .values()
+            .map(|h| {
+                let i = h.info.borrow();
+                (i.qbuf + i.qbuf_free + h.socket.pending_output()) as u64
+            })
+            .sum(),
+        db_overhead: (0..shard.databases())
+            .map(|i| shard.db_opt(i).map_or((0, 0), |d| d.overhead()))
+            .collect(),
     }
 }
 
@@ -379,20 +436,13 @@ fn format_info(
                         0.0
                     }
                 ));
-                let startup = engine.startup_memory.load(Ordering::Relaxed) as u64;
-                let overhead = startup.min(used);
-                let dataset = used - overhead;
-                let net = used.saturating_sub(startup);
-                l(format!("used_memory_overhead:{overhead}"));
-                l(format!("used_memory_startup:{startup}"));
-                l(format!("used_memory_dataset:{dataset}"));
+                let parts = MemoryParts::new(used, engine, reports);
+                l(format!("used_memory_overhead:{}", parts.overhead()));
+                l(format!("used_memory_startup:{}", parts.startup));
+                l(format!("used_memory_dataset:{}", parts.dataset()));
                 l(format!(
                     "used_memory_dataset_perc:{:.2}%",
-                    if net > 0 {
-                        dataset as f64 * 100.0 / net as f64
-                    } else {
-                        0.0
-                    }
+                    parts.dataset_perc()
                 ));
                 l(format!("allocator_allocated:{used}"));
                 l(format!("allocator_active:{used}"));
@@ -433,7 +483,7 @@ fn format_info(
                 l("mem_replication_backlog:0".into());
                 l("mem_total_replication_buffers:0".into());
                 l("mem_clients_slaves:0".into());
-                l("mem_clients_normal:0".into());
+                l(format!("mem_clients_normal:{}", parts.clients));
                 l("mem_cluster_links:0".into());
                 l("mem_aof_buffer:0".into());
                 l("mem_allocator:libc".into());
@@ -648,6 +698,194 @@ fn format_info(
         }
     }
     out
+}
+
+/// `MEMORY STATS`: Redis's fields, from every core's report. Ratios are
+/// doubles; each database holding keys gets its index bookkeeping.
+pub(super) fn memory_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let used = c.core.engine.note_peak() as u64;
+        let reports = c.core.broadcast(collect_report).await;
+        let engine = &c.core.engine;
+        let parts = MemoryParts::new(used, engine, &reports);
+        let peak = (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used);
+        let rss = rss_bytes();
+        let ndb = reports.first().map_or(0, |r| r.keyspace.len());
+        let dbs: Vec<(usize, u64, u64)> = (0..ndb)
+            .filter_map(|i| {
+                let keys: usize = reports.iter().map(|r| r.keyspace[i].0).sum();
+                (keys > 0).then(|| {
+                    let (m, e) = reports.iter().fold((0u64, 0u64), |(m, e), r| {
+                        let (dm, de) = r.db_overhead.get(i).copied().unwrap_or((0, 0));
+                        (m + dm as u64, e + de as u64)
+                    });
+                    (i, m, e)
+                })
+            })
+            .collect();
+        let keys: u64 = reports
+            .iter()
+            .flat_map(|r| r.keyspace.iter().map(|k| k.0 as u64))
+            .sum();
+        let net = used.saturating_sub(parts.startup);
+        let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+        let mut r = c.reply();
+        r.map(27 + dbs.len());
+        let int = |r: &mut crate::protocol::Reply<'_>, k: &str, v: u64| {
+            r.bulk(k.as_bytes());
+            r.int(v as i64);
+        };
+        int(&mut r, "peak.allocated", peak);
+        int(&mut r, "total.allocated", used);
+        int(&mut r, "startup.allocated", parts.startup);
+        int(&mut r, "replication.backlog", 0);
+        int(&mut r, "clients.slaves", 0);
+        int(&mut r, "clients.normal", parts.clients);
+        int(&mut r, "cluster.links", 0);
+        int(&mut r, "aof.buffer", 0);
+        int(&mut r, "lua.caches", 0);
+        int(&mut r, "functions.caches", 0);
+        for (i, main, expires) in &dbs {
+            r.bulk(format!("db.{i}").as_bytes());
+            r.map(3);
+            int(&mut r, "overhead.hashtable.main", *main);
+            int(&mut r, "overhead.hashtable.expires", *expires);
+            int(&mut r, "overhead.hashtable.slot-to-keys", 0);
+        }
+        int(&mut r, "overhead.total", parts.overhead());
+        int(&mut r, "keys.count", keys);
+        int(
+            &mut r,
+            "keys.bytes-per-key",
+            net.checked_div(keys).unwrap_or(0),
+        );
+        int(&mut r, "dataset.bytes", parts.dataset());
+        r.bulk(b"dataset.percentage");
+        r.double(parts.dataset_perc());
+        r.bulk(b"peak.percentage");
+        r.double(ratio(used * 100, peak));
+        int(&mut r, "allocator.allocated", used);
+        int(&mut r, "allocator.active", used);
+        int(&mut r, "allocator.resident", rss);
+        r.bulk(b"allocator-fragmentation.ratio");
+        r.double(1.0);
+        int(&mut r, "allocator-fragmentation.bytes", 0);
+        r.bulk(b"allocator.rss-ratio");
+        r.double(ratio(rss, used));
+        r.bulk(b"allocator.rss-bytes");
+        r.int(rss as i64 - used as i64);
+        r.bulk(b"rss-overhead.ratio");
+        r.double(1.0);
+        int(&mut r, "rss-overhead.bytes", 0);
+        r.bulk(b"fragmentation");
+        r.double(ratio(rss, used));
+        r.bulk(b"fragmentation.bytes");
+        r.int(rss as i64 - used as i64);
+    })
+}
+
+/// `MEMORY DOCTOR`: a short report of what looks wrong with memory use,
+/// from the same figures as MEMORY STATS.
+pub(super) fn memory_doctor(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        let used = c.core.engine.note_peak() as u64;
+        let reports = c.core.broadcast(collect_report).await;
+        let engine = &c.core.engine;
+        let parts = MemoryParts::new(used, engine, &reports);
+        let peak = (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used);
+        let rss = rss_bytes();
+        let nclients: usize = reports.iter().map(|r| r.clients).sum();
+        let mut found = Vec::new();
+        if used < 5 * 1024 * 1024 {
+            found.push(
+                "coreshard holds less than 5 MB: there is nothing to diagnose yet.".to_string(),
+            );
+        } else {
+            if peak > used + used / 2 {
+                found.push(format!(
+                    "Peak memory: the peak ({}) was more than 150% of what is in use now ({});                      the allocator may keep the difference as free memory (fragmentation).",
+                    bytes_to_human(peak),
+                    bytes_to_human(used)
+                ));
+            }
+            if rss > used + used / 2 && rss - used > 10 * 1024 * 1024 {
+                found.push(format!(
+                    "High fragmentation: the resident set ({}) is {:.2} times the memory in use;                      MEMORY PURGE returns free pages to the system.",
+                    bytes_to_human(rss),
+                    rss as f64 / used as f64
+                ));
+            }
+            if nclients > 0 && parts.clients / nclients as u64 > 200 * 1024 {
+                found.push(format!(
+                    "Big client buffers: {} clients hold {} in query and output buffers,                      {} each on average (see CLIENT LIST: qbuf, omem).",
+                    nclients,
+                    bytes_to_human(parts.clients),
+                    bytes_to_human(parts.clients / nclients as u64)
+                ));
+            }
+        }
+        let text = if used < 5 * 1024 * 1024 {
+            found.concat()
+        } else if found.is_empty() {
+            "No memory problems found.".to_string()
+        } else {
+            let mut t = String::from("Memory report:\n\n");
+            for f in &found {
+                t.push_str(" * ");
+                t.push_str(f);
+                t.push('\n');
+            }
+            t
+        };
+        c.reply().verbatim("txt", text.as_bytes());
+    })
+}
+
+/// `MEMORY PURGE`: every core hands its allocator's free memory back to
+/// the system (glibc `malloc_trim`).
+pub(super) fn memory_purge(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        c.core
+            .broadcast(|_| {
+                // SAFETY: malloc_trim only releases free memory of this
+                // thread's arenas; it takes a padding argument and no pointer.
+                unsafe { libc::malloc_trim(0) };
+            })
+            .await;
+        c.reply().ok();
+    })
+}
+
+/// `MEMORY MALLOC-STATS`: what Redis answers when its allocator keeps no
+/// statistics (glibc's do not go through this interface).
+pub(super) fn memory_malloc_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        c.reply()
+            .verbatim("txt", b"Stats not supported for the current allocator");
+    })
+}
+
+/// `MEMORY HELP`
+pub(super) fn memory_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move {
+        reply_help(
+            c,
+            "MEMORY",
+            &[
+                "DOCTOR",
+                "    Return memory problems reports.",
+                "MALLOC-STATS",
+                "    Return internal statistics report from the memory allocator.",
+                "PURGE",
+                "    Attempt to purge dirty pages for reclamation by the allocator.",
+                "STATS",
+                "    Return information about the memory usage of the server.",
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value. Nested values are",
+                "    sampled up to <count> times (default: 5, 0 means sample all).",
+            ],
+        );
+    })
 }
 
 /// `INFO [section ...]`
@@ -1319,8 +1557,19 @@ mod tests {
             ops_per_sec: 0,
             net_rate: (0, 0),
             cpu_thread: (0.0, 0.0),
+            clients_mem: 1000,
+            db_overhead: vec![(5000, 100), (0, 0)],
         };
         let reports = vec![rep(2), rep(3)];
+        // Startup 0: overhead is the clients' buffers and the index bookkeeping.
+        let engine0 =
+            crate::shard::EngineState::new(crate::shard::Mesh::new(1).unwrap(), Vec::new());
+        let parts = MemoryParts::new(20_000, &engine0, &reports);
+        assert_eq!(parts.overhead(), 2 * 1000 + 2 * 5100);
+        assert_eq!(parts.dataset(), 20_000 - 12_200);
+        let t = format_info(&["memory"], &cfg, &engine0, &reports, 0, 20_000);
+        assert!(t.contains("used_memory_overhead:12200\r\n"), "{t}");
+        assert!(t.contains("mem_clients_normal:2000\r\n"), "{t}");
         let engine =
             crate::shard::EngineState::new(crate::shard::Mesh::new(1).unwrap(), Vec::new());
         let t = format_info(

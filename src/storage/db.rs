@@ -571,6 +571,23 @@ impl Db {
         }
     }
 
+    /// Bytes of bookkeeping (what MEMORY STATS calls hash-table overhead):
+    /// the main index (the slot directory, its counts and the tables' chunks)
+    /// and the TTL index (which slots hold TTLs, and where in that list).
+    pub fn overhead(&self) -> (usize, usize) {
+        let chunk = std::mem::size_of::<table::Chunk>();
+        let chunks: usize = (0..self.slots.len())
+            .filter(|&l| self.counts[l].len > 0)
+            .map(|l| self.slots[l].chunk_count() * chunk)
+            .sum();
+        let main = self.slots.len() * std::mem::size_of::<SlotTable>()
+            + self.counts.len() * std::mem::size_of::<SlotCounts>()
+            + self.used.len() * 8
+            + chunks;
+        let expires = self.ttl_slots.capacity() * 4 + self.ttl_pos.len() * 4;
+        (main, expires)
+    }
+
     /// Number of keys (expired-but-not-yet-reclaimed included, like Redis).
     pub fn len(&self) -> usize {
         self.keys

@@ -174,7 +174,6 @@ impl SlotTable {
     }
 
     /// Number of chunks (0 before the first key).
-    #[cfg(test)]
     pub(super) fn chunk_count(&self) -> usize {
         self.chunks().len()
     }
