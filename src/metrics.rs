@@ -176,6 +176,15 @@ pub struct Stats {
     pub expired_keys: u64,
     /// Keys evicted.
     pub evicted_keys: u64,
+    /// Active-expiry estimate of the share of keys with a TTL that are
+    /// already expired (0–1; Redis's moving average over cycles).
+    pub expired_stale: f64,
+    /// Active-expiry cycles that stopped on their time limit.
+    pub expired_time_cap_reached_count: u64,
+    /// Microseconds spent in active-expiry cycles.
+    pub expire_cycle_us: u64,
+    /// Cores whose figures were merged into this one (for averages).
+    pub merged: u64,
     /// Successful key lookups.
     pub keyspace_hits: u64,
     /// Failed key lookups.
@@ -216,6 +225,16 @@ impl Stats {
         self.rejected_connections += o.rejected_connections;
         self.expired_keys += o.expired_keys;
         self.evicted_keys += o.evicted_keys;
+        // Averaged over the cores (each core's estimate covers its keys).
+        let n = self.merged.max(1) as f64;
+        self.expired_stale = if self.merged == 0 {
+            o.expired_stale
+        } else {
+            (self.expired_stale * n + o.expired_stale) / (n + 1.0)
+        };
+        self.merged += 1;
+        self.expired_time_cap_reached_count += o.expired_time_cap_reached_count;
+        self.expire_cycle_us += o.expire_cycle_us;
         self.keyspace_hits += o.keyspace_hits;
         self.keyspace_misses += o.keyspace_misses;
         self.net_input_bytes += o.net_input_bytes;

@@ -567,9 +567,18 @@ fn format_info(
                 l("sync_partial_ok:0".into());
                 l("sync_partial_err:0".into());
                 l(format!("expired_keys:{}", stats.expired_keys));
-                l("expired_stale_perc:0.00".into());
-                l("expired_time_cap_reached_count:0".into());
-                l("expire_cycle_cpu_milliseconds:0".into());
+                l(format!(
+                    "expired_stale_perc:{:.2}",
+                    stats.expired_stale * 100.0
+                ));
+                l(format!(
+                    "expired_time_cap_reached_count:{}",
+                    stats.expired_time_cap_reached_count
+                ));
+                l(format!(
+                    "expire_cycle_cpu_milliseconds:{}",
+                    stats.expire_cycle_us / 1000
+                ));
                 l(format!("evicted_keys:{}", stats.evicted_keys));
                 l("evicted_clients:0".into());
                 l("total_eviction_exceeded_time:0".into());

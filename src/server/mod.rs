@@ -314,7 +314,19 @@ async fn expiry_loop(core: Rc<Core>) {
         let now = crate::now_ms();
         // Like Redis: at most 25% of the period, more with higher effort.
         let budget = period_us * (25 + 2 * (effort as u64 - 1)) / 100;
-        core.shard.borrow_mut().active_expire(now, effort, budget);
+        let t0 = std::time::Instant::now();
+        let cycle = core.shard.borrow_mut().active_expire(now, effort, budget);
+        let us = t0.elapsed().as_micros() as u64;
+        crate::metrics::with(|s| {
+            s.expire_cycle_us += us;
+            if cycle.timed_out {
+                s.expired_time_cap_reached_count += 1;
+            }
+            if cycle.sampled > 0 {
+                let current = cycle.expired as f64 / cycle.sampled as f64;
+                s.expired_stale = current * 0.05 + s.expired_stale * 0.95;
+            }
+        });
         core.engine.note_peak();
     }
 }

@@ -187,30 +187,45 @@ impl Shard {
         (0..self.dbs.len()).map(|i| self.flush_db(i)).sum()
     }
     /// Random-sample one active-expiry cycle over all databases, bounded by
-    /// `budget_us`. Returns keys expired.
-    pub fn active_expire(&mut self, now: u64, effort: i64, budget_us: u64) -> usize {
+    /// `budget_us`, as Redis's `activeExpireCycle`: each database is sampled
+    /// in rounds of `20 + 5 × (effort - 1)` keys until fewer than
+    /// `10 - (effort - 1)` percent of a round were expired.
+    pub fn active_expire(&mut self, now: u64, effort: i64, budget_us: u64) -> ExpireCycle {
         let start = std::time::Instant::now();
         let per_loop = 20 + 5 * (effort.clamp(1, 10) as usize - 1);
         let acceptable_stale = (10 - (effort.clamp(1, 10) as usize - 1)).max(1);
-        let mut total = 0;
+        let mut cycle = ExpireCycle::default();
         let rng = &mut self.rng;
-        for db in self.dbs.iter_mut().flatten() {
+        'dbs: for db in self.dbs.iter_mut().flatten() {
             loop {
                 if db.expires() == 0 {
                     break;
                 }
                 let (sampled, expired) = db.expire_step(now, per_loop, rng);
-                total += expired;
+                cycle.sampled += sampled;
+                cycle.expired += expired;
                 if sampled == 0 || expired * 100 <= sampled * acceptable_stale {
                     break;
                 }
                 if start.elapsed().as_micros() as u64 > budget_us {
-                    return total;
+                    cycle.timed_out = true;
+                    break 'dbs;
                 }
             }
         }
-        total
+        cycle
     }
+}
+
+/// What one active-expiry cycle did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpireCycle {
+    /// Keys with a TTL looked at.
+    pub sampled: usize,
+    /// Keys deleted because their TTL had passed.
+    pub expired: usize,
+    /// The cycle stopped on its time limit.
+    pub timed_out: bool,
 }
 
 /// Groups items by owning shard, shards in order of first appearance and
