@@ -738,6 +738,11 @@ impl Config {
         PROTO_MAX_BULK_LEN.with(|c| c.set(self.proto_max_bulk_len));
         ENCODING_LIMITS.with(|c| c.set(self.encoding_limits()));
         crate::storage::evict::publish(self.eviction());
+        crate::storage::lazyfree::publish(crate::storage::lazyfree::Lazy {
+            eviction: self.get_bool("lazyfree-lazy-eviction"),
+            expire: self.get_bool("lazyfree-lazy-expire"),
+            user_del: self.get_bool("lazyfree-lazy-user-del"),
+        });
     }
 
     /// The eviction settings these values give.

@@ -107,6 +107,18 @@ pub fn used_memory_of(slots: &[usize]) -> usize {
         .max(0) as usize
 }
 
+/// This thread's allocation-counter slot.
+pub fn thread_slot() -> usize {
+    SLOT.try_with(|s| s.get()).unwrap_or(0)
+}
+
+/// Moves `n` bytes of accounted memory from one slot's counter to another's
+/// (memory one thread freed on behalf of another).
+pub fn move_count(from: usize, to: usize, n: isize) {
+    COUNTERS[from % MAX_SLOTS].0.fetch_add(n, Ordering::Relaxed);
+    COUNTERS[to % MAX_SLOTS].0.fetch_sub(n, Ordering::Relaxed);
+}
+
 /// The allocation counter of one slot (one core's thread): what that core
 /// allocated minus what it freed.
 pub fn slot_used(slot: usize) -> isize {

@@ -411,3 +411,70 @@ fn memory_stats_doctor_and_purge() {
         .unwrap_err();
     assert!(e.to_string().contains("unknown subcommand"), "{e}");
 }
+
+#[test]
+fn big_values_are_freed_off_the_core() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let fill = |c: &mut Connection, key: &str| {
+        let members: Vec<String> = (0..20_000).map(|i| format!("m{i}")).collect();
+        let _: u64 = redis::cmd("SADD").arg(key).arg(&members).query(c).unwrap();
+    };
+    let freed = |c: &mut Connection| info_u64(c, "lazyfreed_objects");
+    let wait_freed = |c: &mut Connection, n: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while freed(c) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not freed: {} < {n}",
+                freed(c)
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(info_u64(c, "lazyfree_pending_objects"), 0);
+    };
+    let base = freed(&mut c);
+    fill(&mut c, "big1");
+    let before = info_u64(&mut c, "used_memory");
+    let n: u64 = redis::cmd("UNLINK")
+        .arg("big1")
+        .arg("missing")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    wait_freed(&mut c, base + 1);
+    assert!(
+        info_u64(&mut c, "used_memory") + 500_000 < before,
+        "memory came back"
+    );
+    // A small value is freed at once, not handed over.
+    let _: () = redis::cmd("SET")
+        .arg("small")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    let _: u64 = redis::cmd("UNLINK").arg("small").query(&mut c).unwrap();
+    assert_eq!(freed(&mut c), base + 1);
+    // lazyfree-lazy-user-del: DEL behaves as UNLINK.
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "lazyfree-lazy-user-del", "yes"])
+        .query(&mut c)
+        .unwrap();
+    fill(&mut c, "big2");
+    let n: u64 = redis::cmd("DEL").arg("big2").query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    wait_freed(&mut c, base + 2);
+    // lazyfree-lazy-eviction: evicted big values go the same way and the
+    // limit still holds.
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "lazyfree-lazy-eviction", "yes"])
+        .query(&mut c)
+        .unwrap();
+    let limit = limit_above_now(&mut c, 4 * 1024 * 1024, "allkeys-random");
+    for i in 0..12 {
+        fill(&mut c, &format!("set:{i}"));
+    }
+    wait_freed(&mut c, base + 3);
+    assert!(info_u64(&mut c, "evicted_keys") > 0);
+    assert!(info_u64(&mut c, "used_memory") <= limit + 2 * 1024 * 1024);
+}

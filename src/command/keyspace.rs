@@ -61,10 +61,30 @@ fn write_key<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c mut Entry> {
 }
 
 fn del_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
+    if crate::storage::lazyfree::lazy().user_del {
+        return unlink_one(ctx, k);
+    }
     let now = ctx.now;
     let deleted = ctx.db().delete(k, now);
     crate::metrics::changes(u64::from(deleted));
     deleted
+}
+
+/// UNLINK of one key: removed now, its value freed by the lazyfree thread
+/// when it is big.
+fn unlink_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
+    let now = ctx.now;
+    match ctx.db().take(k, now) {
+        Some(e) => {
+            crate::storage::lazyfree::free(e.value);
+            crate::metrics::changes(1);
+            true
+        }
+        None => {
+            crate::metrics::changes(0);
+            false
+        }
+    }
 }
 
 fn exists_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
@@ -89,9 +109,14 @@ fn count_keys(
     r.int(n as i64);
 }
 
-/// `DEL key [key ...]` / `UNLINK key [key ...]` on one shard.
+/// `DEL key [key ...]` on one shard.
 fn del(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     count_keys(ctx, r, a, del_one);
+}
+
+/// `UNLINK key [key ...]` on one shard.
+fn unlink(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    count_keys(ctx, r, a, unlink_one);
 }
 
 /// `EXISTS key [key ...]` on one shard (a key named twice counts twice).
@@ -123,6 +148,10 @@ fn count_across<'a>(
 
 fn del_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     count_across(c, a, del_one)
+}
+
+fn unlink_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    count_across(c, a, unlink_one)
 }
 
 fn exists_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
@@ -1080,8 +1109,8 @@ pub static SPECS: &[CommandSpec] = &[
         since: "4.0.0",
         complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
-        shard: Some(del),
-        coord: Some(del_coord),
+        shard: Some(unlink),
+        coord: Some(unlink_coord),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

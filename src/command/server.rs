@@ -488,8 +488,14 @@ fn format_info(
                 l("mem_aof_buffer:0".into());
                 l("mem_allocator:libc".into());
                 l("active_defrag_running:0".into());
-                l("lazyfree_pending_objects:0".into());
-                l("lazyfreed_objects:0".into());
+                l(format!(
+                    "lazyfree_pending_objects:{}",
+                    crate::storage::lazyfree::pending()
+                ));
+                l(format!(
+                    "lazyfreed_objects:{}",
+                    crate::storage::lazyfree::freed()
+                ));
             }
             "persistence" => {
                 l("# Persistence".into());

@@ -47,9 +47,14 @@ pub fn evict_here(core: &Core, want: u64, s: &Settings) -> (u64, bool) {
     let start = metrics::thread_allocated();
     let t0 = Instant::now();
     let limit = s.time_limit_us();
+    let lazy = crate::storage::lazyfree::lazy().eviction;
+    // Bytes of values handed to the lazyfree thread, counted as freed now
+    // (their estimate) so this loop does not evict more while they wait.
+    let mut handed = 0u64;
+    let freed_now = |handed: u64| (start - metrics::thread_allocated()).max(0) as u64 + handed;
     let mut evicted = 0u64;
     loop {
-        let freed = (start - metrics::thread_allocated()).max(0) as u64;
+        let freed = freed_now(handed);
         if freed >= want {
             return (freed, false);
         }
@@ -57,13 +62,19 @@ pub fn evict_here(core: &Core, want: u64, s: &Settings) -> (u64, bool) {
         let Some(entry) = victim else {
             return (freed, true);
         };
-        drop(entry);
+        if lazy {
+            let estimate = entry.value.heap_size() as u64;
+            if crate::storage::lazyfree::free(entry.value) {
+                handed += estimate;
+            }
+        } else {
+            drop(entry);
+        }
         evicted += 1;
         // Like Redis, the clock is read every 16 keys.
         if evicted.is_multiple_of(16) && limit.is_some_and(|l| t0.elapsed().as_micros() as u64 >= l)
         {
-            let freed = (start - metrics::thread_allocated()).max(0) as u64;
-            return (freed, false);
+            return (freed_now(handed), false);
         }
     }
 }

@@ -631,7 +631,9 @@ impl Db {
         let (l, h) = self.place(key);
         let p = self.slots[l].find(h, key)?;
         if self.slots[l].at(p)?.entry().is_expired(now) {
-            self.remove_pos(l, h, p);
+            if let Some(e) = self.remove_pos(l, h, p) {
+                drop_expired(e);
+            }
             self.expired_removed(key);
             return None;
         }
@@ -1305,12 +1307,22 @@ impl Db {
             }
             sampled += seen_ttl.max(1);
             for k in victims.drain(..) {
-                self.remove_at(l, &k);
+                if let Some(e) = self.remove_at(l, &k) {
+                    drop_expired(e);
+                }
                 self.expired_removed(&k);
                 expired += 1;
             }
         }
         (sampled, expired)
+    }
+}
+
+/// Drops an entry removed because its TTL passed: on the lazyfree thread
+/// when `lazyfree-lazy-expire` is on and the value is big.
+fn drop_expired(e: Entry) {
+    if super::lazyfree::lazy().expire {
+        super::lazyfree::free(e.value);
     }
 }
 

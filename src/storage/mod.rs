@@ -8,6 +8,7 @@ pub mod bytes;
 pub mod db;
 pub mod evict;
 pub mod hash;
+pub mod lazyfree;
 pub mod list;
 pub mod set;
 pub mod slot;

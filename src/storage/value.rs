@@ -100,6 +100,18 @@ impl Value {
             _ => None,
         }
     }
+    /// How much work dropping the value takes, as Redis's
+    /// `lazyfreeGetFreeEffort`: the element count of a collection, 1 for a
+    /// string.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::Str(_) | Value::Raw(_) => 1,
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
     /// Approximate heap bytes owned by the value (for eviction and MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
