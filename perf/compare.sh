@@ -12,7 +12,9 @@
 #   --quick        2 s rows, 1 round, a 100k-key memory set (smoke test)
 #   --rounds N     measurements per row and server (default 3, --quick: 1)
 #   --only LIST    comma-separated sections to run: bench (coreshard-bench
-#                  rows), memtier (memtier_benchmark rows), memory; default all
+#                  rows), memtier (memtier_benchmark rows), memory, cache
+#                  (perf/cache_mix.py: hit ratio and RSS under maxmemory);
+#                  default all
 # Environment:
 #   ROW_SECS       seconds per measured row (default 5, --quick: 2)
 #   PORT_BASE      first TCP port; 4 consecutive ports are used (default 17380)
@@ -23,6 +25,7 @@
 #   MEMTIER_BIN    memtier_benchmark binary (default: built by
 #                  ../shared/tools/memtier/build.sh next to the repository)
 #   SKIP_BUILD=1   do not run `cargo build --release --bins`
+#   CACHE_MB       maxmemory of the cache section in MiB (default 256, --quick: 32)
 #   SERVER_CPUS / GEN_CPUS   cpu lists for taskset (default 0 / 1)
 #   T2_CPUS        cpu list of the --threads 2 variant (default
 #                  "SERVER_CPUS,GEN_CPUS": one executor shares the generator's
@@ -41,7 +44,7 @@ for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN MEMTIER_BIN SKIP_BUILD SERVE
 done
 QUICK=0
 ROUNDS=""
-SECTIONS="bench,memtier,memory"
+SECTIONS="bench,memtier,memory,cache"
 # --help: this header comment, up to the first line that is not a comment
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
 bad_arg() {
@@ -61,10 +64,10 @@ while (($#)); do
     shift
 done
 IFS=, read -r -a SECTION_LIST <<<"$SECTIONS"
-((${#SECTION_LIST[@]})) || bad_arg "--only needs at least one of bench, memtier, memory"
+((${#SECTION_LIST[@]})) || bad_arg "--only needs at least one of bench, memtier, memory, cache"
 for s in "${SECTION_LIST[@]}"; do
-    [[ $s == bench || $s == memtier || $s == memory ]] ||
-        bad_arg "--only: unknown section '$s' (bench, memtier, memory)"
+    [[ $s == bench || $s == memtier || $s == memory || $s == cache ]] ||
+        bad_arg "--only: unknown section '$s' (bench, memtier, memory, cache)"
 done
 want() { [[ ,$SECTIONS, == *,$1,* ]]; }
 
@@ -649,6 +652,15 @@ if want memory; then
     memory cs1 "$SERVER_CPUS" "${CS1_CMD[@]}"
     memory cs2 "$CS2_CPUS" "${CS2_CMD[@]}"
 fi
+
+if want cache; then
+    log "cache mix under maxmemory (perf/cache_mix.py)"
+    CACHE_MB=${CACHE_MB:-$( ((QUICK)) && echo 32 || echo 256)}
+    python3 "$REPO/perf/cache_mix.py" --maxmemory-mb "$CACHE_MB" --rounds "$ROUNDS" \
+        --coreshard "$CS_BIN" --redis "$REDIS_BIN" --threads 2 --out "$RAW/cache.md" \
+        2>"$RAW/cache.log" || die "perf/cache_mix.py failed (see $RAW/cache.log)"
+fi
+export CACHE_MD=$RAW/cache.md
 
 # ---------------------------------------------------------------- report
 MEASURE_WALL=$(($(date +%s) - START_EPOCH))

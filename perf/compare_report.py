@@ -441,6 +441,13 @@ def main():
           "ratio = coreshard / Redis per key.")
         p()
         p(memory_table(E["MEM_TSV"]))
+    if "cache" in sections and os.path.exists(E.get("CACHE_MD", "")):
+        p()
+        p("## Cache mix under maxmemory")
+        p()
+        with open(E["CACHE_MD"]) as f:
+            # The script's own title is replaced by this section's.
+            p("".join(f.readlines()[2:]).rstrip())
     p()
     p("## Row details")
     p()
