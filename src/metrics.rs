@@ -5,10 +5,14 @@
 //! error statistics live in a thread-local per core and are summed only when INFO
 //! asks.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[cfg(not(feature = "jemalloc"))]
+use std::alloc::System as Inner;
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, Ordering};
+#[cfg(feature = "jemalloc")]
+use tikv_jemallocator::Jemalloc as Inner;
 
 const MAX_SLOTS: usize = 256;
 
@@ -50,7 +54,7 @@ fn add(n: isize) {
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { Inner.alloc(layout) };
         if !p.is_null() {
             add(layout.size() as isize);
         }
@@ -58,12 +62,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { Inner.dealloc(ptr, layout) };
         add(-(layout.size() as isize));
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { Inner.alloc_zeroed(layout) };
         if !p.is_null() {
             add(layout.size() as isize);
         }
@@ -71,7 +75,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded unchanged.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { Inner.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             add(new_size as isize - layout.size() as isize);
         }
@@ -85,6 +89,131 @@ unsafe impl GlobalAlloc for CountingAlloc {
 pub fn thread_allocated() -> isize {
     let slot = SLOT.try_with(|s| s.get()).unwrap_or(0);
     COUNTERS[slot].0.load(Ordering::Relaxed)
+}
+
+/// jemalloc's options, read by jemalloc at its first allocation: dirty
+/// pages go back to the system as soon as they are freed, so memory released
+/// by eviction, deletion or a collection outgrowing its table leaves the
+/// resident set at once (jemalloc's default keeps it for ten seconds; the
+/// C library unmaps large blocks at once). No background threads: every
+/// thread of the process stays one of ours.
+#[cfg(feature = "jemalloc")]
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8; 17] = b"dirty_decay_ms:0\0";
+
+/// The allocator under [`CountingAlloc`], as INFO's `mem_allocator` names it.
+#[cfg(feature = "jemalloc")]
+pub const ALLOCATOR: &str = "jemalloc-5.3.0";
+/// The allocator under [`CountingAlloc`], as INFO's `mem_allocator` names it.
+#[cfg(not(feature = "jemalloc"))]
+pub const ALLOCATOR: &str = "libc";
+
+/// What the allocator itself reports: bytes in live allocations, in active
+/// pages, and resident. None where it keeps no such statistics (libc).
+#[derive(Clone, Copy, Debug)]
+pub struct AllocatorStats {
+    /// Bytes in allocations (with size-class rounding).
+    pub allocated: u64,
+    /// Bytes in pages holding allocations.
+    pub active: u64,
+    /// Bytes the allocator has resident.
+    pub resident: u64,
+}
+
+/// Reads one `size_t` jemalloc statistic.
+#[cfg(feature = "jemalloc")]
+fn je_stat(name: &std::ffi::CStr) -> Option<u64> {
+    let mut v: usize = 0;
+    let mut len = std::mem::size_of::<usize>();
+    // SAFETY: `name` is NUL-terminated; `v` and `len` describe a writable
+    // size_t, the type of these statistics; nothing is written to jemalloc.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            &mut v as *mut usize as *mut std::ffi::c_void,
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (rc == 0).then_some(v as u64)
+}
+
+/// The allocator's own figures (refreshed first), where it has them.
+pub fn allocator_stats() -> Option<AllocatorStats> {
+    #[cfg(feature = "jemalloc")]
+    {
+        let mut epoch: u64 = 1;
+        let mut len = std::mem::size_of::<u64>();
+        // SAFETY: writing the `epoch` control refreshes the cached
+        // statistics; old and new values are valid u64 buffers.
+        unsafe {
+            tikv_jemalloc_sys::mallctl(
+                c"epoch".as_ptr(),
+                &mut epoch as *mut u64 as *mut std::ffi::c_void,
+                &mut len,
+                &mut epoch as *mut u64 as *mut std::ffi::c_void,
+                std::mem::size_of::<u64>(),
+            );
+        }
+        Some(AllocatorStats {
+            allocated: je_stat(c"stats.allocated")?,
+            active: je_stat(c"stats.active")?,
+            resident: je_stat(c"stats.resident")?,
+        })
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    None
+}
+
+/// Returns free memory to the system (MEMORY PURGE): every jemalloc arena's
+/// dirty pages, or the C library's free heap memory (`malloc_trim`).
+pub fn allocator_purge() {
+    #[cfg(feature = "jemalloc")]
+    // SAFETY: `arena.4096.purge` (4096 = all arenas) takes no value.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"arena.4096.purge".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    // SAFETY: malloc_trim only releases free memory; it takes no pointer.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The allocator's statistics report (MEMORY MALLOC-STATS), where it has one.
+pub fn allocator_report() -> Option<String> {
+    #[cfg(feature = "jemalloc")]
+    {
+        unsafe extern "C" fn append(opaque: *mut std::ffi::c_void, text: *const libc::c_char) {
+            // SAFETY: `opaque` is the String passed below, alive for the
+            // whole malloc_stats_print call; `text` is a NUL-terminated
+            // string jemalloc owns for the duration of this callback.
+            unsafe {
+                let out = &mut *(opaque as *mut String);
+                out.push_str(&std::ffi::CStr::from_ptr(text).to_string_lossy());
+            }
+        }
+        let mut out = String::new();
+        // SAFETY: the callback only appends to `out`, which outlives the call.
+        unsafe {
+            tikv_jemalloc_sys::malloc_stats_print(
+                Some(append),
+                &mut out as *mut String as *mut std::ffi::c_void,
+                std::ptr::null(),
+            );
+        }
+        Some(out)
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    None
 }
 
 /// Bytes currently allocated by the process.

@@ -444,9 +444,14 @@ fn format_info(
                     "used_memory_dataset_perc:{:.2}%",
                     parts.dataset_perc()
                 ));
-                l(format!("allocator_allocated:{used}"));
-                l(format!("allocator_active:{used}"));
-                l(format!("allocator_resident:{rss}"));
+                let al = metrics::allocator_stats().unwrap_or(metrics::AllocatorStats {
+                    allocated: used,
+                    active: used,
+                    resident: rss,
+                });
+                l(format!("allocator_allocated:{}", al.allocated));
+                l(format!("allocator_active:{}", al.active));
+                l(format!("allocator_resident:{}", al.resident));
                 l(format!("total_system_memory:{sys}"));
                 l(format!("total_system_memory_human:{}", bytes_to_human(sys)));
                 l("used_memory_lua:0".into());
@@ -468,12 +473,28 @@ fn format_info(
                     "maxmemory_policy:{}",
                     cfg.get("maxmemory-policy").unwrap_or("noeviction")
                 ));
-                l("allocator_frag_ratio:1.00".into());
-                l("allocator_frag_bytes:0".into());
-                l(format!("allocator_rss_ratio:{frag:.2}"));
-                l(format!("allocator_rss_bytes:{}", rss as i64 - used as i64));
-                l("rss_overhead_ratio:1.00".into());
-                l("rss_overhead_bytes:0".into());
+                let r = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+                l(format!(
+                    "allocator_frag_ratio:{:.2}",
+                    r(al.active, al.allocated)
+                ));
+                l(format!(
+                    "allocator_frag_bytes:{}",
+                    al.active as i64 - al.allocated as i64
+                ));
+                l(format!(
+                    "allocator_rss_ratio:{:.2}",
+                    r(al.resident, al.active)
+                ));
+                l(format!(
+                    "allocator_rss_bytes:{}",
+                    al.resident as i64 - al.active as i64
+                ));
+                l(format!("rss_overhead_ratio:{:.2}", r(rss, al.resident)));
+                l(format!(
+                    "rss_overhead_bytes:{}",
+                    rss as i64 - al.resident as i64
+                ));
                 l(format!("mem_fragmentation_ratio:{frag:.2}"));
                 l(format!(
                     "mem_fragmentation_bytes:{}",
@@ -486,7 +507,7 @@ fn format_info(
                 l(format!("mem_clients_normal:{}", parts.clients));
                 l("mem_cluster_links:0".into());
                 l("mem_aof_buffer:0".into());
-                l("mem_allocator:libc".into());
+                l(format!("mem_allocator:{}", metrics::ALLOCATOR));
                 l("active_defrag_running:0".into());
                 l(format!(
                     "lazyfree_pending_objects:{}",
@@ -779,19 +800,26 @@ pub(super) fn memory_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
         r.double(parts.dataset_perc());
         r.bulk(b"peak.percentage");
         r.double(ratio(used * 100, peak));
-        int(&mut r, "allocator.allocated", used);
-        int(&mut r, "allocator.active", used);
-        int(&mut r, "allocator.resident", rss);
+        let al = metrics::allocator_stats().unwrap_or(metrics::AllocatorStats {
+            allocated: used,
+            active: used,
+            resident: rss,
+        });
+        int(&mut r, "allocator.allocated", al.allocated);
+        int(&mut r, "allocator.active", al.active);
+        int(&mut r, "allocator.resident", al.resident);
         r.bulk(b"allocator-fragmentation.ratio");
-        r.double(1.0);
-        int(&mut r, "allocator-fragmentation.bytes", 0);
+        r.double(ratio(al.active, al.allocated));
+        r.bulk(b"allocator-fragmentation.bytes");
+        r.int(al.active as i64 - al.allocated as i64);
         r.bulk(b"allocator.rss-ratio");
-        r.double(ratio(rss, used));
+        r.double(ratio(al.resident, al.active));
         r.bulk(b"allocator.rss-bytes");
-        r.int(rss as i64 - used as i64);
+        r.int(al.resident as i64 - al.active as i64);
         r.bulk(b"rss-overhead.ratio");
-        r.double(1.0);
-        int(&mut r, "rss-overhead.bytes", 0);
+        r.double(ratio(rss, al.resident));
+        r.bulk(b"rss-overhead.bytes");
+        r.int(rss as i64 - al.resident as i64);
         r.bulk(b"fragmentation");
         r.double(ratio(rss, used));
         r.bulk(b"fragmentation.bytes");
@@ -856,27 +884,21 @@ pub(super) fn memory_doctor(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-/// `MEMORY PURGE`: every core hands its allocator's free memory back to
-/// the system (glibc `malloc_trim`).
+/// `MEMORY PURGE`: the allocator hands its free memory back to the system.
 pub(super) fn memory_purge(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        c.core
-            .broadcast(|_| {
-                // SAFETY: malloc_trim only releases free memory of this
-                // thread's arenas; it takes a padding argument and no pointer.
-                unsafe { libc::malloc_trim(0) };
-            })
-            .await;
+        c.core.broadcast(|_| metrics::allocator_purge()).await;
         c.reply().ok();
     })
 }
 
-/// `MEMORY MALLOC-STATS`: what Redis answers when its allocator keeps no
-/// statistics (glibc's do not go through this interface).
+/// `MEMORY MALLOC-STATS`: jemalloc's statistics report, or what Redis
+/// answers when its allocator has none (the C library's).
 pub(super) fn memory_malloc_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        c.reply()
-            .verbatim("txt", b"Stats not supported for the current allocator");
+        let text = metrics::allocator_report()
+            .unwrap_or_else(|| "Stats not supported for the current allocator".to_string());
+        c.reply().verbatim("txt", text.as_bytes());
     })
 }
 
