@@ -464,6 +464,19 @@ fn big_values_are_freed_off_the_core() {
     let n: u64 = redis::cmd("DEL").arg("big2").query(&mut c).unwrap();
     assert_eq!(n, 1);
     wait_freed(&mut c, base + 2);
+    // FLUSHALL ASYNC hands every key's memory over; the server answers at once.
+    for i in 0..500 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("f:{i}"))
+            .arg("v")
+            .query(&mut c)
+            .unwrap();
+    }
+    let keys = redis::cmd("DBSIZE").query::<u64>(&mut c).unwrap();
+    let _: () = redis::cmd("FLUSHALL").arg("ASYNC").query(&mut c).unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut c).unwrap(), 0);
+    wait_freed(&mut c, base + 2 + keys);
+    let base = base + keys;
     // lazyfree-lazy-eviction: evicted big values go the same way and the
     // limit still holds.
     let _: () = redis::cmd("CONFIG")

@@ -574,13 +574,24 @@ fn flush_args_ok(a: &OwnedArgs) -> bool {
     }
 }
 
+/// Whether a flush frees its keys on the lazyfree thread: ASYNC says so,
+/// SYNC says not, and without either `lazyfree-lazy-user-flush` decides.
+fn flush_is_async(c: &Conn, a: &OwnedArgs) -> bool {
+    match a.len() {
+        2 => eq(a.get(1), "async"),
+        _ => c.core.config.borrow().get_bool("lazyfree-lazy-user-flush"),
+    }
+}
+
 /// `FLUSHDB [ASYNC|SYNC]`
 fn flushdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if !flush_args_ok(&a) {
             return c.error(SYNTAX);
         }
-        c.on_all_shards(|ctx| ctx.shard.flush_db(ctx.db)).await;
+        let lazy = flush_is_async(c, &a);
+        c.on_all_shards(move |ctx| ctx.shard.flush_db_with(ctx.db, lazy))
+            .await;
         c.reply().ok();
     })
 }
@@ -591,7 +602,9 @@ fn flushall(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         if !flush_args_ok(&a) {
             return c.error(SYNTAX);
         }
-        c.on_all_shards(|ctx| ctx.shard.flush_all()).await;
+        let lazy = flush_is_async(c, &a);
+        c.on_all_shards(move |ctx| ctx.shard.flush_all_with(lazy))
+            .await;
         c.reply().ok();
     })
 }

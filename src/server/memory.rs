@@ -121,6 +121,21 @@ fn pick_shard(core: &Core, exclude: &[usize]) -> Option<usize> {
     None
 }
 
+/// Nothing is left to evict: if values handed to the lazyfree thread are
+/// still being freed, waits for them a little (as Redis's eviction waits for
+/// its lazyfree jobs, here without blocking the core), then says whether
+/// memory is under the limit.
+async fn wait_for_lazyfree(core: &Rc<Core>, s: &Settings) -> bool {
+    let deadline = Instant::now() + std::time::Duration::from_millis(100);
+    while crate::storage::lazyfree::pending() > 0 && Instant::now() < deadline {
+        if over_limit(core, s) == 0 {
+            return true;
+        }
+        crate::runtime::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    over_limit(core, s) == 0
+}
+
 /// Frees memory over `maxmemory` before a command; false when nothing could
 /// be evicted anywhere and memory is still over the limit (a DENYOOM command
 /// is then refused).
@@ -130,7 +145,7 @@ pub async fn make_room(core: &Rc<Core>) -> bool {
     let mut exhausted: Vec<usize> = Vec::new();
     while want > 0 {
         let Some(t) = pick_shard(core, &exhausted) else {
-            return false;
+            return wait_for_lazyfree(core, &s).await;
         };
         let ask = want.max(EVICT_BATCH);
         let (freed, empty) = if t == core.id {

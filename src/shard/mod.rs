@@ -165,15 +165,14 @@ impl Shard {
             }
         }
     }
-    /// Empties database `i`; returns how many keys it held.
-    pub fn flush_db(&mut self, i: usize) -> usize {
-        let Some(slot) = self.dbs.get_mut(i) else {
-            return 0;
-        };
-        // The database stays allocated, emptied: its directory of slots is
-        // the fixed cost of a database in use, and keeping it means the first
-        // write after a flush does not allocate it again.
-        match slot.as_deref_mut() {
+    /// Empties database `i`, its memory freed by the lazyfree thread when
+    /// `lazy` (FLUSHDB ASYNC); returns how many keys it held. The database
+    /// stays allocated: its directory of slots is the fixed cost of a
+    /// database in use, and keeping it means the first write after a flush
+    /// does not allocate it again.
+    pub fn flush_db_with(&mut self, i: usize, lazy: bool) -> usize {
+        match self.dbs.get_mut(i).and_then(|d| d.as_deref_mut()) {
+            Some(db) if lazy && !db.is_empty() => db.empty_async(),
             Some(db) => {
                 let n = db.len();
                 db.empty();
@@ -182,9 +181,11 @@ impl Shard {
             None => 0,
         }
     }
-    /// Empties all databases.
-    pub fn flush_all(&mut self) -> usize {
-        (0..self.dbs.len()).map(|i| self.flush_db(i)).sum()
+    /// Empties all databases (see [`Shard::flush_db_with`]).
+    pub fn flush_all_with(&mut self, lazy: bool) -> usize {
+        (0..self.dbs.len())
+            .map(|i| self.flush_db_with(i, lazy))
+            .sum()
     }
     /// Random-sample one active-expiry cycle over all databases, bounded by
     /// `budget_us`, as Redis's `activeExpireCycle`: each database is sampled

@@ -837,6 +837,26 @@ impl Db {
         }
     }
 
+    /// FLUSHDB / FLUSHALL ASYNC: like [`Db::empty`], but the keys' memory is
+    /// handed to the lazyfree thread: the tables move out whole and fresh
+    /// empty ones take their place. Returns how many keys went.
+    pub fn empty_async(&mut self) -> usize {
+        self.touch_all_watched(None);
+        let n = self.keys;
+        let fresh: Box<[SlotTable]> = (0..self.slots.len())
+            .map(|_| SlotTable::default())
+            .collect();
+        let old = std::mem::replace(&mut self.slots, fresh);
+        self.counts.fill(SlotCounts::default());
+        self.ttl_slots.clear();
+        self.ttl_pos.iter_mut().for_each(|p| *p = NO_POS);
+        self.used.iter_mut().for_each(|w| *w = 0);
+        self.keys = 0;
+        self.expires = 0;
+        super::lazyfree::free_later(Box::new(old), n as u64);
+        n
+    }
+
     /// FLUSHDB / FLUSHALL: removes every key, keeping the directory, the
     /// blocked-client registry and the WATCHes (each watched key that
     /// existed is signalled, as Redis's `touchAllWatchedKeysInDb`).

@@ -30,8 +30,12 @@ static PENDING: AtomicUsize = AtomicUsize::new(0);
 static FREED: AtomicU64 = AtomicU64::new(0);
 
 struct Job {
-    value: Value,
-    /// Allocation-counter slot of the thread that held the value.
+    /// What to drop: a value, or a database's emptied tables.
+    item: Box<dyn Send>,
+    /// How many objects it counts for in `lazyfreed_objects` (keys, for a
+    /// database).
+    objects: u64,
+    /// Allocation-counter slot of the thread that held it.
     slot: usize,
 }
 
@@ -51,11 +55,11 @@ fn sender() -> Option<Sender<Job>> {
                 metrics::register_thread(metrics::claim_slot());
                 while let Ok(job) = rx.recv() {
                     let before = metrics::thread_allocated();
-                    drop(job.value);
+                    drop(job.item);
                     let freed = before - metrics::thread_allocated();
                     metrics::move_count(metrics::thread_slot(), job.slot, freed);
                     PENDING.fetch_sub(1, Ordering::Relaxed);
-                    FREED.fetch_add(1, Ordering::Relaxed);
+                    FREED.fetch_add(job.objects, Ordering::Relaxed);
                 }
             });
         spawned.ok().map(|_| Mutex::new(tx))
@@ -72,20 +76,31 @@ pub fn free(value: Value) -> bool {
         drop(value);
         return false;
     }
+    hand_over(Box::new(value), 1)
+}
+
+/// Drops `item` (a database's emptied tables: FLUSHDB / FLUSHALL ASYNC) on
+/// the lazyfree thread; it counts for `objects` freed objects.
+pub fn free_later(item: Box<dyn Send>, objects: u64) -> bool {
+    hand_over(item, objects)
+}
+
+fn hand_over(item: Box<dyn Send>, objects: u64) -> bool {
     let Some(tx) = sender() else {
-        drop(value);
+        drop(item);
         return false;
     };
     PENDING.fetch_add(1, Ordering::Relaxed);
     let job = Job {
-        value,
+        item,
+        objects,
         slot: metrics::thread_slot(),
     };
     match tx.send(job) {
         Ok(()) => true,
         Err(e) => {
             PENDING.fetch_sub(1, Ordering::Relaxed);
-            drop(e.0.value);
+            drop(e.0.item);
             false
         }
     }
