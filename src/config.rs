@@ -745,6 +745,19 @@ impl Config {
         });
     }
 
+    /// `maxmemory-clients` in bytes (0: no limit): a size, or a percentage
+    /// of `maxmemory` (`10%`).
+    pub fn maxmemory_clients(&self) -> u64 {
+        let v = self.get("maxmemory-clients").unwrap_or("0").trim();
+        match v.strip_suffix('%') {
+            Some(p) => {
+                let pct = p.parse::<u64>().unwrap_or(0);
+                (self.get_i64("maxmemory").max(0) as u64).saturating_mul(pct) / 100
+            }
+            None => parse_memory(v).unwrap_or(0).max(0) as u64,
+        }
+    }
+
     /// The eviction settings these values give.
     pub fn eviction(&self) -> crate::storage::evict::Settings {
         use crate::storage::evict::{Policy, Settings};

@@ -317,6 +317,8 @@ pub struct Stats {
     pub expired_keys: u64,
     /// Keys evicted.
     pub evicted_keys: u64,
+    /// Clients disconnected by `maxmemory-clients`.
+    pub evicted_clients: u64,
     /// Active-expiry estimate of the share of keys with a TTL that are
     /// already expired (0–1; Redis's moving average over cycles).
     pub expired_stale: f64,
@@ -366,6 +368,7 @@ impl Stats {
         self.rejected_connections += o.rejected_connections;
         self.expired_keys += o.expired_keys;
         self.evicted_keys += o.evicted_keys;
+        self.evicted_clients += o.evicted_clients;
         // Averaged over the cores (each core's estimate covers its keys).
         let n = self.merged.max(1) as f64;
         self.expired_stale = if self.merged == 0 {

@@ -491,3 +491,45 @@ fn big_values_are_freed_off_the_core() {
     assert!(info_u64(&mut c, "evicted_keys") > 0);
     assert!(info_u64(&mut c, "used_memory") <= limit + 2 * 1024 * 1024);
 }
+
+#[test]
+fn clients_over_maxmemory_clients_are_disconnected_biggest_first() {
+    // Three clients on 3 cores: one NO-EVICT, one small, one holding a
+    // megabyte of unfinished request; only the big one has to go.
+    let s = Server::start();
+    let mut c = s.conn();
+    let mut small = s.conn();
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["NO-EVICT", "on"])
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory-clients", "256kb"])
+        .query(&mut c)
+        .unwrap();
+    // A client that sends the start of a 4 MB argument and stops: its query
+    // buffer holds what it sent.
+    let mut big = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    use std::io::Write;
+    big.write_all(b"*2\r\n$3\r\nSET\r\n$4000000\r\n").unwrap();
+    big.write_all(&vec![b'x'; 1_000_000]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while info_u64(&mut c, "evicted_clients") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no client evicted");
+        std::thread::yield_now();
+    }
+    // The NO-EVICT client is still served; the big one is gone.
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+    let pong: String = redis::cmd("PING").query(&mut small).unwrap();
+    assert_eq!(pong, "PONG", "the small client was evicted too");
+    assert_eq!(info_u64(&mut c, "evicted_clients"), 1);
+    big.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    use std::io::Read;
+    assert!(
+        matches!(big.read(&mut buf), Ok(0) | Err(_)),
+        "the big client was not closed"
+    );
+}

@@ -607,7 +607,7 @@ fn format_info(
                     stats.expire_cycle_us / 1000
                 ));
                 l(format!("evicted_keys:{}", stats.evicted_keys));
-                l("evicted_clients:0".into());
+                l(format!("evicted_clients:{}", stats.evicted_clients));
                 l("total_eviction_exceeded_time:0".into());
                 l("current_eviction_exceeded_time:0".into());
                 l(format!("keyspace_hits:{}", stats.keyspace_hits));

@@ -645,6 +645,12 @@ impl Conn {
         if crate::storage::evict::settings().maxmemory > 0
             && super::memory::over_limit(&self.core, &crate::storage::evict::settings()) > 0
         {
+            // Clients over maxmemory-clients go before keys, as in Redis.
+            if self.core.config.borrow().maxmemory_clients() > 0 {
+                let handles: Vec<Rc<ClientHandle>> =
+                    self.core.clients.borrow().map.values().cloned().collect();
+                evict_clients(&self.core, &handles);
+            }
             self.flush_pending().await;
             if !super::memory::make_room(&self.core).await && self.denies_oom(spec) {
                 self.reject_oom(spec).await;
@@ -1007,6 +1013,7 @@ pub fn enforce_output_limit(core: &Core, h: &ClientHandle) -> bool {
 pub fn clients_cron(core: &Rc<Core>) {
     let timeout = core.config.borrow().timeout;
     let handles: Vec<Rc<ClientHandle>> = core.clients.borrow().map.values().cloned().collect();
+    evict_clients(core, &handles);
     let now = Instant::now();
     for h in handles {
         if h.socket.pending_output() > 0 {
@@ -1023,6 +1030,80 @@ pub fn clients_cron(core: &Rc<Core>) {
             }
         }
     }
+}
+
+/// Bytes a client holds: its query buffer (used and free) and its pending
+/// output.
+fn client_memory(h: &ClientHandle) -> u64 {
+    let i = h.info.borrow();
+    (i.qbuf + i.qbuf_free + h.socket.pending_output()) as u64
+}
+
+/// `maxmemory-clients`: publishes what this core's clients hold (in total,
+/// and its biggest evictable client) and, when all cores' clients together
+/// pass the limit, disconnects this core's clients that are at least as big
+/// as every other core's biggest, biggest first, until the excess is covered
+/// (clients with CLIENT NO-EVICT stay), as Redis evicts from its largest
+/// clients first (INFO `evicted_clients`). Runs every 100 ms and before a
+/// command while memory is over `maxmemory`; each core acts on the others'
+/// last published figures, so the biggest clients anywhere go first.
+fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) {
+    let limit = core.config.borrow().maxmemory_clients();
+    let mut candidates: Vec<(u64, &Rc<ClientHandle>)> = handles
+        .iter()
+        .filter(|h| !h.killed.get() && !h.info.borrow().no_evict)
+        .map(|h| (client_memory(h), h))
+        .collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+    let own: u64 = handles.iter().map(|h| client_memory(h)).sum();
+    // The biggest client first: a core that sees this core's new total also
+    // sees the client that made it.
+    let publish = |own: u64, max: u64| {
+        if let Some(c) = core.engine.client_max.get(core.id) {
+            c.0.store(max as usize, Ordering::Release);
+        }
+        if let Some(c) = core.engine.client_mem.get(core.id) {
+            c.0.store(own as usize, Ordering::Release);
+        }
+    };
+    publish(own, candidates.first().map_or(0, |c| c.0));
+    if limit == 0 {
+        return;
+    }
+    let load = |v: &[crate::shard::engine::PaddedCount], skip: Option<usize>| {
+        v.iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != skip)
+            .map(|(_, c)| c.0.load(Ordering::Acquire) as u64)
+            .collect::<Vec<u64>>()
+    };
+    let total: u64 = load(&core.engine.client_mem, None).iter().sum();
+    if total <= limit {
+        return;
+    }
+    let others_max = load(&core.engine.client_max, Some(core.id))
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let mut over = total - limit;
+    let mut own = own;
+    let mut left = candidates.len();
+    for (m, h) in &candidates {
+        if over == 0 || *m == 0 || *m < others_max {
+            break;
+        }
+        tracing::info!(
+            "Evicting client: {} (maxmemory-clients {limit} reached)",
+            h.describe()
+        );
+        metrics::with(|s| s.evicted_clients += 1);
+        h.kill();
+        over = over.saturating_sub(*m);
+        own = own.saturating_sub(*m);
+        left -= 1;
+    }
+    let next_max = candidates.get(candidates.len() - left).map_or(0, |c| c.0);
+    publish(own, next_max);
 }
 
 async fn serve_loop(conn: &mut Conn, sock: &Socket) {

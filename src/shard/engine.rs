@@ -44,6 +44,11 @@ pub struct EngineState {
     /// loop turn while `maxmemory` is set): the weights that spread eviction
     /// over the shards.
     pub shard_keys: Vec<PaddedCount>,
+    /// Bytes each core's clients hold (query buffers and pending output), as
+    /// its client housekeeping last measured them (`maxmemory-clients`).
+    pub client_mem: Vec<PaddedCount>,
+    /// The biggest evictable client of each core, in bytes, as last measured.
+    pub client_max: Vec<PaddedCount>,
     mesh: Arc<Mesh>,
 }
 
@@ -73,6 +78,8 @@ impl EngineState {
             cas_watches: AtomicUsize::new(0),
             block_order: Default::default(),
             shard_keys: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
+            client_mem: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
+            client_max: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             mesh,
         }
     }
