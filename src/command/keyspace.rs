@@ -917,19 +917,15 @@ fn object_refcount(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// True when the configured maxmemory-policy is one of the LFU policies.
-fn lfu_policy(c: &Conn) -> bool {
-    c.core
-        .config
-        .borrow()
-        .get("maxmemory-policy")
-        .is_some_and(|p| p.ends_with("lfu"))
+fn lfu_policy() -> bool {
+    crate::storage::evict::settings().policy.lfu()
 }
 
 /// `OBJECT FREQ key`
 fn object_freq(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let key = a.get(2).to_vec();
-        let decay = c.core.config.borrow().get_i64("lfu-decay-time").max(0) as u64;
+        let decay = crate::storage::evict::settings().lfu_decay_time;
         let k = key.clone();
         let freq = c
             .on_key(&key, move |ctx| {
@@ -940,7 +936,7 @@ fn object_freq(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             .await;
         match freq {
             None => c.reply().null(),
-            Some(_) if !lfu_policy(c) => c.error(LFU_NOT_SELECTED),
+            Some(_) if !lfu_policy() => c.error(LFU_NOT_SELECTED),
             Some(f) => c.reply().int(f as i64),
         }
     })
@@ -960,7 +956,7 @@ fn object_idletime(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             .await;
         match idle {
             None => c.reply().null(),
-            Some(_) if lfu_policy(c) => c.error(LFU_SELECTED),
+            Some(_) if lfu_policy() => c.error(LFU_SELECTED),
             Some(s) => c.reply().int(s as i64),
         }
     })

@@ -148,21 +148,43 @@ impl CoreReport {
 
 /// What the engine's memory is made of, from the cores' reports: the part
 /// that is not data (startup, clients, index bookkeeping) and the data.
+/// Also the figures around it that INFO and MEMORY report: the peak, the
+/// resident set and the allocator's own view.
 struct MemoryParts {
     used: u64,
     startup: u64,
     clients: u64,
     db_overhead: u64,
+    peak: u64,
+    rss: u64,
+    /// The allocator's figures, or the counted ones where it has none.
+    alloc: metrics::AllocatorStats,
 }
 
 impl MemoryParts {
     fn new(used: u64, engine: &crate::shard::EngineState, reports: &[CoreReport]) -> Self {
+        let rss = rss_bytes();
         MemoryParts {
             used,
             startup: engine.startup_memory.load(Ordering::Relaxed) as u64,
             clients: reports.iter().map(|r| r.clients_mem).sum(),
             db_overhead: reports.iter().map(|r| r.overhead_bytes()).sum(),
+            peak: (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used),
+            rss,
+            alloc: metrics::allocator_stats().unwrap_or(metrics::AllocatorStats {
+                allocated: used,
+                active: used,
+                resident: rss,
+            }),
         }
+    }
+    /// Measures `used_memory` first (before gathering the cores' reports
+    /// allocates anything), then gathers them.
+    async fn gather(c: &Conn) -> (Vec<CoreReport>, MemoryParts) {
+        let used = c.core.engine.note_peak() as u64;
+        let reports = c.core.broadcast(collect_report).await;
+        let parts = MemoryParts::new(used, &c.core.engine, &reports);
+        (reports, parts)
     }
     fn overhead(&self) -> u64 {
         (self.startup + self.clients + self.db_overhead).min(self.used)
@@ -412,8 +434,8 @@ fn format_info(
             }
             "memory" => {
                 let used = used_memory as u64;
-                let peak = (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used);
-                let rss = rss_bytes();
+                let parts = MemoryParts::new(used, engine, reports);
+                let (peak, rss, al) = (parts.peak, parts.rss, parts.alloc);
                 let sys = total_system_memory();
                 let maxmem = cfg.get_i64("maxmemory").max(0) as u64;
                 let frag = if used > 0 {
@@ -436,7 +458,6 @@ fn format_info(
                         0.0
                     }
                 ));
-                let parts = MemoryParts::new(used, engine, reports);
                 l(format!("used_memory_overhead:{}", parts.overhead()));
                 l(format!("used_memory_startup:{}", parts.startup));
                 l(format!("used_memory_dataset:{}", parts.dataset()));
@@ -444,11 +465,6 @@ fn format_info(
                     "used_memory_dataset_perc:{:.2}%",
                     parts.dataset_perc()
                 ));
-                let al = metrics::allocator_stats().unwrap_or(metrics::AllocatorStats {
-                    allocated: used,
-                    active: used,
-                    resident: rss,
-                });
                 l(format!("allocator_allocated:{}", al.allocated));
                 l(format!("allocator_active:{}", al.active));
                 l(format!("allocator_resident:{}", al.resident));
@@ -740,12 +756,8 @@ fn format_info(
 /// doubles; each database holding keys gets its index bookkeeping.
 pub(super) fn memory_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        let used = c.core.engine.note_peak() as u64;
-        let reports = c.core.broadcast(collect_report).await;
-        let engine = &c.core.engine;
-        let parts = MemoryParts::new(used, engine, &reports);
-        let peak = (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used);
-        let rss = rss_bytes();
+        let (reports, parts) = MemoryParts::gather(c).await;
+        let (used, peak, rss, al) = (parts.used, parts.peak, parts.rss, parts.alloc);
         let ndb = reports.first().map_or(0, |r| r.keyspace.len());
         let dbs: Vec<(usize, u64, u64)> = (0..ndb)
             .filter_map(|i| {
@@ -800,11 +812,6 @@ pub(super) fn memory_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
         r.double(parts.dataset_perc());
         r.bulk(b"peak.percentage");
         r.double(ratio(used * 100, peak));
-        let al = metrics::allocator_stats().unwrap_or(metrics::AllocatorStats {
-            allocated: used,
-            active: used,
-            resident: rss,
-        });
         int(&mut r, "allocator.allocated", al.allocated);
         int(&mut r, "allocator.active", al.active);
         int(&mut r, "allocator.resident", al.resident);
@@ -831,12 +838,8 @@ pub(super) fn memory_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// from the same figures as MEMORY STATS.
 pub(super) fn memory_doctor(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        let used = c.core.engine.note_peak() as u64;
-        let reports = c.core.broadcast(collect_report).await;
-        let engine = &c.core.engine;
-        let parts = MemoryParts::new(used, engine, &reports);
-        let peak = (engine.peak_memory.load(Ordering::Relaxed) as u64).max(used);
-        let rss = rss_bytes();
+        let (reports, parts) = MemoryParts::gather(c).await;
+        let (used, peak, rss) = (parts.used, parts.peak, parts.rss);
         let nclients: usize = reports.iter().map(|r| r.clients).sum();
         let mut found = Vec::new();
         if used < 5 * 1024 * 1024 {

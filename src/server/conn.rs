@@ -154,6 +154,16 @@ fn signal_modified(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, args: Args<'_>
     }
 }
 
+/// Counts a command refused before it ran (INFO commandstats `rejected_calls`).
+fn count_rejected(spec: &'static CommandSpec) {
+    metrics::with(|s| {
+        s.commands
+            .entry(metrics::CmdName(spec.name))
+            .or_default()
+            .rejected += 1
+    });
+}
+
 fn record_call(spec: &'static CommandSpec, ticks: u64, err: Option<&[u8]>) {
     metrics::with(|s| {
         s.total_commands_processed += 1;
@@ -509,12 +519,7 @@ impl Conn {
             self.multi = None;
             self.handle.info.borrow_mut().multi = -1;
             self.unwatch_all().await;
-            metrics::with(|s| {
-                s.commands
-                    .entry(metrics::CmdName(spec.name))
-                    .or_default()
-                    .rejected += 1
-            });
+            count_rejected(spec);
             self.error(&format!(
                 "EXECABORT Transaction discarded because of: {msg}"
             ));
@@ -526,12 +531,7 @@ impl Conn {
     fn reject(&mut self, spec: Option<&'static CommandSpec>, msg: &str) {
         self.flag_transaction();
         if let Some(spec) = spec {
-            metrics::with(|s| {
-                s.commands
-                    .entry(metrics::CmdName(spec.name))
-                    .or_default()
-                    .rejected += 1
-            });
+            count_rejected(spec);
         }
         self.error(msg);
     }
@@ -642,9 +642,8 @@ impl Conn {
         }
         // Like Redis, any command first frees memory over the limit; only the
         // ones that may grow the dataset are refused when nothing can be freed.
-        if crate::storage::evict::settings().maxmemory > 0
-            && super::memory::over_limit(&self.core, &crate::storage::evict::settings()) > 0
-        {
+        let eviction = crate::storage::evict::settings();
+        if eviction.maxmemory > 0 && super::memory::over_limit(&self.core, &eviction) > 0 {
             // Clients over maxmemory-clients go before keys, as in Redis.
             if self.core.config.borrow().maxmemory_clients() > 0 {
                 let handles: Vec<Rc<ClientHandle>> =

@@ -847,12 +847,8 @@ impl Db {
             .map(|_| SlotTable::default())
             .collect();
         let old = std::mem::replace(&mut self.slots, fresh);
-        self.counts.fill(SlotCounts::default());
-        self.ttl_slots.clear();
-        self.ttl_pos.iter_mut().for_each(|p| *p = NO_POS);
-        self.used.iter_mut().for_each(|w| *w = 0);
-        self.keys = 0;
-        self.expires = 0;
+        // The tables are empty already; this resets the counts and indexes.
+        self.clear();
         super::lazyfree::free_later(Box::new(old), n as u64);
         n
     }
@@ -1182,6 +1178,23 @@ impl Db {
         None
     }
 
+    /// A random local slot holding keys (holding keys with a TTL when
+    /// `volatile`) and a random starting position in it; None when there is
+    /// none.
+    fn random_slot(&self, volatile: bool, rand: &mut crate::Rng) -> Option<(usize, usize)> {
+        if self.keys == 0 || (volatile && self.expires == 0) {
+            return None;
+        }
+        let l = if volatile {
+            self.ttl_slots[rand.below(self.ttl_slots.len())] as usize
+        } else {
+            let start = rand.below(self.slots.len());
+            self.next_used(start).or_else(|| self.next_used(0))?
+        };
+        let skip = rand.below((self.counts[l].len as usize).max(1));
+        Some((l, skip))
+    }
+
     /// Samples up to `n` keys for eviction under `policy` (only keys with a
     /// TTL for the volatile policies) and offers each to `pool` with its
     /// score. Like Redis's `dictGetSomeKeys`, keys come in runs from random
@@ -1196,24 +1209,14 @@ impl Db {
         pool: &mut super::evict::Pool,
     ) {
         let volatile = policy.volatile();
-        if self.keys == 0 || (volatile && self.expires == 0) {
-            return;
-        }
         let mut seen = 0;
         let mut visits = 0;
         while seen < n && visits < n * 4 {
             visits += 1;
-            let l = if volatile {
-                self.ttl_slots[rand.below(self.ttl_slots.len())] as usize
-            } else {
-                let start = rand.below(self.slots.len());
-                match self.next_used(start).or_else(|| self.next_used(0)) {
-                    Some(l) => l,
-                    None => return,
-                }
+            let Some((l, skip)) = self.random_slot(volatile, rand) else {
+                return;
             };
             let len = self.counts[l].len as usize;
-            let skip = rand.below(len.max(1));
             for node in self.slots[l].iter().cycle().skip(skip).take(len) {
                 let e = node.entry();
                 if volatile && e.expire == 0 {
@@ -1237,18 +1240,9 @@ impl Db {
         rand: &mut crate::Rng,
     ) -> Option<SmallBytes> {
         let volatile = policy.volatile();
-        if self.keys == 0 || (volatile && self.expires == 0) {
-            return None;
-        }
         for _ in 0..16 {
-            let l = if volatile {
-                self.ttl_slots[rand.below(self.ttl_slots.len())] as usize
-            } else {
-                let start = rand.below(self.slots.len());
-                self.next_used(start).or_else(|| self.next_used(0))?
-            };
+            let (l, skip) = self.random_slot(volatile, rand)?;
             let len = self.counts[l].len as usize;
-            let skip = rand.below(len.max(1));
             if let Some(node) = self.slots[l]
                 .iter()
                 .cycle()
