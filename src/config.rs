@@ -743,6 +743,10 @@ impl Config {
             expire: self.get_bool("lazyfree-lazy-expire"),
             user_del: self.get_bool("lazyfree-lazy-user-del"),
         });
+        crate::storage::stream::publish(crate::storage::stream::NodeLimits {
+            max_entries: self.get_i64("stream-node-max-entries"),
+            max_bytes: self.get_i64("stream-node-max-bytes"),
+        });
     }
 
     /// `maxmemory-clients` in bytes (0: no limit): a size, or a percentage

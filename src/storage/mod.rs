@@ -12,6 +12,7 @@ pub mod lazyfree;
 pub mod list;
 pub mod set;
 pub mod slot;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

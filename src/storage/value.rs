@@ -1,7 +1,7 @@
 //! Values stored under keys.
 
 use super::bytes::SmallBytes;
-use super::{hash::Hash, list::List, set::Set, zset::ZSet};
+use super::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 
 /// A stored value: 24 bytes. Variants other than `Str` hold one box each, which
 /// fits beside `SmallBytes`'s tag niche (a unit test keeps it so).
@@ -21,6 +21,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// Largest string length Redis reports as `embstr`.
@@ -47,6 +49,7 @@ impl Value {
             Value::Hash(b) => Some(&**b as *const Hash as *const u8),
             Value::Set(b) => Some(&**b as *const Set as *const u8),
             Value::ZSet(b) => Some(&**b as *const ZSet as *const u8),
+            Value::Stream(b) => Some(&**b as *const Stream as *const u8),
         }
     }
     /// `TYPE` name.
@@ -57,6 +60,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
     /// `OBJECT ENCODING` name, as Redis reports it.
@@ -78,6 +82,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
     /// The bytes of a string value, or None for other types.
@@ -102,7 +107,8 @@ impl Value {
     }
     /// How much work dropping the value takes, as Redis's
     /// `lazyfreeGetFreeEffort`: the element count of a collection, 1 for a
-    /// string.
+    /// string, and for a stream its node count plus its groups weighed by
+    /// the first group's pending entries.
     pub fn free_effort(&self) -> usize {
         match self {
             Value::Str(_) | Value::Raw(_) => 1,
@@ -110,6 +116,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.free_effort(),
         }
     }
     /// Approximate heap bytes owned by the value (for eviction and MEMORY USAGE).
@@ -121,6 +128,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => std::mem::size_of::<Stream>() + s.heap_size(),
         }
     }
 }
@@ -175,6 +183,14 @@ mod tests {
         assert_eq!(parse_canonical_i64(b" 1"), None);
         assert_eq!(Value::string(b"123").encoding(), "int");
         assert_eq!(Value::string(b"abc").encoding(), "embstr");
+    }
+
+    #[test]
+    fn value_stays_small() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        let s = Value::Stream(Box::default());
+        assert_eq!((s.type_name(), s.encoding()), ("stream", "stream"));
+        assert_eq!(s.free_effort(), 0);
     }
 }
 
