@@ -773,6 +773,7 @@ impl Config {
             tenacity: self.get_i64("maxmemory-eviction-tenacity").clamp(0, 100) as u32,
             lfu_log_factor: self.get_i64("lfu-log-factor").max(0) as u64,
             lfu_decay_time: self.get_i64("lfu-decay-time").max(0) as u64,
+            maxmemory_clients: self.maxmemory_clients(),
         }
     }
 

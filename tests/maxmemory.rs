@@ -533,3 +533,122 @@ fn clients_over_maxmemory_clients_are_disconnected_biggest_first() {
         "the big client was not closed"
     );
 }
+
+/// 50 keys of 100 KB under an 11 MB limit with `allkeys-lru` and a 3 MB
+/// `maxmemory-clients`, as Redis's own client-eviction tests set it up.
+fn clients_before_keys_setup() -> (Server, Connection) {
+    let s = Server::start();
+    let mut c = s.conn();
+    for (k, v) in [
+        ("maxmemory", "11mb"),
+        ("maxmemory-policy", "allkeys-lru"),
+        ("maxmemory-clients", "3mb"),
+    ] {
+        let _: () = redis::cmd("CONFIG")
+            .arg(&["SET", k, v])
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["NO-EVICT", "on"])
+        .query(&mut c)
+        .unwrap();
+    for j in 0..50 {
+        let _: i64 = redis::cmd("SETRANGE")
+            .arg(j)
+            .arg(100_000)
+            .arg("x")
+            .query(&mut c)
+            .unwrap();
+    }
+    (s, c)
+}
+
+/// Waits (bounded) until a client has been evicted, then checks that no key
+/// was: client memory over `maxmemory-clients` is taken from the clients.
+fn assert_clients_went_before_keys(c: &mut Connection) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while info_u64(c, "evicted_clients") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no client evicted");
+        std::thread::yield_now();
+    }
+    assert_eq!(info_u64(c, "evicted_keys"), 0, "keys evicted for clients");
+    assert_eq!(dbsize(c), 50);
+}
+
+#[test]
+fn clients_with_unfinished_requests_go_before_keys() {
+    // 30 clients each send 249 of the 250 arguments of one command and
+    // stop: 7.5 MB of query buffers, spread over the cores.
+    let (s, mut c) = clients_before_keys_setup();
+    use std::io::Write;
+    let mut socks = Vec::new();
+    for _ in 0..30 {
+        let mut t = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        let mut req = b"*250\r\n".to_vec();
+        for _ in 0..249 {
+            req.extend_from_slice(b"$1000\r\n");
+            req.extend_from_slice(&[b'x'; 1000]);
+            req.extend_from_slice(b"\r\n");
+        }
+        // An evicted client's socket may refuse the rest: that is the point.
+        let _ = t.write_all(&req);
+        socks.push(t);
+    }
+    assert_clients_went_before_keys(&mut c);
+}
+
+#[test]
+fn clients_that_never_read_replies_go_before_keys() {
+    // 20 clients ask for a 100 KB value again and again and never read:
+    // their replies pile up in the server (and arrive from other shards in
+    // batches, which the owner cuts short to weigh the client in between).
+    let (s, mut c) = clients_before_keys_setup();
+    use std::io::Write;
+    let mut socks: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+        .collect();
+    for t in &socks {
+        t.set_nonblocking(true).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while info_u64(&mut c, "evicted_clients") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no client evicted");
+        socks.retain_mut(|t| match t.write(b"*2\r\n$4\r\nMGET\r\n$1\r\n1\r\n") {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        });
+    }
+    assert_clients_went_before_keys(&mut c);
+}
+
+#[test]
+fn unlink_gives_the_memory_back() {
+    // Redis's lazyfree check: a fresh server's memory, a 100k-member set
+    // (megabytes), UNLINK; the memory comes back below twice the start.
+    let s = Server::start();
+    let mut c = s.conn();
+    let start = info_u64(&mut c, "used_memory");
+    let members: Vec<u32> = (0..100_000).collect();
+    let _: u64 = redis::cmd("SADD")
+        .arg("myset")
+        .arg(&members)
+        .query(&mut c)
+        .unwrap();
+    let peak = info_u64(&mut c, "used_memory");
+    assert!(peak > start + 1_000_000, "{start} -> {peak}");
+    let n: u64 = redis::cmd("UNLINK").arg("myset").query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let used = info_u64(&mut c, "used_memory");
+        if used < peak && used < start * 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "memory not reclaimed: start {start}, peak {peak}, now {used}"
+        );
+        std::thread::yield_now();
+    }
+}

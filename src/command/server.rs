@@ -137,12 +137,16 @@ struct CoreReport {
     clients_mem: u64,
     /// Per database: bookkeeping bytes of the main index and the TTL index.
     db_overhead: Vec<(usize, usize)>,
+    /// The part of that bookkeeping that exists from startup (database 0's
+    /// directory), already in `startup.allocated`.
+    startup_db: usize,
 }
 
 impl CoreReport {
-    /// Every database's bookkeeping bytes on this core.
+    /// Every database's bookkeeping bytes on this core, beyond startup's.
     fn overhead_bytes(&self) -> u64 {
-        self.db_overhead.iter().map(|(m, e)| (m + e) as u64).sum()
+        let all: u64 = self.db_overhead.iter().map(|(m, e)| (m + e) as u64).sum();
+        all.saturating_sub(self.startup_db as u64)
     }
 }
 
@@ -332,17 +336,11 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
         ops_per_sec: metrics::instantaneous_ops(),
         net_rate: metrics::instantaneous_bytes(),
         cpu_thread: rusage(libc::RUSAGE_THREAD),
-        clients_mem: clients
-            .map
-            .values()
-            .map(|h| {
-                let i = h.info.borrow();
-                (i.qbuf + i.qbuf_free + h.socket.pending_output()) as u64
-            })
-            .sum(),
+        clients_mem: clients.map.values().map(|h| h.memory() as u64).sum(),
         db_overhead: (0..shard.databases())
             .map(|i| shard.db_opt(i).map_or((0, 0), |d| d.overhead()))
             .collect(),
+        startup_db: shard.db_opt(0).map_or(0, |d| d.directory_bytes()),
     }
 }
 
@@ -1599,6 +1597,7 @@ mod tests {
             cpu_thread: (0.0, 0.0),
             clients_mem: 1000,
             db_overhead: vec![(5000, 100), (0, 0)],
+            startup_db: 0,
         };
         let reports = vec![rep(2), rep(3)];
         // Startup 0: overhead is the clients' buffers and the index bookkeeping.

@@ -38,7 +38,7 @@ pub const RECV_BUFFERS: u16 = 256;
 /// Bytes per provided receive buffer.
 pub const RECV_BUFFER_SIZE: usize = 16 * 1024;
 /// A sent buffer larger than this is given back to the allocator once sent.
-const KEEP_SEND_CAPACITY: usize = 64 * 1024;
+const KEEP_SEND_CAPACITY: usize = 1024;
 const BUF_GROUP: u16 = 0;
 /// Sockets per ring served through the ring's registered file table (the
 /// kernel skips the descriptor lookup and reference count per operation);
@@ -418,7 +418,7 @@ impl Reactor {
             return;
         }
         if s.broken.get() {
-            s.out.borrow_mut().clear();
+            *s.out.borrow_mut() = Vec::new();
         }
         if !s.send_in_flight.get() && !s.out.borrow().is_empty() {
             std::mem::swap(&mut *s.out.borrow_mut(), &mut *s.sending.borrow_mut());
@@ -567,8 +567,8 @@ impl Reactor {
         if res < 0 {
             s.broken.set(true);
             s.eof.set(true);
-            s.sending.borrow_mut().clear();
-            s.out.borrow_mut().clear();
+            *s.sending.borrow_mut() = Vec::new();
+            *s.out.borrow_mut() = Vec::new();
             if let Some(w) = s.reader.take() {
                 w.wake();
             }
@@ -897,6 +897,13 @@ impl Socket {
         s.out.borrow().len() + s.sending.borrow().len() - s.sent.get()
     }
 
+    /// Bytes allocated for this socket's output: the queue and the buffer
+    /// in flight, used or not.
+    pub fn buffer_capacity(&self) -> usize {
+        let s = &self.0;
+        s.out.borrow().capacity() + s.sending.borrow().capacity()
+    }
+
     /// True once a send failed (the peer is gone).
     pub fn broken(&self) -> bool {
         self.0.broken.get()
@@ -941,7 +948,8 @@ impl Socket {
     pub fn abort(&self) {
         self.shutdown_input();
         let s = &self.0;
-        s.out.borrow_mut().clear();
+        // The memory goes too, not just the bytes.
+        *s.out.borrow_mut() = Vec::new();
         s.broken.set(true);
         s.closing.set(true);
         if !s.closed.get() {

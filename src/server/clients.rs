@@ -38,6 +38,11 @@ pub struct ClientInfo {
     pub qbuf: usize,
     /// Query buffer bytes free.
     pub qbuf_free: usize,
+    /// Bytes allocated for replies not yet handed to the socket.
+    pub reply_alloc: usize,
+    /// This client's memory when it last made its core weigh its clients
+    /// against `maxmemory-clients`.
+    pub weighed_at: usize,
     /// Commands queued in MULTI, -1 outside a transaction.
     pub multi: i64,
     /// CLIENT NO-EVICT.
@@ -65,7 +70,21 @@ pub struct ClientHandle {
 impl ClientHandle {
     /// This client's CLIENT LIST line.
     pub fn describe(&self) -> String {
-        format_client(&self.info.borrow(), self.socket.pending_output())
+        format_client(
+            &self.info.borrow(),
+            self.socket.pending_output(),
+            self.memory(),
+        )
+    }
+
+    /// Bytes this client holds, as allocated: its query buffer, the
+    /// connection's reply buffers and the socket's queued and in-flight
+    /// output (what Redis counts as a client's memory, and what
+    /// `maxmemory-clients` limits).
+    pub fn memory(&self) -> usize {
+        let i = self.info.borrow();
+        let held = i.qbuf + i.qbuf_free + i.reply_alloc + self.socket.buffer_capacity();
+        held.max(i.qbuf + i.qbuf_free + self.socket.pending_output())
     }
 
     /// Marks the client killed and ends its input, which wakes its task.
@@ -80,7 +99,15 @@ impl ClientHandle {
 pub struct Clients {
     /// Registered clients.
     pub map: BTreeMap<u64, Rc<ClientHandle>>,
+    /// A client grew past [`MEMORY_CHECK_FLOOR`] under `maxmemory-clients`
+    /// during this loop turn: the turn's end weighs the clients again.
+    pub check_memory: bool,
 }
+
+/// Clients holding less than this do not trigger a `maxmemory-clients`
+/// check of their own (the periodic check still counts them), as Redis
+/// leaves clients under 32 KiB in its lowest memory bucket.
+pub const MEMORY_CHECK_FLOOR: usize = 32 * 1024;
 
 impl Clients {
     /// Adds a client.
@@ -120,11 +147,11 @@ pub fn client_flags(c: &ClientInfo) -> String {
 const REPLY_CHUNK: usize = 16 * 1024;
 
 /// Formats one CLIENT LIST line (without the trailing newline); `pending`
-/// is the client's unsent output.
+/// is the client's unsent output, `memory` all it holds (`tot-mem`).
 ///
 /// The line is Redis 7.0's; a client that used CLIENT SETINFO (a 7.2 command)
 /// also gets 7.2's `lib-name=` and `lib-ver=` fields at the end.
-pub fn format_client(c: &ClientInfo, pending: usize) -> String {
+pub fn format_client(c: &ClientInfo, pending: usize, memory: usize) -> String {
     let now = Instant::now();
     let obl = pending.min(REPLY_CHUNK);
     let omem = pending - obl;
@@ -148,7 +175,7 @@ pub fn format_client(c: &ClientInfo, pending: usize) -> String {
         obl,
         oll,
         omem,
-        c.qbuf + c.qbuf_free + pending,
+        memory,
         if c.last_cmd.is_empty() {
             "NULL"
         } else {
@@ -184,6 +211,8 @@ mod tests {
             last_cmd: "client|list",
             qbuf: 0,
             qbuf_free: 0,
+            reply_alloc: 0,
+            weighed_at: 0,
             multi: -1,
             no_evict: false,
             no_touch: false,
@@ -195,7 +224,7 @@ mod tests {
     #[test]
     fn list_line() {
         let mut c = info();
-        let l = format_client(&c, 0);
+        let l = format_client(&c, 0, 0);
         assert!(l.starts_with(
             "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name=x age=0 idle=0 flags=N db=2 "
         ));

@@ -81,6 +81,48 @@ pub struct Batch {
     cmds: Vec<HopCmd>,
     out: Vec<u8>,
     ends: Vec<usize>,
+    /// The core that sent the batch.
+    from: usize,
+    /// The first command not run yet (the owner stops early under
+    /// `maxmemory-clients` when the replies grow big).
+    next: usize,
+    /// `out`'s bytes as counted in the sender's
+    /// [`transit`](crate::shard::engine::EngineState::transit) (under
+    /// `maxmemory-clients` only) until the sender takes the replies.
+    transit: Option<Transit>,
+}
+
+/// Bytes counted in one core's
+/// [`transit`](crate::shard::engine::EngineState::transit), uncounted when
+/// dropped (also when the batch is dropped unread, its client gone).
+struct Transit {
+    engine: std::sync::Arc<crate::shard::engine::EngineState>,
+    core: usize,
+    bytes: usize,
+}
+
+impl Transit {
+    fn new(
+        engine: &std::sync::Arc<crate::shard::engine::EngineState>,
+        core: usize,
+        bytes: usize,
+    ) -> Option<Transit> {
+        let t = engine.transit.get(core)?;
+        t.0.fetch_add(bytes, Ordering::AcqRel);
+        Some(Transit {
+            engine: engine.clone(),
+            core,
+            bytes,
+        })
+    }
+}
+
+impl Drop for Transit {
+    fn drop(&mut self) {
+        if let Some(t) = self.engine.transit.get(self.core) {
+            t.0.fetch_sub(self.bytes, Ordering::AcqRel);
+        }
+    }
 }
 
 impl Batch {
@@ -94,6 +136,7 @@ impl Batch {
         self.cmds.clear();
         self.out.clear();
         self.ends.clear();
+        self.next = 0;
     }
 }
 
@@ -184,13 +227,23 @@ fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
     let mut ends = std::mem::take(&mut batch.ends);
     let mut shard = core.shard.borrow_mut();
     let now = crate::now_ms();
-    for window in batch.cmds.chunks(PREFETCH_BATCH) {
+    // Under maxmemory-clients a batch stops once its replies pass the size
+    // at which its client must be weighed again; the sender weighs it and
+    // sends the rest (see `Conn::flush_pending`).
+    let budget = if crate::storage::evict::settings().maxmemory_clients > 0 {
+        super::clients::MEMORY_CHECK_FLOOR
+    } else {
+        usize::MAX
+    };
+    let start = batch.next;
+    batch.next = batch.cmds.len();
+    'run: for (w, window) in batch.cmds[start..].chunks(PREFETCH_BATCH).enumerate() {
         if window.len() > 1
             && let Some(db) = shard.db_opt(batch.db)
         {
             prefetch_hopped(db, &batch.buf, &batch.ranges, window);
         }
-        for &(spec, a, b, hint) in window {
+        for (k, &(spec, a, b, hint)) in window.iter().enumerate() {
             let ranges = &batch.ranges[a as usize..b as usize];
             let args = Args::new(&batch.buf, ranges);
             let _memo = hint.and_then(|h| {
@@ -205,10 +258,22 @@ fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
             };
             exec_shard(spec, &mut ctx, &mut out, batch.resp3, args);
             ends.push(out.len());
+            if out.len() >= budget {
+                let done = start + w * PREFETCH_BATCH + k + 1;
+                if done < batch.cmds.len() {
+                    batch.next = done;
+                    break 'run;
+                }
+            }
         }
     }
     drop(shard);
     super::blocking::after_shard_work(core);
+    if crate::storage::evict::settings().maxmemory_clients > 0 {
+        // Replies on their way to another core's clients: theirs, not yet
+        // in their buffers.
+        batch.transit = Transit::new(&core.engine, batch.from, out.capacity());
+    }
     batch.out = out;
     batch.ends = ends;
     batch
@@ -411,6 +476,7 @@ impl Conn {
             b.db = self.db;
             b.resp3 = self.resp3;
             b.no_touch = self.no_touch;
+            b.from = self.core.id;
             b
         });
         let a = b.ranges.len() as u32;
@@ -446,10 +512,50 @@ impl Conn {
         if !self.pending.active {
             return;
         }
+        loop {
+            self.run_pending_groups().await;
+            if self
+                .pending
+                .groups
+                .iter()
+                .flatten()
+                .all(|b| b.next >= b.cmds.len())
+            {
+                break;
+            }
+            // A shard stopped a batch whose replies grew big: weigh this
+            // client with what it holds so far before running the rest.
+            let held: usize = self
+                .pending
+                .groups
+                .iter()
+                .flatten()
+                .map(|b| b.out.capacity())
+                .sum();
+            let alloc = self.out.capacity() + self.pending.staging.capacity() + held;
+            weigh_before_command(&self.core, &self.handle, alloc);
+            if self.handle.killed.get() {
+                self.close = true;
+                for g in self.pending.groups.iter_mut() {
+                    *g = None;
+                }
+                self.pending.order.clear();
+                self.pending.staging.clear();
+                self.pending.active = false;
+                self.pending.count = 0;
+                return;
+            }
+        }
+        self.take_pending_replies();
+    }
+
+    /// Sends every batch with commands left to run to its shard and waits
+    /// for them.
+    async fn run_pending_groups(&mut self) {
         let mut sent = 0;
         let mut only = 0;
         for (t, g) in self.pending.groups.iter().enumerate() {
-            if g.is_some() {
+            if g.as_ref().is_some_and(|b| b.next < b.cmds.len()) {
                 sent += 1;
                 only = t;
             }
@@ -464,7 +570,9 @@ impl Conn {
             let mut targets = Vec::with_capacity(sent);
             let mut futs = Vec::with_capacity(sent);
             for (t, g) in self.pending.groups.iter_mut().enumerate() {
-                if let Some(b) = g.take() {
+                if g.as_ref().is_some_and(|b| b.next < b.cmds.len())
+                    && let Some(b) = g.take()
+                {
                     targets.push(t);
                     futs.push(self.core.run_on(t, move |c| run_batch(c, b)));
                 }
@@ -474,6 +582,10 @@ impl Conn {
                 self.pending.groups[t] = Some(r);
             }
         }
+    }
+
+    /// Moves every settled reply into the output, in request order.
+    fn take_pending_replies(&mut self) {
         for slot in self.pending.order.drain(..) {
             match slot {
                 Slot::Local(s, e) => self.out.extend_from_slice(&self.pending.staging[s..e]),
@@ -485,6 +597,9 @@ impl Conn {
             }
         }
         for g in self.pending.groups.iter_mut() {
+            if let Some(b) = g.as_mut() {
+                b.transit = None;
+            }
             // A batch grown by a spike is dropped rather than kept.
             if let Some(mut b) = g.take()
                 && b.buf.capacity() <= 4 * READ_BUF_INITIAL
@@ -643,15 +758,38 @@ impl Conn {
         // Like Redis, any command first frees memory over the limit; only the
         // ones that may grow the dataset are refused when nothing can be freed.
         let eviction = crate::storage::evict::settings();
+        if eviction.maxmemory_clients > 0 {
+            let alloc = self.out.capacity() + self.pending.staging.capacity();
+            weigh_before_command(&self.core, &self.handle, alloc);
+            if self.handle.killed.get() {
+                // Evicted itself, as Redis aborts the command then.
+                self.close = true;
+                return;
+            }
+        }
         if eviction.maxmemory > 0 && super::memory::over_limit(&self.core, &eviction) > 0 {
             // Clients over maxmemory-clients go before keys, as in Redis.
-            if self.core.config.borrow().maxmemory_clients() > 0 {
+            let mut clients_excess = 0;
+            if eviction.maxmemory_clients > 0 {
                 let handles: Vec<Rc<ClientHandle>> =
                     self.core.clients.borrow().map.values().cloned().collect();
-                evict_clients(&self.core, &handles);
+                clients_excess = evict_clients(&self.core, &handles);
             }
             self.flush_pending().await;
-            if !super::memory::make_room(&self.core).await && self.denies_oom(spec) {
+            // What other cores' client evictions are about to free is not
+            // taken from the keys.
+            let covered = eviction.maxmemory_clients > 0 && {
+                let transit: u64 = self
+                    .core
+                    .engine
+                    .transit
+                    .iter()
+                    .map(|t| t.0.load(Ordering::Acquire) as u64)
+                    .sum();
+                let over = super::memory::over_limit(&self.core, &eviction);
+                over > 0 && over <= clients_excess + transit
+            };
+            if !covered && !super::memory::make_room(&self.core).await && self.denies_oom(spec) {
                 self.reject_oom(spec).await;
                 return;
             }
@@ -889,6 +1027,8 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         last_cmd: "",
         qbuf: 0,
         qbuf_free: 0,
+        reply_alloc: 0,
+        weighed_at: 0,
         multi: -1,
         no_evict: false,
         no_touch: false,
@@ -1031,11 +1171,57 @@ pub fn clients_cron(core: &Rc<Core>) {
     }
 }
 
-/// Bytes a client holds: its query buffer (used and free) and its pending
-/// output.
 fn client_memory(h: &ClientHandle) -> u64 {
-    let i = h.info.borrow();
-    (i.qbuf + i.qbuf_free + h.socket.pending_output()) as u64
+    h.memory() as u64
+}
+
+/// Notes a client that may have grown enough to matter under
+/// `maxmemory-clients`, for [`check_client_memory`] at the turn's end.
+fn note_client_memory(core: &Core, h: &ClientHandle) {
+    if crate::storage::evict::settings().maxmemory_clients > 0
+        && h.memory() >= super::clients::MEMORY_CHECK_FLOOR
+    {
+        core.clients.borrow_mut().check_memory = true;
+    }
+}
+
+/// Before a command under `maxmemory-clients`: when this client has grown
+/// by [`MEMORY_CHECK_FLOOR`](super::clients::MEMORY_CHECK_FLOOR) since it
+/// last did so, weighs the core's clients now, as Redis does before every
+/// command (a pipeline of large replies must not wait for the turn's end).
+fn weigh_before_command(core: &Rc<Core>, h: &ClientHandle, reply_alloc: usize) {
+    let grown = {
+        let mut i = h.info.borrow_mut();
+        i.reply_alloc = reply_alloc;
+        drop(i);
+        let mem = h.memory();
+        let mut i = h.info.borrow_mut();
+        let floor = super::clients::MEMORY_CHECK_FLOOR;
+        let grown = mem >= floor && mem >= i.weighed_at + floor;
+        if grown || mem < i.weighed_at {
+            i.weighed_at = mem;
+        }
+        grown
+    };
+    if grown {
+        core.clients.borrow_mut().check_memory = true;
+        check_client_memory(core);
+    }
+}
+
+/// Weighs this core's clients against `maxmemory-clients` when one of them
+/// grew during the turn (Redis checks before every command and every
+/// event-loop sleep; a turn is this loop's sleep).
+pub fn check_client_memory(core: &Rc<Core>) -> u64 {
+    let handles: Vec<Rc<ClientHandle>> = {
+        let mut c = core.clients.borrow_mut();
+        if !c.check_memory {
+            return 0;
+        }
+        c.check_memory = false;
+        c.map.values().cloned().collect()
+    };
+    evict_clients(core, &handles)
 }
 
 /// `maxmemory-clients`: publishes what this core's clients hold (in total,
@@ -1046,7 +1232,10 @@ fn client_memory(h: &ClientHandle) -> u64 {
 /// clients first (INFO `evicted_clients`). Runs every 100 ms and before a
 /// command while memory is over `maxmemory`; each core acts on the others'
 /// last published figures, so the biggest clients anywhere go first.
-fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) {
+///
+/// Returns the excess left for other cores, whose biggest clients this core
+/// asked to be weighed (0 when the clients are within the limit).
+fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) -> u64 {
     let limit = core.config.borrow().maxmemory_clients();
     let mut candidates: Vec<(u64, &Rc<ClientHandle>)> = handles
         .iter()
@@ -1067,7 +1256,7 @@ fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) {
     };
     publish(own, candidates.first().map_or(0, |c| c.0));
     if limit == 0 {
-        return;
+        return 0;
     }
     let load = |v: &[crate::shard::engine::PaddedCount], skip: Option<usize>| {
         v.iter()
@@ -1078,7 +1267,7 @@ fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) {
     };
     let total: u64 = load(&core.engine.client_mem, None).iter().sum();
     if total <= limit {
-        return;
+        return 0;
     }
     let others_max = load(&core.engine.client_max, Some(core.id))
         .into_iter()
@@ -1096,13 +1285,25 @@ fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) {
             h.describe()
         );
         metrics::with(|s| s.evicted_clients += 1);
-        h.kill();
+        // Its buffers go now, unsent output included, as Redis frees an
+        // evicted client.
+        h.killed.set(true);
+        h.socket.abort();
         over = over.saturating_sub(*m);
         own = own.saturating_sub(*m);
         left -= 1;
     }
     let next_max = candidates.get(candidates.len() - left).map_or(0, |c| c.0);
     publish(own, next_max);
+    if over > 0 {
+        // The rest is for the cores holding bigger clients than ours.
+        for (i, m) in load(&core.engine.client_max, None).into_iter().enumerate() {
+            if i != core.id && m > next_max {
+                core.ask_client_check(i);
+            }
+        }
+    }
+    over
 }
 
 async fn serve_loop(conn: &mut Conn, sock: &Socket) {
@@ -1149,6 +1350,7 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
             info.qbuf_free = rbuf.capacity() - rbuf.len();
             info.last_interaction = Instant::now();
         }
+        note_client_memory(&conn.core, &conn.handle);
         metrics::with(|s| {
             s.net_input_bytes += n as u64;
             s.total_reads_processed += 1;
@@ -1300,5 +1502,8 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
         if conn.pending.staging.capacity() > 4 * READ_BUF_INITIAL {
             conn.pending.staging.shrink_to(READ_BUF_INITIAL);
         }
+        conn.handle.info.borrow_mut().reply_alloc =
+            conn.out.capacity() + conn.pending.staging.capacity();
+        note_client_memory(&conn.core, &conn.handle);
     }
 }

@@ -290,10 +290,17 @@ fn core_main(
             pending: &|| c.hops_pending(),
             stop: &|| state.stopping(),
             end_turn: &mut || {
-                c.wake_peers();
-                if crate::storage::evict::settings().maxmemory > 0 {
+                let ev = crate::storage::evict::settings();
+                if ev.maxmemory > 0 {
                     c.publish_keys();
                 }
+                if ev.maxmemory_clients > 0 {
+                    if c.client_check_asked() {
+                        c.clients.borrow_mut().check_memory = true;
+                    }
+                    conn::check_client_memory(&c);
+                }
+                c.wake_peers();
             },
             spin,
         },

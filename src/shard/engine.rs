@@ -49,6 +49,13 @@ pub struct EngineState {
     pub client_mem: Vec<PaddedCount>,
     /// The biggest evictable client of each core, in bytes, as last measured.
     pub client_max: Vec<PaddedCount>,
+    /// Set by a core whose clients' total passed `maxmemory-clients` while
+    /// this core holds the biggest clients: weigh them at the turn's end.
+    pub client_check: Vec<PaddedCount>,
+    /// Bytes of hop replies computed for each core's clients and not yet
+    /// in their buffers (counted under `maxmemory-clients` only): client
+    /// memory on its way, which key eviction leaves to client eviction.
+    pub transit: Vec<PaddedCount>,
     mesh: Arc<Mesh>,
 }
 
@@ -80,6 +87,8 @@ impl EngineState {
             shard_keys: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_mem: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_max: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
+            client_check: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
+            transit: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             mesh,
         }
     }

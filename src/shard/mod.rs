@@ -50,6 +50,12 @@ impl Shard {
     pub fn new(id: usize, nshards: usize, databases: usize) -> Self {
         let mut dbs = Vec::with_capacity(databases);
         dbs.resize_with(databases, || None);
+        // Database 0 exists from the start, as Redis's databases do: the
+        // memory a fresh server reports includes its directory, so the first
+        // write does not look like a leak of the directory's size.
+        if let Some(first) = dbs.first_mut() {
+            *first = Some(Box::new(Db::new(nshards)));
+        }
         Shard {
             id,
             nshards,
@@ -437,6 +443,23 @@ impl Core {
         for dst in w.drain(..) {
             self.mesh.notifiers[dst].notify();
         }
+    }
+
+    /// Asks core `dst` to weigh its clients against `maxmemory-clients` at
+    /// the end of its next turn (woken at the end of this one).
+    pub fn ask_client_check(&self, dst: usize) {
+        if let Some(f) = self.engine.client_check.get(dst) {
+            f.0.store(1, std::sync::atomic::Ordering::Release);
+            self.wake_later(dst);
+        }
+    }
+
+    /// True (once) when another core asked this one to weigh its clients.
+    pub fn client_check_asked(&self) -> bool {
+        self.engine
+            .client_check
+            .get(self.id)
+            .is_some_and(|f| f.0.swap(0, std::sync::atomic::Ordering::AcqRel) != 0)
     }
 
     /// Publishes how many keys this core's shard holds (see

@@ -588,6 +588,16 @@ impl Db {
         (main, expires)
     }
 
+    /// The part of [`Db::overhead`] an empty database already holds: the
+    /// slot directory, its counts, its bitmap of used slots and the TTL
+    /// index's positions.
+    pub fn directory_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<SlotTable>()
+            + self.counts.len() * std::mem::size_of::<SlotCounts>()
+            + self.used.len() * 8
+            + self.ttl_pos.len() * 4
+    }
+
     /// Number of keys (expired-but-not-yet-reclaimed included, like Redis).
     pub fn len(&self) -> usize {
         self.keys

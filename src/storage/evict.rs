@@ -90,6 +90,8 @@ pub struct Settings {
     pub lfu_log_factor: u64,
     /// `lfu-decay-time`, minutes (0: no decay).
     pub lfu_decay_time: u64,
+    /// `maxmemory-clients` in bytes; 0 means no limit.
+    pub maxmemory_clients: u64,
 }
 
 impl Default for Settings {
@@ -101,6 +103,7 @@ impl Default for Settings {
             tenacity: 10,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            maxmemory_clients: 0,
         }
     }
 }
