@@ -57,6 +57,16 @@ fn is_list(v: &Value) -> bool {
     matches!(v, Value::List(l) if !l.is_empty())
 }
 
+/// [`ReadyFn`] of the list pops: a non-empty list.
+fn list_ready(v: Option<&Value>, _w: &Waiter, _key: &[u8]) -> bool {
+    v.is_some_and(is_list)
+}
+
+/// [`ReadyFn`] of the sorted-set pops: a non-empty sorted set.
+fn zset_ready_at(v: Option<&Value>, _w: &Waiter, _key: &[u8]) -> bool {
+    v.is_some_and(zset_ready)
+}
+
 fn reply_bytes(resp3: bool, f: impl FnOnce(&mut Reply<'_>)) -> Vec<u8> {
     let mut out = Vec::new();
     f(&mut Reply::new(&mut out, resp3));
@@ -148,7 +158,11 @@ async fn pop_or_block(
         let r = c
             .on_key(k, move |ctx| {
                 let now = ctx.now;
-                match ctx.db().peek(&k2, now).map(|e| (w.ready)(&e.value)) {
+                let ready = ctx
+                    .db()
+                    .peek(&k2, now)
+                    .map(|e| (w.ready)(Some(&e.value), &w, &k2));
+                match ready {
                     None => Ok(None),
                     Some(false) => Err(()),
                     Some(true) if behind => Ok(None),
@@ -203,12 +217,12 @@ async fn reply_served(c: &mut Conn, a: &OwnedArgs, served: Served) {
 
 /// `BLPOP key [key ...] timeout`
 pub fn blpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    keys_then_timeout(c, a, is_list, serve_pop)
+    keys_then_timeout(c, a, list_ready, serve_pop)
 }
 
 /// `BRPOP key [key ...] timeout`
 pub fn brpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    keys_then_timeout(c, a, is_list, serve_pop)
+    keys_then_timeout(c, a, list_ready, serve_pop)
 }
 
 // ----------------------------------------------------------------------- BLMPOP
@@ -255,7 +269,7 @@ pub fn blmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Ok(m) => m,
             Err(e) => return c.error(e),
         };
-        pop_or_block(c, a, m.keys, timeout, is_list, serve_mpop).await;
+        pop_or_block(c, a, m.keys, timeout, list_ready, serve_mpop).await;
     })
 }
 
@@ -363,7 +377,7 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
         let spec = BlockSpec {
             keys: vec![src],
             timeout,
-            ready: is_list,
+            ready: list_ready,
             serve: serve_move,
         };
         finish(c, a, spec, starting).await;
@@ -413,12 +427,12 @@ fn serve_bzpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Und
 
 /// `BZPOPMIN key [key ...] timeout`
 pub fn bzpopmin(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    keys_then_timeout(c, a, zset_ready, serve_bzpop)
+    keys_then_timeout(c, a, zset_ready_at, serve_bzpop)
 }
 
 /// `BZPOPMAX key [key ...] timeout`
 pub fn bzpopmax(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    keys_then_timeout(c, a, zset_ready, serve_bzpop)
+    keys_then_timeout(c, a, zset_ready_at, serve_bzpop)
 }
 
 fn zmpop_reply_bytes(resp3: bool, key: &[u8], items: Pairs) -> Vec<u8> {
@@ -448,7 +462,7 @@ pub fn bzmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Err(e) => return c.error(e),
         };
         let keys = req.keys.map(|i| a.get(i).to_vec()).collect();
-        pop_or_block(c, a, keys, timeout, zset_ready, serve_bzmpop).await;
+        pop_or_block(c, a, keys, timeout, zset_ready_at, serve_bzmpop).await;
     })
 }
 
@@ -484,7 +498,11 @@ fn pop_now(
     crate::metrics::signalled_own_keys();
     for k in &keys {
         let now = ctx.now;
-        match ctx.db().peek(k, now).map(|e| ready(&e.value)) {
+        match ctx
+            .db()
+            .peek(k, now)
+            .map(|e| ready(Some(&e.value), &probe, k))
+        {
             None => {}
             Some(false) => return r.error(WRONGTYPE),
             Some(true) => {
@@ -508,19 +526,19 @@ fn keys_before_timeout(a: &OwnedArgs) -> Result<Vec<Vec<u8>>, &'static str> {
 fn blpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let a = OwnedArgs::from_args(a);
     let keys = keys_before_timeout(&a);
-    pop_now(ctx, r, a, keys, is_list, serve_pop);
+    pop_now(ctx, r, a, keys, list_ready, serve_pop);
 }
 
 fn bzpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let a = OwnedArgs::from_args(a);
     let keys = keys_before_timeout(&a);
-    pop_now(ctx, r, a, keys, zset_ready, serve_bzpop);
+    pop_now(ctx, r, a, keys, zset_ready_at, serve_bzpop);
 }
 
 fn blmpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let a = OwnedArgs::from_args(a);
     let keys = parse_timeout(a.get(1)).and_then(|_| parse_blmpop(&a).map(|m| m.keys));
-    pop_now(ctx, r, a, keys, is_list, serve_mpop);
+    pop_now(ctx, r, a, keys, list_ready, serve_mpop);
 }
 
 fn bzmpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
@@ -528,7 +546,7 @@ fn bzmpop_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let keys = parse_timeout(a.get(1)).and_then(|_| {
         parse_zmpop(a.args(), 2).map(|req| req.keys.map(|i| a.get(i).to_vec()).collect())
     });
-    pop_now(ctx, r, a, keys, zset_ready, serve_bzmpop);
+    pop_now(ctx, r, a, keys, zset_ready_at, serve_bzmpop);
 }
 
 fn blmove_now_at(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, timeout_idx: usize) {

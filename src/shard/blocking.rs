@@ -28,7 +28,7 @@
 
 use crate::command::{Ctx, OwnedArgs};
 use crate::storage::Value;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -121,8 +121,10 @@ pub struct Delivery {
     pub undo: Undo,
 }
 
-/// True when a key's value can serve the waiter now.
-pub type ReadyFn = fn(&Value) -> bool;
+/// True when a key's value (None: the key does not exist) can serve the
+/// waiter now. A waiter that is ready on a missing key (XREADGROUP, which
+/// fails once its stream is gone) is also checked after deletions.
+pub type ReadyFn = fn(Option<&Value>, &Waiter, &[u8]) -> bool;
 /// Serves a waiter from `key` (whose value passed the [`ReadyFn`]).
 pub type ServeFn = fn(&mut Ctx<'_>, &[u8], &Waiter) -> Option<(Served, Undo)>;
 
@@ -192,6 +194,10 @@ impl Waiter {
 #[derive(Default)]
 pub struct Blocked {
     queues: HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>,
+    /// Keys with a waiter that a deletion serves: writes mark keys ready
+    /// when they create or replace them, not when they delete them, so
+    /// these are looked at after each piece of shard work.
+    on_delete: HashSet<(usize, Vec<u8>)>,
 }
 
 impl Blocked {
@@ -212,8 +218,13 @@ pub fn register(shard: &mut crate::shard::Shard, w: Arc<Waiter>, keys: &[Vec<u8>
     let db = shard.db(w.db);
     for k in keys {
         db.watch(k);
-        if db.peek(k, now).is_some_and(|e| (w.ready)(&e.value)) {
+        if (w.ready)(db.peek(k, now).map(|e| &e.value), &w, k) {
             db.mark_ready(k);
+        }
+    }
+    if keys.first().is_some_and(|k| (w.ready)(None, &w, k)) {
+        for k in keys {
+            shard.blocked.on_delete.insert((w.db, k.clone()));
         }
     }
     for k in keys {
@@ -238,9 +249,38 @@ pub fn unregister(shard: &mut crate::shard::Shard, w: &Arc<Waiter>) {
         q.retain(|x| !Arc::ptr_eq(x, w));
         if q.is_empty() {
             shard.blocked.queues.remove(&qk);
+            shard.blocked.on_delete.remove(&qk);
             if let Some(db) = shard.db_opt_mut(w.db) {
                 db.unwatch(k);
             }
+        }
+    }
+}
+
+/// Marks ready the keys that were deleted under a waiter a deletion serves;
+/// forgets keys that no longer have such a waiter.
+fn notice_deletions(shard: &mut crate::shard::Shard, now: u64) {
+    if shard.blocked.on_delete.is_empty() {
+        return;
+    }
+    let keys: Vec<(usize, Vec<u8>)> = shard.blocked.on_delete.iter().cloned().collect();
+    for qk in keys {
+        let exists = shard
+            .db_opt(qk.0)
+            .is_some_and(|d| d.peek(&qk.1, now).is_some());
+        if exists {
+            continue;
+        }
+        let wants = shard.blocked.queues.get(&qk).is_some_and(|q| {
+            q.iter()
+                .any(|w| !w.is_claimed() && (w.ready)(None, w, &qk.1))
+        });
+        if wants {
+            if let Some(db) = shard.db_opt_mut(qk.0) {
+                db.mark_ready(&qk.1);
+            }
+        } else {
+            shard.blocked.on_delete.remove(&qk);
         }
     }
 }
@@ -259,6 +299,7 @@ pub fn serve_ready(
     if shard.blocked.is_empty() {
         return out;
     }
+    notice_deletions(shard, now);
     let mut blocked = std::mem::take(&mut shard.blocked);
     let id = shard.id;
     // Serving can make keys ready again (BLMOVE into a watched key), so loop.
@@ -279,24 +320,25 @@ pub fn serve_ready(
             let Some(mut q) = blocked.queues.remove(&qk) else {
                 continue;
             };
-            while let Some(w) = q.front().cloned() {
+            // Waiters that cannot be served now (a reader waiting for a
+            // later id, a pop on a key of another type) are passed over.
+            let mut i = 0;
+            while let Some(w) = q.get(i).cloned() {
                 if w.is_claimed() {
-                    q.pop_front();
+                    q.remove(i);
                     continue;
                 }
-                let servable = shard
-                    .db(dbi)
-                    .peek(&qk.1, now)
-                    .is_some_and(|e| (w.ready)(&e.value));
-                if !servable {
-                    break;
+                let value = shard.db(dbi).peek(&qk.1, now).map(|e| &e.value);
+                if !(w.ready)(value, &w, &qk.1) {
+                    i += 1;
+                    continue;
                 }
                 if order.earlier_registering(w.ticket) {
                     order.hold(id);
                     held.push(qk.clone());
                     break;
                 }
-                q.pop_front();
+                q.remove(i);
                 if !w.claim() {
                     continue;
                 }
@@ -319,6 +361,7 @@ pub fn serve_ready(
                 }
             }
             if q.is_empty() {
+                blocked.on_delete.remove(&qk);
                 if let Some(db) = shard.db_opt_mut(dbi) {
                     db.unwatch(&qk.1);
                 }
@@ -332,6 +375,7 @@ pub fn serve_ready(
     for (k, q) in added.queues {
         blocked.queues.entry(k).or_default().extend(q);
     }
+    blocked.on_delete.extend(added.on_delete);
     shard.blocked = blocked;
     for (dbi, k) in held {
         if let Some(db) = shard.db_opt_mut(dbi) {
@@ -346,8 +390,8 @@ mod tests {
     use super::*;
     use crate::shard::Shard;
 
-    fn ready_str(v: &Value) -> bool {
-        v.as_str().is_some()
+    fn ready_str(v: Option<&Value>, _w: &Waiter, _k: &[u8]) -> bool {
+        v.is_some_and(|v| v.as_str().is_some())
     }
     /// Serves by taking the whole string (a stand-in for a pop).
     fn take_str(ctx: &mut Ctx<'_>, key: &[u8], _w: &Waiter) -> Option<(Served, Undo)> {
