@@ -1084,6 +1084,7 @@ fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 fn config_resetstat(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.core.broadcast(|_| metrics::reset()).await;
+        crate::storage::lazyfree::reset_stats();
         c.core
             .engine
             .peak_memory

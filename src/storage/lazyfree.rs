@@ -116,6 +116,11 @@ pub fn freed() -> u64 {
     FREED.load(Ordering::Relaxed)
 }
 
+/// Starts `lazyfreed_objects` again from zero (CONFIG RESETSTAT).
+pub fn reset_stats() {
+    FREED.store(0, Ordering::Relaxed);
+}
+
 /// Which deletions go through [`free`], from the `lazyfree-lazy-*` directives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lazy {
