@@ -396,5 +396,6 @@ case_files!(
     hashes,
     lists,
     zsets,
+    streams,
     sort,
 );

@@ -22,6 +22,7 @@ pub mod multi;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod util;
 pub mod zset;
@@ -345,7 +346,7 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 13] {
     [
         string::SPECS,
         bitmap::SPECS,
@@ -355,6 +356,7 @@ fn families() -> [&'static [CommandSpec]; 12] {
         hash::SPECS,
         set::SPECS,
         zset::SPECS,
+        stream::SPECS,
         sort::SPECS,
         connection::SPECS,
         multi::SPECS,
