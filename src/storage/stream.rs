@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!  Stream ─┬─ Log: nodes: BTreeMap<first id, Node> ── Node: master fields,
-//!          │       length, last/first/max-deleted ids,        items [id, flags, offset],
-//!          │       entries-added                              data (packed fields/values)
+//!          │       length, last/first/max-deleted ids,        offsets, data (ids, flags,
+//!          │       entries-added                              fields/values, packed)
 //!          └─ groups: BTreeMap<name, Group> ── Group: last id, entries-read,
 //!                                              pel: id → Nack (owner, time, count)
 //!                                              consumers: name → Consumer (seen, own pel)
@@ -246,25 +246,27 @@ fn get_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
 const DELETED: u8 = 1;
 const SAMEFIELDS: u8 = 2;
 
-/// One entry of a node: its id, flags and where its data starts.
-#[derive(Clone, Copy, Debug)]
-struct Item {
-    id: StreamId,
-    off: u32,
-    flags: u8,
-}
-
 /// A batch of entries (Redis: one listpack), keyed by its first entry's id.
+///
+/// ```text
+///  offs: [o0, o1, ...]   one u32 per entry, tombstones included, id order
+///  data: o0: flags, ms - master.ms, seq (- master.seq when ms is equal),
+///            values (same fields as the master), or count, field/value pairs
+/// ```
+///
+/// Every number is a LEB128 varint and every string is length-prefixed, so
+/// an entry costs little more than its bytes; a full node gives back its
+/// spare capacity.
 #[derive(Clone, Debug)]
 struct Node {
+    /// Id of the node's first entry (its key).
+    master_id: StreamId,
     /// The field names of the node's first entry, packed; entries with the
     /// same fields store only their values.
     master: Vec<u8>,
     master_count: usize,
-    /// Every entry ever added to the node, tombstones included, in id order.
-    items: Vec<Item>,
-    /// Packed entry data: values only for same-field entries, otherwise
-    /// the field count and field/value pairs.
+    /// Where each entry starts in `data`.
+    offs: Vec<u32>,
     data: Vec<u8>,
     /// Live entries.
     live: u64,
@@ -276,7 +278,7 @@ struct Node {
 }
 
 impl Node {
-    fn new(fields: &[&[u8]]) -> Node {
+    fn new(master_id: StreamId, fields: &[&[u8]]) -> Node {
         let n = fields.len() / 2;
         let mut master = Vec::new();
         let mut lp_rest = lp_int_len(n as i64) + lp_int_len(0);
@@ -285,9 +287,10 @@ impl Node {
             lp_rest += lp_str_len(f);
         }
         Node {
+            master_id,
             master,
             master_count: n,
-            items: Vec::new(),
+            offs: Vec::new(),
             data: Vec::new(),
             live: 0,
             deleted: 0,
@@ -313,12 +316,24 @@ impl Node {
                 .all(|(m, f)| m == *f)
     }
 
-    fn push(&mut self, master_id: StreamId, id: StreamId, fields: &[&[u8]]) {
+    fn push(&mut self, id: StreamId, fields: &[&[u8]]) {
         let n = fields.len() / 2;
         let same = self.same_fields(fields);
-        let off = self.data.len() as u32;
+        let master_id = self.master_id;
+        self.offs.push(self.data.len() as u32);
+        self.data.push(if same { SAMEFIELDS } else { 0 });
+        let ms = id.ms.wrapping_sub(master_id.ms);
+        put_len(&mut self.data, ms as usize);
+        put_len(
+            &mut self.data,
+            if ms == 0 {
+                id.seq.wrapping_sub(master_id.seq)
+            } else {
+                id.seq
+            } as usize,
+        );
         let mut lp = lp_int_len(if same { SAMEFIELDS as i64 } else { 0 })
-            + lp_int_len(id.ms.wrapping_sub(master_id.ms) as i64)
+            + lp_int_len(ms as i64)
             + lp_int_len(id.seq.wrapping_sub(master_id.seq) as i64);
         let mut lp_count = n as i64 + 3;
         if same {
@@ -337,37 +352,94 @@ impl Node {
         }
         lp += lp_int_len(lp_count);
         self.lp_rest += lp;
-        self.items.push(Item {
-            id,
-            off,
-            flags: if same { SAMEFIELDS } else { 0 },
-        });
         self.live += 1;
     }
 
-    /// The data bytes of item `i`.
-    fn item_data(&self, i: usize) -> &[u8] {
-        let start = self.items[i].off as usize;
+    /// Entries in the node, tombstones included.
+    fn count(&self) -> usize {
+        self.offs.len()
+    }
+
+    /// Flags of entry `i`.
+    fn flags(&self, i: usize) -> u8 {
+        self.data
+            .get(self.offs[i] as usize)
+            .copied()
+            .unwrap_or(DELETED)
+    }
+
+    fn is_live(&self, i: usize) -> bool {
+        self.flags(i) & DELETED == 0
+    }
+
+    fn set_deleted(&mut self, i: usize) {
+        if let Some(f) = self.data.get_mut(self.offs[i] as usize) {
+            *f |= DELETED;
+        }
+    }
+
+    /// Id of entry `i`, and where its fields start in `data`.
+    fn id_at(&self, i: usize) -> (StreamId, usize) {
+        let mut pos = self.offs[i] as usize + 1;
+        let ms = get_len(&self.data, &mut pos) as u64;
+        let seq = get_len(&self.data, &mut pos) as u64;
+        let id = if ms == 0 {
+            StreamId::new(self.master_id.ms, self.master_id.seq.wrapping_add(seq))
+        } else {
+            StreamId::new(self.master_id.ms.wrapping_add(ms), seq)
+        };
+        (id, pos)
+    }
+
+    fn id(&self, i: usize) -> StreamId {
+        self.id_at(i).0
+    }
+
+    /// The field bytes of entry `i` (after its flags and id).
+    fn fields_of(&self, i: usize) -> &[u8] {
+        let (_, start) = self.id_at(i);
         let end = self
-            .items
+            .offs
             .get(i + 1)
-            .map_or(self.data.len(), |n| n.off as usize);
+            .map_or(self.data.len(), |&o| o as usize);
         self.data.get(start..end).unwrap_or(&[])
     }
 
-    /// Position of `id` among the items, if present (live or not).
-    fn find(&self, id: StreamId) -> Option<usize> {
-        self.items.binary_search_by(|it| it.id.cmp(&id)).ok()
+    /// Number of entries whose id satisfies `pred` (which holds for a
+    /// prefix of the entries).
+    fn partition_point(&self, pred: impl Fn(StreamId) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.count());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if pred(self.id(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
-    /// Id of the last item, tombstones included.
+    /// Position of `id` among the entries, if present (live or not).
+    fn find(&self, id: StreamId) -> Option<usize> {
+        let i = self.partition_point(|x| x < id);
+        (i < self.count() && self.id(i) == id).then_some(i)
+    }
+
+    /// Id of the last entry, tombstones included.
     fn last_item_id(&self) -> Option<StreamId> {
-        self.items.last().map(|it| it.id)
+        self.count().checked_sub(1).map(|i| self.id(i))
+    }
+
+    /// Gives back spare capacity (the node is full).
+    fn shrink(&mut self) {
+        self.offs.shrink_to_fit();
+        self.data.shrink_to_fit();
     }
 
     fn heap_size(&self) -> usize {
         self.master.capacity()
-            + self.items.capacity() * std::mem::size_of::<Item>()
+            + self.offs.capacity() * std::mem::size_of::<u32>()
             + self.data.capacity()
     }
 }
@@ -382,20 +454,20 @@ pub struct EntryRef<'a> {
 impl<'a> EntryRef<'a> {
     /// The entry's id.
     pub fn id(&self) -> StreamId {
-        self.node.items[self.idx].id
+        self.node.id(self.idx)
     }
     /// Number of field/value pairs.
     pub fn field_count(&self) -> usize {
-        if self.node.items[self.idx].flags & SAMEFIELDS != 0 {
+        if self.node.flags(self.idx) & SAMEFIELDS != 0 {
             self.node.master_count
         } else {
-            get_len(self.node.item_data(self.idx), &mut 0)
+            get_len(self.node.fields_of(self.idx), &mut 0)
         }
     }
     /// The field/value pairs, in the order they were added.
     pub fn pairs(&self) -> Pairs<'a> {
-        let data = self.node.item_data(self.idx);
-        let same = self.node.items[self.idx].flags & SAMEFIELDS != 0;
+        let data = self.node.fields_of(self.idx);
+        let same = self.node.flags(self.idx) & SAMEFIELDS != 0;
         let mut pos = 0;
         let left = if same {
             self.node.master_count
@@ -590,20 +662,21 @@ impl Log {
             Ok(0) | Err(_) => LISTPACK_MAX,
             Ok(b) => b.min(LISTPACK_MAX),
         };
-        let mut tail = self.nodes.iter_mut().next_back();
-        if let Some((_, node)) = &tail {
+        let mut tail = self.nodes.values_mut().next_back();
+        if let Some(node) = &mut tail {
             let full = node.lp_bytes() + total >= max_bytes
                 || (limits.max_entries > 0
                     && (node.live + node.deleted) as i64 >= limits.max_entries);
             if full {
+                node.shrink();
                 tail = None;
             }
         }
         match tail {
-            Some((&master_id, node)) => node.push(master_id, id, fields),
+            Some(node) => node.push(id, fields),
             None => {
-                let mut node = Node::new(fields);
-                node.push(id, id, fields);
+                let mut node = Node::new(id, fields);
+                node.push(id, fields);
                 self.nodes.insert(id, node);
             }
         }
@@ -620,7 +693,7 @@ impl Log {
     pub fn get(&self, id: StreamId) -> Option<EntryRef<'_>> {
         let (_, node) = self.nodes.range(..=id).next_back()?;
         let idx = node.find(id)?;
-        (node.items[idx].flags & DELETED == 0).then_some(EntryRef { node, idx })
+        node.is_live(idx).then_some(EntryRef { node, idx })
     }
 
     /// Live entries with ids in `[start, end]`, ascending (or descending
@@ -634,7 +707,6 @@ impl Log {
         if start > end {
             return Box::new(std::iter::empty());
         }
-        let live = |node: &Node, idx: usize| node.items[idx].flags & DELETED == 0;
         if !rev {
             let from = self
                 .nodes
@@ -645,9 +717,9 @@ impl Log {
                 self.nodes
                     .range(from..)
                     .flat_map(move |(_, node)| {
-                        let first = node.items.partition_point(|it| it.id < start);
-                        (first..node.items.len())
-                            .filter(move |&i| live(node, i))
+                        let first = node.partition_point(|id| id < start);
+                        (first..node.count())
+                            .filter(move |&i| node.is_live(i))
                             .map(move |idx| EntryRef { node, idx })
                     })
                     .take_while(move |e| e.id() <= end),
@@ -661,10 +733,10 @@ impl Log {
                     .range(..=from)
                     .rev()
                     .flat_map(move |(_, node)| {
-                        let last = node.items.partition_point(|it| it.id <= end);
+                        let last = node.partition_point(|id| id <= end);
                         (0..last)
                             .rev()
-                            .filter(move |&i| live(node, i))
+                            .filter(move |&i| node.is_live(i))
                             .map(move |idx| EntryRef { node, idx })
                     })
                     .take_while(move |e| e.id() >= start),
@@ -691,7 +763,7 @@ impl Log {
     pub fn first_edge_id(&self) -> StreamId {
         self.nodes
             .values()
-            .find_map(|n| n.items.first().map(|it| it.id))
+            .find_map(|n| (n.count() > 0).then(|| n.id(0)))
             .unwrap_or(StreamId::MIN)
     }
 
@@ -703,13 +775,13 @@ impl Log {
         let Some(idx) = node.find(id) else {
             return false;
         };
-        if node.items[idx].flags & DELETED != 0 {
+        if !node.is_live(idx) {
             return false;
         }
         if node.live == 1 {
             self.nodes.remove(&key);
         } else {
-            node.items[idx].flags |= DELETED;
+            node.set_deleted(idx);
             node.live -= 1;
             node.deleted += 1;
         }
@@ -774,16 +846,16 @@ impl Log {
                 break;
             }
             let mut removed = 0;
-            for it in node.items.iter_mut() {
+            for i in 0..node.count() {
                 let stop = match t.by {
                     TrimBy::MaxLen(max) => self.length <= max,
-                    TrimBy::MinId(min) => it.id >= min,
+                    TrimBy::MinId(min) => node.id(i) >= min,
                 };
                 if stop {
                     break;
                 }
-                if it.flags & DELETED == 0 {
-                    it.flags |= DELETED;
+                if node.is_live(i) {
+                    node.set_deleted(i);
                     removed += 1;
                     self.length -= 1;
                 }
