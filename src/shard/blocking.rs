@@ -263,14 +263,19 @@ fn notice_deletions(shard: &mut crate::shard::Shard, now: u64) {
     if shard.blocked.on_delete.is_empty() {
         return;
     }
-    let keys: Vec<(usize, Vec<u8>)> = shard.blocked.on_delete.iter().cloned().collect();
-    for qk in keys {
-        let exists = shard
-            .db_opt(qk.0)
-            .is_some_and(|d| d.peek(&qk.1, now).is_some());
-        if exists {
-            continue;
-        }
+    // Usually every key still exists: nothing is collected then.
+    let gone: Vec<(usize, Vec<u8>)> = shard
+        .blocked
+        .on_delete
+        .iter()
+        .filter(|qk| {
+            !shard
+                .db_opt(qk.0)
+                .is_some_and(|d| d.peek(&qk.1, now).is_some())
+        })
+        .cloned()
+        .collect();
+    for qk in gone {
         let wants = shard.blocked.queues.get(&qk).is_some_and(|q| {
             q.iter()
                 .any(|w| !w.is_claimed() && (w.ready)(None, w, &qk.1))
@@ -507,6 +512,68 @@ mod tests {
             vec![(2, b"v2".to_vec())]
         );
         assert!(s.blocked.is_empty());
+    }
+
+    /// Served when the key holds a string, or when it is deleted.
+    fn ready_or_gone(v: Option<&Value>, _w: &Waiter, _k: &[u8]) -> bool {
+        v.is_none_or(|v| v.as_str().is_some_and(|s| s == b"go"))
+    }
+    fn reply_gone(ctx: &mut Ctx<'_>, key: &[u8], _w: &Waiter) -> Option<(Served, Undo)> {
+        let now = ctx.now;
+        let what = if ctx.db().peek(key, now).is_some() {
+            b"there".to_vec()
+        } else {
+            b"gone".to_vec()
+        };
+        Some((Served::Reply(what), Box::new(|_: &mut Ctx<'_>| {})))
+    }
+
+    #[test]
+    fn deletion_serves_waiters_that_ask_for_it() {
+        let mut s = Shard::new(0, 1, 16);
+        s.db(0).set(b"k", Value::string(b"wait"));
+        let a = Arc::new(Waiter::new(
+            0,
+            1,
+            0,
+            false,
+            OwnedArgs::default(),
+            vec![b"k".to_vec()],
+            ready_or_gone,
+            reply_gone,
+            1,
+        ));
+        fn ready_v(v: Option<&Value>, _w: &Waiter, _k: &[u8]) -> bool {
+            v.and_then(|v| v.as_str()) == Some(&b"v"[..])
+        }
+        let b = Arc::new(Waiter::new(
+            0,
+            2,
+            0,
+            false,
+            OwnedArgs::default(),
+            vec![b"k".to_vec()],
+            ready_v,
+            take_str,
+            2,
+        ));
+        register(&mut s, a.clone(), &a.keys, 0);
+        register(&mut s, b.clone(), &b.keys, 0);
+        assert!(serve_ready(&mut s, 0, &BlockOrder::default()).is_empty());
+        s.db(0).remove(b"k");
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &BlockOrder::default())),
+            vec![(1, b"gone".to_vec())]
+        );
+        // The other waiter is not served by the deletion, and is no longer
+        // looked at for one.
+        assert!(serve_ready(&mut s, 0, &BlockOrder::default()).is_empty());
+        assert!(s.blocked.on_delete.is_empty());
+        s.db(0).set(b"k", Value::string(b"v"));
+        assert_eq!(
+            replies(serve_ready(&mut s, 0, &BlockOrder::default())),
+            vec![(2, b"v".to_vec())]
+        );
     }
 
     #[test]
