@@ -37,8 +37,14 @@ pub const RING_ENTRIES: u32 = 1024;
 pub const RECV_BUFFERS: u16 = 256;
 /// Bytes per provided receive buffer.
 pub const RECV_BUFFER_SIZE: usize = 16 * 1024;
-/// A sent buffer larger than this is given back to the allocator once sent.
-const KEEP_SEND_CAPACITY: usize = 1024;
+/// A sent buffer keeps twice the socket's recent average send, within these
+/// bounds: a steady pipeline reuses its buffer, while a one-off large reply
+/// (INFO, a big value) does not stay allocated behind small ones, so what a
+/// client holds, and `used_memory`, does not swing with its last reply.
+const SEND_KEEP_MAX: usize = 16 * 1024;
+const SEND_KEEP_MIN: usize = 1024;
+/// An input staging buffer grown past this by a burst is given back.
+const KEEP_INBOX_CAPACITY: usize = 64 * 1024;
 const BUF_GROUP: u16 = 0;
 /// Sockets per ring served through the ring's registered file table (the
 /// kernel skips the descriptor lookup and reference count per operation);
@@ -64,6 +70,8 @@ pub struct SockInner {
     sending: RefCell<Vec<u8>>,
     sent: Cell<usize>,
     send_in_flight: Cell<bool>,
+    /// Recent average bytes per send (see [`SEND_KEEP_MAX`]).
+    send_avg: Cell<usize>,
     dirty: Cell<bool>,
     /// A send failed: the peer is gone, output is dropped.
     broken: Cell<bool>,
@@ -585,8 +593,13 @@ impl Reactor {
             }
             let mut b = s.sending.borrow_mut();
             b.clear();
-            if b.capacity() > KEEP_SEND_CAPACITY {
-                b.shrink_to(KEEP_SEND_CAPACITY);
+            // Average over about the last eight sends.
+            let avg = s.send_avg.get();
+            let avg = avg - avg / 8 + total / 8;
+            s.send_avg.set(avg);
+            let keep = (2 * avg).clamp(SEND_KEEP_MIN, SEND_KEEP_MAX);
+            if b.capacity() > keep {
+                b.shrink_to(keep);
             }
             s.sent.set(0);
         }
@@ -731,6 +744,7 @@ impl Socket {
             sending: RefCell::new(Vec::new()),
             sent: Cell::new(0),
             send_in_flight: Cell::new(false),
+            send_avg: Cell::new(0),
             dirty: Cell::new(false),
             broken: Cell::new(false),
             flush_waiter: Cell::new(None),
@@ -805,7 +819,7 @@ impl Socket {
                     std::mem::swap(buf, &mut *inbox);
                 } else {
                     buf.extend_from_slice(&inbox);
-                    if inbox.capacity() > KEEP_SEND_CAPACITY {
+                    if inbox.capacity() > KEEP_INBOX_CAPACITY {
                         // Grown by a burst of input: give it back.
                         *inbox = Vec::new();
                     } else {

@@ -269,9 +269,9 @@ fn notice_deletions(shard: &mut crate::shard::Shard, now: u64) {
         .on_delete
         .iter()
         .filter(|qk| {
-            !shard
+            shard
                 .db_opt(qk.0)
-                .is_some_and(|d| d.peek(&qk.1, now).is_some())
+                .is_none_or(|d| d.peek(&qk.1, now).is_none())
         })
         .cloned()
         .collect();
