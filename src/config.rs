@@ -742,6 +742,7 @@ impl Config {
             eviction: self.get_bool("lazyfree-lazy-eviction"),
             expire: self.get_bool("lazyfree-lazy-expire"),
             user_del: self.get_bool("lazyfree-lazy-user-del"),
+            server_del: self.get_bool("lazyfree-lazy-server-del"),
         });
         crate::storage::stream::publish(crate::storage::stream::NodeLimits {
             max_entries: self.get_i64("stream-node-max-entries"),

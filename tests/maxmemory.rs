@@ -652,3 +652,44 @@ fn unlink_gives_the_memory_back() {
         std::thread::yield_now();
     }
 }
+
+#[test]
+fn replaced_values_are_freed_off_the_core_with_lazy_server_del() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let freed_after = |c: &mut Connection, want: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while info_u64(c, "lazyfreed_objects") < want {
+            assert!(std::time::Instant::now() < deadline, "not freed lazily");
+            std::thread::yield_now();
+        }
+    };
+    let big = |c: &mut Connection, key: &str| {
+        let members: Vec<u32> = (0..1000).collect();
+        let _: u64 = redis::cmd("SADD").arg(key).arg(&members).query(c).unwrap();
+    };
+    // Off (the default): an overwritten big value is freed in place.
+    big(&mut c, "a");
+    let _: () = redis::cmd("SET").arg("a").arg("x").query(&mut c).unwrap();
+    assert_eq!(info_u64(&mut c, "lazyfreed_objects"), 0);
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "lazyfree-lazy-server-del", "yes"])
+        .query(&mut c)
+        .unwrap();
+    // SET over a big value, and RENAME onto one (keys on any shard).
+    big(&mut c, "k");
+    let _: () = redis::cmd("SET").arg("k").arg("x").query(&mut c).unwrap();
+    freed_after(&mut c, 1);
+    big(&mut c, "dst");
+    let _: () = redis::cmd("RENAME")
+        .arg("k")
+        .arg("dst")
+        .query(&mut c)
+        .unwrap();
+    freed_after(&mut c, 2);
+    let v: String = redis::cmd("GET").arg("dst").query(&mut c).unwrap();
+    assert_eq!(v, "x");
+    // Small values replaced are not counted (freed in place).
+    let _: () = redis::cmd("SET").arg("dst").arg("y").query(&mut c).unwrap();
+    assert_eq!(info_u64(&mut c, "lazyfreed_objects"), 2);
+}

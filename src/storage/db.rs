@@ -1027,7 +1027,9 @@ impl Db {
         self.watch.as_ref().is_some_and(|w| !w.ready.is_empty())
     }
 
-    /// Stores an entry (value and TTL as given), replacing any old one.
+    /// Stores an entry (value and TTL as given), replacing any old one, which
+    /// is returned, or handed to the lazyfree thread when
+    /// `lazyfree-lazy-server-del` is on (then None).
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         if self.watch.is_some() {
             self.mark_ready(key);
@@ -1056,7 +1058,14 @@ impl Db {
         if has_ttl {
             self.ttl_inc(l);
         }
-        old
+        match old {
+            // The replaced value goes the way UNLINK sends it.
+            Some(o) if super::lazyfree::lazy().server_del => {
+                super::lazyfree::free(o.value);
+                None
+            }
+            old => old,
+        }
     }
 
     /// Stores a value with no TTL (what SET does without KEEPTTL).

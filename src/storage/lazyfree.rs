@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  core: UNLINK / DEL (lazyfree-lazy-user-del) / eviction (lazyfree-lazy-eviction)
-//!        / expiry (lazyfree-lazy-expire)
+//!        / expiry (lazyfree-lazy-expire) / a replaced value (lazyfree-lazy-server-del)
 //!    value with more than 64 elements ──channel──► lazyfree thread: drop it
 //!    smaller values are dropped at once (sending costs more than freeing)
 //! ```
@@ -130,10 +130,21 @@ pub struct Lazy {
     pub expire: bool,
     /// `lazyfree-lazy-user-del`: DEL behaves as UNLINK.
     pub user_del: bool,
+    /// `lazyfree-lazy-server-del`: a value a command replaces (SET over an
+    /// existing key, the destination of RENAME, COPY REPLACE, a STORE) is
+    /// freed as UNLINK frees it.
+    pub server_del: bool,
 }
 
 thread_local! {
-    static LAZY: Cell<Lazy> = const { Cell::new(Lazy { eviction: false, expire: false, user_del: false }) };
+    static LAZY: Cell<Lazy> = const {
+        Cell::new(Lazy {
+            eviction: false,
+            expire: false,
+            user_del: false,
+            server_del: false,
+        })
+    };
 }
 
 /// Makes `l` this thread's lazyfree settings (the configuration calls it).
