@@ -920,12 +920,16 @@ fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
 }
 
 /// Glob matching with Redis's `stringmatchlen` rules (`*`, `?`, `[a-z]`, `[^x]`,
-/// `\\x`).
+/// `\\x`). As there, an empty string matches only the empty pattern (KEYS and
+/// SCAN treat a lone `*` as "everything" before matching).
 ///
 /// Every token but `*` matches exactly one byte, so on a mismatch it is enough to
 /// resume after the most recent `*` with one more byte consumed by it: the
 /// matcher is O(pattern × string) instead of exponential in the number of stars.
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+    if s.is_empty() {
+        return pattern.is_empty();
+    }
     let (mut pi, mut si) = (0usize, 0usize);
     // (pattern index after the star, string index the star currently ends at)
     let mut star: Option<(usize, usize)> = None;
@@ -989,7 +993,7 @@ fn match_one(p: &[u8], mut pi: usize, c: u8, nocase: bool) -> (bool, usize) {
                     // Unterminated class: it ends with the pattern, as in Redis.
                     break;
                 }
-                if p[pi] == b'\\' && pi + 2 < p.len() {
+                if p[pi] == b'\\' && pi + 1 < p.len() {
                     pi += 1;
                     if p[pi] == c {
                         matched = true;
@@ -1096,7 +1100,10 @@ mod tests {
         assert!(glob_match(b"h[ae]llo", b"hallo", false));
         assert!(!glob_match(b"h[^e]llo", b"hello", false));
         assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
-        assert!(glob_match(b"*", b"", false));
+        assert!(!glob_match(b"*", b"", false));
+        assert!(glob_match(b"", b"", false));
+        assert!(glob_match(b"[\\]", b"]", false));
+        assert!(!glob_match(b"[\\b", b"\\", false));
         assert!(!glob_match(b"a*b", b"ac", false));
         assert!(glob_match(b"MAX*", b"maxmemory", true));
         assert!(glob_match(b"a\\*b", b"a*b", false));
@@ -1157,7 +1164,7 @@ mod tests {
                                 pi -= 1;
                                 break;
                             }
-                            if p[pi] == b'\\' && pi + 2 < p.len() {
+                            if p[pi] == b'\\' && pi + 1 < p.len() {
                                 pi += 1;
                                 if p[pi] == s[si] {
                                     matched = true;
@@ -1215,6 +1222,10 @@ mod tests {
                 }
             }
             pi == p.len() && si == s.len()
+        }
+        // An empty string matches only the empty pattern, as in Redis.
+        if s.is_empty() {
+            return pattern.is_empty();
         }
         m(pattern, s, nocase, 0)
     }
