@@ -398,4 +398,5 @@ case_files!(
     zsets,
     streams,
     sort,
+    pubsub,
 );

@@ -56,6 +56,7 @@ fn reset(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
         c.multi = None;
         c.handle.info.borrow_mut().multi = -1;
         c.unwatch_all().await;
+        crate::server::pubsub::forget(c).await;
         c.db = 0;
         c.resp3 = false;
         c.reply_mode = ReplyMode::On;
@@ -248,24 +249,44 @@ fn client_info(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-/// Client types Redis knows; every coreshard client is `normal`.
-fn client_type_ok(t: &[u8]) -> Option<bool> {
+/// A client type of CLIENT LIST/KILL TYPE.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    PubSub,
+    /// Masters and replicas: no coreshard client is one.
+    Replication,
+}
+
+/// Parses a client type name (Redis's names).
+fn client_type(t: &[u8]) -> Option<ClientType> {
     if eq(t, "normal") {
-        Some(true)
-    } else if eq(t, "master") || eq(t, "slave") || eq(t, "replica") || eq(t, "pubsub") {
-        Some(false)
+        Some(ClientType::Normal)
+    } else if eq(t, "pubsub") {
+        Some(ClientType::PubSub)
+    } else if eq(t, "master") || eq(t, "slave") || eq(t, "replica") {
+        Some(ClientType::Replication)
     } else {
         None
+    }
+}
+
+/// The type of a connected client: `pubsub` while subscribed to anything.
+fn type_of(h: &crate::server::clients::ClientHandle) -> ClientType {
+    if h.subscribed() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
     }
 }
 
 fn client_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let mut ids: Option<Vec<u64>> = None;
-        let mut any = true;
+        let mut kind = None;
         if a.len() == 4 && eq(a.get(2), "type") {
-            match client_type_ok(a.get(3)) {
-                Some(ok) => any = ok,
+            match client_type(a.get(3)) {
+                Some(t) => kind = Some(t),
                 None => {
                     let t = String::from_utf8_lossy(a.get(3)).into_owned();
                     c.error(&format!("ERR Unknown client type '{t}'"));
@@ -290,7 +311,7 @@ fn client_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         }
         sync_info(c);
         let mut text = String::new();
-        if any {
+        if kind != Some(ClientType::Replication) {
             let ids2 = ids.clone();
             let mut lines: Vec<(u64, String)> = c
                 .core
@@ -300,6 +321,7 @@ fn client_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                         .map
                         .iter()
                         .filter(|(id, _)| ids2.as_ref().is_none_or(|v| v.contains(id)))
+                        .filter(|(_, h)| kind.is_none_or(|k| type_of(h) == k))
                         .map(|(id, h)| (*id, h.describe()))
                         .collect::<Vec<_>>()
                 })
@@ -334,17 +356,14 @@ struct KillFilter {
     addr: Option<String>,
     laddr: Option<String>,
     user: Option<String>,
-    any_type: bool,
+    kind: Option<ClientType>,
     skip: Option<u64>,
 }
 
 fn client_kill(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let old_form = a.len() == 3;
-        let mut f = KillFilter {
-            any_type: true,
-            ..Default::default()
-        };
+        let mut f = KillFilter::default();
         let mut skipme = true;
         if old_form {
             f.addr = Some(String::from_utf8_lossy(a.get(2)).into_owned());
@@ -368,8 +387,8 @@ fn client_kill(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                         }
                     }
                 } else if eq(opt, "type") {
-                    match client_type_ok(v) {
-                        Some(ok) => f.any_type = ok,
+                    match client_type(v) {
+                        Some(t) => f.kind = Some(t),
                         None => {
                             let t = String::from_utf8_lossy(v).into_owned();
                             c.error(&format!("ERR Unknown client type '{t}'"));
@@ -416,7 +435,7 @@ fn client_kill(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
                 let mut self_hit = false;
                 for (id, h) in clients.map.iter() {
                     let info = h.info.borrow();
-                    let hit = f.any_type
+                    let hit = f.kind.is_none_or(|k| type_of(h) == k)
                         && f.skip != Some(*id)
                         && f.id.is_none_or(|x| x == *id)
                         && f.addr.as_ref().is_none_or(|x| *x == info.addr)

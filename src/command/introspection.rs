@@ -20,8 +20,8 @@ use crate::config::glob_match;
 use crate::protocol::Reply;
 use crate::server::Conn;
 
-/// Flags not shown by COMMAND INFO.
-const HIDDEN_FLAGS: u64 = SENTINEL | ONLY_SENTINEL | PROTECTED;
+/// Flags not shown by COMMAND INFO (Redis hides `may_replicate` too).
+const HIDDEN_FLAGS: u64 = SENTINEL | ONLY_SENTINEL | PROTECTED | MAY_REPLICATE;
 
 fn command_flags(spec: &CommandSpec) -> Vec<&'static str> {
     let mut f = spec.flags & !HIDDEN_FLAGS;

@@ -19,6 +19,7 @@ pub mod introspection;
 pub mod keyspace;
 pub mod list;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -254,6 +255,10 @@ impl CommandSpec {
     /// Indexes of the key arguments of `args`.
     pub fn key_indexes(&self, args: Args<'_>, out: &mut Vec<usize>) {
         out.clear();
+        // Shard channels are described by a key spec, but are not keys.
+        if self.key_flags & keyflags::NOT_KEY != 0 {
+            return;
+        }
         if let Some(f) = self.keys {
             f(args, out);
             return;
@@ -346,7 +351,7 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     [
         string::SPECS,
         bitmap::SPECS,
@@ -360,6 +365,7 @@ fn families() -> [&'static [CommandSpec]; 13] {
         sort::SPECS,
         connection::SPECS,
         multi::SPECS,
+        pubsub::SPECS,
         server::SPECS,
     ]
 }

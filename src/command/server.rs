@@ -140,6 +140,9 @@ struct CoreReport {
     /// The part of that bookkeeping that exists from startup (database 0's
     /// directory), already in `startup.allocated`.
     startup_db: usize,
+    /// Channels, patterns and shard channels subscribed to anywhere, as
+    /// this core's view of the engine counts them.
+    pubsub: (usize, usize, usize),
 }
 
 impl CoreReport {
@@ -341,6 +344,7 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
             .map(|i| shard.db_opt(i).map_or((0, 0), |d| d.overhead()))
             .collect(),
         startup_db: shard.db_opt(0).map_or(0, |d| d.directory_bytes()),
+        pubsub: core.pubsub.borrow().sizes(),
     }
 }
 
@@ -626,9 +630,11 @@ fn format_info(
                 l("current_eviction_exceeded_time:0".into());
                 l(format!("keyspace_hits:{}", stats.keyspace_hits));
                 l(format!("keyspace_misses:{}", stats.keyspace_misses));
-                l("pubsub_channels:0".into());
-                l("pubsub_patterns:0".into());
-                l("pubsubshard_channels:0".into());
+                // Every core's view is the engine's: the first one answers.
+                let (channels, patterns, shard) = reports.first().map_or((0, 0, 0), |r| r.pubsub);
+                l(format!("pubsub_channels:{channels}"));
+                l(format!("pubsub_patterns:{patterns}"));
+                l(format!("pubsubshard_channels:{shard}"));
                 l("latest_fork_usec:0".into());
                 l("total_forks:0".into());
                 l("migrate_cached_sockets:0".into());
@@ -1599,6 +1605,7 @@ mod tests {
             clients_mem: 1000,
             db_overhead: vec![(5000, 100), (0, 0)],
             startup_db: 0,
+            pubsub: (0, 0, 0),
         };
         let reports = vec![rep(2), rep(3)];
         // Startup 0: overhead is the clients' buffers and the index bookkeeping.

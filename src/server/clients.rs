@@ -51,6 +51,12 @@ pub struct ClientInfo {
     pub no_touch: bool,
     /// Waiting in a blocking command (flag `b`).
     pub blocked: bool,
+    /// Channels subscribed to (`sub=`).
+    pub sub: usize,
+    /// Patterns subscribed to (`psub=`).
+    pub psub: usize,
+    /// Shard channels subscribed to (`ssub=`).
+    pub ssub: usize,
     /// Authenticated user.
     pub user: String,
 }
@@ -65,6 +71,8 @@ pub struct ClientHandle {
     pub socket: Socket,
     /// Since when the pending output has been over the soft limit.
     pub soft_limit_since: Cell<Option<Instant>>,
+    /// Pub/sub subscriptions (and messages held while one is confirmed).
+    pub subs: RefCell<crate::server::pubsub::ClientSubs>,
 }
 
 impl ClientHandle {
@@ -85,6 +93,13 @@ impl ClientHandle {
         let i = self.info.borrow();
         let held = i.qbuf + i.qbuf_free + i.reply_alloc + self.socket.buffer_capacity();
         held.max(i.qbuf + i.qbuf_free + self.socket.pending_output())
+    }
+
+    /// True while the client is subscribed to anything (flag `P`, the
+    /// `pubsub` output-buffer class).
+    pub fn subscribed(&self) -> bool {
+        let i = self.info.borrow();
+        i.sub + i.psub + i.ssub > 0
     }
 
     /// Marks the client killed and ends its input, which wakes its task.
@@ -124,6 +139,9 @@ impl Clients {
 /// The `flags=` field of CLIENT LIST (Redis's letters; `N` when none).
 pub fn client_flags(c: &ClientInfo) -> String {
     let mut f = String::new();
+    if c.sub + c.psub + c.ssub > 0 {
+        f.push('P');
+    }
     if c.multi >= 0 {
         f.push('x');
     }
@@ -157,7 +175,7 @@ pub fn format_client(c: &ClientInfo, pending: usize, memory: usize) -> String {
     let omem = pending - obl;
     let oll = omem.div_ceil(REPLY_CHUNK);
     let mut line = format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -167,6 +185,9 @@ pub fn format_client(c: &ClientInfo, pending: usize, memory: usize) -> String {
         now.duration_since(c.last_interaction).as_secs(),
         client_flags(c),
         c.db,
+        c.sub,
+        c.psub,
+        c.ssub,
         c.multi,
         c.qbuf,
         c.qbuf_free,
@@ -217,6 +238,9 @@ mod tests {
             no_evict: false,
             no_touch: false,
             blocked: false,
+            sub: 0,
+            psub: 0,
+            ssub: 0,
             user: "default".into(),
         }
     }
@@ -232,5 +256,9 @@ mod tests {
         c.no_evict = true;
         c.no_touch = true;
         assert_eq!(client_flags(&c), "eT");
+        c.psub = 1;
+        c.multi = 0;
+        assert_eq!(client_flags(&c), "PxeT");
+        assert!(format_client(&c, 0, 0).contains(" sub=0 psub=1 ssub=0 multi=0 "));
     }
 }

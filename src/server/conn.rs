@@ -354,6 +354,9 @@ pub struct Conn {
     pub watched: super::multi::Watched,
     /// Blocking commands answer at once (inside EXEC).
     pub deny_blocking: bool,
+    /// Subscribed to a channel, pattern or shard channel: a RESP2
+    /// connection then runs only the pub/sub commands, PING, QUIT and RESET.
+    pub subscribed: bool,
     pending: Pending,
     keybuf: Vec<usize>,
 }
@@ -794,6 +797,9 @@ impl Conn {
                 return;
             }
         }
+        if self.subscribed && !self.resp3 && self.subscribed_context(spec).await {
+            return;
+        }
         let writes = spec.has(flags::WRITE)
             || spec.has(flags::MAY_REPLICATE)
             || (self.multi_writes() && spec.name == "exec");
@@ -830,6 +836,43 @@ impl Conn {
         }
     }
 
+    /// A RESP2 connection in subscribed mode refuses commands other than
+    /// the pub/sub ones, PING, QUIT and RESET, as Redis does. True when the
+    /// command was refused.
+    async fn subscribed_context(&mut self, spec: &'static CommandSpec) -> bool {
+        if crate::command::pubsub::allowed_when_subscribed(spec) {
+            return false;
+        }
+        self.flush_pending().await;
+        let msg = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        );
+        self.reject(Some(spec), &msg);
+        true
+    }
+
+    /// PING of a RESP2 connection in subscribed mode (also inside EXEC):
+    /// `pong` and the argument (or an empty string) as an array.
+    fn subscribed_ping(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        let t0 = metrics::clock::ticks();
+        let buf = if self.pending.active {
+            &mut self.pending.staging
+        } else {
+            &mut self.out
+        };
+        let start = buf.len();
+        let mut r = Reply::new(buf, false);
+        r.array(2);
+        r.bulk(b"pong");
+        r.bulk(if args.len() > 1 { args.get(1) } else { b"" });
+        if self.pending.active {
+            let end = self.pending.staging.len();
+            self.pending.order.push(Slot::Local(start, end));
+        }
+        record_call(spec, metrics::clock::ticks().wrapping_sub(t0), None);
+    }
+
     /// Runs a command where its keys live: inline on this core, queued for a
     /// hop to the owning core, or through its coordinator.
     pub(crate) async fn route(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
@@ -844,6 +887,11 @@ impl Conn {
     /// common case builds no future.
     #[inline]
     fn route_direct(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+        // PING's own arity error comes from its handler.
+        if self.subscribed && !self.resp3 && spec.name == "ping" && args.len() <= 2 {
+            self.subscribed_ping(spec, args);
+            return true;
+        }
         match self.single_owner(spec, args) {
             Some(t) if t == self.core.id => self.exec_local(spec, args),
             Some(t) => self.queue_remote(t, spec, args),
@@ -1033,6 +1081,9 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         no_evict: false,
         no_touch: false,
         blocked: false,
+        sub: 0,
+        psub: 0,
+        ssub: 0,
         user: "default".into(),
     };
     let handle = Rc::new(ClientHandle {
@@ -1040,6 +1091,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         killed: Default::default(),
         socket: sock.clone(),
         soft_limit_since: Default::default(),
+        subs: Default::default(),
     });
     core.clients.borrow_mut().add(handle.clone());
     let authenticated = core.config.borrow().requirepass.is_empty();
@@ -1058,11 +1110,13 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         multi: None,
         watched: Default::default(),
         deny_blocking: false,
+        subscribed: false,
         pending: Pending::default(),
         keybuf: Vec::new(),
     };
     serve_loop(&mut conn, &sock).await;
     sock.close();
+    super::pubsub::forget(&mut conn).await;
     if !conn.watched.keys.is_empty() {
         conn.unwatch_all().await;
     }
@@ -1121,7 +1175,13 @@ async fn null_loop(sock: &Socket) {
 /// output dropped), as Redis does. True when it was.
 pub fn enforce_output_limit(core: &Core, h: &ClientHandle) -> bool {
     let pending = h.socket.pending_output() as u64;
-    let limit = core.config.borrow().output_limits[ClientClass::Normal as usize];
+    // A subscribed client is in the `pubsub` class, as in Redis.
+    let class = if h.subscribed() {
+        ClientClass::PubSub
+    } else {
+        ClientClass::Normal
+    };
+    let limit = core.config.borrow().output_limits[class as usize];
     let over_hard = limit.hard > 0 && pending >= limit.hard;
     let mut over_soft = false;
     if limit.soft > 0 && pending >= limit.soft {
@@ -1159,9 +1219,12 @@ pub fn clients_cron(core: &Rc<Core>) {
             enforce_output_limit(core, &h);
         }
         if timeout > 0 {
+            // Blocked and subscribed clients are not idle, as in Redis.
             let idle = {
                 let i = h.info.borrow();
-                !i.blocked && now.duration_since(i.last_interaction).as_secs() as i64 > timeout
+                !i.blocked
+                    && i.sub + i.psub + i.ssub == 0
+                    && now.duration_since(i.last_interaction).as_secs() as i64 > timeout
             };
             if idle && !h.killed.get() {
                 tracing::debug!("closing idle client {}", h.info.borrow().id);
@@ -1177,7 +1240,7 @@ fn client_memory(h: &ClientHandle) -> u64 {
 
 /// Notes a client that may have grown enough to matter under
 /// `maxmemory-clients`, for [`check_client_memory`] at the turn's end.
-fn note_client_memory(core: &Core, h: &ClientHandle) {
+pub(crate) fn note_client_memory(core: &Core, h: &ClientHandle) {
     if crate::storage::evict::settings().maxmemory_clients > 0
         && h.memory() >= super::clients::MEMORY_CHECK_FLOOR
     {

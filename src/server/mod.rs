@@ -18,6 +18,7 @@ pub mod clients;
 pub mod conn;
 pub mod memory;
 pub mod multi;
+pub mod pubsub;
 
 use crate::config::Config;
 use crate::runtime;

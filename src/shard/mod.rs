@@ -8,7 +8,9 @@
 //! ```
 //!
 //! A hop carries a closure that owns its data; it runs on the target core against
-//! that core's shard and sends its result back. Local targets run inline. The
+//! that core's shard and sends its result back. Local targets run inline. A
+//! *post* ([`Core::post`]) is a hop without a reply (pub/sub deliveries). Jobs
+//! and posts from one core to another run in the order they were sent. The
 //! mailboxes are drained once per loop turn, so a busy core takes a hop without a
 //! syscall; only a parked core is woken (see [`crate::runtime::Notifier`]).
 
@@ -256,6 +258,8 @@ pub fn group_by_owner<T>(
 pub type HopResult = Box<dyn Any + Send>;
 /// Work sent to another core.
 pub type Job = Box<dyn FnOnce(&Rc<Core>) -> HopResult + Send>;
+/// Work sent to another core that answers nothing.
+pub type PostJob = Box<dyn FnOnce(&Rc<Core>) + Send>;
 
 /// A message between two cores.
 pub enum HopMsg {
@@ -265,6 +269,11 @@ pub enum HopMsg {
         slot: u32,
         /// The work.
         job: Job,
+    },
+    /// Run `job`; nothing is sent back.
+    Post {
+        /// The work.
+        job: PostJob,
     },
     /// The result of a job this core sent.
     Reply {
@@ -358,6 +367,8 @@ pub struct Core {
     pub config: RefCell<Config>,
     /// Clients connected to this core.
     pub clients: RefCell<crate::server::clients::Clients>,
+    /// This core's pub/sub subscribers and its view of every core's.
+    pub pubsub: RefCell<crate::server::pubsub::CorePubSub>,
     /// Blocked clients of this core, by id: where a shard's delivery goes.
     pub waiting: RefCell<HashMap<u64, WaitingClient>>,
     /// State shared by every core of this engine.
@@ -382,6 +393,7 @@ impl Core {
             shard: RefCell::new(Shard::new(id, ncores, databases)),
             config: RefCell::new(config),
             clients: RefCell::new(Default::default()),
+            pubsub: RefCell::new(Default::default()),
             waiting: RefCell::new(HashMap::new()),
             engine,
             mesh,
@@ -413,6 +425,7 @@ impl Core {
                         let result = job(self);
                         replies.push(HopMsg::Reply { slot, result });
                     }
+                    HopMsg::Post { job } => job(self),
                     HopMsg::Reply { slot, result } => self.complete_hop(slot, result),
                 }
             }
@@ -526,20 +539,45 @@ impl Core {
         if target == self.id {
             return f(self);
         }
+        self.send_on(target, f).await
+    }
+
+    /// Sends `f` to core `target` (another core) now, before the returned
+    /// future is first polled, so hops sent one after another by the same
+    /// code run on the target in that order; the future gives `f`'s result.
+    pub fn send_on<R, F>(self: &Rc<Self>, target: usize, f: F) -> impl Future<Output = R> + '_
+    where
+        R: Send + 'static,
+        F: FnOnce(&Rc<Core>) -> R + Send + 'static,
+    {
+        debug_assert_ne!(target, self.id);
         let slot = self.alloc_pending();
         let job: Job = Box::new(move |c| Box::new(f(c)) as HopResult);
         self.mesh.send(self.id, target, HopMsg::Job { slot, job });
         self.wake_later(target);
-        let res = HopWait {
+        let wait = HopWait {
             core: self,
             slot,
             done: false,
+        };
+        async move {
+            match wait.await.downcast::<R>() {
+                Ok(r) => *r,
+                Err(_) => unreachable!("a hop's result has the type its job returns"),
+            }
         }
-        .await;
-        match res.downcast::<R>() {
-            Ok(r) => *r,
-            Err(_) => unreachable!("a hop's result has the type its job returns"),
-        }
+    }
+
+    /// Sends `f` to core `target` (another core) to run there in turn with
+    /// the other hops this core sends it; nothing comes back.
+    pub fn post<F>(&self, target: usize, f: F)
+    where
+        F: FnOnce(&Rc<Core>) + Send + 'static,
+    {
+        debug_assert_ne!(target, self.id);
+        self.mesh
+            .send(self.id, target, HopMsg::Post { job: Box::new(f) });
+        self.wake_later(target);
     }
 
     /// Runs `f` on every core concurrently; results in core order.
