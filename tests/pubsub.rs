@@ -9,6 +9,8 @@ mod common;
 use common::reference::redis_server_available;
 use common::*;
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Connections opened per role: enough that every core gets some.
@@ -366,18 +368,26 @@ fn slow_subscriber_is_disconnected_by_its_limit() {
     let mut slow = subscriber(s.port, "SUBSCRIBE", &["big"]);
     let fast = subscriber(s.port, "SUBSCRIBE", &["big"]);
     let body = "x".repeat(10_000);
+    let received = Arc::new(AtomicUsize::new(0));
+    let seen = received.clone();
     let reader = std::thread::spawn(move || {
         let mut fast = fast;
         for _ in 0..MESSAGES {
             let m = strings(&fast.read());
             assert_eq!(m[0], "message");
             assert_eq!(m[2].len(), 10_000);
+            seen.fetch_add(1, Ordering::Release);
         }
         fast
     });
     let mut p = s.raw();
     let mut counts = Vec::new();
-    for _ in 0..MESSAGES {
+    for i in 0..MESSAGES {
+        // The fast reader stays at most 1 MB behind, however busy the
+        // machine is; the slow one falls behind by everything.
+        wait_for(Duration::from_secs(30), "the fast subscriber", || {
+            (i < received.load(Ordering::Acquire) + 100).then_some(())
+        });
         counts.push(publish(&mut p, "PUBLISH", "big", &body));
     }
     // 40 MB to a reader that reads nothing: more than the kernel buffers,
