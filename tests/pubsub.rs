@@ -521,3 +521,52 @@ fn patterns_match_like_redis() {
     }
     assert_eq!(ours, [5, 8, 7, 5, 6, 6, 3, 1, 2, 2, 2, 3, 2, 6, 2, 1, 2]);
 }
+
+/// A pipelined write followed by a PUBLISH announcing it: whoever receives
+/// the message sees the write, whichever core owns the key.
+#[test]
+fn publish_runs_after_the_writes_before_it() {
+    let s = Server::start();
+    let keys = key_per_shard("announce");
+    let mut readers: Vec<Raw> = (0..SPREAD)
+        .map(|_| {
+            let mut r = s.raw();
+            assert!(matches!(r.call(&["HELLO", "3"]), Resp::Map(_)));
+            r.send(&encode_cmd(&["SUBSCRIBE", "written"]));
+            assert_eq!(strings(&r.read())[2], "1");
+            r
+        })
+        .collect();
+    let mut w = s.raw();
+    for round in 0..20 {
+        let mut buf = Vec::new();
+        for k in &keys {
+            buf.extend(encode_cmd(&["SET", k, &format!("v{round}")]));
+            buf.extend(encode_cmd(&["PUBLISH", "written", k]));
+        }
+        w.send(&buf);
+        for _ in &keys {
+            assert_eq!(w.read_raw(), b"+OK\r\n");
+            assert_eq!(w.read().int(), SPREAD as i64);
+        }
+        for r in readers.iter_mut() {
+            // Messages that arrive while a GET is answered wait their turn.
+            let mut queued = std::collections::VecDeque::new();
+            for k in &keys {
+                let m = match queued.pop_front() {
+                    Some(m) => m,
+                    None => r.read(),
+                };
+                assert_eq!(strings(&m), ["message", "written", k.as_str()]);
+                r.send(&encode_cmd(&["GET", k]));
+                let value = loop {
+                    match r.read() {
+                        p @ Resp::Push(_) => queued.push_back(p),
+                        v => break v,
+                    }
+                };
+                assert_eq!(value.text(), format!("v{round}"));
+            }
+        }
+    }
+}

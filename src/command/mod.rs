@@ -152,6 +152,11 @@ pub type LocalBoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 /// A handler that runs on the client's core and coordinates hops itself.
 pub type CoordFn = for<'a> fn(&'a mut Conn, OwnedArgs) -> LocalBoxFuture<'a>;
 
+/// A handler that runs on the client's core with its connection and never
+/// waits (PUBLISH): called in line, without the coordinator's copy of the
+/// arguments and its future, once the commands before it have run.
+pub type ConnFn = fn(&mut Conn, Args<'_>);
+
 /// Custom key finder: pushes the indexes of key arguments.
 pub type KeysFn = fn(Args<'_>, &mut Vec<usize>);
 
@@ -191,6 +196,9 @@ pub struct CommandSpec {
     pub shard: Option<ShardFn>,
     /// Coordinator handler.
     pub coord: Option<CoordFn>,
+    /// In-line connection handler, preferred to `coord` when no earlier
+    /// command of the pipeline is still to run elsewhere.
+    pub conn: Option<ConnFn>,
     /// Subcommands (for containers such as CONFIG).
     pub subcommands: &'static [CommandSpec],
 }
@@ -236,6 +244,7 @@ impl CommandSpec {
         tips: &[],
         shard: None,
         coord: None,
+        conn: None,
         subcommands: &[],
     };
 

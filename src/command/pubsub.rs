@@ -13,6 +13,7 @@
 //! Delivery, counts and ordering are described in [`crate::server::pubsub`].
 
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::protocol::Args;
 use crate::server::Conn;
 use crate::server::pubsub::{self, Kind};
 
@@ -70,19 +71,25 @@ fn sunsubscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `PUBLISH channel message`
-fn publish(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        let n = pubsub::publish(c, Kind::Channel, a.get(1), a.get(2));
-        c.reply().int(n as i64);
-    })
+fn publish_now(c: &mut Conn, a: Args<'_>) {
+    let n = pubsub::publish(c, Kind::Channel, a.get(1), a.get(2));
+    c.reply().int(n as i64);
 }
 
 /// `SPUBLISH shardchannel message`
+fn spublish_now(c: &mut Conn, a: Args<'_>) {
+    let n = pubsub::publish(c, Kind::Shard, a.get(1), a.get(2));
+    c.reply().int(n as i64);
+}
+
+/// PUBLISH after the pipeline's earlier commands (see [`CommandSpec::conn`]).
+fn publish(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { publish_now(c, a.args()) })
+}
+
+/// SPUBLISH after the pipeline's earlier commands.
 fn spublish(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        let n = pubsub::publish(c, Kind::Shard, a.get(1), a.get(2));
-        c.reply().int(n as i64);
-    })
+    Box::pin(async move { spublish_now(c, a.args()) })
 }
 
 /// Redis's error for a PUBSUB subcommand given the wrong number of arguments.
@@ -310,6 +317,7 @@ pub static SPECS: &[CommandSpec] = &[
         since: "2.0.0",
         complexity: "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
         coord: Some(publish),
+        conn: Some(publish_now),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -337,6 +345,7 @@ pub static SPECS: &[CommandSpec] = &[
         since: "7.0.0",
         complexity: "O(N) where N is the number of clients subscribed to the receiving shard channel.",
         coord: Some(spublish),
+        conn: Some(spublish_now),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

@@ -852,6 +852,26 @@ impl Conn {
         true
     }
 
+    /// Runs an in-line connection handler with statistics.
+    fn exec_conn(&mut self, spec: &'static CommandSpec, f: command::ConnFn, args: Args<'_>) {
+        let t0 = metrics::clock::ticks();
+        let start = self.out.len();
+        metrics::begin_command();
+        f(self, args);
+        let failed = self.out.get(start) == Some(&b'-');
+        metrics::end_command(spec.has(flags::WRITE), failed);
+        let ticks = metrics::clock::ticks().wrapping_sub(t0);
+        metrics::with(|s| {
+            s.total_commands_processed += 1;
+            let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
+            e.calls += 1;
+            e.ticks += ticks;
+            if failed {
+                e.failed += 1;
+            }
+        });
+    }
+
     /// PING of a RESP2 connection in subscribed mode (also inside EXEC):
     /// `pong` and the argument (or an empty string) as an array.
     fn subscribed_ping(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
@@ -890,6 +910,15 @@ impl Conn {
         // PING's own arity error comes from its handler.
         if self.subscribed && !self.resp3 && spec.name == "ping" && args.len() <= 2 {
             self.subscribed_ping(spec, args);
+            return true;
+        }
+        if let Some(f) = spec.conn {
+            // Commands queued for other cores run first (their effects may
+            // be what this one announces): through the coordinator then.
+            if self.pending.active {
+                return false;
+            }
+            self.exec_conn(spec, f, args);
             return true;
         }
         match self.single_owner(spec, args) {
