@@ -771,17 +771,12 @@ impl Conn {
             }
         }
         if eviction.maxmemory > 0 && super::memory::over_limit(&self.core, &eviction) > 0 {
-            // Clients over maxmemory-clients go before keys, as in Redis.
-            let mut clients_excess = 0;
-            if eviction.maxmemory_clients > 0 {
-                let handles: Vec<Rc<ClientHandle>> =
-                    self.core.clients.borrow().map.values().cloned().collect();
-                clients_excess = evict_clients(&self.core, &handles);
-            }
             self.flush_pending().await;
-            // What other cores' client evictions are about to free is not
-            // taken from the keys.
+            // Clients over maxmemory-clients go before keys, as in Redis:
+            // every core weighs its clients now, and what their evictions
+            // are about to free is not taken from the keys.
             let covered = eviction.maxmemory_clients > 0 && {
+                let freeing = clients_about_to_free(&self.core).await;
                 let transit: u64 = self
                     .core
                     .engine
@@ -790,7 +785,7 @@ impl Conn {
                     .map(|t| t.0.load(Ordering::Acquire) as u64)
                     .sum();
                 let over = super::memory::over_limit(&self.core, &eviction);
-                over > 0 && over <= clients_excess + transit
+                over > 0 && over <= freeing + transit
             };
             if !covered && !super::memory::make_room(&self.core).await && self.denies_oom(spec) {
                 self.reject_oom(spec).await;
@@ -1277,6 +1272,31 @@ pub(crate) fn note_client_memory(core: &Core, h: &ClientHandle) {
     }
 }
 
+/// Over `maxmemory` under `maxmemory-clients`: every core weighs its clients
+/// at once (evicting the biggest while their total is over the limit);
+/// returns the excess left after that plus the memory evicted clients still
+/// hold until their connections end (their query buffers), which client
+/// eviction is about to free.
+async fn clients_about_to_free(core: &Rc<Core>) -> u64 {
+    let parts = core
+        .broadcast(|c| {
+            c.clients.borrow_mut().check_memory = true;
+            let left = check_client_memory(c);
+            let held: u64 = c
+                .clients
+                .borrow()
+                .map
+                .values()
+                .filter(|h| h.killed.get())
+                .map(|h| h.memory() as u64)
+                .sum();
+            (left, held)
+        })
+        .await;
+    let left = parts.iter().map(|p| p.0).max().unwrap_or(0);
+    left + parts.iter().map(|p| p.1).sum::<u64>()
+}
+
 /// Before a command under `maxmemory-clients`: when this client has grown
 /// by [`MEMORY_CHECK_FLOOR`](super::clients::MEMORY_CHECK_FLOOR) since it
 /// last did so, weighs the core's clients now, as Redis does before every
@@ -1335,7 +1355,13 @@ fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) -> u64 {
         .map(|h| (client_memory(h), h))
         .collect();
     candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
-    let own: u64 = handles.iter().map(|h| client_memory(h)).sum();
+    // Clients already evicted are on their way out: their memory is not
+    // weighed again.
+    let own: u64 = handles
+        .iter()
+        .filter(|h| !h.killed.get())
+        .map(|h| client_memory(h))
+        .sum();
     // The biggest client first: a core that sees this core's new total also
     // sees the client that made it.
     let publish = |own: u64, max: u64| {
