@@ -46,30 +46,8 @@ fn string2ull(s: &[u8]) -> Option<u64> {
     if let Some(v) = parse_i64(s) {
         return u64::try_from(v).ok();
     }
-    let mut i = 0;
-    while i < s.len() && c_space(s[i]) {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let digits = &s[i..];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
+    let start = s.iter().position(|&c| !c_space(c)).unwrap_or(s.len());
+    parse_wrapping_u64(&s[start..])
 }
 
 /// A parsed id and whether its sequence was given (false for `ms-*`).
@@ -277,7 +255,7 @@ fn parse_add_trim(a: Args<'_>, xadd: bool) -> Result<AddTrim, &'static str> {
         let opt = a.get(i);
         if xadd && opt == b"*" {
             break;
-        } else if eq(opt, "maxlen") && more > 0 {
+        } else if (eq(opt, "maxlen") || eq(opt, "minid")) && more > 0 {
             if by.is_some() {
                 return Err(BOTH);
             }
@@ -289,27 +267,16 @@ fn parse_add_trim(a: Args<'_>, xadd: bool) -> Result<AddTrim, &'static str> {
             } else if more >= 2 && next == b"=" {
                 i += 1;
             }
-            let n = parse_i64(a.get(i + 1)).ok_or(NOT_INT)?;
-            if n < 0 {
-                return Err("ERR The MAXLEN argument must be >= 0.");
-            }
+            by = Some(if eq(opt, "maxlen") {
+                let n = parse_i64(a.get(i + 1)).ok_or(NOT_INT)?;
+                if n < 0 {
+                    return Err("ERR The MAXLEN argument must be >= 0.");
+                }
+                TrimBy::MaxLen(n as u64)
+            } else {
+                TrimBy::MinId(parse_strict_id(a.get(i + 1))?)
+            });
             i += 1;
-            by = Some(TrimBy::MaxLen(n as u64));
-        } else if eq(opt, "minid") && more > 0 {
-            if by.is_some() {
-                return Err(BOTH);
-            }
-            approx = false;
-            let next = a.get(i + 1);
-            if more >= 2 && next == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && next == b"=" {
-                i += 1;
-            }
-            let id = parse_strict_id(a.get(i + 1))?;
-            i += 1;
-            by = Some(TrimBy::MinId(id));
         } else if eq(opt, "limit") && more > 0 {
             limit = parse_i64(a.get(i + 1)).ok_or(NOT_INT)?;
             if limit < 0 {

@@ -79,9 +79,15 @@ pub fn parse_cursor(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return Some(0);
     }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
+    parse_wrapping_u64(s)
+}
+
+/// An optional sign then decimal digits, without overflow, as `strtoull`
+/// reads them in full (a minus sign wraps the value).
+pub fn parse_wrapping_u64(s: &[u8]) -> Option<u64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {

@@ -1258,10 +1258,6 @@ pub fn clients_cron(core: &Rc<Core>) {
     }
 }
 
-fn client_memory(h: &ClientHandle) -> u64 {
-    h.memory() as u64
-}
-
 /// Notes a client that may have grown enough to matter under
 /// `maxmemory-clients`, for [`check_client_memory`] at the turn's end.
 pub(crate) fn note_client_memory(core: &Core, h: &ClientHandle) {
@@ -1302,14 +1298,12 @@ async fn clients_about_to_free(core: &Rc<Core>) -> u64 {
 /// last did so, weighs the core's clients now, as Redis does before every
 /// command (a pipeline of large replies must not wait for the turn's end).
 fn weigh_before_command(core: &Rc<Core>, h: &ClientHandle, reply_alloc: usize) {
+    h.info.borrow_mut().reply_alloc = reply_alloc;
+    let mem = h.memory();
     let grown = {
         let mut i = h.info.borrow_mut();
-        i.reply_alloc = reply_alloc;
-        drop(i);
-        let mem = h.memory();
-        let mut i = h.info.borrow_mut();
-        let floor = super::clients::MEMORY_CHECK_FLOOR;
-        let grown = mem >= floor && mem >= i.weighed_at + floor;
+        let grown = mem >= super::clients::MEMORY_CHECK_FLOOR
+            && mem >= i.weighed_at + super::clients::MEMORY_CHECK_FLOOR;
         if grown || mem < i.weighed_at {
             i.weighed_at = mem;
         }
@@ -1352,7 +1346,7 @@ fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) -> u64 {
     let mut candidates: Vec<(u64, &Rc<ClientHandle>)> = handles
         .iter()
         .filter(|h| !h.killed.get() && !h.info.borrow().no_evict)
-        .map(|h| (client_memory(h), h))
+        .map(|h| (h.memory() as u64, h))
         .collect();
     candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     // Clients already evicted are on their way out: their memory is not
@@ -1360,7 +1354,7 @@ fn evict_clients(core: &Rc<Core>, handles: &[Rc<ClientHandle>]) -> u64 {
     let own: u64 = handles
         .iter()
         .filter(|h| !h.killed.get())
-        .map(|h| client_memory(h))
+        .map(|h| h.memory() as u64)
         .sum();
     // The biggest client first: a core that sees this core's new total also
     // sees the client that made it.
