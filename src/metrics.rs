@@ -655,6 +655,57 @@ pub mod clock {
         }
     }
 
+    thread_local! {
+        /// The end of the last command timed in the running lap, in ticks,
+        /// and the executor's poll count when it was taken; 0: no lap.
+        static LAP: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
+
+    /// Starts a lap: each command timed from now on runs from the end of
+    /// the one before it, so a run of commands executed back to back (a
+    /// pipeline, a hopped batch) reads the clock once per command instead of
+    /// twice. The time between two commands of a lap (routing the next
+    /// request) counts in the later one. A lap ends with [`lap_clear`], or by
+    /// itself when the task that started it is suspended (another task is
+    /// polled), so it never spans a wait.
+    #[inline]
+    pub fn lap_start() {
+        let t = ticks().max(1);
+        let polls = crate::runtime::executor::polls();
+        LAP.with(|l| l.set((t, polls)));
+    }
+
+    /// Ends the running lap.
+    #[inline]
+    pub fn lap_clear() {
+        LAP.with(|l| l.set((0, 0)));
+    }
+
+    /// The tick a command starts at: the lap's mark, or a clock read.
+    #[inline]
+    pub fn command_start() -> u64 {
+        let (mark, polls) = LAP.with(|l| l.get());
+        if mark != 0 && polls == crate::runtime::executor::polls() {
+            mark
+        } else {
+            ticks()
+        }
+    }
+
+    /// Ticks a command took since `t0` (from [`command_start`]); moves the
+    /// lap's mark when one runs.
+    #[inline]
+    pub fn command_end(t0: u64) -> u64 {
+        let t = ticks();
+        LAP.with(|l| {
+            let (mark, polls) = l.get();
+            if mark != 0 {
+                l.set((t.max(1), polls));
+            }
+        });
+        t.wrapping_sub(t0)
+    }
+
     /// Converts a tick count into microseconds.
     #[inline]
     pub fn ticks_to_us(t: u64) -> u64 {
@@ -663,6 +714,25 @@ pub mod clock {
 
     #[cfg(test)]
     mod tests {
+        #[test]
+        fn a_lap_reads_the_clock_once_per_command() {
+            super::lap_start();
+            let t0 = super::command_start();
+            let d0 = super::command_end(t0);
+            // The next command starts where the last one ended.
+            let t1 = super::command_start();
+            assert_eq!(t1, t0.wrapping_add(d0));
+            super::command_end(t1);
+            super::lap_clear();
+            let t2 = super::command_start();
+            assert!(t2 >= t1);
+            // Outside a lap, a command's start is a fresh reading each time.
+            let t3 = super::command_start();
+            assert!(t3 >= t2);
+            super::command_end(t3);
+            assert!(super::command_start() >= t3);
+        }
+
         #[test]
         fn ticks_measure_time() {
             let t0 = super::ticks();

@@ -68,6 +68,15 @@ struct Executor {
 
 thread_local! {
     static EXEC: Executor = Executor::default();
+    /// Counts each start and end of a task poll on this thread.
+    static POLLS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Changes whenever a task poll starts or ends on this thread: two equal
+/// readings were taken within one poll of one task (or both outside any).
+#[inline]
+pub fn polls() -> u64 {
+    POLLS.with(|p| p.get())
 }
 
 fn key(index: u32, generation: u32) -> u64 {
@@ -161,7 +170,9 @@ pub fn run_ready(budget: usize) -> usize {
             ran += 1;
             let waker = waker_for(k);
             let mut cx = Context::from_waker(&waker);
+            POLLS.with(|p| p.set(p.get().wrapping_add(1)));
             let done = fut.as_mut().poll(&mut cx).is_ready();
+            POLLS.with(|p| p.set(p.get().wrapping_add(1)));
             let mut slots = e.slots.borrow_mut();
             let s = &mut slots[index];
             if done {

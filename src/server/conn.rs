@@ -171,7 +171,7 @@ pub fn exec_shard(
         Some(f) => f,
         None => return,
     };
-    let t0 = metrics::clock::ticks();
+    let t0 = metrics::clock::command_start();
     let mut r = Reply::new(out, resp3);
     metrics::begin_command();
     f(ctx, &mut r, args);
@@ -180,7 +180,7 @@ pub fn exec_shard(
     {
         signal_modified(spec, ctx, args);
     }
-    let ticks = metrics::clock::ticks().wrapping_sub(t0);
+    let ticks = metrics::clock::command_end(t0);
     record_call(spec, ticks, err.map(|e| &out[e..]));
 }
 
@@ -237,6 +237,7 @@ fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
     };
     let start = batch.next;
     batch.next = batch.cmds.len();
+    metrics::clock::lap_start();
     'run: for (w, window) in batch.cmds[start..].chunks(PREFETCH_BATCH).enumerate() {
         if window.len() > 1
             && let Some(db) = shard.db_opt(batch.db)
@@ -267,6 +268,7 @@ fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
             }
         }
     }
+    metrics::clock::lap_clear();
     drop(shard);
     super::blocking::after_shard_work(core);
     if crate::storage::evict::settings().maxmemory_clients > 0 {
@@ -1526,6 +1528,7 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
             }
             if batch.len() > 1 {
                 conn.prefetch_batch(&rbuf, &mut batch, &batch_ranges);
+                metrics::clock::lap_start();
             }
             for b in batch.iter() {
                 let r = &batch_ranges[b.ranges.0..b.ranges.1];
@@ -1559,6 +1562,7 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
                     break 'read;
                 }
             }
+            metrics::clock::lap_clear();
             if proto_err.is_some() || batch.is_empty() {
                 break;
             }
