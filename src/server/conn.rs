@@ -126,9 +126,10 @@ impl Drop for Transit {
 }
 
 impl Batch {
-    fn reply(&self, i: usize) -> &[u8] {
+    /// Where the reply to command `i` lies in `out`.
+    fn reply_span(&self, i: usize) -> (usize, usize) {
         let s = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.out[s..self.ends[i]]
+        (s, self.ends[i])
     }
     fn clear(&mut self) {
         self.buf.clear();
@@ -591,16 +592,52 @@ impl Conn {
 
     /// Moves every settled reply into the output, in request order.
     fn take_pending_replies(&mut self) {
-        for slot in self.pending.order.drain(..) {
-            match slot {
-                Slot::Local(s, e) => self.out.extend_from_slice(&self.pending.staging[s..e]),
-                Slot::Remote(t, i) => {
-                    if let Some(r) = &self.pending.groups[t] {
-                        self.out.extend_from_slice(r.reply(i));
+        let p = &mut self.pending;
+        let total = p.staging.len()
+            + p.groups
+                .iter()
+                .flatten()
+                .map(|b| b.out.len())
+                .sum::<usize>();
+        self.out.reserve(total);
+        // Replies that follow one another in the order and in their buffer
+        // (locals in staging, one shard's replies in its batch) are copied
+        // as one span.
+        let mut run: Option<(Option<usize>, usize, usize)> = None;
+        let copy = |out: &mut Vec<u8>, p: &Pending, (src, s, e): (Option<usize>, usize, usize)| {
+            match src {
+                None => out.extend_from_slice(&p.staging[s..e]),
+                Some(t) => {
+                    if let Some(b) = &p.groups[t] {
+                        out.extend_from_slice(&b.out[s..e]);
                     }
                 }
             }
+        };
+        for &slot in p.order.iter() {
+            let next = match slot {
+                Slot::Local(s, e) => (None, s, e),
+                Slot::Remote(t, i) => match &p.groups[t] {
+                    Some(b) => {
+                        let r = b.reply_span(i);
+                        (Some(t), r.0, r.1)
+                    }
+                    None => continue,
+                },
+            };
+            run = match run {
+                Some((src, s, e)) if src == next.0 && e == next.1 => Some((src, s, next.2)),
+                Some(done) => {
+                    copy(&mut self.out, p, done);
+                    Some(next)
+                }
+                None => Some(next),
+            };
         }
+        if let Some(done) = run {
+            copy(&mut self.out, p, done);
+        }
+        p.order.clear();
         for g in self.pending.groups.iter_mut() {
             if let Some(b) = g.as_mut() {
                 b.transit = None;
