@@ -297,9 +297,12 @@ fn prefetch_hopped(
         if let Some(k) = prefetched_key(spec, args.len()) {
             let (s, e) = args[k];
             let hint = sent.unwrap_or_else(|| db.hint(&buf[s..e]));
-            db.prefetch(hint);
+            db.prefetch_directory(hint);
             *h = Some((hint, (s, e)));
         }
+    }
+    for (hint, _) in hints.iter().flatten() {
+        db.prefetch(*hint);
     }
     prefetch_found(db, buf, hints.iter().flatten());
 }
@@ -739,12 +742,17 @@ impl Conn {
                 // the owner's lookup.
                 b.owned = slot_owner(slot, self.core.ncores) == self.core.id;
                 if b.owned {
-                    db.prefetch(h);
+                    db.prefetch_directory(h);
                 }
                 b.hint = Some((h, ranges[b.ranges.0 + k]));
             }
         }
         if let Some(db) = db {
+            for b in batch.iter().filter(|b| b.owned) {
+                if let Some((h, _)) = b.hint {
+                    db.prefetch(h);
+                }
+            }
             prefetch_found(
                 db,
                 rbuf,
