@@ -57,6 +57,7 @@ fn reset(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
         c.handle.info.borrow_mut().multi = -1;
         c.unwatch_all().await;
         crate::server::pubsub::forget(c).await;
+        crate::server::tracking::disable(c).await;
         c.db = 0;
         c.resp3 = false;
         c.reply_mode = ReplyMode::On;
@@ -596,34 +597,25 @@ fn client_unpause(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-/// `CLIENT CACHING YES|NO`: only valid in OPTIN/OPTOUT tracking, which is
-/// never enabled here.
-fn client_caching(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        c.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
-    })
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`
+fn client_tracking(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { crate::server::tracking::client_tracking(c, &a).await })
 }
 
-/// `CLIENT TRACKINGINFO`: tracking is always off.
+/// `CLIENT CACHING YES|NO`: the next command's reads are remembered (OPTIN)
+/// or not (OPTOUT).
+fn client_caching(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { crate::server::tracking::client_caching(c, a.get(2)) })
+}
+
+/// `CLIENT TRACKINGINFO`
 fn client_trackinginfo(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        let mut r = c.reply();
-        r.map(3);
-        r.bulk(b"flags");
-        r.set(1);
-        r.bulk(b"off");
-        r.bulk(b"redirect");
-        r.int(-1);
-        r.bulk(b"prefixes");
-        r.array(0);
-    })
+    Box::pin(async move { crate::server::tracking::client_trackinginfo(c) })
 }
 
+/// `CLIENT GETREDIR`
 fn client_getredir(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        // Client-side caching is not supported, so tracking is always off.
-        c.reply().int(-1);
-    })
+    Box::pin(async move { crate::server::tracking::client_getredir(c) })
 }
 
 fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
@@ -668,6 +660,9 @@ fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
                 "TRACKINGINFO",
                 "    Report tracking status for the current connection.",
                 "SETINFO <LIB-NAME|LIB-VER> <value>",
@@ -744,6 +739,15 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         "Instruct the server about tracking or not keys in the next request",
         "6.0.0",
         client_caching,
+    ),
+    client_sub(
+        "client|tracking",
+        -3,
+        NLS,
+        SLOW_CONN,
+        "Enable or disable server assisted client side caching support",
+        "6.0.0",
+        client_tracking,
     ),
     client_sub(
         "client|trackinginfo",

@@ -592,6 +592,7 @@ fn flushdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let lazy = flush_is_async(c, &a);
         c.on_all_shards(move |ctx| ctx.shard.flush_db_with(ctx.db, lazy))
             .await;
+        crate::server::tracking::flushed(&c.core).await;
         c.reply().ok();
     })
 }
@@ -605,6 +606,7 @@ fn flushall(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let lazy = flush_is_async(c, &a);
         c.on_all_shards(move |ctx| ctx.shard.flush_all_with(lazy))
             .await;
+        crate::server::tracking::flushed(&c.core).await;
         c.reply().ok();
     })
 }

@@ -143,6 +143,8 @@ struct CoreReport {
     /// Channels, patterns and shard channels subscribed to anywhere, as
     /// this core's view of the engine counts them.
     pubsub: (usize, usize, usize),
+    /// This shard's tracking table: keys, (key, client) items, prefixes.
+    tracking: (usize, usize, usize),
 }
 
 impl CoreReport {
@@ -345,6 +347,7 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
             .collect(),
         startup_db: shard.db_opt(0).map_or(0, |d| d.directory_bytes()),
         pubsub: core.pubsub.borrow().sizes(),
+        tracking: crate::storage::tracking::with(|t| t.sizes()),
     }
 }
 
@@ -431,7 +434,10 @@ fn format_info(
                     "blocked_clients:{}",
                     reports.iter().map(|r| r.blocked).sum::<usize>()
                 ));
-                l("tracking_clients:0".into());
+                l(format!(
+                    "tracking_clients:{}",
+                    engine.tracking_clients.load(Ordering::Relaxed)
+                ));
                 l("clients_in_timeout_table:0".into());
             }
             "memory" => {
@@ -645,9 +651,19 @@ fn format_info(
                 l("active_defrag_key_misses:0".into());
                 l("total_active_defrag_time:0".into());
                 l("current_active_defrag_time:0".into());
-                l("tracking_total_keys:0".into());
-                l("tracking_total_items:0".into());
-                l("tracking_total_prefixes:0".into());
+                l(format!(
+                    "tracking_total_keys:{}",
+                    reports.iter().map(|r| r.tracking.0).sum::<usize>()
+                ));
+                l(format!(
+                    "tracking_total_items:{}",
+                    reports.iter().map(|r| r.tracking.1).sum::<usize>()
+                ));
+                // Every core holds every prefix: the first one answers.
+                l(format!(
+                    "tracking_total_prefixes:{}",
+                    reports.first().map_or(0, |r| r.tracking.2)
+                ));
                 l("unexpected_error_replies:0".into());
                 l(format!("total_error_replies:{}", stats.total_error_replies));
                 l("dump_payload_sanitizations:0".into());
@@ -1606,6 +1622,7 @@ mod tests {
             db_overhead: vec![(5000, 100), (0, 0)],
             startup_db: 0,
             pubsub: (0, 0, 0),
+            tracking: (0, 0, 0),
         };
         let reports = vec![rep(2), rep(3)];
         // Startup 0: overhead is the clients' buffers and the index bookkeeping.

@@ -39,8 +39,15 @@ pub enum Outcome {
 }
 
 /// Serves clients blocked on keys this core's last command wrote, and sends
-/// each result to the waiting client's core. Called after shard-side work.
+/// each result to the waiting client's core; then sends the tracking
+/// invalidations the work caused. Called after shard-side work.
 pub fn after_shard_work(core: &Rc<Core>) {
+    serve_blocked(core);
+    super::tracking::flush(core);
+}
+
+/// Serves clients blocked on keys the shard work made ready.
+fn serve_blocked(core: &Rc<Core>) {
     let deliveries = {
         let mut shard = core.shard.borrow_mut();
         if shard.blocked.is_empty() {

@@ -73,6 +73,10 @@ pub struct ClientHandle {
     pub soft_limit_since: Cell<Option<Instant>>,
     /// Pub/sub subscriptions (and messages held while one is confirmed).
     pub subs: RefCell<crate::server::pubsub::ClientSubs>,
+    /// CLIENT TRACKING mode (None while tracking is off).
+    pub tracking: RefCell<Option<crate::server::tracking::ClientTracking>>,
+    /// Invalidations held while the connection's replies are being made.
+    pub held: RefCell<crate::server::tracking::Held>,
 }
 
 impl ClientHandle {

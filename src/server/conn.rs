@@ -83,6 +83,8 @@ pub struct Batch {
     ends: Vec<usize>,
     /// The core that sent the batch.
     from: usize,
+    /// The client whose commands these are (NOLOOP tracking).
+    client: u64,
     /// The first command not run yet (the owner stops early under
     /// `maxmemory-clients` when the replies grow big).
     next: usize,
@@ -185,9 +187,11 @@ pub fn exec_shard(
     record_call(spec, ticks, err.map(|e| &out[e..]));
 }
 
-/// A write changed the data: clients WATCHing its keys see it at EXEC.
+/// A write changed the data: clients WATCHing its keys see it at EXEC,
+/// tracking clients that read them are sent invalidations.
 fn signal_modified(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if !ctx.shard.db_opt(ctx.db).is_some_and(|d| d.has_cas()) {
+    if !crate::storage::tracking::active() && !ctx.shard.db_opt(ctx.db).is_some_and(|d| d.has_cas())
+    {
         return;
     }
     let mut keys = Vec::new();
@@ -228,6 +232,7 @@ fn run_batch(core: &Rc<Core>, mut batch: Batch) -> Batch {
     let mut ends = std::mem::take(&mut batch.ends);
     let mut shard = core.shard.borrow_mut();
     let now = crate::now_ms();
+    crate::storage::tracking::set_writer(batch.client);
     // Under maxmemory-clients a batch stops once its replies pass the size
     // at which its client must be weighed again; the sender weighs it and
     // sends the rest (see `Conn::flush_pending`).
@@ -363,6 +368,8 @@ pub struct Conn {
     /// Subscribed to a channel, pattern or shard channel: a RESP2
     /// connection then runs only the pub/sub commands, PING, QUIT and RESET.
     pub subscribed: bool,
+    /// CLIENT TRACKING is on (its mode is on the registry entry).
+    pub tracking: bool,
     pending: Pending,
     keybuf: Vec<usize>,
 }
@@ -413,8 +420,10 @@ impl Conn {
     {
         let db = self.db;
         let no_touch = self.no_touch;
+        let client = self.id;
         self.core
             .run_on(target, move |c| {
+                crate::storage::tracking::set_writer(client);
                 let r = {
                     let mut shard = c.shard.borrow_mut();
                     let mut ctx = Ctx {
@@ -457,6 +466,7 @@ impl Conn {
     }
 
     fn exec_local_on(&mut self, core: &Rc<Core>, spec: &'static CommandSpec, args: Args<'_>) {
+        crate::storage::tracking::set_writer(self.id);
         let mut shard = core.shard.borrow_mut();
         let mut ctx = Ctx {
             shard: &mut shard,
@@ -486,6 +496,7 @@ impl Conn {
             b.resp3 = self.resp3;
             b.no_touch = self.no_touch;
             b.from = self.core.id;
+            b.client = self.id;
             b
         });
         let a = b.ranges.len() as u32;
@@ -864,6 +875,9 @@ impl Conn {
             self.apply_reply_mode(spec, mode_before, start);
             return;
         }
+        if self.tracking {
+            super::tracking::before_command(self, spec, args).await;
+        }
         if self.reply_mode != ReplyMode::On {
             self.dispatch_unbatched(spec, args).await;
             return;
@@ -1023,7 +1037,8 @@ impl Conn {
             Some(f) => {
                 let owned = OwnedArgs::from_args(args);
                 let watched = spec.has(flags::WRITE)
-                    && self.core.engine.cas_watches.load(Ordering::Relaxed) > 0;
+                    && (self.core.engine.cas_watches.load(Ordering::Relaxed) > 0
+                        || self.core.engine.tracking_clients.load(Ordering::Relaxed) > 0);
                 let for_watch = watched.then(|| owned.clone());
                 let t0 = Instant::now();
                 let start = self.out.len();
@@ -1163,6 +1178,8 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         socket: sock.clone(),
         soft_limit_since: Default::default(),
         subs: Default::default(),
+        tracking: Default::default(),
+        held: Default::default(),
     });
     core.clients.borrow_mut().add(handle.clone());
     let authenticated = core.config.borrow().requirepass.is_empty();
@@ -1182,12 +1199,14 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         watched: Default::default(),
         deny_blocking: false,
         subscribed: false,
+        tracking: false,
         pending: Pending::default(),
         keybuf: Vec::new(),
     };
     serve_loop(&mut conn, &sock).await;
     sock.close();
     super::pubsub::forget(&mut conn).await;
+    super::tracking::disable(&mut conn).await;
     if !conn.watched.keys.is_empty() {
         conn.unwatch_all().await;
     }
@@ -1503,6 +1522,9 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
             return;
         }
         conn.set_now();
+        if conn.tracking {
+            super::tracking::hold(&conn.handle);
+        }
         {
             let mut info = conn.handle.info.borrow_mut();
             info.qbuf = rbuf.len();
@@ -1626,6 +1648,9 @@ async fn serve_loop(conn: &mut Conn, sock: &Socket) {
             info.qbuf_free = rbuf.capacity() - rbuf.len();
             info.db = conn.db;
             info.resp = if conn.resp3 { 3 } else { 2 };
+        }
+        if conn.tracking {
+            super::tracking::release(&conn.handle, &mut conn.out);
         }
         if !conn.out.is_empty() {
             metrics::with(|s| {

@@ -37,12 +37,23 @@ pub fn over_limit(core: &Core, s: &Settings) -> u64 {
     (core.engine.used_memory() as u64).saturating_sub(s.maxmemory)
 }
 
+/// What [`evict_here`] did: bytes freed, out of candidates, bytes held by
+/// the pending tracking invalidations.
+pub type Evicted = (u64, bool, u64);
+
 /// Evicts keys of this core's shard until `want` bytes are freed, the time
-/// budget runs out, or nothing may be evicted. Returns the bytes freed and
-/// whether the shard ran out of candidates.
-pub fn evict_here(core: &Core, want: u64, s: &Settings) -> (u64, bool) {
+/// budget runs out, or nothing may be evicted. Returns the bytes freed,
+/// whether the shard ran out of candidates, and the bytes the evictions'
+/// tracking invalidations hold meanwhile.
+///
+/// Tracking invalidations of the evicted keys stay in the shard's outbox:
+/// [`make_room`] sends them once it is done, as Redis signals them outside
+/// its measurement (bytes queued for clients would otherwise count as
+/// memory the eviction must free, and evict more).
+pub fn evict_here(core: &Core, want: u64, s: &Settings) -> Evicted {
+    crate::storage::tracking::set_writer(0);
     if s.policy == Policy::NoEviction {
-        return (0, true);
+        return (0, true, 0);
     }
     let start = metrics::thread_allocated();
     let t0 = Instant::now();
@@ -51,16 +62,20 @@ pub fn evict_here(core: &Core, want: u64, s: &Settings) -> (u64, bool) {
     // Bytes of values handed to the lazyfree thread, counted as freed now
     // (their estimate) so this loop does not evict more while they wait.
     let mut handed = 0u64;
-    let freed_now = |handed: u64| (start - metrics::thread_allocated()).max(0) as u64 + handed;
+    let hook_start = crate::storage::tracking::hook_allocated();
+    let hook = || (crate::storage::tracking::hook_allocated() - hook_start).max(0) as u64;
+    let freed_now = |handed: u64| {
+        (start - metrics::thread_allocated() + hook() as isize).max(0) as u64 + handed
+    };
     let mut evicted = 0u64;
     loop {
         let freed = freed_now(handed);
         if freed >= want {
-            return (freed, false);
+            return (freed, false, hook());
         }
         let victim = core.shard.borrow_mut().evict_one(s);
         let Some(entry) = victim else {
-            return (freed, true);
+            return (freed, true, hook());
         };
         if lazy {
             let estimate = entry.value.heap_size() as u64;
@@ -74,7 +89,7 @@ pub fn evict_here(core: &Core, want: u64, s: &Settings) -> (u64, bool) {
         // Like Redis, the clock is read every 16 keys.
         if evicted.is_multiple_of(16) && limit.is_some_and(|l| t0.elapsed().as_micros() as u64 >= l)
         {
-            return (freed_now(handed), false);
+            return (freed_now(handed), false, hook());
         }
     }
 }
@@ -140,15 +155,34 @@ async fn wait_for_lazyfree(core: &Rc<Core>, s: &Settings) -> bool {
 /// be evicted anywhere and memory is still over the limit (a DENYOOM command
 /// is then refused).
 pub async fn make_room(core: &Rc<Core>) -> bool {
+    let mut used = Vec::new();
+    let ok = evict_until_under(core, &mut used).await;
+    // The evicted keys' tracking invalidations, now that memory is measured.
+    for t in used {
+        if t == core.id {
+            super::tracking::flush(core);
+        } else {
+            core.post(t, super::tracking::flush);
+        }
+    }
+    ok
+}
+
+/// [`make_room`]'s loop; `used` gets the shards asked to evict.
+async fn evict_until_under(core: &Rc<Core>, used: &mut Vec<usize>) -> bool {
     let s = crate::storage::evict::settings();
     let mut want = over_limit(core, &s);
+    let mut pending = 0u64;
     let mut exhausted: Vec<usize> = Vec::new();
     while want > 0 {
         let Some(t) = pick_shard(core, &exhausted) else {
             return wait_for_lazyfree(core, &s).await;
         };
         let ask = want.max(EVICT_BATCH);
-        let (freed, empty) = if t == core.id {
+        if !used.contains(&t) {
+            used.push(t);
+        }
+        let (freed, empty, notes) = if t == core.id {
             evict_here(core, ask, &s)
         } else {
             core.run_on(t, move |c| evict_here(c, ask, &s)).await
@@ -160,7 +194,9 @@ pub async fn make_room(core: &Rc<Core>) -> bool {
             // EVICT_RUNNING; the next one continues.
             return true;
         }
-        want = over_limit(core, &s);
+        // Invalidations waiting to be sent are not memory to free.
+        pending += notes;
+        want = over_limit(core, &s).saturating_sub(pending);
     }
     true
 }

@@ -19,6 +19,7 @@ pub mod conn;
 pub mod memory;
 pub mod multi;
 pub mod pubsub;
+pub mod tracking;
 
 use crate::config::Config;
 use crate::runtime;
@@ -301,6 +302,7 @@ fn core_main(
                     }
                     conn::check_client_memory(&c);
                 }
+                tracking::end_turn(&c);
                 c.wake_peers();
             },
             spin,
@@ -316,6 +318,7 @@ async fn expiry_loop(core: Rc<Core>) {
         };
         let period_us = 1_000_000 / hz;
         runtime::sleep(Duration::from_micros(period_us)).await;
+        tracking::limit(&core);
         if !core.engine.active_expire.load(Ordering::Relaxed) {
             continue;
         }
@@ -323,7 +326,9 @@ async fn expiry_loop(core: Rc<Core>) {
         // Like Redis: at most 25% of the period, more with higher effort.
         let budget = period_us * (25 + 2 * (effort as u64 - 1)) / 100;
         let t0 = std::time::Instant::now();
+        crate::storage::tracking::set_writer(0);
         let cycle = core.shard.borrow_mut().active_expire(now, effort, budget);
+        tracking::flush(&core);
         let us = t0.elapsed().as_micros() as u64;
         crate::metrics::with(|s| {
             s.expire_cycle_us += us;

@@ -269,9 +269,12 @@ impl Conn {
     }
 
     /// After a coordinated write: the shards owning its keys signal the
-    /// clients WATCHing them.
+    /// clients WATCHing them and the tracking clients that read them.
     pub async fn signal_keys(&mut self, spec: &'static CommandSpec, args: &OwnedArgs) {
-        if self.core.engine.cas_watches.load(Ordering::Relaxed) == 0 {
+        let engine = &self.core.engine;
+        if engine.cas_watches.load(Ordering::Relaxed) == 0
+            && engine.tracking_clients.load(Ordering::Relaxed) == 0
+        {
             return;
         }
         let mut idx = Vec::new();

@@ -588,7 +588,7 @@ fn deliver(core: &Rc<Core>, msg: &Message) {
 /// Queues one frame for a subscriber (held while its subscription is being
 /// confirmed) and applies its output limit and memory accounting; returns
 /// the bytes queued on its socket.
-fn send(core: &Core, h: &ClientHandle, frame: &[u8]) -> usize {
+pub(super) fn send(core: &Core, h: &ClientHandle, frame: &[u8]) -> usize {
     if h.killed.get() {
         return 0;
     }

@@ -44,6 +44,11 @@ pub struct EngineState {
     /// loop turn while `maxmemory` is set): the weights that spread eviction
     /// over the shards.
     pub shard_keys: Vec<PaddedCount>,
+    /// Clients with CLIENT TRACKING on, on every core.
+    pub tracking_clients: AtomicUsize,
+    /// Keys in each shard's tracking table, as its cron last counted them
+    /// (`tracking-table-max-keys` is one figure for the engine).
+    pub tracking_keys: Vec<PaddedCount>,
     /// Bytes each core's clients hold (query buffers and pending output), as
     /// its client housekeeping last measured them (`maxmemory-clients`).
     pub client_mem: Vec<PaddedCount>,
@@ -85,6 +90,8 @@ impl EngineState {
             cas_watches: AtomicUsize::new(0),
             block_order: Default::default(),
             shard_keys: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
+            tracking_clients: AtomicUsize::new(0),
+            tracking_keys: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_mem: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_max: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_check: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),

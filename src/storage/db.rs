@@ -906,7 +906,7 @@ impl Db {
     fn expired_removed(&mut self, key: &[u8]) {
         self.events.expired += 1;
         crate::metrics::expired_key();
-        if self.cas.is_some() {
+        if self.cas.is_some() || super::tracking::active() {
             self.touch_watched(key);
         }
     }
@@ -976,9 +976,12 @@ impl Db {
         self.cas.is_some()
     }
 
-    /// Signals a change of `key` to the clients WATCHing it. A key that had
-    /// already expired when watched and is now gone has not logically changed.
+    /// Signals a change of `key` to the clients WATCHing it and to the
+    /// tracking clients that read it (see [`super::tracking`]). A key that
+    /// had already expired when watched and is now gone has not logically
+    /// changed for WATCH.
     pub fn touch_watched(&mut self, key: &[u8]) {
+        super::tracking::modified(key);
         let stored = self.stored(key);
         let Some(list) = self.cas.as_mut().and_then(|c| c.keys.get_mut(key)) else {
             return;
@@ -1300,7 +1303,7 @@ impl Db {
         let e = self.remove(key)?;
         self.events.evicted += 1;
         crate::metrics::with(|s| s.evicted_keys += 1);
-        if self.cas.is_some() {
+        if self.cas.is_some() || super::tracking::active() {
             self.touch_watched(key);
         }
         Some(e)

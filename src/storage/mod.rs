@@ -13,6 +13,7 @@ pub mod list;
 pub mod set;
 pub mod slot;
 pub mod stream;
+pub mod tracking;
 pub mod value;
 pub mod zset;
 
