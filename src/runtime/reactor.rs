@@ -593,11 +593,12 @@ impl Reactor {
             }
             let mut b = s.sending.borrow_mut();
             b.clear();
-            // Average over about the last eight sends.
+            // Average over about the last eight sends. What is kept follows
+            // the sends before this one: a burst (a large reply, a wave of
+            // pushes) is freed once sent, and only a run of them raises it.
             let avg = s.send_avg.get();
-            let avg = avg - avg / 8 + total / 8;
-            s.send_avg.set(avg);
             let keep = (2 * avg).clamp(SEND_KEEP_MIN, SEND_KEEP_MAX);
+            s.send_avg.set(avg - avg / 8 + total / 8);
             if b.capacity() > keep {
                 b.shrink_to(keep);
             }
