@@ -114,10 +114,10 @@ impl Shard {
                 return None;
             }
             while let Some(c) = self.evict_pool.pop_best() {
-                if let Some(db) = self.dbs.get_mut(c.db).and_then(|d| d.as_deref_mut())
-                    && db.evictable(&c.key, s.policy)
+                if let Some(db) = self.dbs.get_mut(c.key.db).and_then(|d| d.as_deref_mut())
+                    && let Some(e) = db.evict_ref(&c.key, s.policy)
                 {
-                    return db.evict(&c.key);
+                    return Some(e);
                 }
             }
         }

@@ -1257,7 +1257,11 @@ impl Db {
                     continue;
                 }
                 let sc = super::evict::score(policy, node.meta(), e.expire, decay_minutes);
-                pool.offer(sc, db_index, node.key());
+                let key = node.key();
+                pool.offer(
+                    sc,
+                    super::evict::KeyRef::new(db_index, l, key_hash(key), key),
+                );
                 seen += 1;
                 if seen >= n {
                     break;
@@ -1290,11 +1294,20 @@ impl Db {
         None
     }
 
-    /// True when `policy` may evict `key` now (it exists, and has a TTL for
-    /// the volatile policies).
-    pub fn evictable(&self, key: &[u8], policy: super::evict::Policy) -> bool {
-        self.stored_node(key)
-            .is_some_and(|n| !policy.volatile() || n.entry().expire != 0)
+    /// Evicts the key a pool candidate names, if it is still here and may
+    /// be evicted under `policy`.
+    pub fn evict_ref(
+        &mut self,
+        r: &super::evict::KeyRef,
+        policy: super::evict::Policy,
+    ) -> Option<Entry> {
+        let t = self.slots.get(r.local as usize)?;
+        let node = t.at(t.find_by(r.hash, |k| r.matches(k))?)?;
+        if policy.volatile() && node.entry().expire == 0 {
+            return None;
+        }
+        let key = node.key().to_vec();
+        self.evict(&key)
     }
 
     /// Removes `key` because memory is over `maxmemory`: counted in

@@ -15,7 +15,6 @@
 //! soon the key expires; the random policies skip the pool. The settings are
 //! published per thread by the configuration, so CONFIG SET reaches every core.
 
-use super::bytes::SmallBytes;
 use super::db::Meta;
 use std::cell::Cell;
 
@@ -143,15 +142,59 @@ pub fn settings() -> Settings {
 /// Candidates kept between rounds, as Redis's `EVPOOL_SIZE`.
 pub const POOL_SIZE: usize = 16;
 
-/// A sampled key: its database, bytes and score.
+/// Bytes of a key's beginning a [`KeyRef`] keeps to check it found its key.
+const KEY_HEAD: usize = 16;
+
+/// A sampled key, named without a copy of it: its database, its slot in the
+/// shard's directory, its hash, its length and first bytes. The pool holds
+/// no key bytes on the heap, so filling it during an eviction does not eat
+/// into the memory the eviction frees (16 copies of 1 KB keys made the first
+/// eviction after a restart free 16 KB more than it had to).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRef {
+    /// Database index.
+    pub db: usize,
+    /// The key's slot among the shard's (its directory index).
+    pub local: u32,
+    /// The key's hash in the tables.
+    pub hash: u64,
+    len: u32,
+    head: [u8; KEY_HEAD],
+}
+
+impl KeyRef {
+    /// Names `key`, found in database `db` at directory index `local` with
+    /// table hash `hash`.
+    pub fn new(db: usize, local: usize, hash: u64, key: &[u8]) -> KeyRef {
+        let mut head = [0u8; KEY_HEAD];
+        let n = key.len().min(KEY_HEAD);
+        head[..n].copy_from_slice(&key[..n]);
+        KeyRef {
+            db,
+            local: local as u32,
+            hash,
+            len: key.len() as u32,
+            head,
+        }
+    }
+
+    /// True when `key` (a key stored with this hash) is the one named. A
+    /// different key with the same 64-bit hash, length and first bytes in
+    /// the same slot would pass: it is then evicted in its place, which
+    /// only changes which key a sampled eviction picks.
+    pub fn matches(&self, key: &[u8]) -> bool {
+        let n = key.len().min(KEY_HEAD);
+        key.len() == self.len as usize && key[..n] == self.head[..n]
+    }
+}
+
+/// A sampled key and its score.
 #[derive(Clone, Debug)]
 pub struct Candidate {
     /// Higher evicts first.
     pub score: u64,
-    /// Database index.
-    pub db: usize,
     /// The key.
-    pub key: SmallBytes,
+    pub key: KeyRef,
 }
 
 /// The best candidates seen so far, ascending by score (best last).
@@ -163,12 +206,8 @@ pub struct Pool {
 impl Pool {
     /// Offers a sampled key: kept when the pool has room or it beats the
     /// worst kept candidate; a key already in the pool gets the new score.
-    pub fn offer(&mut self, score: u64, db: usize, key: &[u8]) {
-        if let Some(i) = self
-            .cands
-            .iter()
-            .position(|c| c.db == db && c.key.as_slice() == key)
-        {
+    pub fn offer(&mut self, score: u64, key: KeyRef) {
+        if let Some(i) = self.cands.iter().position(|c| c.key == key) {
             self.cands.remove(i);
         } else if self.cands.len() >= POOL_SIZE {
             if self.cands[0].score >= score {
@@ -177,14 +216,7 @@ impl Pool {
             self.cands.remove(0);
         }
         let at = self.cands.partition_point(|c| c.score <= score);
-        self.cands.insert(
-            at,
-            Candidate {
-                score,
-                db,
-                key: SmallBytes::new(key),
-            },
-        );
+        self.cands.insert(at, Candidate { score, key });
     }
     /// Takes the best candidate.
     pub fn pop_best(&mut self) -> Option<Candidate> {
@@ -232,17 +264,38 @@ mod tests {
     #[test]
     fn pool_keeps_the_best_sixteen() {
         let mut p = Pool::default();
+        let r = |k: &str| {
+            KeyRef::new(
+                0,
+                0,
+                k.len() as u64 * 31 + k.as_bytes()[1] as u64,
+                k.as_bytes(),
+            )
+        };
         for i in 0..40u64 {
-            p.offer(i % 20, 0, format!("k{i}").as_bytes());
+            p.offer(i % 20, r(&format!("k{i}")));
         }
         assert_eq!(p.len(), POOL_SIZE);
         let best = p.pop_best().unwrap();
         assert_eq!(best.score, 19);
         // Re-offering a kept key updates it instead of duplicating it.
-        p.offer(100, 0, b"k5");
-        p.offer(101, 0, b"k5");
+        p.offer(100, r("k5"));
+        p.offer(101, r("k5"));
         assert_eq!(p.pop_best().unwrap().score, 101);
-        assert!(p.cands.iter().all(|c| c.key.as_slice() != b"k5"));
+        assert!(p.cands.iter().all(|c| c.key != r("k5")));
+    }
+
+    #[test]
+    fn a_key_ref_checks_length_and_first_bytes() {
+        let long = vec![b'x'; 1000];
+        let k = KeyRef::new(0, 3, 42, &long);
+        assert!(k.matches(&long));
+        assert!(!k.matches(&long[..999]));
+        let mut other = long.clone();
+        other[0] = b'y';
+        assert!(!k.matches(&other));
+        let short = KeyRef::new(0, 3, 42, b"ab");
+        assert!(short.matches(b"ab") && !short.matches(b"abc") && !short.matches(b"a"));
     }
 
     #[test]

@@ -181,6 +181,12 @@ impl SlotTable {
     /// The position of `key` (hash `h`), if present.
     #[inline]
     pub(super) fn find(&self, h: u64, key: &[u8]) -> Option<Pos> {
+        self.find_by(h, |k| crate::storage::bytes::bytes_eq(k, key))
+    }
+
+    /// The position of the first key with hash `h` that `is` accepts.
+    #[inline]
+    pub(super) fn find_by(&self, h: u64, is: impl Fn(&[u8]) -> bool) -> Option<Pos> {
         let chunks = self.chunks();
         let n = chunks.len();
         if n == 0 {
@@ -195,7 +201,7 @@ impl SlotTable {
             while m != 0 {
                 let p = place(m);
                 if let Some(node) = &c.nodes[p]
-                    && crate::storage::bytes::bytes_eq(node.key(), key)
+                    && is(node.key())
                 {
                     return Some(Pos { chunk: i, place: p });
                 }
