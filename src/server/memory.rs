@@ -158,12 +158,12 @@ pub async fn make_room(core: &Rc<Core>) -> bool {
     let mut used = Vec::new();
     let ok = evict_until_under(core, &mut used).await;
     // The evicted keys' tracking invalidations, now that memory is measured.
+    // Waiting for each shard's flush means its invalidations for this
+    // core's clients have been delivered here (a core's posts run in
+    // order), so the command that made room can answer after them, as
+    // Redis does.
     for t in used {
-        if t == core.id {
-            super::tracking::flush(core);
-        } else {
-            core.post(t, super::tracking::flush);
-        }
+        core.run_on(t, super::tracking::flush).await;
     }
     ok
 }

@@ -103,6 +103,15 @@ pub fn release(h: &ClientHandle, out: &mut Vec<u8>) {
     }
 }
 
+/// Moves the invalidations held for `h` into `out` and goes on holding:
+/// those caused by evictions the next command's room-making did go before
+/// that command's reply, as in Redis.
+pub fn release_held(h: &ClientHandle, out: &mut Vec<u8>) {
+    if let Some(v) = h.held.borrow_mut().0.as_mut() {
+        out.append(v);
+    }
+}
+
 /// Before a command of a tracking client runs: remembers the keys a
 /// read-only command is about to read (on the shards owning them, before
 /// the read itself reaches them), and consumes CLIENT CACHING.
@@ -112,7 +121,9 @@ pub async fn before_command(c: &mut Conn, spec: &'static CommandSpec, args: Args
         let Some(t) = t.as_mut() else {
             return;
         };
-        if spec.name == "client|caching" {
+        // As in Redis, CLIENT subcommands (CACHING itself, TRACKINGINFO)
+        // leave CLIENT CACHING for the next other command.
+        if spec.name.starts_with("client|") {
             return;
         }
         let caching = std::mem::take(&mut t.caching);
