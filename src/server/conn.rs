@@ -845,7 +845,9 @@ impl Conn {
                 let over = super::memory::over_limit(&self.core, &eviction);
                 over > 0 && over <= freeing + transit
             };
-            if !covered && !super::memory::make_room(&self.core).await && self.denies_oom(spec) {
+            let room = covered || super::memory::make_room(&self.core).await;
+            super::tracking::release_held(&self.handle, &mut self.out);
+            if !room && self.denies_oom(spec) {
                 self.reject_oom(spec).await;
                 return;
             }
@@ -1205,13 +1207,16 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
     };
     serve_loop(&mut conn, &sock).await;
     sock.close();
-    super::pubsub::forget(&mut conn).await;
-    super::tracking::disable(&mut conn).await;
-    if !conn.watched.keys.is_empty() {
-        conn.unwatch_all().await;
-    }
+    // Gone for everyone at once, as a freed Redis client: the cleanup below
+    // waits on other cores, and meanwhile nothing may be delivered to this
+    // client as if it were alive (a tracking redirect to it is broken now).
     if core.clients.borrow_mut().remove(id) {
         engine.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+    super::tracking::disable(&mut conn).await;
+    super::pubsub::forget(&mut conn).await;
+    if !conn.watched.keys.is_empty() {
+        conn.unwatch_all().await;
     }
 }
 
