@@ -57,14 +57,6 @@ fn publish(r: &mut Raw, cmd: &str, channel: &str, msg: &str) -> i64 {
     r.call(&[cmd, channel, msg]).int()
 }
 
-fn info_field(r: &mut Raw, section: &str, name: &str) -> i64 {
-    let text = r.call(&["INFO", section]).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO {section} has no {name}"))
-}
-
 #[test]
 fn counts_and_messages_cross_cores() {
     let s = Server::start();
@@ -111,9 +103,9 @@ fn counts_and_messages_cross_cores() {
     active.sort();
     assert_eq!(active, ["news", "sport"]);
     assert_eq!(strings(&p.call(&["PUBSUB", "CHANNELS", "s*"])), ["sport"]);
-    assert_eq!(info_field(p, "stats", "pubsub_channels"), 2);
-    assert_eq!(info_field(p, "stats", "pubsub_patterns"), 2);
-    assert_eq!(info_field(p, "stats", "pubsubshard_channels"), 0);
+    assert_eq!(p.info_field("stats", "pubsub_channels"), 2);
+    assert_eq!(p.info_field("stats", "pubsub_patterns"), 2);
+    assert_eq!(p.info_field("stats", "pubsubshard_channels"), 0);
 }
 
 #[test]
@@ -286,7 +278,7 @@ fn sharded_channels() {
     let mut active = strings(&p.call(&["PUBSUB", "SHARDCHANNELS"]));
     active.sort();
     assert_eq!(active, ["other", "{u1}.a"]);
-    assert_eq!(info_field(p, "stats", "pubsubshard_channels"), 2);
+    assert_eq!(p.info_field("stats", "pubsubshard_channels"), 2);
     // The shard count of a confirmation is counted apart from channels.
     let mut c = subscriber(s.port, "SUBSCRIBE", &["x", "y"]);
     assert_eq!(
@@ -398,7 +390,7 @@ fn slow_subscriber_is_disconnected_by_its_limit() {
     assert_eq!(*counts.last().unwrap(), 1);
     if !s.is_reference_redis() {
         // Redis 7.2's counter (7.0 has none).
-        assert!(info_field(&mut p, "stats", "client_output_buffer_limit_disconnections") >= 1);
+        assert!(p.info_field("stats", "client_output_buffer_limit_disconnections") >= 1);
     }
     assert_eq!(strings(&p.call(&["PUBSUB", "NUMSUB", "big"])), ["big", "1"]);
     assert_eq!(publish(&mut p, "PUBLISH", "big", "after"), 1);
@@ -422,7 +414,7 @@ fn disconnect_drops_subscriptions() {
         (publish(&mut p, "PUBLISH", "gone", "x") == 0).then_some(())
     });
     assert_eq!(p.call(&["PUBSUB", "NUMPAT"]).int(), 0);
-    assert_eq!(info_field(&mut p, "stats", "pubsub_channels"), 0);
+    assert_eq!(p.info_field("stats", "pubsub_channels"), 0);
 }
 
 #[test]

@@ -488,9 +488,8 @@ fn algebra_matches_a_model_over_many_keys() {
 
 fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
     let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
+    common::info_value(&info, field)
+        .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
 }
 

@@ -76,10 +76,8 @@ fn read_ids(v: &V) -> Vec<(String, Vec<String>)> {
 
 fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
     let info = text(c, &["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+    common::info_value(&info, field)
         .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
-        .trim()
         .to_string()
 }
 

@@ -56,14 +56,6 @@ fn expect_quiet(r: &mut Raw) {
     assert_eq!(r.call(&["PING"]), Resp::Simple("PONG".into()));
 }
 
-fn info_field(r: &mut Raw, section: &str, name: &str) -> i64 {
-    let text = r.call(&["INFO", section]).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO {section} has no {name}"))
-}
-
 #[test]
 fn reads_are_invalidated_once_across_cores() {
     let s = Server::start();
@@ -81,13 +73,13 @@ fn reads_are_invalidated_once_across_cores() {
     for o in &mut others {
         o.call(&["GET", &keys[0]]);
     }
-    assert_eq!(info_field(&mut w, "clients", "tracking_clients"), 5);
+    assert_eq!(w.info_field("clients", "tracking_clients"), 5);
     assert_eq!(
-        info_field(&mut w, "stats", "tracking_total_keys"),
+        w.info_field("stats", "tracking_total_keys"),
         keys.len() as i64
     );
     assert_eq!(
-        info_field(&mut w, "stats", "tracking_total_items"),
+        w.info_field("stats", "tracking_total_items"),
         keys.len() as i64 + 4
     );
     for k in &keys {
@@ -102,7 +94,7 @@ fn reads_are_invalidated_once_across_cores() {
         w.call(&["SET", k, "again"]);
     }
     expect_quiet(&mut c);
-    assert_eq!(info_field(&mut w, "stats", "tracking_total_keys"), 0);
+    assert_eq!(w.info_field("stats", "tracking_total_keys"), 0);
     // A multi-key read spanning cores, then a multi-key write.
     let mut mget = vec!["MGET"];
     mget.extend(keys.iter().map(|k| k.as_str()));
@@ -116,7 +108,7 @@ fn reads_are_invalidated_once_across_cores() {
     assert_eq!(c.call(&["CLIENT", "TRACKING", "off"]).text(), "OK");
     w.call(&["SET", &keys[0], "x"]);
     expect_quiet(&mut c);
-    assert_eq!(info_field(&mut w, "clients", "tracking_clients"), 4);
+    assert_eq!(w.info_field("clients", "tracking_clients"), 4);
 }
 
 #[test]
@@ -124,7 +116,7 @@ fn bcast_prefixes_report_every_matching_change() {
     let s = Server::start();
     let mut c = tracker(s.port, &["BCAST", "PREFIX", "a:", "PREFIX", "b:"]);
     let mut w = s.raw();
-    assert_eq!(info_field(&mut w, "stats", "tracking_total_prefixes"), 2);
+    assert_eq!(w.info_field("stats", "tracking_total_prefixes"), 2);
     let a = keys_on_every_shard("a:", 1);
     let b = keys_on_every_shard("b:", 1);
     for k in a.iter().chain(&b) {
@@ -153,7 +145,7 @@ fn bcast_prefixes_report_every_matching_change() {
         Resp::Array(vec![Resp::Bulk(b"a:".to_vec()), Resp::Bulk(b"b:".to_vec())])
     );
     assert_eq!(c.call(&["CLIENT", "TRACKING", "off"]).text(), "OK");
-    assert_eq!(info_field(&mut w, "stats", "tracking_total_prefixes"), 0);
+    assert_eq!(w.info_field("stats", "tracking_total_prefixes"), 0);
 }
 
 #[test]
@@ -279,10 +271,7 @@ fn expiry_and_flush_invalidate() {
     }
     // The active expiry cycle deletes them on their shards.
     expect_invalidated(&mut c, &keys);
-    assert_eq!(
-        info_field(&mut w, "stats", "expired_keys"),
-        keys.len() as i64
-    );
+    assert_eq!(w.info_field("stats", "expired_keys"), keys.len() as i64);
     // Lazy expiry: the read that finds the key expired.
     w.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     w.call(&["SET", &keys[0], "1", "PX", "1"]);
@@ -299,7 +288,7 @@ fn expiry_and_flush_invalidate() {
     w.call(&["FLUSHALL"]);
     assert_eq!(invalidation(&mut c), None);
     expect_quiet(&mut c);
-    assert_eq!(info_field(&mut w, "stats", "tracking_total_keys"), 0);
+    assert_eq!(w.info_field("stats", "tracking_total_keys"), 0);
     // The flushing client itself gets it after its reply.
     assert_eq!(c.call(&["FLUSHDB"]).text(), "OK");
     assert_eq!(invalidation(&mut c), None);
@@ -316,11 +305,11 @@ fn eviction_invalidates() {
         w.call(&["SET", k, &big]);
         c.call(&["STRLEN", k]);
     }
-    let used = info_field(&mut w, "memory", "used_memory");
+    let used = w.info_field("memory", "used_memory");
     w.call(&["CONFIG", "SET", "maxmemory", &(used - 100_000).to_string()]);
     // Any command makes room first.
     w.call(&["SET", "another", "1"]);
-    assert!(info_field(&mut w, "stats", "evicted_keys") > 0);
+    assert!(w.info_field("stats", "evicted_keys") > 0);
     // Each invalidated key is one that went.
     let keys = invalidation(&mut c).expect("keys");
     assert_eq!(w.call(&["EXISTS", &keys[0]]).int(), 0);
@@ -335,12 +324,12 @@ fn table_limit_invalidates_entries() {
     for k in &keys {
         c.call(&["GET", k]);
     }
-    assert_eq!(info_field(&mut w, "stats", "tracking_total_keys"), 3);
+    assert_eq!(w.info_field("stats", "tracking_total_keys"), 3);
     w.call(&["CONFIG", "SET", "tracking-table-max-keys", "1"]);
     let got = invalidation(&mut c).expect("keys");
     assert!(keys.contains(&got[0]));
     wait_for(Duration::from_secs(10), "the table to shrink", || {
-        (info_field(&mut w, "stats", "tracking_total_keys") <= 1).then_some(())
+        (w.info_field("stats", "tracking_total_keys") <= 1).then_some(())
     });
 }
 

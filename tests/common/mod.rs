@@ -596,6 +596,14 @@ impl Raw {
         self.read()
     }
 
+    /// The integer field `name` of `INFO section`.
+    pub fn info_field(&mut self, section: &str, name: &str) -> i64 {
+        let text = self.call(&["INFO", section]).text();
+        info_value(&text, name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("INFO {section} has no {name}"))
+    }
+
     /// True once the server has closed the connection (EOF within the IO timeout).
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
@@ -621,6 +629,13 @@ impl Raw {
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout` with `what`.
+/// The value of field `name` in INFO's text, trimmed.
+pub fn info_value<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
 pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
