@@ -90,37 +90,32 @@ impl Table {
     /// `key` changed: a note for each client that read it (the entry is
     /// forgotten) and, when `bcast`, for each client of a matching prefix.
     pub fn modified(&mut self, key: &[u8], writer: u64, bcast: bool) {
+        let notes = &mut self.outbox.notes;
+        let mut note = |r: &Reader, bcast: bool| {
+            notes.push((
+                r.core,
+                Note {
+                    client: r.id,
+                    key: key.into(),
+                    writer,
+                    bcast,
+                },
+            ))
+        };
         if let Some(readers) = self.keys.remove(key) {
             self.items -= readers.len();
-            for r in readers {
-                self.outbox.notes.push((
-                    r.core,
-                    Note {
-                        client: r.id,
-                        key: key.into(),
-                        writer,
-                        bcast: false,
-                    },
-                ));
+            for r in &readers {
+                note(r, false);
             }
         }
         if !bcast {
             return;
         }
         for (p, clients) in &self.prefixes {
-            if !key.starts_with(p) {
-                continue;
-            }
-            for r in clients {
-                self.outbox.notes.push((
-                    r.core,
-                    Note {
-                        client: r.id,
-                        key: key.into(),
-                        writer,
-                        bcast: true,
-                    },
-                ));
+            if key.starts_with(p) {
+                for r in clients {
+                    note(r, true);
+                }
             }
         }
     }
