@@ -175,13 +175,7 @@ pub(crate) fn read_stream<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut Stream>, WrongType> {
-    match lookup_read(ctx, key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Stream(s) => Ok(Some(s)),
-            _ => Err(WrongType),
-        },
-    }
+    as_stream(lookup_read(ctx, key))
 }
 
 /// Looks a stream key up for writing.
@@ -189,7 +183,12 @@ pub(crate) fn write_stream<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut Stream>, WrongType> {
-    match lookup_write(ctx, key) {
+    as_stream(lookup_write(ctx, key))
+}
+
+/// The stream a lookup found, if it found one.
+fn as_stream(e: Option<&mut crate::storage::db::Entry>) -> Result<Option<&mut Stream>, WrongType> {
+    match e {
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::Stream(s) => Ok(Some(s)),

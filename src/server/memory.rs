@@ -162,8 +162,10 @@ pub async fn make_room(core: &Rc<Core>) -> bool {
     // core's clients have been delivered here (a core's posts run in
     // order), so the command that made room can answer after them, as
     // Redis does.
-    for t in used {
-        core.run_on(t, super::tracking::flush).await;
+    if core.engine.tracking_clients.load(Ordering::Relaxed) > 0 {
+        for t in used {
+            core.run_on(t, super::tracking::flush).await;
+        }
     }
     ok
 }
