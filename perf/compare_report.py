@@ -414,7 +414,11 @@ def main():
         p()
         p(perf_table(rows, labels, "bench", ["redis", "cs2"]))
         p()
-        p("CPU per operation of `--threads 2` against `--threads 1` (hop cost included):")
+        p("CPU per operation of `--threads 2` against `--threads 1` (hop cost included). "
+          "Rows 6 and 7 are the cross-shard rows: with two shards every MSET and MGET of 10 "
+          "random keys spans both, so it runs as a transaction (its keys locked on both shards, "
+          "one part per shard, see src/shard/txn.rs); their ratio is what atomicity across "
+          "shards costs on top of the hop:")
         p()
         p(t2_table(rows, labels, "bench"))
     if "memtier" in sections:

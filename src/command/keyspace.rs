@@ -3,14 +3,15 @@
 //!
 //! ```text
 //!  single-key / same-shard keys ──► shard fn on the owner (inline or hop)
-//!  keys on several shards       ──► coord fn: one hop per shard, results merged
+//!  keys on several shards       ──► split by shard or coord fn, under the keys' locks
 //!  whole-keyspace (KEYS, SCAN, DBSIZE, FLUSH*, SWAPDB, RANDOMKEY) ──► every shard
 //! ```
 //!
 //! Cross-shard RENAME/RENAMENX/COPY move an [`Entry`] (value and absolute TTL)
-//! between shards with separate hops. They are not yet atomic with respect to
-//! other clients: a concurrent reader may see neither or both keys for the
-//! duration of the hops. The multi-shard scheduler will wrap them in intent locks.
+//! between shards with separate hops, while the dispatcher holds both keys'
+//! locks (see [`crate::shard::txn`]): nobody sees neither or both. DEL,
+//! UNLINK, EXISTS and TOUCH have no coordinator: their tips make the
+//! dispatcher split them by shard and add up the parts' replies.
 
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
@@ -127,39 +128,6 @@ fn exists(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 /// `TOUCH key [key ...]` on one shard.
 fn touch(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     count_keys(ctx, r, a, touch_one);
-}
-
-/// Runs a per-key counting command across shards and replies with the sum.
-fn count_across<'a>(
-    c: &'a mut Conn,
-    a: OwnedArgs,
-    f: fn(&mut Ctx<'_>, &[u8]) -> bool,
-) -> LocalBoxFuture<'a> {
-    Box::pin(async move {
-        let groups = c.group_by_shard(&a, 1..a.len());
-        let futs = groups.into_iter().map(|(shard, idx)| {
-            let keys: Vec<Vec<u8>> = idx.iter().map(|&i| a.get(i).to_vec()).collect();
-            c.on_shard(shard, move |ctx| keys.iter().filter(|k| f(ctx, k)).count())
-        });
-        let total: usize = futures::future::join_all(futs).await.into_iter().sum();
-        c.reply().int(total as i64);
-    })
-}
-
-fn del_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    count_across(c, a, del_one)
-}
-
-fn unlink_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    count_across(c, a, unlink_one)
-}
-
-fn exists_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    count_across(c, a, exists_one)
-}
-
-fn touch_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    count_across(c, a, touch_one)
 }
 
 /// `TYPE key`
@@ -359,7 +327,8 @@ fn renamenx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 }
 
 /// RENAME / RENAMENX with the keys on different shards: the entry travels from
-/// the source shard to the destination shard (not yet atomic, see module docs).
+/// the source shard to the destination shard (under both keys' locks, see
+/// module docs).
 fn rename_across(c: &mut Conn, a: OwnedArgs, nx: bool) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let src = a.get(1).to_vec();
@@ -1104,7 +1073,6 @@ pub static SPECS: &[CommandSpec] = &[
         complexity: "O(N) where N is the number of keys that will be removed.",
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         shard: Some(del),
-        coord: Some(del_coord),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -1121,7 +1089,6 @@ pub static SPECS: &[CommandSpec] = &[
         complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         shard: Some(unlink),
-        coord: Some(unlink_coord),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -1138,7 +1105,6 @@ pub static SPECS: &[CommandSpec] = &[
         complexity: "O(N) where N is the number of keys to check.",
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         shard: Some(exists),
-        coord: Some(exists_coord),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -1155,7 +1121,6 @@ pub static SPECS: &[CommandSpec] = &[
         complexity: "O(N) where N is the number of keys that will be touched.",
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         shard: Some(touch),
-        coord: Some(touch_coord),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

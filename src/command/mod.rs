@@ -4,8 +4,14 @@
 //!  name ──lookup──► &'static CommandSpec { arity, flags, keys, acl, docs,
 //!                                          shard: Option<ShardFn>, coord: Option<CoordFn> }
 //!  all keys on one shard + shard fn ──► runs on that shard (inline or hop)
-//!  otherwise coord fn              ──► runs on the client's core, hopping as needed
+//!  keys on several shards:
+//!    tips request_policy:multi_shard ──► split: the shard fn on each shard's
+//!                                        keys, in one transaction, replies merged
+//!    otherwise coord fn              ──► runs on the client's core, hopping as
+//!                                        needed, every key locked meanwhile
 //! ```
+//!
+//! Either way the command is atomic: see [`crate::shard::txn`].
 //!
 //! Dispatch, arity errors, COMMAND, ACL categories and statistics all read this
 //! one table. Each family file keeps its specs next to its handlers.
@@ -157,6 +163,18 @@ pub type CoordFn = for<'a> fn(&'a mut Conn, OwnedArgs) -> LocalBoxFuture<'a>;
 /// arguments and its future, once the commands before it have run.
 pub type ConnFn = fn(&mut Conn, Args<'_>);
 
+/// How the per-shard replies of a split command are merged
+/// ([`CommandSpec::split_merge`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// Integer replies added up (DEL, EXISTS...).
+    Sum,
+    /// `+OK` once every part answered it (MSET).
+    AllOk,
+    /// One array, each key's reply in its place (MGET).
+    InKeyOrder,
+}
+
 /// Custom key finder: pushes the indexes of key arguments.
 pub type KeysFn = fn(Args<'_>, &mut Vec<usize>);
 
@@ -286,6 +304,28 @@ impl CommandSpec {
         while i <= last && i < argc {
             out.push(i as usize);
             i += step;
+        }
+    }
+
+    /// How a command whose keys span shards is split into one part per
+    /// shard (the command on that shard's keys, run where they live) and
+    /// its replies merged, read from its tips as Redis Cluster clients read
+    /// them: `request_policy:multi_shard` with `response_policy:agg_sum`
+    /// (integers added), `all_succeeded` (OK when every part is) or none
+    /// (replies in key order). None for commands that coordinate otherwise.
+    pub fn split_merge(&self) -> Option<Merge> {
+        if self.shard.is_none() || !self.tips.contains(&"request_policy:multi_shard") {
+            return None;
+        }
+        let policy = self
+            .tips
+            .iter()
+            .find_map(|t| t.strip_prefix("response_policy:"));
+        match policy {
+            None => Some(Merge::InKeyOrder),
+            Some("agg_sum") => Some(Merge::Sum),
+            Some("all_succeeded") => Some(Merge::AllOk),
+            Some(_) => None,
         }
     }
 

@@ -363,39 +363,6 @@ fn mget(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
 }
 
-/// MGET across shards.
-fn mget_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        let groups = c.group_by_shard(&a, 1..a.len());
-        let futs = groups.iter().map(|(shard, idx)| {
-            let keys: Vec<Vec<u8>> = idx.iter().map(|&i| a.get(i).to_vec()).collect();
-            c.on_shard(*shard, move |ctx| {
-                keys.iter()
-                    .map(|k| match read_str(ctx, k) {
-                        StrRead::Found(s) => Some(s.to_vec()),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>()
-            })
-        });
-        let results = futures::future::join_all(futs).await;
-        let mut vals: Vec<Option<Vec<u8>>> = vec![None; a.len()];
-        for ((_, idx), res) in groups.iter().zip(results) {
-            for (&i, v) in idx.iter().zip(res) {
-                vals[i] = v;
-            }
-        }
-        let mut r = c.reply();
-        r.array(a.len() - 1);
-        for v in &vals[1..] {
-            match v {
-                Some(s) => r.bulk(s),
-                None => r.null(),
-            }
-        }
-    })
-}
-
 const MSET_ARITY: &str = "ERR wrong number of arguments for 'mset' command";
 const MSETNX_ARITY: &str = "ERR wrong number of arguments for 'msetnx' command";
 
@@ -461,21 +428,8 @@ async fn set_pairs(c: &Conn, groups: Vec<ShardPairs>) {
     futures::future::join_all(futs).await;
 }
 
-/// MSET across shards.
-fn mset_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        if a.len().is_multiple_of(2) {
-            return c.error(MSET_ARITY);
-        }
-        let groups = pairs_by_shard(c, &a);
-        set_pairs(c, groups).await;
-        c.reply().ok();
-    })
-}
-
-/// MSETNX across shards: checks every involved shard, then sets.
-// Not atomic across shards yet: another client may create one of the keys
-// between the check and the set. The multi-shard scheduler will close that gap.
+/// MSETNX across shards: checks every involved shard, then sets; the
+/// dispatcher holds every key's lock meanwhile (see [`crate::shard::txn`]).
 fn msetnx_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if a.len().is_multiple_of(2) {
@@ -1026,7 +980,6 @@ pub static SPECS: &[CommandSpec] = &[
         complexity: "O(N) where N is the number of keys to retrieve.",
         tips: &["request_policy:multi_shard"],
         shard: Some(mget),
-        coord: Some(mget_coord),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -1047,7 +1000,6 @@ pub static SPECS: &[CommandSpec] = &[
             "response_policy:all_succeeded",
         ],
         shard: Some(mset),
-        coord: Some(mset_coord),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

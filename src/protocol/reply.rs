@@ -386,8 +386,61 @@ fn write_g17(d: f64, out: &mut G17Buf) {
     }
 }
 
+/// Length in bytes of the one complete RESP2/RESP3 value `buf` starts with
+/// (aggregates included), or None when `buf` does not start with one.
+/// Splits replies this server wrote itself, such as the per-shard parts of
+/// a multi-key reply.
+pub fn value_len(buf: &[u8]) -> Option<usize> {
+    let line_end = |from: usize| -> Option<usize> {
+        buf.get(from..)?
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| from + p)
+    };
+    let eol = line_end(1)?;
+    let head = std::str::from_utf8(&buf[1..eol]).ok();
+    let num = || head.and_then(|h| h.parse::<i64>().ok());
+    let after = eol + 2;
+    match buf.first()? {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n = num()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (end <= buf.len()).then_some(end)
+        }
+        t @ (b'*' | b'%' | b'~' | b'>' | b'|') => {
+            let n = num()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let items = if matches!(t, b'%' | b'|') { 2 * n } else { n };
+            let mut at = after;
+            for _ in 0..items {
+                at += value_len(&buf[at..])?;
+            }
+            Some(at)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn value_len_spans_one_value() {
+        use super::value_len;
+        assert_eq!(value_len(b"$3\r\nabc\r\n$-1\r\n"), Some(9));
+        assert_eq!(value_len(b"$-1\r\n:1\r\n"), Some(5));
+        assert_eq!(value_len(b"_\r\n"), Some(3));
+        assert_eq!(value_len(b"*2\r\n$1\r\na\r\n:7\r\nrest"), Some(15));
+        assert_eq!(value_len(b"%1\r\n+k\r\n*0\r\n"), Some(12));
+        assert_eq!(value_len(b"$5\r\nab"), None);
+        assert_eq!(value_len(b"?"), None);
+    }
+
     use super::*;
 
     #[test]

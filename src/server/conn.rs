@@ -15,8 +15,9 @@ use crate::config::ClientClass;
 use crate::metrics;
 use crate::protocol::{Args, ParseLimits, Parsed, Reply, Resume, parse_command_resumable};
 use crate::runtime::Socket;
-use crate::shard::Core;
 use crate::shard::slot::{key_owner, key_slot, slot_owner};
+use crate::shard::txn::{self, LockKey, Locks, Mode, TxId};
+use crate::shard::{Core, Responder};
 use crate::storage::db::{HintScope, KeyHint, remembered, slot_of};
 use std::cell::RefCell;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -86,6 +87,9 @@ pub struct Batch {
     from: usize,
     /// The client whose commands these are (NOLOOP tracking).
     client: u64,
+    /// The transaction the commands run in (0: none): its own locks do not
+    /// hold them up.
+    txid: TxId,
     /// The first command not run yet (the owner stops early under
     /// `maxmemory-clients` when the replies grow big).
     next: usize,
@@ -173,11 +177,27 @@ pub fn exec_shard(
     resp3: bool,
     args: Args<'_>,
 ) {
-    let f = match spec.shard {
-        Some(f) => f,
-        None => return,
-    };
+    if spec.shard.is_none() {
+        return;
+    }
     let t0 = metrics::clock::command_start();
+    let err = exec_part(spec, ctx, out, resp3, args);
+    let ticks = metrics::clock::command_end(t0);
+    record_call(spec, ticks, err.map(|e| &out[e..]));
+}
+
+/// Runs a shard-side handler, counting its changes and signalling the keys
+/// it wrote, without the call statistics (a part of a split command counts
+/// once, where it was coordinated). Returns where its first error starts.
+#[inline]
+fn exec_part(
+    spec: &'static CommandSpec,
+    ctx: &mut Ctx<'_>,
+    out: &mut Vec<u8>,
+    resp3: bool,
+    args: Args<'_>,
+) -> Option<usize> {
+    let f = spec.shard?;
     let mut r = Reply::new(out, resp3);
     metrics::begin_command();
     f(ctx, &mut r, args);
@@ -186,8 +206,7 @@ pub fn exec_shard(
     {
         signal_modified(spec, ctx, args);
     }
-    let ticks = metrics::clock::command_end(t0);
-    record_call(spec, ticks, err.map(|e| &out[e..]));
+    err
 }
 
 /// A write changed the data: clients WATCHing its keys see it at EXEC,
@@ -230,7 +249,65 @@ fn record_call(spec: &'static CommandSpec, ticks: u64, err: Option<&[u8]>) {
     }
 }
 
-fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> Box<Batch> {
+/// The keys a command names, each with its owning shard (of `ncores`) and
+/// the mode it needs: exclusive for a command that writes, shared otherwise.
+pub fn command_lock_keys(
+    spec: &CommandSpec,
+    args: Args<'_>,
+    ncores: usize,
+    into: &mut Vec<(usize, LockKey)>,
+) {
+    let mut idx = Vec::new();
+    spec.key_indexes(args, &mut idx);
+    let mode = lock_mode(spec);
+    into.extend(idx.into_iter().map(|i| {
+        let k = args.get(i);
+        (key_owner(k, ncores), (txn::lock_key(k), mode))
+    }));
+}
+
+fn lock_mode(spec: &CommandSpec) -> Mode {
+    if spec.has(flags::WRITE) {
+        Mode::Exclusive
+    } else {
+        Mode::Shared
+    }
+}
+
+/// True when a transaction other than `tx` holds one of the command's keys
+/// in a mode that keeps it from running now.
+fn blocked_by(locks: &Locks, spec: &CommandSpec, args: Args<'_>, tx: TxId) -> bool {
+    let mut idx = Vec::new();
+    spec.key_indexes(args, &mut idx);
+    let mode = lock_mode(spec);
+    idx.into_iter()
+        .any(|i| locks.conflicts(txn::lock_key(args.get(i)), mode, tx))
+}
+
+/// Runs a batch another core sent and answers it; a command whose keys a
+/// transaction holds waits, with the rest of the batch behind it, until
+/// they are free.
+fn serve_batch(core: &Rc<Core>, batch: Box<Batch>, resp: Responder<Box<Batch>>) {
+    let (batch, blocked) = run_batch(core, batch);
+    match blocked {
+        None => resp.send(core, batch),
+        Some(keys) => {
+            let tx = batch.txid;
+            txn::when_free(
+                core,
+                tx,
+                keys,
+                Box::new(move |c: &Rc<Core>| serve_batch(c, batch, resp)),
+            );
+        }
+    }
+}
+
+/// Runs a batch's commands from `next` on; stops early at a command whose
+/// keys a transaction holds (returning them) or when the replies grow past
+/// the client-memory budget.
+fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Vec<LockKey>>) {
+    let mut blocked = None;
     let mut out = std::mem::take(&mut batch.out);
     let mut ends = std::mem::take(&mut batch.ends);
     let mut shard = core.shard.borrow_mut();
@@ -256,6 +333,13 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> Box<Batch> {
         for (k, &(spec, a, b, hint)) in window.iter().enumerate() {
             let ranges = &batch.ranges[a as usize..b as usize];
             let args = Args::new(&batch.buf, ranges);
+            if !shard.locks.is_idle() && blocked_by(&shard.locks, spec, args, batch.txid) {
+                let mut keys = Vec::new();
+                command_lock_keys(spec, args, 1, &mut keys);
+                blocked = Some(keys.into_iter().map(|(_, k)| k).collect());
+                batch.next = start + w * PREFETCH_BATCH + k;
+                break 'run;
+            }
             let _memo = hint.and_then(|h| {
                 let (s, e) = ranges[prefetched_key(spec, ranges.len())?];
                 Some(HintScope::new(&batch.buf[s..e], h))
@@ -287,7 +371,7 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> Box<Batch> {
     }
     batch.out = out;
     batch.ends = ends;
-    batch
+    (batch, blocked)
 }
 
 /// The prefetch stages (see [`crate::storage::db::Db::prefetch`]) over the
@@ -373,6 +457,8 @@ pub struct Conn {
     pub subscribed: bool,
     /// CLIENT TRACKING is on (its mode is on the registry entry).
     pub tracking: bool,
+    /// The transaction whose locks this client holds (0: none).
+    pub txid: TxId,
     pending: Pending,
     keybuf: Vec<usize>,
 }
@@ -500,6 +586,7 @@ impl Conn {
             b.no_touch = self.no_touch;
             b.from = self.core.id;
             b.client = self.id;
+            b.txid = self.txid;
             b
         });
         let a = b.ranges.len() as u32;
@@ -586,7 +673,10 @@ impl Conn {
         if sent == 1 {
             // The common case: one remote shard, no join needed.
             if let Some(b) = self.pending.groups[only].take() {
-                let r = self.core.run_on(only, move |c| run_batch(c, b)).await;
+                let r = self
+                    .core
+                    .run_deferred(only, move |c, resp| serve_batch(c, b, resp))
+                    .await;
                 self.pending.groups[only] = Some(r);
             }
         } else if sent > 1 {
@@ -597,7 +687,10 @@ impl Conn {
                     && let Some(b) = g.take()
                 {
                     targets.push(t);
-                    futs.push(self.core.run_on(t, move |c| run_batch(c, b)));
+                    futs.push(
+                        self.core
+                            .run_deferred(t, move |c, resp| serve_batch(c, b, resp)),
+                    );
                 }
             }
             let results = futures::future::join_all(futs).await;
@@ -983,7 +1076,15 @@ impl Conn {
             return true;
         }
         match self.single_owner(spec, args) {
-            Some(t) if t == self.core.id => self.exec_local(spec, args),
+            Some(t) if t == self.core.id => {
+                if !self.core.shard.borrow().locks.is_idle()
+                    && blocked_by(&self.core.shard.borrow().locks, spec, args, self.txid)
+                {
+                    // A transaction holds one of its keys: wait (coordinate).
+                    return false;
+                }
+                self.exec_local(spec, args)
+            }
             Some(t) => self.queue_remote(t, spec, args),
             None => return false,
         }
@@ -1038,15 +1139,36 @@ impl Conn {
     /// through its coordinator.
     async fn coordinate(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
         self.flush_pending().await;
-        match spec.coord {
-            Some(f) => {
+        if self.single_owner(spec, args).is_some() {
+            // A command of one shard held up by a transaction's lock.
+            return self.run_when_unlocked(spec, args).await;
+        }
+        let merge = spec.split_merge();
+        if merge.is_none() && spec.coord.is_none() {
+            return self.error("CROSSSLOT Keys in request don't hash to the same slot");
+        }
+        let t0 = Instant::now();
+        let start = self.out.len();
+        match (merge, spec.coord) {
+            (Some(m), _) => self.run_split(spec, args, m).await,
+            (None, Some(f)) => {
                 let owned = OwnedArgs::from_args(args);
+                // Every key the command names is locked on its shard for the
+                // whole coordination: nobody sees it half done.
+                let held = if self.txid == 0 && !spec.has(flags::BLOCKING) {
+                    let mut keys = Vec::new();
+                    command_lock_keys(spec, args, self.core.ncores, &mut keys);
+                    self.lock_keys(keys).await
+                } else {
+                    None
+                };
+                if let Some(h) = &held {
+                    self.txid = h.tx();
+                }
                 let watched = spec.has(flags::WRITE)
                     && (self.core.engine.cas_watches.load(Ordering::Relaxed) > 0
                         || self.core.engine.tracking_clients.load(Ordering::Relaxed) > 0);
                 let for_watch = watched.then(|| owned.clone());
-                let t0 = Instant::now();
-                let start = self.out.len();
                 // Hops of a coordinated command report changes on their
                 // own cores; the command counts as one change here.
                 f(self, owned).await;
@@ -1055,23 +1177,196 @@ impl Conn {
                 {
                     self.signal_keys(spec, &a).await;
                 }
-                self.set_now();
+                if held.is_some() {
+                    self.txid = 0;
+                }
+                drop(held);
                 metrics::begin_command();
-                let us = t0.elapsed().as_micros() as u64;
                 let failed = self.out.get(start) == Some(&b'-');
                 metrics::end_command(spec.has(flags::WRITE), failed);
-                metrics::with(|s| {
-                    s.total_commands_processed += 1;
-                    let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
-                    e.calls += 1;
-                    e.usec += us;
-                    if failed {
-                        e.failed += 1;
-                    }
-                });
             }
-            None => self.error("CROSSSLOT Keys in request don't hash to the same slot"),
+            (None, None) => {}
         }
+        self.set_now();
+        let us = t0.elapsed().as_micros() as u64;
+        let failed = self.out.get(start) == Some(&b'-');
+        metrics::with(|s| {
+            s.total_commands_processed += 1;
+            let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
+            e.calls += 1;
+            e.usec += us;
+            if failed {
+                e.failed += 1;
+            }
+        });
+    }
+
+    /// Runs a command whose keys span shards as one part per shard (the
+    /// command on the keys that shard owns), in one transaction: each part
+    /// runs on its shard the moment that shard grants its keys, shards in
+    /// ascending order, and every lock is released after the last part. The
+    /// parts' replies are merged as `merge` says.
+    async fn run_split(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        merge: command::Merge,
+    ) {
+        let step = spec.step.max(1) as usize;
+        let mut idx = Vec::new();
+        spec.key_indexes(args, &mut idx);
+        let ncores = self.core.ncores;
+        let mut groups =
+            crate::shard::group_by_owner(idx.iter().copied(), |&i| key_owner(args.get(i), ncores));
+        groups.sort_unstable_by_key(|g| g.0);
+        // Inside EXEC the transaction already holds every key.
+        let outer = self.txid;
+        let tx = if outer != 0 {
+            outer
+        } else {
+            self.core.next_txid()
+        };
+        let mut held = (outer == 0).then(|| txn::Held::new(&self.core, tx));
+        let mode = lock_mode(spec);
+        let (db, resp3, no_touch, client) = (self.db, self.resp3, self.no_touch, self.id);
+        let mut parts: Vec<Vec<u8>> = Vec::with_capacity(groups.len());
+        let last = groups.len().saturating_sub(1);
+        for (g, (shard, ix)) in groups.iter().enumerate() {
+            let mut sub = OwnedArgs::default();
+            sub.push(args.get(0));
+            let mut keys = Vec::with_capacity(ix.len());
+            for &i in ix {
+                for j in i..(i + step).min(args.len()) {
+                    sub.push(args.get(j));
+                }
+                keys.push((txn::lock_key(args.get(i)), mode));
+            }
+            let keys = txn::dedup(keys);
+            // The last shard's part runs at the lock point: once it may run,
+            // every part has, so it needs no lock of its own, only its keys
+            // free. Inside EXEC the transaction holds every key already.
+            let take = outer == 0 && g < last;
+            if take && let Some(h) = held.as_mut() {
+                h.add_shard(*shard);
+            }
+            let out = self
+                .core
+                .run_deferred(*shard, move |c, resp| {
+                    let lock = if take { txn::acquire } else { txn::when_free };
+                    lock(
+                        c,
+                        tx,
+                        keys,
+                        Box::new(move |c: &Rc<Core>| {
+                            let mut out = Vec::new();
+                            crate::storage::tracking::set_writer(client);
+                            {
+                                let mut shard = c.shard.borrow_mut();
+                                let mut ctx = Ctx {
+                                    shard: &mut shard,
+                                    db,
+                                    now: crate::now_ms(),
+                                    no_touch,
+                                };
+                                exec_part(spec, &mut ctx, &mut out, resp3, sub.args());
+                            }
+                            super::blocking::after_shard_work(c);
+                            resp.send(c, out);
+                        }),
+                    )
+                })
+                .await;
+            parts.push(out);
+        }
+        drop(held);
+        self.merge_parts(merge, &groups, &parts, args.len());
+    }
+
+    /// Writes the reply of a split command from its parts' replies.
+    fn merge_parts(
+        &mut self,
+        merge: command::Merge,
+        groups: &[(usize, Vec<usize>)],
+        parts: &[Vec<u8>],
+        nargs: usize,
+    ) {
+        if let Some(e) = parts.iter().find(|p| p.first() == Some(&b'-')) {
+            let end = e
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(e.len(), |p| p + 1);
+            self.out.extend_from_slice(&e[..end]);
+            return;
+        }
+        match merge {
+            command::Merge::Sum => {
+                let sum: i64 = parts
+                    .iter()
+                    .filter_map(|p| {
+                        let line = p.get(1..p.len().checked_sub(2)?)?;
+                        std::str::from_utf8(line).ok()?.parse::<i64>().ok()
+                    })
+                    .sum();
+                self.reply().int(sum);
+            }
+            command::Merge::AllOk => self.reply().ok(),
+            command::Merge::InKeyOrder => {
+                let mut by_arg: Vec<Option<&[u8]>> = vec![None; nargs];
+                let mut count = 0;
+                for ((_, ix), p) in groups.iter().zip(parts) {
+                    let mut at = p
+                        .windows(2)
+                        .position(|w| w == b"\r\n")
+                        .map_or(p.len(), |e| e + 2);
+                    for &i in ix {
+                        let Some(n) = crate::protocol::reply::value_len(&p[at..]) else {
+                            break;
+                        };
+                        by_arg[i] = Some(&p[at..at + n]);
+                        at += n;
+                        count += 1;
+                    }
+                }
+                let mut r = Reply::new(&mut self.out, self.resp3);
+                r.array(count);
+                for v in by_arg.into_iter().flatten() {
+                    self.out.extend_from_slice(v);
+                }
+            }
+        }
+    }
+
+    /// Takes `keys` (grouped by owning shard) for a new transaction of this
+    /// client; None without keys.
+    pub async fn lock_keys(&mut self, keys: Vec<(usize, LockKey)>) -> Option<txn::Held> {
+        if keys.is_empty() {
+            return None;
+        }
+        let groups = crate::shard::group_by_owner(keys, |&(s, _)| s)
+            .into_iter()
+            .map(|(s, ks)| (s, txn::dedup(ks.into_iter().map(|(_, k)| k).collect())))
+            .collect();
+        Some(txn::lock(&self.core, groups).await)
+    }
+
+    /// Runs a command whose keys all live on shard `t` once no transaction
+    /// holds them: as a transaction of its own on that shard.
+    async fn run_when_unlocked(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        let mut keys = Vec::new();
+        command_lock_keys(spec, args, self.core.ncores, &mut keys);
+        let held = self.lock_keys(keys).await;
+        let outer = self.txid;
+        if let Some(h) = &held {
+            self.txid = h.tx();
+        }
+        self.set_now();
+        if !self.route_direct(spec, args) {
+            // Unreachable in practice: its own locks never hold it up.
+            self.error("ERR command held up by a lock it holds");
+        }
+        self.flush_pending().await;
+        self.txid = outer;
+        drop(held);
     }
 
     async fn dispatch_unbatched(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
@@ -1205,6 +1500,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         deny_blocking: false,
         subscribed: false,
         tracking: false,
+        txid: 0,
         pending: Pending::default(),
         keybuf: Vec::new(),
     };

@@ -7,8 +7,9 @@
 //!  EXEC  ─► every key (queued and WATCHed) on one shard: one job on that shard
 //!           checks the WATCHes and runs every command; nothing interleaves,
 //!           and blocked clients are served only after the last command
-//!        ─► otherwise the WATCHes are checked on their shards, then the
-//!           commands run in order (isolation across shards is not provided yet)
+//!        ─► otherwise every key of the transaction and every WATCHed key is
+//!           locked on its shard (crate::shard::txn), the WATCHes are checked,
+//!           the commands run in order, and the locks are released: isolated
 //!  WATCH ─► registered in the key's database on its shard; a write, expiry,
 //!           FLUSHDB or SWAPDB touching the key raises the client's flag
 //! ```
@@ -16,8 +17,9 @@
 //! Blocking commands inside a transaction never block: they answer as if
 //! their timeout had passed, as Redis's do.
 
-use super::conn::{Conn, exec_shard};
+use super::conn::{Conn, command_lock_keys, exec_shard};
 use crate::command::{CommandSpec, Ctx, OwnedArgs, flags};
+use crate::shard::txn::{self, LockKey, Mode};
 use crate::shard::{EngineState, group_by_owner};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -211,35 +213,73 @@ impl Conn {
         Some(target.unwrap_or(self.core.id))
     }
 
+    /// Every key of the queued commands (in the mode each needs) and every
+    /// WATCHed key (shared).
+    fn transaction_keys(
+        &self,
+        cmds: &[(&'static CommandSpec, OwnedArgs)],
+    ) -> Vec<(usize, LockKey)> {
+        let n = self.nshards();
+        let mut keys = Vec::new();
+        for (spec, args) in cmds {
+            command_lock_keys(spec, args.args(), n, &mut keys);
+        }
+        keys.extend(
+            self.watched
+                .keys
+                .iter()
+                .map(|(_, k)| (self.owner(k), (txn::lock_key(k), Mode::Shared))),
+        );
+        keys
+    }
+
     /// Checks the WATCHes and runs the whole transaction in one job on shard
-    /// `t`: atomic and isolated.
+    /// `t`, once no multi-shard transaction holds one of its keys there:
+    /// atomic and isolated.
     async fn exec_on_shard(&mut self, t: usize, cmds: Vec<(&'static CommandSpec, OwnedArgs)>) {
+        let keys = txn::dedup(
+            self.transaction_keys(&cmds)
+                .into_iter()
+                .map(|(_, k)| k)
+                .collect(),
+        );
         let watched = std::mem::take(&mut self.watched.keys);
         let dirty = self.watched.dirty.clone();
         let (db, resp3, no_touch, id) = (self.db, self.resp3, self.no_touch, self.id);
         let n = cmds.len();
+        let run = move |c: &std::rc::Rc<crate::shard::Core>| {
+            let mut shard = c.shard.borrow_mut();
+            let now = crate::now_ms();
+            let mut ctx = Ctx {
+                shard: &mut shard,
+                db,
+                now,
+                no_touch,
+            };
+            let changed = release_watches(&mut ctx, &c.engine, &watched, id);
+            if changed || dirty.load(Ordering::Acquire) {
+                return None;
+            }
+            let mut out = Vec::with_capacity(16 * cmds.len());
+            for (spec, args) in &cmds {
+                exec_shard(spec, &mut ctx, &mut out, resp3, args.args());
+            }
+            drop(shard);
+            super::blocking::after_shard_work(c);
+            Some(out)
+        };
         let out = self
             .core
-            .run_on(t, move |c| {
-                let mut shard = c.shard.borrow_mut();
-                let now = crate::now_ms();
-                let mut ctx = Ctx {
-                    shard: &mut shard,
-                    db,
-                    now,
-                    no_touch,
-                };
-                let changed = release_watches(&mut ctx, &c.engine, &watched, id);
-                if changed || dirty.load(Ordering::Acquire) {
-                    return None;
-                }
-                let mut out = Vec::with_capacity(16 * cmds.len());
-                for (spec, args) in &cmds {
-                    exec_shard(spec, &mut ctx, &mut out, resp3, args.args());
-                }
-                drop(shard);
-                super::blocking::after_shard_work(c);
-                Some(out)
+            .run_deferred(t, move |c, resp| {
+                txn::when_free(
+                    c,
+                    0,
+                    keys,
+                    Box::new(move |c: &std::rc::Rc<crate::shard::Core>| {
+                        let r = run(c);
+                        resp.send(c, r)
+                    }),
+                )
             })
             .await;
         self.watched.dirty.store(false, Ordering::Release);
@@ -254,9 +294,22 @@ impl Conn {
     }
 
     /// A transaction spanning shards (or with commands that coordinate):
-    /// the WATCHes are checked, then each command runs as it would alone.
+    /// every key it names and every WATCHed key is locked on its shard (see
+    /// [`crate::shard::txn`]); then the WATCHes are checked and each command
+    /// runs in order as it would alone, under those locks.
     async fn exec_in_order(&mut self, cmds: Vec<(&'static CommandSpec, OwnedArgs)>) {
+        let outer = self.txid;
+        let held = if outer == 0 {
+            let keys = self.transaction_keys(&cmds);
+            self.lock_keys(keys).await
+        } else {
+            None
+        };
+        if let Some(h) = &held {
+            self.txid = h.tx();
+        }
         if self.unwatch_all().await {
+            self.txid = outer;
             return self.reply().null_array();
         }
         self.reply().array(cmds.len());
@@ -266,6 +319,8 @@ impl Conn {
         }
         self.flush_pending().await;
         self.deny_blocking = false;
+        self.txid = outer;
+        drop(held);
     }
 
     /// After a coordinated write: the shards owning its keys signal the

@@ -19,6 +19,7 @@ pub mod blocking;
 pub use crate::storage::slot;
 
 pub mod engine;
+pub mod txn;
 
 pub use engine::EngineState;
 
@@ -45,6 +46,8 @@ pub struct Shard {
     pub blocked: blocking::Blocked,
     /// Eviction candidates kept between rounds.
     pub evict_pool: crate::storage::evict::Pool,
+    /// Keys held by multi-shard transactions, and the work waiting for them.
+    pub locks: txn::Locks,
 }
 
 impl Shard {
@@ -65,6 +68,7 @@ impl Shard {
             rng: crate::Rng::new(0x5eed ^ ((id as u64 + 1) * 0x9e37_79b9)),
             blocked: Default::default(),
             evict_pool: Default::default(),
+            locks: Default::default(),
         }
     }
 
@@ -379,6 +383,11 @@ pub struct Core {
     scratch: RefCell<(Vec<HopMsg>, Vec<HopMsg>)>,
     /// Cores this one sent messages to during the current loop turn.
     to_wake: RefCell<Vec<usize>>,
+    /// Transactions this core has started (see [`Core::next_txid`]).
+    txids: std::cell::Cell<u64>,
+    /// Answers of deferred work ([`Responder`]) by destination core, sent
+    /// together after the mailboxes are drained and at the end of the turn.
+    outbox: RefCell<Vec<Vec<HopMsg>>>,
 }
 
 impl Core {
@@ -401,6 +410,8 @@ impl Core {
             free_pending: RefCell::new(Vec::new()),
             scratch: RefCell::new((Vec::new(), Vec::new())),
             to_wake: RefCell::new(Vec::new()),
+            txids: std::cell::Cell::new(0),
+            outbox: RefCell::new((0..ncores).map(|_| Vec::new()).collect()),
         })
     }
 
@@ -435,7 +446,28 @@ impl Core {
             }
         }
         *self.scratch.borrow_mut() = (batch, replies);
+        if any {
+            self.flush_outbox();
+        }
         any
+    }
+
+    /// Hands the answers of deferred work to their cores' mailboxes.
+    fn flush_outbox(&self) {
+        let mut ob = self.outbox.borrow_mut();
+        for (dst, msgs) in ob.iter_mut().enumerate() {
+            if !msgs.is_empty() {
+                self.mesh.mailbox(dst, self.id).push_all(msgs);
+                self.wake_later(dst);
+            }
+        }
+    }
+
+    /// A new transaction id, unique in the engine (never 0).
+    pub fn next_txid(&self) -> txn::TxId {
+        let n = self.txids.get() + 1;
+        self.txids.set(n);
+        (n << 10) | (self.id as u64 & 0x3ff)
     }
 
     /// Remembers that core `dst` got a message this turn.
@@ -452,6 +484,7 @@ impl Core {
     /// cores share a CPU it keeps the woken peer from preempting the sender
     /// in the middle of its turn, once per message.
     pub fn wake_peers(&self) {
+        self.flush_outbox();
         let mut w = self.to_wake.borrow_mut();
         for dst in w.drain(..) {
             self.mesh.notifiers[dst].notify();
@@ -568,6 +601,46 @@ impl Core {
         }
     }
 
+    /// Runs `f` on core `target` (inline when it is this core) and returns
+    /// what `f`, or whatever `f` hands its [`Responder`] to, answers later:
+    /// the work may wait on the target (for a lock) before it answers.
+    /// Like [`Core::send_on`], the work is sent before the future is polled.
+    pub fn run_deferred<R, F>(self: &Rc<Self>, target: usize, f: F) -> impl Future<Output = R> + '_
+    where
+        R: Send + 'static,
+        F: FnOnce(&Rc<Core>, Responder<R>) + Send + 'static,
+    {
+        let slot = self.alloc_pending();
+        let resp = Responder {
+            to: self.id,
+            slot,
+            _r: std::marker::PhantomData,
+        };
+        if target == self.id {
+            f(self, resp);
+        } else {
+            self.mesh.send(
+                self.id,
+                target,
+                HopMsg::Post {
+                    job: Box::new(move |c| f(c, resp)),
+                },
+            );
+            self.wake_later(target);
+        }
+        let wait = HopWait {
+            core: self,
+            slot,
+            done: false,
+        };
+        async move {
+            match wait.await.downcast::<R>() {
+                Ok(r) => *r,
+                Err(_) => unreachable!("a hop's result has the type its responder sends"),
+            }
+        }
+    }
+
     /// Sends `f` to core `target` (another core) to run there in turn with
     /// the other hops this core sends it; nothing comes back.
     pub fn post<F>(&self, target: usize, f: F)
@@ -591,6 +664,29 @@ impl Core {
             self.run_on(t, move |c| f(c))
         });
         futures::future::join_all(futs).await
+    }
+}
+
+/// Where the answer to a [`Core::run_deferred`] goes: sent once, from the
+/// core the work ran on, whenever the work is done.
+pub struct Responder<R> {
+    to: usize,
+    slot: u32,
+    _r: std::marker::PhantomData<fn(R)>,
+}
+
+impl<R: Send + 'static> Responder<R> {
+    /// Answers with `r`; `core` is the core this runs on.
+    pub fn send(self, core: &Core, r: R) {
+        let result: HopResult = Box::new(r);
+        if self.to == core.id {
+            core.complete_hop(self.slot, result);
+        } else {
+            core.outbox.borrow_mut()[self.to].push(HopMsg::Reply {
+                slot: self.slot,
+                result,
+            });
+        }
     }
 }
 

@@ -225,7 +225,7 @@ pub fn lru_clock() -> u32 {
 
 /// Hash of a key in the tables.
 #[inline]
-fn key_hash(key: &[u8]) -> u64 {
+pub fn key_hash(key: &[u8]) -> u64 {
     KeyHasher.hash_one(key)
 }
 

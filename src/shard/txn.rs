@@ -1,0 +1,432 @@
+//! The transaction layer: intent locks that make multi-shard commands and
+//! transactions atomic.
+//!
+//! ```text
+//!  coordinator (client's core)          shard 0            shard 1            shard 2
+//!  keys → groups by shard, sorted
+//!  lock(shard 0 keys) ───────────────► grant (or queue)
+//!  lock(shard 2 keys) ─────────────────────────────────────────────────────► grant (or queue)
+//!    ── every lock held: the lock point ──
+//!  run the command's hops ───────────► work            ·                  ► work
+//!  release ──────────────────────────► release, grant waiters           ► release, ...
+//!
+//!  a single-shard command or hopped batch on shard s:
+//!    no lock held on s (one length test) → runs as always
+//!    its keys held by another transaction → waits in s's queue, runs on release
+//! ```
+//!
+//! A transaction names its keys before it runs (from the command table's key
+//! specs), each in shared mode (read) or exclusive mode (write), and takes
+//! them shard by shard in ascending shard order, every shard's keys at once.
+//! It is strict two-phase locking: nothing is released before every lock is
+//! held, so what the transaction reads and writes between its lock point and
+//! its release is seen by nobody else half done.
+//!
+//! **No deadlock.** A transaction waits at one shard at a time and holds
+//! locks only on lower shards; each shard grants its queue in arrival order
+//! (a request waits behind an earlier waiting one it conflicts with). A
+//! waits-for edge therefore either goes to a holder, which waits (if at
+//! all) at a strictly higher shard, or to an earlier waiter at the same
+//! shard: no cycle can form. There is no global lock: shards lock keys, and
+//! transactions on different keys run side by side.
+//!
+//! **Single-shard commands pay nothing** while no transaction holds a key on
+//! their shard: the check is `Locks::is_idle`. Otherwise a command whose key
+//! another transaction holds waits behind it in the shard's queue (a hopped
+//! batch stops at that command and resumes when the key is free).
+//!
+//! Locks name keys by their 64-bit table hash, without their database: a
+//! transaction that reaches into another database (COPY ... DB, MOVE) is
+//! covered, and the table costs no key copies. Equal names in different
+//! databases, or two names with one hash, conflict falsely: a wait, never a
+//! wrong answer (the argument above holds for any symmetric conflict).
+
+use super::{Core, Responder};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
+
+/// Identifies one transaction (0: none). Unique per engine: the issuing
+/// core's index is in the low bits.
+pub type TxId = u64;
+
+/// How a transaction holds a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    /// Read: shared with other readers.
+    Shared,
+    /// Write: nobody else reads or writes it.
+    Exclusive,
+}
+
+/// A key (its hash, [`lock_key`]) and the mode a transaction needs it in.
+pub type LockKey = (u64, Mode);
+
+/// What the lock table knows of a key.
+#[inline]
+pub fn lock_key(key: &[u8]) -> u64 {
+    crate::storage::db::key_hash(key)
+}
+
+/// Keys of the table are hashes already.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashMapU64<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
+/// The transactions holding one key: nearly always one.
+enum Holders {
+    One(TxId, Mode),
+    Many(Vec<(TxId, Mode)>),
+}
+
+impl Holders {
+    fn any(&self, mut f: impl FnMut(TxId, Mode) -> bool) -> bool {
+        match self {
+            Holders::One(t, m) => f(*t, *m),
+            Holders::Many(v) => v.iter().any(|&(t, m)| f(t, m)),
+        }
+    }
+    fn push(&mut self, tx: TxId, mode: Mode) {
+        match self {
+            Holders::One(t, m) => *self = Holders::Many(vec![(*t, *m), (tx, mode)]),
+            Holders::Many(v) => v.push((tx, mode)),
+        }
+    }
+    /// Drops `tx`; true when nobody holds the key any more.
+    fn remove(&mut self, tx: TxId) -> bool {
+        match self {
+            Holders::One(t, _) => *t == tx,
+            Holders::Many(v) => {
+                v.retain(|&(t, _)| t != tx);
+                v.is_empty()
+            }
+        }
+    }
+}
+
+/// What runs on the shard's core once a waiter's keys are free.
+pub type Then = Box<dyn FnOnce(&Rc<Core>)>;
+
+/// Work queued on a shard until its keys are free.
+struct Waiter {
+    tx: TxId,
+    keys: Vec<LockKey>,
+    /// Take the keys when granted (a transaction); otherwise only run once
+    /// no other transaction holds them (a single-shard command).
+    take: bool,
+    then: Then,
+}
+
+/// One shard's intent locks and the work waiting for them.
+#[derive(Default)]
+pub struct Locks {
+    /// Holders of each locked key.
+    held: HashMapU64<Holders>,
+    /// Keys each transaction holds here.
+    by_tx: HashMapU64<Vec<u64>>,
+    waiting: VecDeque<Waiter>,
+}
+
+fn clash(a: Mode, b: Mode) -> bool {
+    a == Mode::Exclusive || b == Mode::Exclusive
+}
+
+impl Locks {
+    /// True when no transaction holds or waits for a key here: every
+    /// command runs without looking further.
+    #[inline]
+    pub fn is_idle(&self) -> bool {
+        self.held.is_empty() && self.waiting.is_empty()
+    }
+
+    /// True when a transaction other than `tx` holds `key` in a mode that
+    /// excludes `mode`.
+    pub fn conflicts(&self, key: u64, mode: Mode, tx: TxId) -> bool {
+        self.held
+            .get(&key)
+            .is_some_and(|hs| hs.any(|t, m| t != tx && clash(m, mode)))
+    }
+
+    fn held_conflict(&self, keys: &[LockKey], tx: TxId) -> bool {
+        keys.iter().any(|&(k, m)| self.conflicts(k, m, tx))
+    }
+
+    /// True when one of `keys` is wanted by a transaction already waiting
+    /// here (other than `tx`) in a clashing mode.
+    fn queued_conflict(&self, keys: &[LockKey], tx: TxId) -> bool {
+        self.waiting.iter().any(|w| {
+            w.take
+                && w.tx != tx
+                && w.keys
+                    .iter()
+                    .any(|(k, m)| keys.iter().any(|(k2, m2)| k == k2 && clash(*m, *m2)))
+        })
+    }
+
+    fn take(&mut self, tx: TxId, keys: &[LockKey]) {
+        let mine = self.by_tx.entry(tx).or_default();
+        for &(k, m) in keys {
+            match self.held.entry(k) {
+                std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().push(tx, m),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Holders::One(tx, m));
+                }
+            }
+            mine.push(k);
+        }
+    }
+
+    /// Drops every lock `tx` holds here and its waiting requests; returns
+    /// the continuations that may run now, in queue order, having granted
+    /// their keys to the transactions among them.
+    fn release(&mut self, tx: TxId) -> Vec<Then> {
+        if let Some(keys) = self.by_tx.remove(&tx) {
+            for k in keys {
+                if let Some(hs) = self.held.get_mut(&k)
+                    && hs.remove(tx)
+                {
+                    self.held.remove(&k);
+                }
+            }
+        }
+        self.waiting.retain(|w| w.tx != tx || !w.take);
+        self.grant_waiters()
+    }
+
+    fn grant_waiters(&mut self) -> Vec<Then> {
+        let mut run = Vec::new();
+        let mut still: VecDeque<Waiter> = VecDeque::with_capacity(self.waiting.len());
+        while let Some(w) = self.waiting.pop_front() {
+            let blocked = self.held_conflict(&w.keys, w.tx)
+                || (w.take
+                    && still.iter().any(|e| {
+                        e.take
+                            && e.tx != w.tx
+                            && e.keys.iter().any(|(k, m)| {
+                                w.keys.iter().any(|(k2, m2)| k == k2 && clash(*m, *m2))
+                            })
+                    }));
+            if blocked {
+                still.push_back(w);
+            } else {
+                if w.take {
+                    self.take(w.tx, &w.keys);
+                }
+                run.push(w.then);
+            }
+        }
+        self.waiting = still;
+        run
+    }
+}
+
+/// On the shard's core: takes `keys` for `tx` as soon as no other
+/// transaction holds them (and no earlier waiting one wants them), then
+/// runs `then`.
+pub fn acquire(core: &Rc<Core>, tx: TxId, keys: Vec<LockKey>, then: Then) {
+    {
+        let mut shard = core.shard.borrow_mut();
+        let l = &mut shard.locks;
+        if l.held_conflict(&keys, tx) || l.queued_conflict(&keys, tx) {
+            l.waiting.push_back(Waiter {
+                tx,
+                keys,
+                take: true,
+                then,
+            });
+            return;
+        }
+        l.take(tx, &keys);
+    }
+    then(core);
+}
+
+/// On the shard's core: runs `then` once no transaction other than `tx`
+/// holds one of `keys` in a clashing mode (at once if none does).
+pub fn when_free(core: &Rc<Core>, tx: TxId, keys: Vec<LockKey>, then: Then) {
+    {
+        let mut shard = core.shard.borrow_mut();
+        let l = &mut shard.locks;
+        if l.held_conflict(&keys, tx) {
+            l.waiting.push_back(Waiter {
+                tx,
+                keys,
+                take: false,
+                then,
+            });
+            return;
+        }
+    }
+    then(core);
+}
+
+/// On the shard's core: releases everything `tx` holds or waits for here
+/// and runs what that unblocks.
+pub fn release(core: &Rc<Core>, tx: TxId) {
+    let run = core.shard.borrow_mut().locks.release(tx);
+    for f in run {
+        f(core);
+    }
+}
+
+/// Locks of one transaction on the shards it named; released on drop (also
+/// when the coordinator is dropped while it waits for one).
+pub struct Held {
+    core: Rc<Core>,
+    tx: TxId,
+    shards: Vec<usize>,
+}
+
+impl Held {
+    /// Locks of transaction `tx`, none taken yet: shards are added with
+    /// [`Held::add_shard`] before their locks are asked for.
+    pub fn new(core: &Rc<Core>, tx: TxId) -> Held {
+        Held {
+            core: core.clone(),
+            tx,
+            shards: Vec::new(),
+        }
+    }
+
+    /// Notes that the transaction asks for (or holds) locks on `shard`:
+    /// they are released with the others.
+    pub fn add_shard(&mut self, shard: usize) {
+        self.shards.push(shard);
+    }
+
+    /// The transaction holding the locks.
+    pub fn tx(&self) -> TxId {
+        self.tx
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let tx = self.tx;
+        for &s in &self.shards {
+            if s == self.core.id {
+                release(&self.core, tx);
+            } else {
+                self.core.post(s, move |c| release(c, tx));
+            }
+        }
+    }
+}
+
+/// Takes `groups` (keys by shard) for a new transaction, shard by shard in
+/// ascending order; resolves once every lock is held.
+pub async fn lock(core: &Rc<Core>, mut groups: Vec<(usize, Vec<LockKey>)>) -> Held {
+    groups.sort_unstable_by_key(|g| g.0);
+    let mut held = Held {
+        core: core.clone(),
+        tx: core.next_txid(),
+        shards: Vec::with_capacity(groups.len()),
+    };
+    let tx = held.tx;
+    for (shard, keys) in groups {
+        held.shards.push(shard);
+        core.run_deferred(shard, move |c, resp: Responder<()>| {
+            acquire(c, tx, keys, Box::new(move |c: &Rc<Core>| resp.send(c, ())))
+        })
+        .await;
+    }
+    held
+}
+
+/// Merges a key list into `(key, strongest mode)` pairs, each key once.
+pub fn dedup(mut keys: Vec<LockKey>) -> Vec<LockKey> {
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    keys.dedup_by(|a, b| a.0 == b.0);
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(s: &str, m: Mode) -> LockKey {
+        (lock_key(s.as_bytes()), m)
+    }
+
+    fn c(l: &Locks, s: &str, m: Mode, tx: TxId) -> bool {
+        l.conflicts(lock_key(s.as_bytes()), m, tx)
+    }
+
+    #[test]
+    fn shared_locks_share_and_exclusive_ones_exclude() {
+        let mut l = Locks::default();
+        assert!(l.is_idle());
+        l.take(1, &[k("a", Mode::Shared)]);
+        assert!(!l.is_idle());
+        assert!(!c(&l, "a", Mode::Shared, 2));
+        assert!(c(&l, "a", Mode::Exclusive, 2));
+        // A transaction never conflicts with itself.
+        assert!(!c(&l, "a", Mode::Exclusive, 1));
+        assert!(!c(&l, "b", Mode::Exclusive, 2));
+        assert!(l.release(1).is_empty());
+        assert!(l.is_idle());
+    }
+
+    #[test]
+    fn waiters_are_granted_in_order_on_release() {
+        let mut l = Locks::default();
+        let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+        l.take(1, &[k("a", Mode::Exclusive)]);
+        // 2 waits for a; 3 wants a and b: behind 2 for a; 4 wants only b
+        // and gets it at once (nothing earlier wants b).
+        for (tx, keys) in [
+            (2, vec![k("a", Mode::Exclusive)]),
+            (3, vec![k("a", Mode::Shared), k("b", Mode::Exclusive)]),
+        ] {
+            assert!(l.held_conflict(&keys, tx) || l.queued_conflict(&keys, tx));
+            let o = order.clone();
+            l.waiting.push_back(Waiter {
+                tx,
+                keys,
+                take: true,
+                then: Box::new(move |_| o.borrow_mut().push(tx)),
+            });
+        }
+        // 4 wants b, which 3 (waiting) wants exclusively: 4 queues behind 3.
+        let b = vec![k("b", Mode::Shared)];
+        assert!(!l.held_conflict(&b, 4));
+        assert!(l.queued_conflict(&b, 4));
+        // A single command on b only waits for holders: it may run now.
+        assert!(!c(&l, "b", Mode::Exclusive, 0));
+        let run = l.release(1);
+        assert_eq!(run.len(), 1, "only 2 runs: 3 conflicts with 2 on a");
+        assert!(c(&l, "a", Mode::Shared, 9));
+        let run2 = l.release(2);
+        assert_eq!(run2.len(), 1);
+        assert!(c(&l, "b", Mode::Shared, 9));
+        assert!(!c(&l, "a", Mode::Shared, 9));
+        l.release(3);
+        assert!(l.is_idle());
+    }
+
+    #[test]
+    fn dedup_keeps_the_strongest_mode() {
+        let d = dedup(vec![
+            k("x", Mode::Shared),
+            k("y", Mode::Shared),
+            k("x", Mode::Exclusive),
+            k("y", Mode::Shared),
+        ]);
+        assert_eq!(d, vec![k("x", Mode::Exclusive), k("y", Mode::Shared)]);
+    }
+}
