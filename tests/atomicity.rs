@@ -318,3 +318,71 @@ fn smove_and_lmove_chains_across_shards_never_lose_or_duplicate_a_member() {
     all.sort();
     assert_eq!(all, members);
 }
+
+#[test]
+fn blmove_hand_off_chain_across_shards_delivers_every_element_once() {
+    let s = Server::start();
+    // q:0 -> q:1 -> q:2 -> q:3, neighbours on different shards.
+    let lists = Arc::new(spread("q", 4));
+    const N: usize = 3000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let movers: Vec<_> = (0..21)
+        .map(|i| {
+            let (lists, stop, port) = (lists.clone(), stop.clone(), s.port);
+            std::thread::spawn(move || {
+                let mut c = connect_redis(port);
+                let stage = i % 3;
+                while !stop.load(Ordering::Relaxed) {
+                    let _: Option<String> = redis::cmd("BLMOVE")
+                        .arg(&lists[stage])
+                        .arg(&lists[stage + 1])
+                        .arg("LEFT")
+                        .arg("RIGHT")
+                        .arg(0.05)
+                        .query(&mut c)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut c = s.conn();
+    for chunk in (0..N).collect::<Vec<_>>().chunks(100) {
+        let elems: Vec<String> = chunk.iter().map(|i| format!("e{i}")).collect();
+        let _: () = redis::cmd("RPUSH")
+            .arg(&lists[0])
+            .arg(&elems)
+            .query(&mut c)
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n: usize = redis::cmd("LLEN").arg(&lists[3]).query(&mut c).unwrap();
+        if n >= N || Instant::now() > deadline {
+            break;
+        }
+        let _: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg("atomicity:never")
+            .arg(0.02)
+            .query(&mut c)
+            .unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for m in movers {
+        m.join().expect("a mover failed");
+    }
+    let mut got: Vec<String> = redis::cmd("LRANGE")
+        .arg(&lists[3])
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
+    for k in &lists[..3] {
+        let n: usize = redis::cmd("LLEN").arg(k).query(&mut c).unwrap();
+        assert_eq!(n, 0, "{k} still holds elements");
+    }
+    got.sort();
+    let mut want: Vec<String> = (0..N).map(|i| format!("e{i}")).collect();
+    want.sort();
+    assert_eq!(got.len(), N, "elements lost or duplicated");
+    assert_eq!(got, want);
+}

@@ -10,9 +10,10 @@
 //!
 //! Inside a shard, serving pops at the moment a waiter is claimed, so an element
 //! reaches exactly one client. A BLMOVE whose destination is on another shard
-//! pops on the source shard and pushes from the client's core; between the two
-//! the element is in flight (not lost; cross-shard atomicity is the transaction
-//! scheduler's job).
+//! moves at once under both keys' locks when the source has an element
+//! (see [`crate::shard::txn`]); a blocked one is served by the pop on the
+//! source shard and pushes from the client's core, the element in flight in
+//! between (delivered exactly once, but visible in neither list meanwhile).
 
 use super::flags::*;
 use super::list::{
@@ -29,6 +30,7 @@ use crate::server::Conn;
 use crate::server::blocking::{BlockSpec, Outcome, Starting, block};
 use crate::shard::blocking::{ReadyFn, ServeFn, Served, Undo, Waiter};
 use crate::shard::slot::key_owner;
+use crate::shard::txn;
 use crate::storage::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -365,7 +367,19 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
                 Ok(None) => {}
             }
         } else {
-            match lmove_across_op(c, &src, &dst, from, to).await {
+            // Both keys locked for the move: nobody sees the element in
+            // neither list (inside EXEC the transaction holds them already).
+            let held = if c.txid == 0 {
+                let n = c.nshards();
+                let keys = [&src, &dst]
+                    .map(|k| (key_owner(k, n), (txn::lock_key(k), txn::Mode::Exclusive)));
+                c.lock_keys(keys.to_vec()).await
+            } else {
+                None
+            };
+            let moved = lmove_across_op(c, &src, &dst, from, to).await;
+            drop(held);
+            match moved {
                 Err(_) => return c.error(WRONGTYPE),
                 Ok(Some(elem)) => return c.reply().bulk(&elem),
                 Ok(None) => {}
