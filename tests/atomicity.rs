@@ -62,7 +62,7 @@ fn run_load(
 }
 
 #[test]
-fn mset_and_mget_across_shards_never_observe_a_mix() {
+fn mset_mget_keys_and_flushall_across_shards_never_observe_a_mix() {
     let s = Server::start();
     let keys = Arc::new(spread("mix", 6));
     let _: () = redis::cmd("MSET")
@@ -76,7 +76,15 @@ fn mset_and_mget_across_shards_never_observe_a_mix() {
     let reads = Arc::new(AtomicU64::new(0));
     let r2 = reads.clone();
     let ops = run_load(s.port, 24, move |i, c, ops| {
-        if i % 2 == 0 {
+        if i == 23 {
+            // FLUSHALL and KEYS see every MSET whole or not at all.
+            let _: () = redis::cmd("FLUSHALL").query(c).unwrap();
+            let found: Vec<String> = redis::cmd("KEYS").arg("mix:*").query(c).unwrap();
+            assert!(
+                found.is_empty() || found.len() == keys.len(),
+                "KEYS saw {found:?}"
+            );
+        } else if i % 2 == 0 {
             let n = ops.fetch_add(1, Ordering::Relaxed);
             let v = format!("{i}-{n}");
             let mut cmd = redis::cmd("MSET");
@@ -85,7 +93,7 @@ fn mset_and_mget_across_shards_never_observe_a_mix() {
             }
             let _: () = cmd.query(c).unwrap();
         } else {
-            let got: Vec<String> = redis::cmd("MGET").arg(&keys[..]).query(c).unwrap();
+            let got: Vec<Option<String>> = redis::cmd("MGET").arg(&keys[..]).query(c).unwrap();
             assert!(
                 got.iter().all(|v| *v == got[0]),
                 "MGET saw a torn MSET: {got:?}"

@@ -373,7 +373,7 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
                 let n = c.nshards();
                 let keys = [&src, &dst]
                     .map(|k| (key_owner(k, n), (txn::lock_key(k), txn::Mode::Exclusive)));
-                c.lock_keys(keys.to_vec()).await
+                c.lock_keys(keys.to_vec(), None).await
             } else {
                 None
             };

@@ -266,7 +266,19 @@ pub fn command_lock_keys(
     }));
 }
 
-fn lock_mode(spec: &CommandSpec) -> Mode {
+/// True for a command that reads or changes the whole keyspace (KEYS, SCAN,
+/// DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB): it locks every shard
+/// whole, so it waits for the transactions in flight and nothing runs
+/// beside it.
+pub fn whole_keyspace(spec: &CommandSpec) -> bool {
+    spec.coord.is_some()
+        && spec.first_key <= 0
+        && spec.keys.is_none()
+        && spec.acl.contains(&"keyspace")
+}
+
+/// The lock mode of a command's keys.
+pub fn lock_mode(spec: &CommandSpec) -> Mode {
     if spec.has(flags::WRITE) {
         Mode::Exclusive
     } else {
@@ -296,7 +308,7 @@ fn serve_batch(core: &Rc<Core>, batch: Box<Batch>, resp: Responder<Box<Batch>>) 
             txn::when_free(
                 core,
                 tx,
-                keys,
+                txn::Want::Keys(keys),
                 Box::new(move |c: &Rc<Core>| serve_batch(c, batch, resp)),
             );
         }
@@ -1158,7 +1170,8 @@ impl Conn {
                 let held = if self.txid == 0 && !spec.has(flags::BLOCKING) {
                     let mut keys = Vec::new();
                     command_lock_keys(spec, args, self.core.ncores, &mut keys);
-                    self.lock_keys(keys).await
+                    let whole = whole_keyspace(spec).then(|| lock_mode(spec));
+                    self.lock_keys(keys, whole).await
                 } else {
                     None
                 };
@@ -1256,7 +1269,7 @@ impl Conn {
                     lock(
                         c,
                         tx,
-                        keys,
+                        txn::Want::Keys(keys),
                         Box::new(move |c: &Rc<Core>| {
                             let mut out = Vec::new();
                             crate::storage::tracking::set_writer(client);
@@ -1337,14 +1350,29 @@ impl Conn {
     }
 
     /// Takes `keys` (grouped by owning shard) for a new transaction of this
-    /// client; None without keys.
-    pub async fn lock_keys(&mut self, keys: Vec<(usize, LockKey)>) -> Option<txn::Held> {
+    /// client, or with `whole` every shard whole (in the stronger of `whole`
+    /// and the keys' modes); None when there is nothing to lock.
+    pub async fn lock_keys(
+        &mut self,
+        keys: Vec<(usize, LockKey)>,
+        whole: Option<Mode>,
+    ) -> Option<txn::Held> {
+        if let Some(m) = whole {
+            let m = keys.iter().map(|(_, (_, m))| *m).fold(m, Mode::max);
+            let groups = (0..self.core.ncores)
+                .map(|s| (s, txn::Want::Whole(m)))
+                .collect();
+            return Some(txn::lock(&self.core, groups).await);
+        }
         if keys.is_empty() {
             return None;
         }
         let groups = crate::shard::group_by_owner(keys, |&(s, _)| s)
             .into_iter()
-            .map(|(s, ks)| (s, txn::dedup(ks.into_iter().map(|(_, k)| k).collect())))
+            .map(|(s, ks)| {
+                let keys = txn::dedup(ks.into_iter().map(|(_, k)| k).collect());
+                (s, txn::Want::Keys(keys))
+            })
             .collect();
         Some(txn::lock(&self.core, groups).await)
     }
@@ -1354,7 +1382,7 @@ impl Conn {
     async fn run_when_unlocked(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
         let mut keys = Vec::new();
         command_lock_keys(spec, args, self.core.ncores, &mut keys);
-        let held = self.lock_keys(keys).await;
+        let held = self.lock_keys(keys, None).await;
         let outer = self.txid;
         if let Some(h) = &held {
             self.txid = h.tx();

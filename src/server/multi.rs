@@ -17,7 +17,7 @@
 //! Blocking commands inside a transaction never block: they answer as if
 //! their timeout had passed, as Redis's do.
 
-use super::conn::{Conn, command_lock_keys, exec_shard};
+use super::conn::{Conn, command_lock_keys, exec_shard, lock_mode, whole_keyspace};
 use crate::command::{CommandSpec, Ctx, OwnedArgs, flags};
 use crate::shard::txn::{self, LockKey, Mode};
 use crate::shard::{EngineState, group_by_owner};
@@ -274,7 +274,7 @@ impl Conn {
                 txn::when_free(
                     c,
                     0,
-                    keys,
+                    txn::Want::Keys(keys),
                     Box::new(move |c: &std::rc::Rc<crate::shard::Core>| {
                         let r = run(c);
                         resp.send(c, r)
@@ -301,7 +301,12 @@ impl Conn {
         let outer = self.txid;
         let held = if outer == 0 {
             let keys = self.transaction_keys(&cmds);
-            self.lock_keys(keys).await
+            let whole = cmds
+                .iter()
+                .filter(|(spec, _)| whole_keyspace(spec))
+                .map(|(spec, _)| lock_mode(spec))
+                .max();
+            self.lock_keys(keys, whole).await
         } else {
             None
         };

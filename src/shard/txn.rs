@@ -122,10 +122,36 @@ impl Holders {
 /// What runs on the shard's core once a waiter's keys are free.
 pub type Then = Box<dyn FnOnce(&Rc<Core>)>;
 
+/// What a transaction locks on one shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// These keys.
+    Keys(Vec<LockKey>),
+    /// Every key of the shard, present or future (FLUSHALL, SWAPDB, KEYS):
+    /// it waits for every transaction holding a key there, and every
+    /// command on the shard waits for it.
+    Whole(Mode),
+}
+
+impl Want {
+    /// True when `self` and `other` cannot be held at once.
+    fn clashes(&self, other: &Want) -> bool {
+        match (self, other) {
+            (Want::Whole(a), Want::Whole(b)) => clash(*a, *b),
+            (Want::Whole(a), Want::Keys(ks)) | (Want::Keys(ks), Want::Whole(a)) => {
+                ks.iter().any(|&(_, m)| clash(*a, m))
+            }
+            (Want::Keys(a), Want::Keys(b)) => a
+                .iter()
+                .any(|(k, m)| b.iter().any(|(k2, m2)| k == k2 && clash(*m, *m2))),
+        }
+    }
+}
+
 /// Work queued on a shard until its keys are free.
 struct Waiter {
     tx: TxId,
-    keys: Vec<LockKey>,
+    keys: Want,
     /// Take the keys when granted (a transaction); otherwise only run once
     /// no other transaction holds them (a single-shard command).
     take: bool,
@@ -139,6 +165,8 @@ pub struct Locks {
     held: HashMapU64<Holders>,
     /// Keys each transaction holds here.
     by_tx: HashMapU64<Vec<u64>>,
+    /// Transactions holding the whole shard.
+    whole: Vec<(TxId, Mode)>,
     waiting: VecDeque<Waiter>,
 }
 
@@ -151,34 +179,48 @@ impl Locks {
     /// command runs without looking further.
     #[inline]
     pub fn is_idle(&self) -> bool {
-        self.held.is_empty() && self.waiting.is_empty()
+        self.held.is_empty() && self.waiting.is_empty() && self.whole.is_empty()
     }
 
     /// True when a transaction other than `tx` holds `key` in a mode that
     /// excludes `mode`.
     pub fn conflicts(&self, key: u64, mode: Mode, tx: TxId) -> bool {
-        self.held
-            .get(&key)
-            .is_some_and(|hs| hs.any(|t, m| t != tx && clash(m, mode)))
+        self.whole.iter().any(|&(t, m)| t != tx && clash(m, mode))
+            || self
+                .held
+                .get(&key)
+                .is_some_and(|hs| hs.any(|t, m| t != tx && clash(m, mode)))
     }
 
-    fn held_conflict(&self, keys: &[LockKey], tx: TxId) -> bool {
-        keys.iter().any(|&(k, m)| self.conflicts(k, m, tx))
+    fn held_conflict(&self, want: &Want, tx: TxId) -> bool {
+        match want {
+            Want::Keys(keys) => keys.iter().any(|&(k, m)| self.conflicts(k, m, tx)),
+            Want::Whole(mode) => {
+                self.whole.iter().any(|&(t, m)| t != tx && clash(m, *mode))
+                    || self
+                        .held
+                        .values()
+                        .any(|hs| hs.any(|t, m| t != tx && clash(m, *mode)))
+            }
+        }
     }
 
-    /// True when one of `keys` is wanted by a transaction already waiting
-    /// here (other than `tx`) in a clashing mode.
-    fn queued_conflict(&self, keys: &[LockKey], tx: TxId) -> bool {
-        self.waiting.iter().any(|w| {
-            w.take
-                && w.tx != tx
-                && w.keys
-                    .iter()
-                    .any(|(k, m)| keys.iter().any(|(k2, m2)| k == k2 && clash(*m, *m2)))
-        })
+    /// True when a transaction already waiting here (other than `tx`)
+    /// wants what `want` names in a clashing mode.
+    fn queued_conflict(&self, want: &Want, tx: TxId) -> bool {
+        self.waiting
+            .iter()
+            .any(|w| w.take && w.tx != tx && w.keys.clashes(want))
     }
 
-    fn take(&mut self, tx: TxId, keys: &[LockKey]) {
+    fn take(&mut self, tx: TxId, want: &Want) {
+        let keys = match want {
+            Want::Keys(keys) => keys,
+            Want::Whole(mode) => {
+                self.whole.push((tx, *mode));
+                return;
+            }
+        };
         let mine = self.by_tx.entry(tx).or_default();
         for &(k, m) in keys {
             match self.held.entry(k) {
@@ -204,6 +246,7 @@ impl Locks {
                 }
             }
         }
+        self.whole.retain(|&(t, _)| t != tx);
         self.waiting.retain(|w| w.tx != tx || !w.take);
         self.grant_waiters()
     }
@@ -214,13 +257,9 @@ impl Locks {
         while let Some(w) = self.waiting.pop_front() {
             let blocked = self.held_conflict(&w.keys, w.tx)
                 || (w.take
-                    && still.iter().any(|e| {
-                        e.take
-                            && e.tx != w.tx
-                            && e.keys.iter().any(|(k, m)| {
-                                w.keys.iter().any(|(k2, m2)| k == k2 && clash(*m, *m2))
-                            })
-                    }));
+                    && still
+                        .iter()
+                        .any(|e| e.take && e.tx != w.tx && e.keys.clashes(&w.keys)));
             if blocked {
                 still.push_back(w);
             } else {
@@ -238,7 +277,7 @@ impl Locks {
 /// On the shard's core: takes `keys` for `tx` as soon as no other
 /// transaction holds them (and no earlier waiting one wants them), then
 /// runs `then`.
-pub fn acquire(core: &Rc<Core>, tx: TxId, keys: Vec<LockKey>, then: Then) {
+pub fn acquire(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {
     {
         let mut shard = core.shard.borrow_mut();
         let l = &mut shard.locks;
@@ -258,7 +297,7 @@ pub fn acquire(core: &Rc<Core>, tx: TxId, keys: Vec<LockKey>, then: Then) {
 
 /// On the shard's core: runs `then` once no transaction other than `tx`
 /// holds one of `keys` in a clashing mode (at once if none does).
-pub fn when_free(core: &Rc<Core>, tx: TxId, keys: Vec<LockKey>, then: Then) {
+pub fn when_free(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {
     {
         let mut shard = core.shard.borrow_mut();
         let l = &mut shard.locks;
@@ -328,9 +367,9 @@ impl Drop for Held {
     }
 }
 
-/// Takes `groups` (keys by shard) for a new transaction, shard by shard in
-/// ascending order; resolves once every lock is held.
-pub async fn lock(core: &Rc<Core>, mut groups: Vec<(usize, Vec<LockKey>)>) -> Held {
+/// Takes `groups` (what to lock, by shard) for a new transaction, shard by
+/// shard in ascending order; resolves once every lock is held.
+pub async fn lock(core: &Rc<Core>, mut groups: Vec<(usize, Want)>) -> Held {
     groups.sort_unstable_by_key(|g| g.0);
     let mut held = Held {
         core: core.clone(),
@@ -371,7 +410,7 @@ mod tests {
     fn shared_locks_share_and_exclusive_ones_exclude() {
         let mut l = Locks::default();
         assert!(l.is_idle());
-        l.take(1, &[k("a", Mode::Shared)]);
+        l.take(1, &Want::Keys(vec![k("a", Mode::Shared)]));
         assert!(!l.is_idle());
         assert!(!c(&l, "a", Mode::Shared, 2));
         assert!(c(&l, "a", Mode::Exclusive, 2));
@@ -386,12 +425,15 @@ mod tests {
     fn waiters_are_granted_in_order_on_release() {
         let mut l = Locks::default();
         let order = Rc::new(std::cell::RefCell::new(Vec::new()));
-        l.take(1, &[k("a", Mode::Exclusive)]);
+        l.take(1, &Want::Keys(vec![k("a", Mode::Exclusive)]));
         // 2 waits for a; 3 wants a and b: behind 2 for a; 4 wants only b
         // and gets it at once (nothing earlier wants b).
         for (tx, keys) in [
-            (2, vec![k("a", Mode::Exclusive)]),
-            (3, vec![k("a", Mode::Shared), k("b", Mode::Exclusive)]),
+            (2, Want::Keys(vec![k("a", Mode::Exclusive)])),
+            (
+                3,
+                Want::Keys(vec![k("a", Mode::Shared), k("b", Mode::Exclusive)]),
+            ),
         ] {
             assert!(l.held_conflict(&keys, tx) || l.queued_conflict(&keys, tx));
             let o = order.clone();
@@ -403,7 +445,7 @@ mod tests {
             });
         }
         // 4 wants b, which 3 (waiting) wants exclusively: 4 queues behind 3.
-        let b = vec![k("b", Mode::Shared)];
+        let b = Want::Keys(vec![k("b", Mode::Shared)]);
         assert!(!l.held_conflict(&b, 4));
         assert!(l.queued_conflict(&b, 4));
         // A single command on b only waits for holders: it may run now.
@@ -420,6 +462,26 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_shard_lock_excludes_every_key() {
+        let mut l = Locks::default();
+        l.take(1, &Want::Keys(vec![k("a", Mode::Shared)]));
+        // A whole-shard reader shares with key readers, a writer does not.
+        assert!(!l.held_conflict(&Want::Whole(Mode::Shared), 2));
+        assert!(l.held_conflict(&Want::Whole(Mode::Exclusive), 2));
+        assert!(!l.held_conflict(&Want::Whole(Mode::Exclusive), 1));
+        l.release(1);
+        l.take(3, &Want::Whole(Mode::Exclusive));
+        assert!(!l.is_idle());
+        assert!(c(&l, "anything", Mode::Shared, 4));
+        assert!(!c(&l, "anything", Mode::Exclusive, 3));
+        assert!(l.held_conflict(&Want::Keys(vec![k("b", Mode::Shared)]), 4));
+        l.release(3);
+        assert!(l.is_idle());
+        assert!(Want::Whole(Mode::Shared).clashes(&Want::Keys(vec![k("x", Mode::Exclusive)])));
+        assert!(!Want::Whole(Mode::Shared).clashes(&Want::Whole(Mode::Shared)));
+    }
+
+    #[test]
     fn dedup_keeps_the_strongest_mode() {
         let d = dedup(vec![
             k("x", Mode::Shared),
@@ -427,6 +489,8 @@ mod tests {
             k("x", Mode::Exclusive),
             k("y", Mode::Shared),
         ]);
-        assert_eq!(d, vec![k("x", Mode::Exclusive), k("y", Mode::Shared)]);
+        let mut want = vec![k("x", Mode::Exclusive), k("y", Mode::Shared)];
+        want.sort();
+        assert_eq!(d, want);
     }
 }
