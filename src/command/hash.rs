@@ -16,6 +16,7 @@ use super::util::*;
 use super::{CommandSpec, Ctx, flags::*, keyflags};
 use crate::config::{encoding_limits, glob_match};
 use crate::protocol::{Args, Reply};
+use crate::shard::journal;
 use crate::storage::Value;
 use crate::storage::hash::Hash;
 use crate::storage::value::ld;
@@ -235,7 +236,15 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     match res {
         Err(WrongType) => r.error(WRONGTYPE),
         Ok(Err(e)) => r.error(e),
-        Ok(Ok(text)) => r.bulk(text.as_bytes()),
+        Ok(Ok(text)) => {
+            journal::record_instead(vec![journal::cmd([
+                b"HSET",
+                a.get(1),
+                field,
+                text.as_bytes(),
+            ])]);
+            r.bulk(text.as_bytes())
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::metrics;
 use crate::protocol::{Args, Reply};
 use crate::server::Conn;
+use crate::shard::journal;
 use crate::shard::slot::SLOTS;
 use crate::storage::{Entry, ScanPart, Value, merge_scan};
 
@@ -229,8 +230,13 @@ fn expire_generic(
     let db = ctx.db();
     if when <= now as i64 {
         db.remove(key);
+        journal::record_instead(vec![journal::cmd([b"DEL", key])]);
     } else {
         db.set_expire(key, when as u64, now);
+        if journal::active() {
+            let at = when.to_string();
+            journal::record_instead(vec![journal::cmd([b"PEXPIREAT", key, at.as_bytes()])]);
+        }
     }
     r.int(1);
 }
@@ -559,8 +565,15 @@ fn flushdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             return c.error(SYNTAX);
         }
         let lazy = flush_is_async(c, &a);
-        c.on_all_shards(move |ctx| ctx.shard.flush_db_with(ctx.db, lazy))
-            .await;
+        let (tx, cmd) = (
+            c.txid,
+            a.args().iter().map(|x| x.to_vec()).collect::<Vec<_>>(),
+        );
+        c.on_all_shards(move |ctx| {
+            ctx.shard.flush_db_with(ctx.db, lazy);
+            ctx.shard.journal.record_everywhere(ctx.db, tx, cmd.clone());
+        })
+        .await;
         crate::server::tracking::flushed(&c.core).await;
         c.reply().ok();
     })
@@ -573,8 +586,15 @@ fn flushall(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             return c.error(SYNTAX);
         }
         let lazy = flush_is_async(c, &a);
-        c.on_all_shards(move |ctx| ctx.shard.flush_all_with(lazy))
-            .await;
+        let (tx, cmd) = (
+            c.txid,
+            a.args().iter().map(|x| x.to_vec()).collect::<Vec<_>>(),
+        );
+        c.on_all_shards(move |ctx| {
+            ctx.shard.flush_all_with(lazy);
+            ctx.shard.journal.record_everywhere(ctx.db, tx, cmd.clone());
+        })
+        .await;
         crate::server::tracking::flushed(&c.core).await;
         c.reply().ok();
     })
@@ -603,7 +623,15 @@ fn swapdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             return c.error(DB_RANGE);
         }
         let (x, y) = (x as usize, y as usize);
-        c.on_all_shards(move |ctx| ctx.shard.swap_dbs(x, y)).await;
+        let (tx, cmd) = (
+            c.txid,
+            a.args().iter().map(|x| x.to_vec()).collect::<Vec<_>>(),
+        );
+        c.on_all_shards(move |ctx| {
+            ctx.shard.swap_dbs(x, y);
+            ctx.shard.journal.record_everywhere(ctx.db, tx, cmd.clone());
+        })
+        .await;
         c.reply().ok();
     })
 }

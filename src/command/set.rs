@@ -23,6 +23,7 @@ use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::protocol::{Args, Reply};
 use crate::server::Conn;
+use crate::shard::journal;
 use crate::storage::set::{Elem, Set, sample_distinct};
 use crate::storage::{Db, Entry, Value};
 
@@ -492,11 +493,16 @@ fn spop(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
         Ok(Some(s)) => s,
     };
+    // Recorded as the SREM of what it took (the pick is random).
+    let mut srem = journal::active().then(|| vec![b"SREM".to_vec(), key.to_vec()]);
     let popped = match count {
         None => {
             let i = rng.below(s.len());
             let m = s.remove_at(i);
             r.bulk(&m);
+            if let Some(c) = &mut srem {
+                c.push(m.to_vec());
+            }
             1
         }
         Some(0) => {
@@ -509,9 +515,15 @@ fn spop(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             for m in &out {
                 r.bulk(m);
             }
+            if let Some(c) = &mut srem {
+                c.extend(out.iter().map(|m| m.to_vec()));
+            }
             out.len()
         }
     };
+    if let Some(c) = srem {
+        journal::record_instead(vec![c]);
+    }
     if s.is_empty() {
         db.remove(key);
     }

@@ -368,7 +368,15 @@ fn xadd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         .log
         .append(p.id, &fields, crate::now_ms(), stream::limits())
     {
-        Ok(id) => reply_id(r, id),
+        Ok(id) => {
+            reply_id(r, id);
+            if crate::shard::journal::active() {
+                // Recorded with the ID it got (`*` and `ms-*` are the clock's).
+                let mut cmd: Vec<Vec<u8>> = a.iter().map(|x| x.to_vec()).collect();
+                cmd[p.idpos] = id.text();
+                crate::shard::journal::record_instead(vec![cmd]);
+            }
+        }
         Err(AddError::IdTooSmall) => return r.error(TOP_ITEM),
         Err(AddError::TooLarge) => return r.error("ERR Elements are too large to be stored"),
     }

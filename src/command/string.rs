@@ -12,6 +12,7 @@ use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::protocol::{Args, Reply};
 use crate::server::Conn;
+use crate::shard::journal;
 use crate::storage::Value;
 use crate::storage::db::Entry;
 use crate::storage::value::ld;
@@ -220,6 +221,17 @@ fn set_generic(
             db.set(key, value);
         }
     }
+    if journal::active() {
+        // The effect: options that depend on the time or on what was there
+        // become an absolute expiry and an unconditional write.
+        let cmd = match when {
+            Some(at) if at as u64 <= now => journal::cmd([b"DEL", key]),
+            Some(at) => journal::cmd([b"SET", key, val, b"PXAT", at.to_string().as_bytes()]),
+            None if flags & F_KEEPTTL != 0 => journal::cmd([b"SET", key, val, b"KEEPTTL"]),
+            None => journal::cmd([b"SET", key, val]),
+        };
+        journal::record_instead(vec![cmd]);
+    }
     if flags & F_GET == 0 {
         match style {
             SetReply::Ok => r.ok(),
@@ -348,7 +360,22 @@ fn getex(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         None if flags & F_PERSIST != 0 => {
             db.persist(key, now);
         }
-        None => {}
+        // Without an option GETEX changes nothing (as Redis, nothing to
+        // propagate).
+        None => crate::metrics::changes(0),
+    }
+    if journal::active() {
+        let cmd = match when {
+            Some(at) if flags & (F_EXAT | F_PXAT) != 0 && at as u64 <= now => {
+                journal::cmd([b"DEL", key])
+            }
+            Some(at) => journal::cmd([b"PEXPIREAT", key, at.to_string().as_bytes()]),
+            None if flags & F_PERSIST != 0 => journal::cmd([b"PERSIST", key]),
+            None => Vec::new(),
+        };
+        if !cmd.is_empty() {
+            journal::record_instead(vec![cmd]);
+        }
     }
 }
 
@@ -570,6 +597,12 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             let now = ctx.now;
             ctx.db()
                 .set_keep_ttl(key, Value::string(text.as_bytes()), now);
+            journal::record_instead(vec![journal::cmd([
+                b"SET",
+                key,
+                text.as_bytes(),
+                b"KEEPTTL",
+            ])]);
             r.bulk(text.as_bytes());
         }
     }

@@ -202,9 +202,18 @@ fn exec_part(
     metrics::begin_command();
     f(ctx, &mut r, args);
     let err = r.first_error;
-    if metrics::end_command(spec.has(flags::WRITE), err.is_some()) > 0 && !metrics::take_signalled()
-    {
-        signal_modified(spec, ctx, args);
+    let changes = metrics::end_command(spec.has(flags::WRITE), err.is_some());
+    if changes > 0 {
+        if !metrics::take_signalled() {
+            signal_modified(spec, ctx, args);
+        }
+        if ctx.shard.journal.is_on() {
+            ctx.shard
+                .journal
+                .record_command(ctx.db, spec.group, args.iter());
+        }
+    } else if ctx.shard.journal.is_on() {
+        crate::shard::journal::discard_instead();
     }
     err
 }

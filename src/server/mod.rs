@@ -124,7 +124,16 @@ impl ServerHandle {
 /// Binds the listeners and starts one pinned core thread per shard; returns
 /// once every core's loop is ready. Used by [`run`] and by in-process hosts
 /// (tests), which may run several engines side by side.
-pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
+pub fn start(config: Config) -> std::io::Result<ServerHandle> {
+    start_with_journal(config, None)
+}
+
+/// [`start`], with every shard's changes sent to `journal` (see
+/// [`crate::shard::journal`]).
+pub fn start_with_journal(
+    mut config: Config,
+    journal: Option<crate::shard::journal::Sink>,
+) -> std::io::Result<ServerHandle> {
     config.resolve();
     crate::metrics::clock::init();
     static SEED: std::sync::Once = std::sync::Once::new();
@@ -140,7 +149,9 @@ pub fn start(mut config: Config) -> std::io::Result<ServerHandle> {
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
     let mesh = Mesh::new(n)?;
     let slots: Vec<usize> = (0..n).map(|_| crate::metrics::claim_slot()).collect();
-    let state = Arc::new(EngineState::new(mesh.clone(), slots.clone()));
+    let mut state = EngineState::new(mesh.clone(), slots.clone());
+    state.journal = journal;
+    let state = Arc::new(state);
     state.port.store(port as u64, Ordering::Relaxed);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
     let mut threads = Vec::new();

@@ -61,6 +61,8 @@ pub struct EngineState {
     /// in their buffers (counted under `maxmemory-clients` only): client
     /// memory on its way, which key eviction leaves to client eviction.
     pub transit: Vec<PaddedCount>,
+    /// Where the shards' journals send their records (none: not recorded).
+    pub journal: Option<super::journal::Sink>,
     mesh: Arc<Mesh>,
 }
 
@@ -96,6 +98,7 @@ impl EngineState {
             client_max: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_check: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             transit: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
+            journal: None,
             mesh,
         }
     }

@@ -19,6 +19,7 @@ pub mod blocking;
 pub use crate::storage::slot;
 
 pub mod engine;
+pub mod journal;
 pub mod txn;
 
 pub use engine::EngineState;
@@ -48,6 +49,8 @@ pub struct Shard {
     pub evict_pool: crate::storage::evict::Pool,
     /// Keys held by multi-shard transactions, and the work waiting for them.
     pub locks: txn::Locks,
+    /// Where this shard's changes are recorded.
+    pub journal: journal::Journal,
 }
 
 impl Shard {
@@ -69,6 +72,7 @@ impl Shard {
             blocked: Default::default(),
             evict_pool: Default::default(),
             locks: Default::default(),
+            journal: Default::default(),
         }
     }
 
@@ -135,7 +139,7 @@ impl Shard {
     #[inline]
     pub fn db(&mut self, i: usize) -> &mut Db {
         let n = self.nshards;
-        self.dbs[i].get_or_insert_with(|| Box::new(Db::new(n)))
+        self.dbs[i].get_or_insert_with(|| new_db(n, i))
     }
     /// Database `i` if it has ever been used.
     pub fn db_opt(&self, i: usize) -> Option<&Db> {
@@ -148,7 +152,7 @@ impl Shard {
     /// Database `i` together with the shard's random source (RANDOMKEY).
     pub fn db_and_rng(&mut self, i: usize) -> (&mut Db, &mut crate::Rng) {
         let n = self.nshards;
-        let db = self.dbs[i].get_or_insert_with(|| Box::new(Db::new(n)));
+        let db = self.dbs[i].get_or_insert_with(|| new_db(n, i));
         (db, &mut self.rng)
     }
     /// Swaps two databases (SWAPDB).
@@ -169,6 +173,11 @@ impl Shard {
             }
         }
         self.dbs.swap(a, b);
+        for i in [a, b] {
+            if let Some(d) = self.dbs[i].as_deref_mut() {
+                d.index = i;
+            }
+        }
         if any_watch {
             let (lo, hi) = (a.min(b), a.max(b));
             let (left, right) = self.dbs.split_at_mut(hi);
@@ -226,8 +235,16 @@ impl Shard {
                 }
             }
         }
+        self.journal.flush_deletions();
         cycle
     }
+}
+
+/// Database `i` of a shard of `nshards`, empty.
+fn new_db(nshards: usize, i: usize) -> Box<Db> {
+    let mut d = Box::new(Db::new(nshards));
+    d.index = i;
+    d
 }
 
 /// What one active-expiry cycle did.
@@ -396,10 +413,12 @@ impl Core {
         let ncores = mesh.cores();
         let databases = config.databases;
         config.publish_to_thread();
+        let mut shard = Shard::new(id, ncores, databases);
+        shard.journal = journal::Journal::new(id, engine.journal.clone());
         Rc::new(Core {
             id,
             ncores,
-            shard: RefCell::new(Shard::new(id, ncores, databases)),
+            shard: RefCell::new(shard),
             config: RefCell::new(config),
             clients: RefCell::new(Default::default()),
             pubsub: RefCell::new(Default::default()),

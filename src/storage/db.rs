@@ -384,6 +384,8 @@ pub struct DbEvents {
 
 /// One logical database of a shard.
 pub struct Db {
+    /// This database's index (SELECT number) on its shard.
+    pub index: usize,
     /// The directory: one 8-byte table per local slot.
     slots: Box<[SlotTable]>,
     /// Key and TTL counts per local slot.
@@ -440,6 +442,7 @@ impl Db {
         let mut slots = Vec::with_capacity(n);
         slots.resize_with(n, SlotTable::default);
         Db {
+            index: 0,
             slots: slots.into_boxed_slice(),
             counts: vec![SlotCounts::default(); n].into_boxed_slice(),
             nshards,
@@ -904,6 +907,7 @@ impl Db {
 
     /// Counts and signals a key deleted because it expired.
     fn expired_removed(&mut self, key: &[u8]) {
+        super::events::deleted(self.index, key, super::events::Cause::Expired);
         self.events.expired += 1;
         crate::metrics::expired_key();
         if self.cas.is_some() || super::tracking::active() {
@@ -1314,6 +1318,7 @@ impl Db {
     /// `evicted_keys` and seen by WATCH as a change. Returns the entry.
     pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.remove(key)?;
+        super::events::deleted(self.index, key, super::events::Cause::Evicted);
         self.events.evicted += 1;
         crate::metrics::with(|s| s.evicted_keys += 1);
         if self.cas.is_some() || super::tracking::active() {

@@ -6,6 +6,7 @@
 
 pub mod bytes;
 pub mod db;
+pub mod events;
 pub mod evict;
 pub mod hash;
 pub mod lazyfree;
