@@ -180,6 +180,88 @@ fn workload(c: &mut redis::Connection) {
     }
 }
 
+/// Writes whose keys live on different shards (coordinated, under locks),
+/// and a pop that serves a blocked client.
+fn cross_shard(c: &mut redis::Connection, port: u16) {
+    let k = |p: &str| key_per_shard(p);
+    let (sa, sb) = (k("xs:set"), k("xs:set2"));
+    run(c, &["SADD", &sa[0], "a", "b", "c"]);
+    run(c, &["SADD", &sa[1], "b", "z"]);
+    run(c, &["SMOVE", &sa[0], &sa[1], "a"]);
+    run(c, &["SINTERSTORE", &sb[2], &sa[0], &sa[1]]);
+    run(c, &["SUNIONSTORE", &sb[1], &sa[0], &sa[1]]);
+    let l = k("xs:list");
+    run(c, &["RPUSH", &l[0], "1", "2", "3"]);
+    run(c, &["LMOVE", &l[0], &l[1], "LEFT", "RIGHT"]);
+    run(c, &["RPOPLPUSH", &l[0], &l[2]]);
+    let z = k("xs:zset");
+    run(c, &["ZADD", &z[0], "1", "a", "2.5", "b"]);
+    run(c, &["ZADD", &z[1], "3", "a"]);
+    run(
+        c,
+        &["ZUNIONSTORE", &z[2], "2", &z[0], &z[1], "WEIGHTS", "2", "1"],
+    );
+    run(c, &["ZRANGESTORE", &z[1], &z[0], "0", "-1"]);
+    let r = k("xs:ren");
+    run(c, &["HSET", &r[0], "f", "v", "g", "w"]);
+    run(c, &["PEXPIRE", &r[0], "9000000"]);
+    run(c, &["RENAME", &r[0], &r[1]]);
+    run(c, &["COPY", &r[1], &r[2]]);
+    run(c, &["COPY", &r[1], &r[0], "DB", "1"]);
+    let m = k("xs:msetnx");
+    run(c, &["MSETNX", &m[0], "1", &m[1], "2", &m[2], "3"]);
+    let b = k("xs:bit");
+    run(c, &["SET", &b[0], "ab"]);
+    run(c, &["BITOP", "XOR", &b[1], &b[0], &b[2]]);
+    let so = k("xs:sort");
+    run(c, &["RPUSH", &so[0], "3", "1", "2"]);
+    run(c, &["SORT", &so[0], "STORE", &so[1]]);
+    // A stream with a group, a consumer and a pending entry moves shard.
+    let x = k("xs:stream");
+    run(c, &["XADD", &x[0], "5-1", "f", "v"]);
+    run(c, &["XADD", &x[0], "6-1", "f", "w"]);
+    run(c, &["XGROUP", "CREATE", &x[0], "g", "0"]);
+    run(
+        c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            &x[0],
+            ">",
+        ],
+    );
+    run(c, &["RENAME", &x[0], &x[1]]);
+    // A client blocked on a list is served by a push from another.
+    let q = k("xs:queue");
+    let (qk, qd) = (q[0].clone(), q[1].clone());
+    let blocked = std::thread::spawn(move || {
+        let mut b = connect_redis(port);
+        let got: Option<String> = redis::cmd("BLMOVE")
+            .arg(&qk)
+            .arg(&qd)
+            .arg("LEFT")
+            .arg("LEFT")
+            .arg(10)
+            .query(&mut b)
+            .unwrap();
+        assert_eq!(got.as_deref(), Some("job"));
+    });
+    wait_for(START_TIMEOUT, "the client to block", || {
+        (blocked_clients(c) == 1).then_some(())
+    });
+    run(c, &["RPUSH", &q[0], "job", "next"]);
+    blocked.join().unwrap();
+}
+
+fn blocked_clients(c: &mut redis::Connection) -> i64 {
+    info_int(c, "blocked_clients")
+}
+
 #[test]
 fn the_journal_replays_every_change_to_the_same_data() {
     let (port, streams) = engine_with_journal();
@@ -190,6 +272,7 @@ fn the_journal_replays_every_change_to_the_same_data() {
     }
     run(&mut c, &["FLUSHALL"]);
     workload(&mut c);
+    cross_shard(&mut c, port);
 
     // Expiry by the active cycle, keys never touched again.
     for i in 0..30 {

@@ -1199,6 +1199,12 @@ impl Conn {
                 {
                     self.signal_keys(spec, &a).await;
                 }
+                if self.core.engine.journal.is_some()
+                    && spec.has(flags::WRITE)
+                    && self.out.get(start) != Some(&b'-')
+                {
+                    self.journal_keys(spec, args).await;
+                }
                 if held.is_some() {
                     self.txid = 0;
                 }
@@ -1221,6 +1227,42 @@ impl Conn {
                 e.failed += 1;
             }
         });
+    }
+
+    /// After a coordinated write, while its locks are held: each shard
+    /// records the resulting state of the command's keys it owns (the
+    /// coordinator's hops changed them without the journal seeing each
+    /// step). A COPY into another database records the copy there.
+    async fn journal_keys(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        let mut idx = Vec::new();
+        spec.key_indexes(args, &mut idx);
+        let mut other_db = None;
+        if spec.name == "copy" {
+            let mut j = 3;
+            while j + 1 < args.len() {
+                if args.get(j).eq_ignore_ascii_case(b"db") {
+                    other_db = command::util::parse_i64(args.get(j + 1)).map(|d| d as usize);
+                }
+                j += 1;
+            }
+        }
+        let db = self.db;
+        let mut keys: Vec<(usize, Vec<u8>)> =
+            idx.iter().map(|&i| (db, args.get(i).to_vec())).collect();
+        if let (Some(d), Some(&i)) = (other_db, idx.get(1)) {
+            keys.push((d, args.get(i).to_vec()));
+        }
+        let ncores = self.core.ncores;
+        let groups = crate::shard::group_by_owner(keys, |(_, k)| key_owner(k, ncores));
+        let futs = groups.into_iter().map(|(t, keys)| {
+            self.core.run_on(t, move |c| {
+                let mut shard = c.shard.borrow_mut();
+                for (d, k) in &keys {
+                    shard.journal_key(*d, k);
+                }
+            })
+        });
+        futures::future::join_all(futs).await;
     }
 
     /// Runs a command whose keys span shards as one part per shard (the

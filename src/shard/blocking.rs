@@ -355,6 +355,7 @@ pub fn serve_ready(
                 };
                 if let Some((served, undo)) = (w.serve)(&mut ctx, &qk.1, &w) {
                     ctx.db().touch_watched(&qk.1);
+                    ctx.shard.journal_key(dbi, &qk.1);
                     out.push((
                         w.clone(),
                         Delivery {

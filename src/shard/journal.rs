@@ -21,9 +21,11 @@
 //! which [`merge`] keeps in place across the streams.
 //!
 //! With no sink the hook costs one flag test per write.
-//! Not recorded yet: writes made by a coordinator's own hops (cross-shard
-//! RENAME, COPY, SMOVE, LMOVE, the STORE commands, MSETNX) and pops that
-//! serve blocked clients.
+//! Work the journal does not see step by step records the resulting state
+//! of the keys it touched ([`Journal::record_state`]): a coordinated
+//! command's keys once it is done, under its locks (cross-shard RENAME,
+//! COPY, SMOVE, LMOVE, the STORE commands, MSETNX...), and a key a pop
+//! served a blocked client from.
 
 use super::txn::TxId;
 use crate::storage::events::{self, Cause, Deletion};
@@ -151,6 +153,33 @@ impl Journal {
         }
         self.flush_deletions();
         let cmds = take_instead().unwrap_or_else(|| vec![args.map(|a| a.to_vec()).collect()]);
+        for cmd in cmds {
+            self.send(&Record {
+                db,
+                class,
+                cmd,
+                everywhere: None,
+            });
+        }
+    }
+
+    /// Records the whole state of `key` in database `db` (absent when
+    /// `entry` is None) as DEL and the commands that rebuild it: for a key
+    /// changed by work the journal did not see step by step (a cross-shard
+    /// command's hops, a pop serving a blocked client).
+    pub fn record_state(&mut self, db: usize, key: &[u8], entry: Option<&crate::storage::Entry>) {
+        if self.sink.is_none() {
+            return;
+        }
+        self.flush_deletions();
+        let class = entry.map_or("generic", |e| match e.value.type_name() {
+            "zset" => "sorted-set",
+            t => t,
+        });
+        let mut cmds = vec![vec![b"DEL".to_vec(), key.to_vec()]];
+        if let Some(e) = entry {
+            cmds.extend(crate::storage::rewrite::rebuild(key, e));
+        }
         for cmd in cmds {
             self.send(&Record {
                 db,

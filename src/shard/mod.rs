@@ -131,6 +131,21 @@ impl Shard {
         }
         None
     }
+    /// Records the state of `key` in database `db` in the journal (see
+    /// [`journal::Journal::record_state`]), when it is on.
+    pub fn journal_key(&mut self, db: usize, key: &[u8]) {
+        if !self.journal.is_on() {
+            return;
+        }
+        let now = crate::now_ms();
+        let entry = self
+            .dbs
+            .get(db)
+            .and_then(|d| d.as_deref())
+            .and_then(|d| d.peek(key, now));
+        self.journal.record_state(db, key, entry);
+    }
+
     /// Number of logical databases.
     pub fn databases(&self) -> usize {
         self.dbs.len()
