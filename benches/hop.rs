@@ -98,7 +98,13 @@ impl Pair {
                 // SAFETY: gettid has no preconditions.
                 let _ = tid_tx.send((i, unsafe { libc::gettid() }));
                 runtime::init(mesh.notifier(i)).expect("io_uring");
-                let core = Core::new(i, Config::default(), mesh.clone(), state.clone());
+                let core = Core::new(
+                    i,
+                    Config::default(),
+                    mesh.clone(),
+                    state.clone(),
+                    Box::new(()),
+                );
                 let mut scratch = Vec::new();
                 let c = core.clone();
                 runtime::run(

@@ -13,10 +13,20 @@
 //!
 //! A request flows `listener → read buffer → protocol::parse → command table →
 //! checks → key extraction → slot → shard (inline or hop) → reply → flush`.
-//! Modules: [`protocol`] (bytes only), [`command`] (the table and one file per
-//! family), [`shard`] (slots, cores, hops), [`storage`] (tables, values, expiry),
-//! [`server`] (core threads, listeners, connections), [`runtime`] (the per-core
-//! event loop: executor and io_uring; imports nothing of ours), [`config`],
+//! Layers, each importing only those below it (`tests/layers.rs` checks it,
+//! listing the imports that still reach up: today command handlers that
+//! take the server's connection type):
+//!
+//! ```text
+//!   server    core threads, listeners, connections, client registry
+//!   command   the command table and one file per family
+//!   shard     slots, cores, hops, the transaction layer, the journal hook
+//!   storage   tables, values, expiry, eviction (with config and metrics)
+//!   protocol  RESP bytes only      runtime  the per-core event loop
+//! ```
+//!
+//! Modules: [`protocol`], [`command`], [`shard`], [`storage`], [`server`],
+//! [`runtime`] (executor and io_uring; imports nothing of ours), [`config`],
 //! [`metrics`].
 
 #![deny(clippy::unwrap_used)]

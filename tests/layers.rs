@@ -31,8 +31,6 @@ fn layer(module: &str) -> Option<u8> {
 
 /// Upward imports still present: (file under src/, module it reaches up to).
 const UPWARD: &[(&str, &str)] = &[
-    ("shard/mod.rs", "server"),
-    ("shard/blocking.rs", "command"),
     ("command/bitmap.rs", "server"),
     ("command/blocking.rs", "server"),
     ("command/connection.rs", "server"),

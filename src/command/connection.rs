@@ -10,6 +10,7 @@ use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*};
 use crate::protocol::{Args, Reply};
 use crate::server::Conn;
+use crate::server::ServerCore;
 use crate::server::conn::ReplyMode;
 
 /// `PING [message]`
@@ -317,7 +318,7 @@ fn client_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             let mut lines: Vec<(u64, String)> = c
                 .core
                 .broadcast(move |core| {
-                    core.clients
+                    core.clients()
                         .borrow()
                         .map
                         .iter()
@@ -431,7 +432,7 @@ fn client_kill(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             .core
             .broadcast(move |core| {
                 let f = f.clone();
-                let clients = core.clients.borrow();
+                let clients = core.clients().borrow();
                 let mut killed = 0usize;
                 let mut self_hit = false;
                 for (id, h) in clients.map.iter() {

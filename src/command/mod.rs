@@ -36,8 +36,6 @@ pub mod zset;
 
 use crate::protocol::{Args, Reply};
 use crate::server::conn::Conn;
-use crate::shard::Shard;
-use crate::storage::Db;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -129,25 +127,7 @@ pub mod keyflags {
     ];
 }
 
-/// Context of a command running on the shard that owns its keys.
-pub struct Ctx<'a> {
-    /// The owning shard.
-    pub shard: &'a mut Shard,
-    /// The client's selected database.
-    pub db: usize,
-    /// Time the command started, Unix ms.
-    pub now: u64,
-    /// Client flags that change key access (NO-TOUCH).
-    pub no_touch: bool,
-}
-
-impl Ctx<'_> {
-    /// The client's database on this shard.
-    #[inline]
-    pub fn db(&mut self) -> &mut Db {
-        self.shard.db(self.db)
-    }
-}
+pub use crate::shard::Ctx;
 
 /// A handler that runs on the shard owning all of the command's keys.
 pub type ShardFn = fn(&mut Ctx<'_>, &mut Reply<'_>, Args<'_>);
@@ -339,56 +319,7 @@ impl CommandSpec {
     }
 }
 
-/// Arguments copied out of the read buffer, for coordinator handlers and hops.
-#[derive(Clone, Debug, Default)]
-pub struct OwnedArgs {
-    /// Argument bytes, back to back.
-    pub buf: Vec<u8>,
-    /// Ranges into `buf`.
-    pub ranges: Vec<(usize, usize)>,
-}
-
-impl OwnedArgs {
-    /// Copies `args`.
-    pub fn from_args(args: Args<'_>) -> Self {
-        let mut o = OwnedArgs::default();
-        for a in args.iter() {
-            o.push(a);
-        }
-        o
-    }
-    /// Builds from a list of arguments.
-    pub fn from_slices<S: AsRef<[u8]>>(parts: &[S]) -> Self {
-        let mut o = OwnedArgs::default();
-        for a in parts {
-            o.push(a.as_ref());
-        }
-        o
-    }
-    /// Appends an argument.
-    pub fn push(&mut self, a: &[u8]) {
-        let s = self.buf.len();
-        self.buf.extend_from_slice(a);
-        self.ranges.push((s, self.buf.len()));
-    }
-    /// Borrowed view.
-    pub fn args(&self) -> Args<'_> {
-        Args::new(&self.buf, &self.ranges)
-    }
-    /// Number of arguments.
-    pub fn len(&self) -> usize {
-        self.ranges.len()
-    }
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
-    }
-    /// Argument `i`.
-    pub fn get(&self, i: usize) -> &[u8] {
-        let (s, e) = self.ranges[i];
-        &self.buf[s..e]
-    }
-}
+pub use crate::protocol::OwnedArgs;
 
 /// The whole table.
 pub struct Table {

@@ -15,6 +15,7 @@
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::protocol::Args;
 use crate::server::Conn;
+use crate::server::ServerCore;
 use crate::server::pubsub::{self, Kind};
 
 /// True for the commands a RESP2 connection may run while subscribed.
@@ -108,7 +109,7 @@ fn list_channels(c: &mut Conn, a: &OwnedArgs, kind: Kind) {
         return subcommand_syntax(c, a);
     }
     let pattern = (a.len() == 3).then(|| a.get(2));
-    let names = c.core.pubsub.borrow().active(kind, pattern);
+    let names = c.core.pubsub().borrow().active(kind, pattern);
     let mut r = c.reply();
     r.array(names.len());
     for n in &names {
@@ -119,7 +120,7 @@ fn list_channels(c: &mut Conn, a: &OwnedArgs, kind: Kind) {
 /// `PUBSUB NUMSUB [channel ...]` and `PUBSUB SHARDNUMSUB [shardchannel ...]`
 fn numsub(c: &mut Conn, a: &OwnedArgs, kind: Kind) {
     let counts: Vec<u64> = {
-        let ps = c.core.pubsub.borrow();
+        let ps = c.core.pubsub().borrow();
         (2..a.len()).map(|i| ps.numsub(kind, a.get(i))).collect()
     };
     let mut r = c.reply();
@@ -149,7 +150,7 @@ fn pubsub_shardnumsub(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// `PUBSUB NUMPAT`: distinct patterns subscribed to anywhere.
 fn pubsub_numpat(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        let n = c.core.pubsub.borrow().sizes().1;
+        let n = c.core.pubsub().borrow().sizes().1;
         c.reply().int(n as i64);
     })
 }

@@ -12,6 +12,7 @@ use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
 use crate::config::{Config, glob_match};
 use crate::metrics::{self, Stats};
 use crate::server::Conn;
+use crate::server::ServerCore;
 use std::sync::atomic::Ordering;
 
 // ---------------------------------------------------------------------------
@@ -310,7 +311,7 @@ fn sample_ttls(db: &crate::storage::Db, now: u64) -> (u64, u64) {
 
 fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
     let stats = metrics::with(|s| s.clone());
-    let clients = core.clients.borrow();
+    let clients = core.clients().borrow();
     let max_qbuf = clients
         .map
         .values()
@@ -346,7 +347,7 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
             .map(|i| shard.db_opt(i).map_or((0, 0), |d| d.overhead()))
             .collect(),
         startup_db: shard.db_opt(0).map_or(0, |d| d.directory_bytes()),
-        pubsub: core.pubsub.borrow().sizes(),
+        pubsub: core.pubsub().borrow().sizes(),
         tracking: crate::storage::tracking::with(|t| t.sizes()),
     }
 }

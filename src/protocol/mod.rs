@@ -12,6 +12,7 @@ pub mod parse;
 pub mod reply;
 
 pub use parse::{
-    Args, ParseLimits, Parsed, ProtoError, Resume, parse_command, parse_command_resumable,
+    Args, OwnedArgs, ParseLimits, Parsed, ProtoError, Resume, parse_command,
+    parse_command_resumable,
 };
 pub use reply::Reply;

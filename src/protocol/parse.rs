@@ -446,6 +446,57 @@ pub fn split_args(line: &[u8], ranges: &mut Vec<(usize, usize)>, out: &mut Vec<u
     }
 }
 
+/// Arguments copied out of the read buffer, for coordinator handlers and hops.
+#[derive(Clone, Debug, Default)]
+pub struct OwnedArgs {
+    /// Argument bytes, back to back.
+    pub buf: Vec<u8>,
+    /// Ranges into `buf`.
+    pub ranges: Vec<(usize, usize)>,
+}
+
+impl OwnedArgs {
+    /// Copies `args`.
+    pub fn from_args(args: Args<'_>) -> Self {
+        let mut o = OwnedArgs::default();
+        for a in args.iter() {
+            o.push(a);
+        }
+        o
+    }
+    /// Builds from a list of arguments.
+    pub fn from_slices<S: AsRef<[u8]>>(parts: &[S]) -> Self {
+        let mut o = OwnedArgs::default();
+        for a in parts {
+            o.push(a.as_ref());
+        }
+        o
+    }
+    /// Appends an argument.
+    pub fn push(&mut self, a: &[u8]) {
+        let s = self.buf.len();
+        self.buf.extend_from_slice(a);
+        self.ranges.push((s, self.buf.len()));
+    }
+    /// Borrowed view.
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.buf, &self.ranges)
+    }
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+    /// Argument `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let (s, e) = self.ranges[i];
+        &self.buf[s..e]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

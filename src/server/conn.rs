@@ -15,6 +15,7 @@ use crate::config::ClientClass;
 use crate::metrics;
 use crate::protocol::{Args, ParseLimits, Parsed, Reply, Resume, parse_command_resumable};
 use crate::runtime::Socket;
+use crate::server::ServerCore;
 use crate::shard::slot::{key_owner, key_slot, slot_owner};
 use crate::shard::txn::{self, LockKey, Locks, Mode, TxId};
 use crate::shard::{Core, Responder};
@@ -1560,7 +1561,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         tracking: Default::default(),
         held: Default::default(),
     });
-    core.clients.borrow_mut().add(handle.clone());
+    core.clients().borrow_mut().add(handle.clone());
     let authenticated = core.config.borrow().requirepass.is_empty();
     let mut conn = Conn {
         core: core.clone(),
@@ -1588,7 +1589,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
     // Gone for everyone at once, as a freed Redis client: the cleanup below
     // waits on other cores, and meanwhile nothing may be delivered to this
     // client as if it were alive (a tracking redirect to it is broken now).
-    if core.clients.borrow_mut().remove(id) {
+    if core.clients().borrow_mut().remove(id) {
         engine.connected.fetch_sub(1, Ordering::Relaxed);
     }
     super::tracking::disable(&mut conn).await;
@@ -1684,7 +1685,7 @@ pub fn enforce_output_limit(core: &Core, h: &ClientHandle) -> bool {
 /// soft output-buffer limits are checked for clients that stopped reading.
 pub fn clients_cron(core: &Rc<Core>) {
     let timeout = core.config.borrow().timeout;
-    let handles: Vec<Rc<ClientHandle>> = core.clients.borrow().map.values().cloned().collect();
+    let handles: Vec<Rc<ClientHandle>> = core.clients().borrow().map.values().cloned().collect();
     evict_clients(core, &handles);
     let now = Instant::now();
     for h in handles {
@@ -1713,7 +1714,7 @@ pub(crate) fn note_client_memory(core: &Core, h: &ClientHandle) {
     if crate::storage::evict::settings().maxmemory_clients > 0
         && h.memory() >= super::clients::MEMORY_CHECK_FLOOR
     {
-        core.clients.borrow_mut().check_memory = true;
+        core.clients().borrow_mut().check_memory = true;
     }
 }
 
@@ -1725,10 +1726,10 @@ pub(crate) fn note_client_memory(core: &Core, h: &ClientHandle) {
 async fn clients_about_to_free(core: &Rc<Core>) -> u64 {
     let parts = core
         .broadcast(|c| {
-            c.clients.borrow_mut().check_memory = true;
+            c.clients().borrow_mut().check_memory = true;
             let left = check_client_memory(c);
             let held: u64 = c
-                .clients
+                .clients()
                 .borrow()
                 .map
                 .values()
@@ -1759,7 +1760,7 @@ fn weigh_before_command(core: &Rc<Core>, h: &ClientHandle, reply_alloc: usize) {
         grown
     };
     if grown {
-        core.clients.borrow_mut().check_memory = true;
+        core.clients().borrow_mut().check_memory = true;
         check_client_memory(core);
     }
 }
@@ -1769,7 +1770,7 @@ fn weigh_before_command(core: &Rc<Core>, h: &ClientHandle, reply_alloc: usize) {
 /// event-loop sleep; a turn is this loop's sleep).
 pub fn check_client_memory(core: &Rc<Core>) -> u64 {
     let handles: Vec<Rc<ClientHandle>> = {
-        let mut c = core.clients.borrow_mut();
+        let mut c = core.clients().borrow_mut();
         if !c.check_memory {
             return 0;
         }

@@ -50,6 +50,7 @@ use crate::command::OwnedArgs;
 use crate::config::glob_match;
 use crate::metrics;
 use crate::protocol::Reply;
+use crate::server::ServerCore;
 use crate::shard::Core;
 use hashbrown::{HashMap, HashSet};
 use std::rc::Rc;
@@ -358,7 +359,7 @@ async fn share(core: &Rc<Core>, updates: Vec<Update>) {
         .filter(|&t| t != from)
         .map(|t| {
             let u = updates.clone();
-            core.send_on(t, move |c| c.pubsub.borrow_mut().apply(from, &u))
+            core.send_on(t, move |c| c.pubsub().borrow_mut().apply(from, &u))
         })
         .collect();
     futures::future::join_all(acks).await;
@@ -406,7 +407,10 @@ pub async fn subscribe(c: &mut Conn, kind: Kind, args: &OwnedArgs) {
         let name = args.get(i);
         let added = h.subs.borrow_mut().insert(kind, name);
         if added {
-            let u = core.pubsub.borrow_mut().add_local(core.id, kind, name, &h);
+            let u = core
+                .pubsub()
+                .borrow_mut()
+                .add_local(core.id, kind, name, &h);
             updates.push(u);
         }
         counts.push(h.subs.borrow().count(kind));
@@ -444,7 +448,7 @@ pub async fn unsubscribe(c: &mut Conn, kind: Kind, args: &OwnedArgs) {
         let removed = h.subs.borrow_mut().remove(kind, &name);
         if removed {
             let u = core
-                .pubsub
+                .pubsub()
                 .borrow_mut()
                 .remove_local(core.id, kind, &name, id);
             updates.push(u);
@@ -481,7 +485,7 @@ pub async fn forget(c: &mut Conn) {
         for name in names {
             h.subs.borrow_mut().remove(kind, &name);
             updates.push(
-                core.pubsub
+                core.pubsub()
                     .borrow_mut()
                     .remove_local(core.id, kind, &name, id),
             );
@@ -504,7 +508,7 @@ struct Message {
 /// receivers; returns the number of receivers in the engine.
 pub fn publish(c: &mut Conn, kind: Kind, channel: &[u8], payload: &[u8]) -> u64 {
     let core = c.core.clone();
-    let (count, cores) = core.pubsub.borrow().receivers(kind, channel);
+    let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
     if count == 0 {
         return 0;
     }
@@ -549,7 +553,7 @@ impl Frames {
 /// Writes `msg` to this core's subscribers of its channel and of every
 /// local pattern matching it.
 fn deliver(core: &Rc<Core>, msg: &Message) {
-    let ps = core.pubsub.borrow();
+    let ps = core.pubsub().borrow();
     let mut bytes = 0;
     if let Some(subs) = ps.local[msg.kind as usize].get(&msg.channel) {
         let word: &[u8] = if msg.kind == Kind::Shard {

@@ -32,6 +32,7 @@ use super::Conn;
 use super::clients::ClientHandle;
 use crate::command::{CommandSpec, flags};
 use crate::protocol::{Args, Reply};
+use crate::server::ServerCore;
 use crate::shard::Core;
 use crate::storage::tracking::{self as table, Note, Reader};
 use std::rc::Rc;
@@ -219,7 +220,7 @@ thread_local! {
 fn deliver(core: &Rc<Core>, notes: Vec<Note>) {
     let mut single: Vec<(Rc<ClientHandle>, Box<[u8]>)> = Vec::new();
     {
-        let clients = core.clients.borrow();
+        let clients = core.clients().borrow();
         for n in notes {
             let Some(h) = clients.map.get(&n.client) else {
                 continue;
@@ -265,7 +266,7 @@ pub fn end_turn(core: &Rc<Core>) {
     BCAST_DUE.set(false);
     let pending = BCAST.with_borrow_mut(|b| std::mem::take(&mut b.pending));
     for (id, _, keys) in pending {
-        let h = core.clients.borrow().map.get(&id).cloned();
+        let h = core.clients().borrow().map.get(&id).cloned();
         let Some(h) = h else {
             continue;
         };
@@ -292,14 +293,14 @@ fn send(core: &Rc<Core>, h: &Rc<ClientHandle>, payload: Payload<'_>) {
     let id = h.info.borrow().id;
     let origin = core.id;
     if redirect_core == core.id {
-        let target = core.clients.borrow().map.get(&redirect).cloned();
+        let target = core.clients().borrow().map.get(&redirect).cloned();
         match target {
             Some(r) => write_to(core, &r, true, &bytes),
             None => redirect_broken(core, id),
         }
     } else {
         core.post(redirect_core, move |c| {
-            let target = c.clients.borrow().map.get(&redirect).cloned();
+            let target = c.clients().borrow().map.get(&redirect).cloned();
             match target {
                 Some(r) => write_to(c, &r, true, &bytes),
                 None => c.post(origin, move |o| redirect_broken(o, id)),
@@ -311,7 +312,7 @@ fn send(core: &Rc<Core>, h: &Rc<ClientHandle>, payload: Payload<'_>) {
 /// The redirect target of client `id` (of this core) is gone: it is told
 /// (RESP3 only), as Redis does each time an invalidation was due.
 fn redirect_broken(core: &Rc<Core>, id: u64) {
-    let Some(h) = core.clients.borrow().map.get(&id).cloned() else {
+    let Some(h) = core.clients().borrow().map.get(&id).cloned() else {
         return;
     };
     let redirect = {
@@ -373,7 +374,7 @@ pub async fn flushed(core: &Rc<Core>) {
     core.broadcast(|c| {
         table::with(|t| t.clear_keys());
         let handles: Vec<Rc<ClientHandle>> = c
-            .clients
+            .clients()
             .borrow()
             .map
             .values()
@@ -426,12 +427,12 @@ pub fn limit(core: &Rc<Core>) {
 
 /// Finds the core of client `id`, if it is connected.
 async fn core_of(c: &Conn, id: u64) -> Option<usize> {
-    if c.core.clients.borrow().map.contains_key(&id) {
+    if c.core.clients().borrow().map.contains_key(&id) {
         return Some(c.core.id);
     }
     let found = c
         .core
-        .broadcast(move |core| core.clients.borrow().map.contains_key(&id))
+        .broadcast(move |core| core.clients().borrow().map.contains_key(&id))
         .await;
     found.iter().position(|&f| f)
 }

@@ -26,7 +26,8 @@
 //! registered. A command served at once never enters that state, so the
 //! common case (a queue with data) takes no lock.
 
-use crate::command::{Ctx, OwnedArgs};
+use super::Ctx;
+use crate::protocol::OwnedArgs;
 use crate::storage::Value;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -273,6 +273,26 @@ pub struct ExpireCycle {
     pub timed_out: bool,
 }
 
+/// Context of a command running on the shard that owns its keys.
+pub struct Ctx<'a> {
+    /// The owning shard.
+    pub shard: &'a mut Shard,
+    /// The client's selected database.
+    pub db: usize,
+    /// Time the command started, Unix ms.
+    pub now: u64,
+    /// Client flags that change key access (NO-TOUCH).
+    pub no_touch: bool,
+}
+
+impl Ctx<'_> {
+    /// The client's database on this shard.
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        self.shard.db(self.db)
+    }
+}
+
 /// Groups items by owning shard, shards in order of first appearance and
 /// items in their order: one hop per group.
 pub fn group_by_owner<T>(
@@ -401,10 +421,9 @@ pub struct Core {
     pub shard: RefCell<Shard>,
     /// This core's copy of the configuration.
     pub config: RefCell<Config>,
-    /// Clients connected to this core.
-    pub clients: RefCell<crate::server::clients::Clients>,
-    /// This core's pub/sub subscribers and its view of every core's.
-    pub pubsub: RefCell<crate::server::pubsub::CorePubSub>,
+    /// What the layers above keep per core (the server's client registry
+    /// and pub/sub view), given by whoever starts the core.
+    pub ext: Box<dyn Any>,
     /// Blocked clients of this core, by id: where a shard's delivery goes.
     pub waiting: RefCell<HashMap<u64, WaitingClient>>,
     /// State shared by every core of this engine.
@@ -424,7 +443,13 @@ pub struct Core {
 
 impl Core {
     /// This core's state; hops reach it once the core's loop runs.
-    pub fn new(id: usize, config: Config, mesh: Arc<Mesh>, engine: Arc<EngineState>) -> Rc<Core> {
+    pub fn new(
+        id: usize,
+        config: Config,
+        mesh: Arc<Mesh>,
+        engine: Arc<EngineState>,
+        ext: Box<dyn Any>,
+    ) -> Rc<Core> {
         let ncores = mesh.cores();
         let databases = config.databases;
         config.publish_to_thread();
@@ -435,8 +460,7 @@ impl Core {
             ncores,
             shard: RefCell::new(shard),
             config: RefCell::new(config),
-            clients: RefCell::new(Default::default()),
-            pubsub: RefCell::new(Default::default()),
+            ext,
             waiting: RefCell::new(HashMap::new()),
             engine,
             mesh,
