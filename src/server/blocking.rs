@@ -87,6 +87,10 @@ fn undo(core: &Rc<Core>, db: usize, d: Delivery) {
             no_touch: true,
         };
         (d.undo)(&mut ctx);
+        // The give-back is a change the journal does not see step by step.
+        if !d.key.is_empty() {
+            shard.journal_key(db, &d.key);
+        }
     }
     after_shard_work(core);
 }
@@ -277,6 +281,7 @@ pub fn unblock(core: &Core, id: u64, error: bool) -> bool {
         served: Served::Reply(reply),
         shard: core.id,
         undo: Box::new(|_: &mut crate::command::Ctx<'_>| {}),
+        key: Vec::new(),
     };
     let _ = wc.tx.send(d);
     true

@@ -120,6 +120,8 @@ pub struct Delivery {
     pub shard: usize,
     /// Puts the taken elements back.
     pub undo: Undo,
+    /// The key it was served from (empty when nothing was taken).
+    pub key: Vec<u8>,
 }
 
 /// True when a key's value (None: the key does not exist) can serve the
@@ -363,6 +365,7 @@ pub fn serve_ready(
                             served,
                             shard: id,
                             undo,
+                            key: qk.1.to_vec(),
                         },
                     ));
                 }
