@@ -1297,7 +1297,16 @@ impl Conn {
         let mut parts: Vec<Vec<u8>> = Vec::with_capacity(groups.len());
         let last = groups.len().saturating_sub(1);
         for (g, (shard, ix)) in groups.iter().enumerate() {
-            let mut sub = OwnedArgs::default();
+            // Sized up front: one allocation per buffer.
+            let bytes: usize = ix
+                .iter()
+                .flat_map(|&i| i..(i + step).min(args.len()))
+                .map(|j| args.get(j).len())
+                .sum();
+            let mut sub = OwnedArgs {
+                buf: Vec::with_capacity(args.get(0).len() + bytes),
+                ranges: Vec::with_capacity(1 + ix.len() * step),
+            };
             sub.push(args.get(0));
             let mut keys = Vec::with_capacity(ix.len());
             for &i in ix {
@@ -1323,7 +1332,7 @@ impl Conn {
                         tx,
                         txn::Want::Keys(keys),
                         Box::new(move |c: &Rc<Core>| {
-                            let mut out = Vec::new();
+                            let mut out = Vec::with_capacity(64);
                             crate::storage::tracking::set_writer(client);
                             {
                                 let mut shard = c.shard.borrow_mut();
