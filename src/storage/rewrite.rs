@@ -147,3 +147,60 @@ pub fn rebuild(key: &[u8], entry: &Entry) -> Vec<Cmd> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::list::{Fill, List};
+    use crate::storage::zset::{AddFlags, Limits, ZSet};
+
+    fn text(cmds: &[Cmd]) -> Vec<String> {
+        cmds.iter()
+            .map(|c| {
+                c.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_string_with_a_ttl_is_set_then_given_its_absolute_expiry() {
+        let mut e = Entry::new(Value::string(b"v"));
+        e.expire = 1_900_000_000_123;
+        assert_eq!(
+            text(&rebuild(b"k", &e)),
+            ["SET k v", "PEXPIREAT k 1900000000123"]
+        );
+    }
+
+    #[test]
+    fn a_long_list_is_pushed_in_batches_in_order() {
+        let mut l = List::default();
+        for i in 0..(BATCH + 3) {
+            l.push_back(i.to_string().as_bytes(), Fill::default());
+        }
+        let cmds = rebuild(b"l", &Entry::new(Value::List(Box::new(l))));
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].len(), 2 + BATCH);
+        assert_eq!(
+            text(&cmds)[1],
+            format!("RPUSH l {} {} {}", BATCH, BATCH + 1, BATCH + 2)
+        );
+        assert_eq!(cmds[0][2], b"0");
+    }
+
+    #[test]
+    fn sorted_set_scores_keep_every_digit() {
+        let mut z = ZSet::default();
+        let lim = Limits {
+            entries: 128,
+            value: 64,
+        };
+        z.add(0.1, b"a", AddFlags::default(), lim);
+        z.add(f64::INFINITY, b"b", AddFlags::default(), lim);
+        let cmds = text(&rebuild(b"z", &Entry::new(Value::ZSet(Box::new(z)))));
+        assert_eq!(cmds, ["ZADD z 0.10000000000000001 a inf b"]);
+    }
+}
