@@ -61,18 +61,23 @@ fn run_load(
     ops.load(Ordering::Relaxed)
 }
 
-#[test]
-fn mset_mget_keys_and_flushall_across_shards_never_observe_a_mix() {
-    let s = Server::start();
-    let keys = Arc::new(spread("mix", 6));
+/// Sets every key of `keys` to `value`.
+fn set_all(s: &Server, keys: &[String], value: &str) {
     let _: () = redis::cmd("MSET")
         .arg(
             keys.iter()
-                .flat_map(|k| [k.as_str(), "0-0"])
+                .flat_map(|k| [k.as_str(), value])
                 .collect::<Vec<_>>(),
         )
         .query(&mut s.conn())
         .unwrap();
+}
+
+#[test]
+fn mset_mget_keys_and_flushall_across_shards_never_observe_a_mix() {
+    let s = Server::start();
+    let keys = Arc::new(spread("mix", 6));
+    set_all(&s, &keys, "0-0");
     let reads = Arc::new(AtomicU64::new(0));
     let r2 = reads.clone();
     let ops = run_load(s.port, 24, move |i, c, ops| {
@@ -109,14 +114,7 @@ fn transfers_in_multi_exec_keep_the_total() {
     let s = Server::start();
     let keys = Arc::new(spread("acct", 6));
     let total = 1000 * keys.len() as i64;
-    let _: () = redis::cmd("MSET")
-        .arg(
-            keys.iter()
-                .flat_map(|k| [k.as_str(), "1000"])
-                .collect::<Vec<_>>(),
-        )
-        .query(&mut s.conn())
-        .unwrap();
+    set_all(&s, &keys, "1000");
     let audits = Arc::new(AtomicU64::new(0));
     let a2 = audits.clone();
     let k2 = keys.clone();

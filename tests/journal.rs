@@ -27,21 +27,7 @@ fn engine_with_journal() -> (u16, Streams) {
     let sink: journal::Sink = Arc::new(move |shard, r: &Record| {
         s2.lock().unwrap()[shard].push(r.clone());
     });
-    let mut cfg = coreshard::config::Config::default();
-    cfg.set("threads", &THREADS.to_string(), true).unwrap();
-    cfg.set("port", "0", true).unwrap();
-    cfg.threads = THREADS;
-    cfg.port = 0;
-    let h = coreshard::server::start_with_journal(cfg, Some(sink)).expect("start engine");
-    let port = h.port;
-    // The executors live for the rest of the test process.
-    std::mem::forget(h);
-    wait_for(START_TIMEOUT, "in-process server", || {
-        Raw::try_connect(port)
-            .ok()
-            .and_then(|mut r| (r.cmd(&["PING"]) == b"+PONG\r\n").then_some(()))
-    });
-    (port, streams)
+    (start_in_process(Some(sink)), streams)
 }
 
 fn run(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
@@ -55,9 +41,8 @@ fn run(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
 
 fn info_int(c: &mut redis::Connection, field: &str) -> i64 {
     let info: String = redis::cmd("INFO").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
+    info_value(&info, field)
+        .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {field} in INFO"))
 }
 
@@ -239,7 +224,7 @@ fn cross_shard(c: &mut redis::Connection, port: u16) {
     // A client blocked on a list is served by a push from another.
     let q = k("xs:queue");
     let (qk, qd) = (q[0].clone(), q[1].clone());
-    let blocked = std::thread::spawn(move || {
+    let waiter = std::thread::spawn(move || {
         let mut b = connect_redis(port);
         let got: Option<String> = redis::cmd("BLMOVE")
             .arg(&qk)
@@ -252,14 +237,10 @@ fn cross_shard(c: &mut redis::Connection, port: u16) {
         assert_eq!(got.as_deref(), Some("job"));
     });
     wait_for(START_TIMEOUT, "the client to block", || {
-        (blocked_clients(c) == 1).then_some(())
+        (blocked(c) == 1).then_some(())
     });
     run(c, &["RPUSH", &q[0], "job", "next"]);
-    blocked.join().unwrap();
-}
-
-fn blocked_clients(c: &mut redis::Connection) -> i64 {
-    info_int(c, "blocked_clients")
+    waiter.join().unwrap();
 }
 
 #[test]

@@ -1099,9 +1099,11 @@ impl Conn {
         }
         match self.single_owner(spec, args) {
             Some(t) if t == self.core.id => {
-                if !self.core.shard.borrow().locks.is_idle()
-                    && blocked_by(&self.core.shard.borrow().locks, spec, args, self.txid)
-                {
+                let held = {
+                    let shard = self.core.shard.borrow();
+                    !shard.locks.is_idle() && blocked_by(&shard.locks, spec, args, self.txid)
+                };
+                if held {
                     // A transaction holds one of its keys: wait (coordinate).
                     return false;
                 }

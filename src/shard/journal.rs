@@ -120,6 +120,18 @@ impl Journal {
         }
     }
 
+    /// Sends each of `cmds` as a record of this shard alone.
+    fn send_commands(&self, db: usize, class: &'static str, cmds: Vec<Vec<Vec<u8>>>) {
+        for cmd in cmds {
+            self.send(&Record {
+                db,
+                class,
+                cmd,
+                everywhere: None,
+            });
+        }
+    }
+
     /// Records the deletions the keyspace made by itself since the last
     /// record, as DEL.
     pub fn flush_deletions(&mut self) {
@@ -153,14 +165,7 @@ impl Journal {
         }
         self.flush_deletions();
         let cmds = take_instead().unwrap_or_else(|| vec![args.map(|a| a.to_vec()).collect()]);
-        for cmd in cmds {
-            self.send(&Record {
-                db,
-                class,
-                cmd,
-                everywhere: None,
-            });
-        }
+        self.send_commands(db, class, cmds);
     }
 
     /// Records the whole state of `key` in database `db` (absent when
@@ -180,14 +185,7 @@ impl Journal {
         if let Some(e) = entry {
             cmds.extend(crate::storage::rewrite::rebuild(key, e));
         }
-        for cmd in cmds {
-            self.send(&Record {
-                db,
-                class,
-                cmd,
-                everywhere: None,
-            });
-        }
+        self.send_commands(db, class, cmds);
     }
 
     /// Records this shard's part of an operation of every shard (FLUSHALL,

@@ -646,6 +646,11 @@ impl Core {
         let job: Job = Box::new(move |c| Box::new(f(c)) as HopResult);
         self.mesh.send(self.id, target, HopMsg::Job { slot, job });
         self.wake_later(target);
+        self.reply_in::<R>(slot)
+    }
+
+    /// The reply that will complete pending slot `slot`, as an `R`.
+    fn reply_in<R: 'static>(&self, slot: u32) -> impl Future<Output = R> + '_ {
         let wait = HopWait {
             core: self,
             slot,
@@ -654,7 +659,7 @@ impl Core {
         async move {
             match wait.await.downcast::<R>() {
                 Ok(r) => *r,
-                Err(_) => unreachable!("a hop's result has the type its job returns"),
+                Err(_) => unreachable!("a hop's result has the type its work answers"),
             }
         }
     }
@@ -677,26 +682,9 @@ impl Core {
         if target == self.id {
             f(self, resp);
         } else {
-            self.mesh.send(
-                self.id,
-                target,
-                HopMsg::Post {
-                    job: Box::new(move |c| f(c, resp)),
-                },
-            );
-            self.wake_later(target);
+            self.post(target, move |c| f(c, resp));
         }
-        let wait = HopWait {
-            core: self,
-            slot,
-            done: false,
-        };
-        async move {
-            match wait.await.downcast::<R>() {
-                Ok(r) => *r,
-                Err(_) => unreachable!("a hop's result has the type its responder sends"),
-            }
-        }
+        self.reply_in::<R>(slot)
     }
 
     /// Sends `f` to core `target` (another core) to run there in turn with

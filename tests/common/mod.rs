@@ -705,24 +705,28 @@ pub fn start_engine(directives: &[(&str, &str)]) -> coreshard::server::ServerHan
 /// the rest of the process).
 pub fn in_process() -> u16 {
     static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
-    *PORT.get_or_init(|| {
-        let mut cfg = coreshard::config::Config::default();
-        cfg.set("threads", &THREADS.to_string(), true)
-            .expect("threads");
-        cfg.set("port", "0", true).expect("port");
-        cfg.threads = THREADS;
-        cfg.port = 0;
-        let h = coreshard::server::start(cfg).expect("start in-process server");
-        let port = h.port;
-        // The executors live for the rest of the process.
-        std::mem::forget(h);
-        wait_for(START_TIMEOUT, "in-process server", || {
-            Raw::try_connect(port)
-                .ok()
-                .and_then(|mut r| (r.cmd(&["PING"]) == b"+PONG\r\n").then_some(()))
-        });
-        port
-    })
+    *PORT.get_or_init(|| start_in_process(None))
+}
+
+/// Starts an engine in this process (it lives for the rest of the process),
+/// its shards' journals sent to `journal`; returns its port once it answers.
+pub fn start_in_process(journal: Option<coreshard::shard::journal::Sink>) -> u16 {
+    let mut cfg = coreshard::config::Config::default();
+    cfg.set("threads", &THREADS.to_string(), true)
+        .expect("threads");
+    cfg.set("port", "0", true).expect("port");
+    cfg.threads = THREADS;
+    cfg.port = 0;
+    let h = coreshard::server::start_with_journal(cfg, journal).expect("start in-process server");
+    let port = h.port;
+    // The executors live for the rest of the process.
+    std::mem::forget(h);
+    wait_for(START_TIMEOUT, "in-process server", || {
+        Raw::try_connect(port)
+            .ok()
+            .and_then(|mut r| (r.cmd(&["PING"]) == b"+PONG\r\n").then_some(()))
+    });
+    port
 }
 
 /// INFO `blocked_clients`.
