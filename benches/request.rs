@@ -6,9 +6,9 @@
 //!
 //! `cargo bench --bench request`
 
+use coreshard::command::session::exec_shard;
 use coreshard::command::{Ctx, lookup};
 use coreshard::protocol::{Args, ParseLimits, Parsed, parse_command};
-use coreshard::server::conn::exec_shard;
 use coreshard::shard::Shard;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use std::time::Duration;

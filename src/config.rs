@@ -484,7 +484,7 @@ const PROTECTED_ACTION: &[&str] = &["yes", "no", "local"];
 /// allows it, as in Redis.
 const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
-/// True for a protected directive (see [`PROTECTED`]).
+/// True for a protected directive (see `PROTECTED`).
 pub fn is_protected(name: &str) -> bool {
     PROTECTED.iter().any(|p| p.eq_ignore_ascii_case(name))
 }

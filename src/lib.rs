@@ -13,13 +13,12 @@
 //!
 //! A request flows `listener → read buffer → protocol::parse → command table →
 //! checks → key extraction → slot → shard (inline or hop) → reply → flush`.
-//! Layers, each importing only those below it (`tests/layers.rs` checks it,
-//! listing the imports that still reach up: today command handlers that
-//! take the server's connection type):
+//! Layers, each importing only those below it (`tests/layers.rs` checks it):
 //!
 //! ```text
-//!   server    core threads, listeners, connections, client registry
-//!   command   the command table and one file per family
+//!   server    core threads, listeners, each connection's socket loop
+//!   command   the command table, one file per family, sessions (what a
+//!             client's commands see; dispatch, clients, pub/sub, MULTI)
 //!   shard     slots, cores, hops, the transaction layer, the journal hook
 //!   storage   tables, values, expiry, eviction (with config and metrics)
 //!   protocol  RESP bytes only      runtime  the per-core event loop

@@ -396,3 +396,88 @@ fn active_expiry_reclaims_untouched_keys_and_reports_it() {
     let _ = field("expired_time_cap_reached_count");
     let _ = field("expire_cycle_cpu_milliseconds");
 }
+
+fn kcmd<T: redis::FromRedisValue>(c: &mut redis::Connection, parts: &[&str]) -> T {
+    let mut q = redis::cmd(parts[0]);
+    for p in &parts[1..] {
+        q.arg(*p);
+    }
+    q.query(c).unwrap()
+}
+
+/// EXISTS, TOUCH, RENAME(NX), COPY, MOVE, SWAPDB, DBSIZE, DEL, SCAN, KEYS,
+/// RANDOMKEY and FLUSHDB with keys on all three shards.
+#[test]
+fn keyspace_commands_span_every_shard() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let [a, b, d]: [String; 3] = key_per_shard("ks-span").try_into().unwrap();
+    let _: () = kcmd(&mut c, &["SET", &a, "1"]);
+    let _: () = kcmd(&mut c, &["SET", &b, "2"]);
+    assert_eq!(kcmd::<i64>(&mut c, &["EXISTS", &a, &b, &d, &a]), 3);
+    assert_eq!(kcmd::<i64>(&mut c, &["TOUCH", &a, &b, &d]), 2);
+
+    // RENAME across shards keeps the TTL; RENAMENX refuses an existing target.
+    assert_eq!(kcmd::<i64>(&mut c, &["PEXPIRE", &a, "100000"]), 1);
+    let _: () = kcmd(&mut c, &["RENAME", &a, &d]);
+    assert_eq!(kcmd::<i64>(&mut c, &["EXISTS", &a]), 0);
+    let ttl: i64 = kcmd(&mut c, &["PTTL", &d]);
+    assert!(ttl > 90_000 && ttl <= 100_000, "{ttl}");
+    assert_eq!(kcmd::<i64>(&mut c, &["RENAMENX", &d, &b]), 0);
+    let err = redis::cmd("RENAME").arg(&a).arg(&b).query::<()>(&mut c);
+    assert!(err.unwrap_err().to_string().contains("no such key"));
+
+    // COPY across shards copies the TTL; REPLACE and DB work.
+    assert_eq!(kcmd::<i64>(&mut c, &["COPY", &d, &a]), 1);
+    assert!(kcmd::<i64>(&mut c, &["PTTL", &a]) > 90_000);
+    assert_eq!(kcmd::<i64>(&mut c, &["COPY", &d, &b]), 0);
+    assert_eq!(kcmd::<i64>(&mut c, &["COPY", &d, &b, "REPLACE"]), 1);
+    assert_eq!(kcmd::<String>(&mut c, &["GET", &b]), "1");
+    assert_eq!(kcmd::<i64>(&mut c, &["COPY", &d, &b, "DB", "2"]), 1);
+
+    // MOVE, SWAPDB, DBSIZE, FLUSHDB span the shards.
+    assert_eq!(kcmd::<i64>(&mut c, &["DBSIZE"]), 3);
+    assert_eq!(kcmd::<i64>(&mut c, &["MOVE", &a, "1"]), 1);
+    assert_eq!(kcmd::<i64>(&mut c, &["DBSIZE"]), 2);
+    let _: () = kcmd(&mut c, &["SWAPDB", "0", "2"]);
+    assert_eq!(kcmd::<i64>(&mut c, &["DBSIZE"]), 1);
+    let _: () = kcmd(&mut c, &["SWAPDB", "0", "2"]);
+    assert_eq!(kcmd::<i64>(&mut c, &["DEL", &a, &b, &d]), 2);
+    assert_eq!(kcmd::<i64>(&mut c, &["DBSIZE"]), 0);
+    assert_eq!(kcmd::<Option<String>>(&mut c, &["RANDOMKEY"]), None);
+
+    // SCAN returns every key exactly once; KEYS and RANDOMKEY see all shards.
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.cmd("SET").arg(format!("k:{i}")).arg("v").ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let mut cursor = 0u64;
+    let mut seen = Vec::new();
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(7)
+            .query(&mut c)
+            .unwrap();
+        seen.extend(keys);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    seen.sort();
+    let before = seen.len();
+    seen.dedup();
+    assert_eq!((before, seen.len()), (500, 500));
+    assert_eq!(kcmd::<Vec<String>>(&mut c, &["KEYS", "k:1*"]).len(), 111);
+    let mut owners = [false; 3];
+    for _ in 0..200 {
+        let k: String = kcmd(&mut c, &["RANDOMKEY"]);
+        owners[coreshard::shard::slot::key_owner(k.as_bytes(), THREADS)] = true;
+    }
+    assert_eq!(owners, [true; 3]);
+    let _: () = kcmd(&mut c, &["FLUSHDB"]);
+    assert_eq!(kcmd::<i64>(&mut c, &["DBSIZE"]), 0);
+}

@@ -12,8 +12,8 @@
 use super::string::{StrRead, lookup_write, read_str};
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
 use crate::storage::Value;
 
 const BIT_OFFSET_ERR: &str = "ERR bit offset is not an integer or out of range";
@@ -520,7 +520,7 @@ fn bitop(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 }
 
 /// BITOP with keys on several shards.
-fn bitop_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn bitop_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let op = match bitop_check(a.args()) {
             Ok(op) => op,

@@ -4,7 +4,7 @@
 //! ```text
 //!  1. try the keys in argument order, like the non-blocking command
 //!     (the first existing key decides: wrong type → error, elements → served)
-//!  2. nothing to pop: block (server::blocking) until a push serves us,
+//!  2. nothing to pop: block (session::blocking) until a push serves us,
 //!     the timeout passes (null reply) or the client leaves
 //! ```
 //!
@@ -25,9 +25,9 @@ use super::zset::{
     Pairs, parse_mpop as parse_zmpop, reply_mpop as zreply_mpop, zadd_pairs, zpop, zset_ready,
 };
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs};
+use crate::command::session::Session;
+use crate::command::session::blocking::{BlockSpec, Outcome, Starting, block};
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
-use crate::server::blocking::{BlockSpec, Outcome, Starting, block};
 use crate::shard::blocking::{ReadyFn, ServeFn, Served, Undo, Waiter};
 use crate::shard::slot::key_owner;
 use crate::shard::txn;
@@ -109,7 +109,7 @@ fn serve_pop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo)
 
 /// `CMD key [key ...] timeout`: BLPOP, BRPOP, BZPOPMIN, BZPOPMAX.
 fn keys_then_timeout(
-    c: &mut Conn,
+    c: &mut Session,
     a: OwnedArgs,
     ready: ReadyFn,
     serve: ServeFn,
@@ -130,7 +130,7 @@ fn keys_then_timeout(
 /// another type is an error, elements are served at once by the same `serve`
 /// a waiter gets), then block.
 async fn pop_or_block(
-    c: &mut Conn,
+    c: &mut Session,
     a: OwnedArgs,
     keys: Vec<Vec<u8>>,
     timeout: Option<Duration>,
@@ -189,7 +189,7 @@ async fn pop_or_block(
 
 /// Blocks and writes the outcome; inside EXEC, answers as a timeout would.
 /// `starting` is `None` exactly when the command may not block.
-async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec, starting: Option<Starting>) {
+async fn finish(c: &mut Session, a: OwnedArgs, spec: BlockSpec, starting: Option<Starting>) {
     let Some(starting) = starting else {
         return c.reply().null_array();
     };
@@ -202,7 +202,7 @@ async fn finish(c: &mut Conn, a: OwnedArgs, spec: BlockSpec, starting: Option<St
 
 /// Writes a served command's reply; a cross-shard BLMOVE first pushes the
 /// element to the destination its arguments name (or gives it back).
-async fn reply_served(c: &mut Conn, a: &OwnedArgs, served: Served) {
+async fn reply_served(c: &mut Session, a: &OwnedArgs, served: Served) {
     match served {
         Served::Reply(bytes) => c.out.extend_from_slice(&bytes),
         Served::Move { elem } => {
@@ -218,12 +218,12 @@ async fn reply_served(c: &mut Conn, a: &OwnedArgs, served: Served) {
 }
 
 /// `BLPOP key [key ...] timeout`
-pub fn blpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn blpop(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     keys_then_timeout(c, a, list_ready, serve_pop)
 }
 
 /// `BRPOP key [key ...] timeout`
-pub fn brpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn brpop(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     keys_then_timeout(c, a, list_ready, serve_pop)
 }
 
@@ -261,7 +261,7 @@ fn serve_mpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo
 }
 
 /// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`
-pub fn blmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn blmpop(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let timeout = match parse_timeout(a.get(1)) {
             Ok(t) => t,
@@ -324,7 +324,7 @@ fn serve_move(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo
     Some((Served::Move { elem }, undo_pop(key.to_vec(), from, elems)))
 }
 
-fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFuture<'_> {
+fn blmove_generic(c: &mut Session, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let Some((src, dst, from, to)) = move_args(&a) else {
             return c.error(super::util::SYNTAX);
@@ -399,12 +399,12 @@ fn blmove_generic(c: &mut Conn, a: OwnedArgs, timeout_idx: usize) -> LocalBoxFut
 }
 
 /// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
-pub fn blmove(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn blmove(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     blmove_generic(c, a, 5)
 }
 
 /// `BRPOPLPUSH source destination timeout`
-pub fn brpoplpush(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn brpoplpush(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     blmove_generic(c, a, 3)
 }
 
@@ -440,12 +440,12 @@ fn serve_bzpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Und
 }
 
 /// `BZPOPMIN key [key ...] timeout`
-pub fn bzpopmin(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn bzpopmin(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     keys_then_timeout(c, a, zset_ready_at, serve_bzpop)
 }
 
 /// `BZPOPMAX key [key ...] timeout`
-pub fn bzpopmax(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn bzpopmax(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     keys_then_timeout(c, a, zset_ready_at, serve_bzpop)
 }
 
@@ -465,7 +465,7 @@ fn serve_bzmpop(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Un
 }
 
 /// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
-pub fn bzmpop(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub fn bzmpop(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let timeout = match parse_timeout(a.get(1)) {
             Ok(t) => t,

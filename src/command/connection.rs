@@ -1,17 +1,17 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, SELECT, HELLO, AUTH and CLIENT.
 //!
 //! ```text
-//!  connection state (Conn: db, resp3, reply mode, auth, no-touch)
+//!  connection state (Session: db, resp3, reply mode, auth, no-touch)
 //!  + registry entry (ClientHandle: name, lib, flags) on the client's core
 //!  CLIENT LIST/KILL ─► broadcast to every core's registry
 //! ```
 
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*};
+use crate::command::session::ReplyMode;
+use crate::command::session::Session;
+use crate::command::session::SessionCore;
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
-use crate::server::ServerCore;
-use crate::server::conn::ReplyMode;
 
 /// `PING [message]`
 fn ping(_ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
@@ -28,7 +28,7 @@ fn echo(_ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 }
 
 /// `QUIT`
-fn quit(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn quit(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.reply().ok();
         c.close = true;
@@ -36,7 +36,7 @@ fn quit(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `SELECT index`
-fn select(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn select(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let dbs = c.core.config.borrow().databases;
         match parse_i64(a.get(1)) {
@@ -52,13 +52,13 @@ fn select(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `RESET`
-fn reset(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn reset(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.multi = None;
         c.handle.info.borrow_mut().multi = -1;
         c.unwatch_all().await;
-        crate::server::pubsub::forget(c).await;
-        crate::server::tracking::disable(c).await;
+        crate::command::session::pubsub::forget(c).await;
+        crate::command::session::tracking::disable(c).await;
         c.db = 0;
         c.resp3 = false;
         c.reply_mode = ReplyMode::On;
@@ -79,7 +79,7 @@ fn reset(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 /// Checks a password for `user` against `requirepass` (the default user is
 /// `nopass` when no password is set).
-fn check_auth(c: &Conn, user: &[u8], pass: &[u8]) -> bool {
+fn check_auth(c: &Session, user: &[u8], pass: &[u8]) -> bool {
     let cfg = c.core.config.borrow();
     user == b"default" && (cfg.requirepass.is_empty() || cfg.requirepass.as_bytes() == pass)
 }
@@ -87,7 +87,7 @@ fn check_auth(c: &Conn, user: &[u8], pass: &[u8]) -> bool {
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// `AUTH [username] password`
-fn auth(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn auth(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if a.len() > 3 {
             c.error(SYNTAX);
@@ -119,7 +119,7 @@ fn valid_name(n: &[u8]) -> bool {
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
-fn hello(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn hello(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let mut ver = None;
         if a.len() >= 2 {
@@ -204,21 +204,21 @@ fn hello(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 // ---------------------------------------------------------------------------
 
 /// Copies the connection's live state into its registry entry.
-fn sync_info(c: &Conn) {
+fn sync_info(c: &Session) {
     let mut info = c.handle.info.borrow_mut();
     info.db = c.db;
     info.resp = if c.resp3 { 3 } else { 2 };
     info.no_touch = c.no_touch;
 }
 
-fn client_id(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_id(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let id = c.id as i64;
         c.reply().int(id);
     })
 }
 
-fn client_setname(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_setname(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let n = a.get(2);
         if !valid_name(n) {
@@ -230,7 +230,7 @@ fn client_setname(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-fn client_getname(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_getname(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let name = c.handle.info.borrow().name.clone();
         let mut r = c.reply();
@@ -242,7 +242,7 @@ fn client_getname(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-fn client_info(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_info(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         sync_info(c);
         let mut line = c.handle.describe();
@@ -274,7 +274,7 @@ fn client_type(t: &[u8]) -> Option<ClientType> {
 }
 
 /// The type of a connected client: `pubsub` while subscribed to anything.
-fn type_of(h: &crate::server::clients::ClientHandle) -> ClientType {
+fn type_of(h: &crate::command::session::clients::ClientHandle) -> ClientType {
     if h.subscribed() {
         ClientType::PubSub
     } else {
@@ -282,7 +282,7 @@ fn type_of(h: &crate::server::clients::ClientHandle) -> ClientType {
     }
 }
 
-fn client_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_list(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let mut ids: Option<Vec<u64>> = None;
         let mut kind = None;
@@ -362,7 +362,7 @@ struct KillFilter {
     skip: Option<u64>,
 }
 
-fn client_kill(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_kill(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let old_form = a.len() == 3;
         let mut f = KillFilter::default();
@@ -473,7 +473,7 @@ fn client_kill(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-fn client_setinfo(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_setinfo(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let v = a.get(3);
         let opt = a.get(2);
@@ -513,7 +513,7 @@ fn on_off(a: &[u8]) -> Option<bool> {
     }
 }
 
-fn client_no_evict(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_no_evict(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         match on_off(a.get(2)) {
             Some(v) => {
@@ -525,7 +525,7 @@ fn client_no_evict(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-fn client_no_touch(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_no_touch(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         match on_off(a.get(2)) {
             Some(v) => {
@@ -539,7 +539,7 @@ fn client_no_touch(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`: dispatch leaves this command's own reply alone.
-fn client_reply(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_reply(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let m = a.get(2);
         if eq(m, "on") {
@@ -558,7 +558,7 @@ fn client_reply(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `CLIENT PAUSE timeout [WRITE|ALL]`
-fn client_pause(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_pause(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let ms = match parse_i64(a.get(2)) {
             None => {
@@ -591,7 +591,7 @@ fn client_pause(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `CLIENT UNPAUSE`
-fn client_unpause(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_unpause(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.core.engine.unpause();
         c.reply().ok();
@@ -599,27 +599,27 @@ fn client_unpause(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`
-fn client_tracking(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move { crate::server::tracking::client_tracking(c, &a).await })
+fn client_tracking(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { crate::command::session::tracking::client_tracking(c, &a).await })
 }
 
 /// `CLIENT CACHING YES|NO`: the next command's reads are remembered (OPTIN)
 /// or not (OPTOUT).
-fn client_caching(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move { crate::server::tracking::client_caching(c, a.get(2)) })
+fn client_caching(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { crate::command::session::tracking::client_caching(c, a.get(2)) })
 }
 
 /// `CLIENT TRACKINGINFO`
-fn client_trackinginfo(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move { crate::server::tracking::client_trackinginfo(c) })
+fn client_trackinginfo(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { crate::command::session::tracking::client_trackinginfo(c) })
 }
 
 /// `CLIENT GETREDIR`
-fn client_getredir(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move { crate::server::tracking::client_getredir(c) })
+fn client_getredir(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { crate::command::session::tracking::client_getredir(c) })
 }
 
-fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_help(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         super::server::reply_help(
             c,
@@ -678,7 +678,7 @@ fn client_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `CLIENT UNBLOCK client-id [TIMEOUT|ERROR]`
-fn client_unblock(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn client_unblock(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let Some(id) = parse_i64(a.get(2)) else {
             return c.error(NOT_INT);
@@ -698,7 +698,7 @@ fn client_unblock(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let id = id as u64;
         let done = c
             .core
-            .broadcast(move |core| crate::server::blocking::unblock(core, id, error))
+            .broadcast(move |core| crate::command::session::blocking::unblock(core, id, error))
             .await;
         let n = done.into_iter().any(|d| d) as i64;
         c.reply().int(n);

@@ -16,9 +16,9 @@
 use super::docs::{self, Arg, Begin, Find, KeySpec};
 use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags, flags::*, keyflags, table};
+use crate::command::session::Session;
 use crate::config::glob_match;
 use crate::protocol::Reply;
-use crate::server::Conn;
 
 /// Flags not shown by COMMAND INFO (Redis hides `may_replicate` too).
 const HIDDEN_FLAGS: u64 = SENTINEL | ONLY_SENTINEL | PROTECTED | MAY_REPLICATE;
@@ -330,7 +330,7 @@ fn find_by_full_name(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 /// `COMMAND`
-fn command_all(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_all(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let all = &table().all;
         let mut r = c.reply();
@@ -342,7 +342,7 @@ fn command_all(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `COMMAND COUNT`
-fn command_count(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_count(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let n = table().all.len();
         c.reply().int(n as i64);
@@ -350,7 +350,7 @@ fn command_count(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `COMMAND INFO [command-name ...]`
-fn command_info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_info(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if a.len() == 2 {
             return command_all(c, a).await;
@@ -367,7 +367,7 @@ fn command_info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `COMMAND DOCS [command-name ...]`
-fn command_docs(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_docs(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let specs: Vec<&'static CommandSpec> = if a.len() == 2 {
             table().all.clone()
@@ -410,7 +410,7 @@ pub fn getkeys(a: &OwnedArgs) -> Result<(&'static CommandSpec, Vec<usize>), &'st
 }
 
 /// `COMMAND GETKEYS command [arg ...]`
-fn command_getkeys(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_getkeys(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         match getkeys(&a) {
             Err(e) => c.error(e),
@@ -426,7 +426,7 @@ fn command_getkeys(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `COMMAND GETKEYSANDFLAGS command [arg ...]`
-fn command_getkeysandflags(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_getkeysandflags(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         match getkeys(&a) {
             Err(e) => c.error(e),
@@ -447,7 +447,7 @@ fn command_getkeysandflags(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `COMMAND LIST [FILTERBY MODULE name|ACLCAT category|PATTERN pattern]`
-fn command_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_list(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         enum Filter {
             None,
@@ -502,7 +502,7 @@ fn command_list(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `COMMAND HELP`
-fn command_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn command_help(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         super::server::reply_help(
             c,

@@ -15,9 +15,9 @@
 
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::command::session::Session;
 use crate::metrics;
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
 use crate::shard::journal;
 use crate::shard::slot::SLOTS;
 use crate::storage::{Entry, ScanPart, Value, merge_scan};
@@ -335,7 +335,7 @@ fn renamenx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 /// RENAME / RENAMENX with the keys on different shards: the entry travels from
 /// the source shard to the destination shard (under both keys' locks, see
 /// module docs).
-fn rename_across(c: &mut Conn, a: OwnedArgs, nx: bool) -> LocalBoxFuture<'_> {
+fn rename_across(c: &mut Session, a: OwnedArgs, nx: bool) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let src = a.get(1).to_vec();
         let dst = a.get(2).to_vec();
@@ -390,10 +390,10 @@ fn rename_across(c: &mut Conn, a: OwnedArgs, nx: bool) -> LocalBoxFuture<'_> {
     })
 }
 
-fn rename_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn rename_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     rename_across(c, a, false)
 }
-fn renamenx_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn renamenx_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     rename_across(c, a, true)
 }
 
@@ -463,7 +463,7 @@ fn copy(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 }
 
 /// COPY with source and destination on different shards.
-fn copy_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn copy_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let databases = c.core.config.borrow().databases;
         let o = match parse_copy(a.args(), c.db, databases) {
@@ -528,7 +528,7 @@ fn move_cmd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 // ---------------------------------------------------------------------------
 
 /// `DBSIZE`
-fn dbsize(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn dbsize(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let n: usize = c
             .on_all_shards(|ctx| ctx.shard.db_opt(ctx.db).map(|d| d.len()).unwrap_or(0))
@@ -551,7 +551,7 @@ fn flush_args_ok(a: &OwnedArgs) -> bool {
 
 /// Whether a flush frees its keys on the lazyfree thread: ASYNC says so,
 /// SYNC says not, and without either `lazyfree-lazy-user-flush` decides.
-fn flush_is_async(c: &Conn, a: &OwnedArgs) -> bool {
+fn flush_is_async(c: &Session, a: &OwnedArgs) -> bool {
     match a.len() {
         2 => eq(a.get(1), "async"),
         _ => c.core.config.borrow().get_bool("lazyfree-lazy-user-flush"),
@@ -559,7 +559,7 @@ fn flush_is_async(c: &Conn, a: &OwnedArgs) -> bool {
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`
-fn flushdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn flushdb(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if !flush_args_ok(&a) {
             return c.error(SYNTAX);
@@ -574,13 +574,13 @@ fn flushdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             ctx.shard.journal.record_everywhere(ctx.db, tx, cmd.clone());
         })
         .await;
-        crate::server::tracking::flushed(&c.core).await;
+        crate::command::session::tracking::flushed(&c.core).await;
         c.reply().ok();
     })
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`
-fn flushall(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn flushall(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if !flush_args_ok(&a) {
             return c.error(SYNTAX);
@@ -595,7 +595,7 @@ fn flushall(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
             ctx.shard.journal.record_everywhere(ctx.db, tx, cmd.clone());
         })
         .await;
-        crate::server::tracking::flushed(&c.core).await;
+        crate::command::session::tracking::flushed(&c.core).await;
         c.reply().ok();
     })
 }
@@ -610,7 +610,7 @@ fn parse_db_index(s: &[u8], msg: &str) -> Result<i64, String> {
 }
 
 /// `SWAPDB index1 index2`
-fn swapdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn swapdb(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let ids = parse_db_index(a.get(1), "invalid first DB index")
             .and_then(|x| Ok((x, parse_db_index(a.get(2), "invalid second DB index")?)));
@@ -637,7 +637,7 @@ fn swapdb(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `KEYS pattern`
-fn keys(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn keys(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let pattern = a.get(1).to_vec();
         let parts = c
@@ -660,7 +660,7 @@ fn keys(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 /// `RANDOMKEY`: a shard chosen with probability proportional to its key count,
 /// then a random key of that shard.
-fn randomkey(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn randomkey(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         for _ in 0..16 {
             let counts = c
@@ -720,7 +720,7 @@ fn parse_scan(a: &OwnedArgs) -> Result<ScanCall, &'static str> {
 /// per shard; each shard returns its next non-empty slots (whole) until it has
 /// COUNT keys, and the coordinator keeps the slot-ordered prefix that every
 /// shard has covered (see `storage::merge_scan`).
-fn scan(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn scan(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let o = match parse_scan(&a) {
             Ok(o) => o,
@@ -891,7 +891,7 @@ fn is_shared_integer(v: &Value) -> bool {
 }
 
 /// `OBJECT REFCOUNT key`
-fn object_refcount(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn object_refcount(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         // Redis stops sharing small integers when maxmemory is set with an LRU
         // or LFU policy, since shared objects cannot carry per-key access data.
@@ -921,7 +921,7 @@ fn lfu_policy() -> bool {
 }
 
 /// `OBJECT FREQ key`
-fn object_freq(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn object_freq(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let key = a.get(2).to_vec();
         let decay = crate::storage::evict::settings().lfu_decay_time;
@@ -942,7 +942,7 @@ fn object_freq(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `OBJECT IDLETIME key`
-fn object_idletime(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn object_idletime(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let key = a.get(2).to_vec();
         let k = key.clone();
@@ -1459,120 +1459,5 @@ mod tests {
         assert!(!is_shared_integer(&Value::string(b"10000")));
         assert!(!is_shared_integer(&Value::string(b"-1")));
         assert!(!is_shared_integer(&Value::string(b"01")));
-    }
-}
-
-/// End-to-end checks against an in-process engine with 3 shards, so keys of
-/// one command land on different shards and the coordinator paths run.
-#[cfg(test)]
-mod engine_tests {
-    use crate::shard::slot::key_owner;
-
-    /// A key named `prefix:i` owned by shard `shard` of 3.
-    fn key_on(prefix: &str, shard: usize) -> String {
-        (0..)
-            .map(|i| format!("{prefix}:{i}"))
-            .find(|k| key_owner(k.as_bytes(), 3) == shard)
-            .unwrap_or_default()
-    }
-
-    fn connect() -> redis::Connection {
-        let mut cfg = crate::config::Config::default();
-        cfg.set("port", "0", true).unwrap();
-        cfg.set("threads", "3", true).unwrap();
-        let h = crate::server::start(cfg).unwrap();
-        let url = format!("redis://127.0.0.1:{}/", h.port);
-        std::mem::forget(h);
-        let client = redis::Client::open(url).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            match client.get_connection() {
-                Ok(c) => return c,
-                Err(e) if std::time::Instant::now() > deadline => panic!("no server: {e}"),
-                Err(_) => std::thread::yield_now(),
-            }
-        }
-    }
-
-    fn cmd<T: redis::FromRedisValue>(c: &mut redis::Connection, parts: &[&str]) -> T {
-        let mut q = redis::cmd(parts[0]);
-        for p in &parts[1..] {
-            q.arg(*p);
-        }
-        q.query(c).unwrap()
-    }
-
-    #[test]
-    fn cross_shard_keyspace() {
-        let mut c = connect();
-        let (a, b, d) = (key_on("a", 0), key_on("b", 1), key_on("d", 2));
-        let _: () = cmd(&mut c, &["SET", &a, "1"]);
-        let _: () = cmd(&mut c, &["SET", &b, "2"]);
-        assert_eq!(cmd::<i64>(&mut c, &["EXISTS", &a, &b, &d, &a]), 3);
-        assert_eq!(cmd::<i64>(&mut c, &["TOUCH", &a, &b, &d]), 2);
-
-        // RENAME across shards keeps the TTL; RENAMENX refuses an existing target.
-        assert_eq!(cmd::<i64>(&mut c, &["PEXPIRE", &a, "100000"]), 1);
-        let _: () = cmd(&mut c, &["RENAME", &a, &d]);
-        assert_eq!(cmd::<i64>(&mut c, &["EXISTS", &a]), 0);
-        let ttl: i64 = cmd(&mut c, &["PTTL", &d]);
-        assert!(ttl > 90_000 && ttl <= 100_000, "{ttl}");
-        assert_eq!(cmd::<i64>(&mut c, &["RENAMENX", &d, &b]), 0);
-        let err = redis::cmd("RENAME").arg(&a).arg(&b).query::<()>(&mut c);
-        assert!(err.unwrap_err().to_string().contains("no such key"));
-
-        // COPY across shards copies the TTL; REPLACE and DB work.
-        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &a]), 1);
-        assert!(cmd::<i64>(&mut c, &["PTTL", &a]) > 90_000);
-        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &b]), 0);
-        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &b, "REPLACE"]), 1);
-        assert_eq!(cmd::<String>(&mut c, &["GET", &b]), "1");
-        assert_eq!(cmd::<i64>(&mut c, &["COPY", &d, &b, "DB", "2"]), 1);
-
-        // MOVE, SWAPDB, DBSIZE, FLUSHDB span the shards.
-        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 3);
-        assert_eq!(cmd::<i64>(&mut c, &["MOVE", &a, "1"]), 1);
-        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 2);
-        let _: () = cmd(&mut c, &["SWAPDB", "0", "2"]);
-        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 1);
-        let _: () = cmd(&mut c, &["SWAPDB", "0", "2"]);
-        assert_eq!(cmd::<i64>(&mut c, &["DEL", &a, &b, &d]), 2);
-        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 0);
-        assert_eq!(cmd::<Option<String>>(&mut c, &["RANDOMKEY"]), None);
-
-        // SCAN returns every key exactly once; KEYS and RANDOMKEY see all shards.
-        let mut pipe = redis::pipe();
-        for i in 0..500 {
-            pipe.cmd("SET").arg(format!("k:{i}")).arg("v").ignore();
-        }
-        let _: () = pipe.query(&mut c).unwrap();
-        let mut cursor = 0u64;
-        let mut seen = Vec::new();
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(7)
-                .query(&mut c)
-                .unwrap();
-            seen.extend(keys);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        seen.sort();
-        let before = seen.len();
-        seen.dedup();
-        assert_eq!((before, seen.len()), (500, 500));
-        assert_eq!(cmd::<Vec<String>>(&mut c, &["KEYS", "k:1*"]).len(), 111);
-        let mut owners = [false; 3];
-        for _ in 0..200 {
-            let k: String = cmd(&mut c, &["RANDOMKEY"]);
-            owners[key_owner(k.as_bytes(), 3)] = true;
-        }
-        assert_eq!(owners, [true; 3]);
-        let _: () = cmd(&mut c, &["FLUSHDB"]);
-        assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]), 0);
     }
 }

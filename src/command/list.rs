@@ -20,8 +20,8 @@
 use super::string::lookup_read;
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, ShardFn, flags::*, keyflags};
+use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
 use crate::storage::Db;
 use crate::storage::Value;
 use crate::storage::db::Entry;
@@ -669,7 +669,7 @@ fn rpoplpush(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 /// destination's type, pop on the source's shard, push on the destination's.
 /// `Ok(None)` when the source is empty.
 pub async fn lmove_across_op(
-    c: &Conn,
+    c: &Session,
     src: &[u8],
     dst: &[u8],
     from: End,
@@ -706,7 +706,7 @@ pub async fn lmove_across_op(
 /// end, onto `dst`; if `dst` has meanwhile become another type, puts `v` back
 /// where it came from.
 pub async fn push_or_give_back(
-    c: &Conn,
+    c: &Session,
     src: &[u8],
     dst: &[u8],
     from: End,
@@ -734,7 +734,7 @@ pub async fn push_or_give_back(
 }
 
 /// LMOVE across shards, replying.
-async fn lmove_across(c: &mut Conn, src: Vec<u8>, dst: Vec<u8>, from: End, to: End) {
+async fn lmove_across(c: &mut Session, src: Vec<u8>, dst: Vec<u8>, from: End, to: End) {
     match lmove_across_op(c, &src, &dst, from, to).await {
         Err(_) => c.error(WRONGTYPE),
         Ok(None) => c.reply().null(),
@@ -742,7 +742,7 @@ async fn lmove_across(c: &mut Conn, src: Vec<u8>, dst: Vec<u8>, from: End, to: E
     }
 }
 
-fn lmove_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn lmove_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let Some((from, to)) = lmove_ends(a.args()) else {
             return c.error(SYNTAX);
@@ -751,7 +751,7 @@ fn lmove_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-fn rpoplpush_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn rpoplpush_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         lmove_across(
             c,
@@ -797,7 +797,7 @@ fn lmpop(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 
 /// LMPOP with keys on several shards: keys are tried in order, one hop per
 /// run of consecutive keys owned by the same shard.
-fn lmpop_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn lmpop_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let p = match parse_mpop(a.args(), 1) {
             Ok(p) => p,

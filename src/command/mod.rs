@@ -27,6 +27,7 @@ pub mod list;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod session;
 pub mod set;
 pub mod sort;
 pub mod stream;
@@ -34,8 +35,8 @@ pub mod string;
 pub mod util;
 pub mod zset;
 
+use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
-use crate::server::conn::Conn;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -136,12 +137,12 @@ pub type ShardFn = fn(&mut Ctx<'_>, &mut Reply<'_>, Args<'_>);
 pub type LocalBoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 
 /// A handler that runs on the client's core and coordinates hops itself.
-pub type CoordFn = for<'a> fn(&'a mut Conn, OwnedArgs) -> LocalBoxFuture<'a>;
+pub type CoordFn = for<'a> fn(&'a mut Session, OwnedArgs) -> LocalBoxFuture<'a>;
 
 /// A handler that runs on the client's core with its connection and never
 /// waits (PUBLISH): called in line, without the coordinator's copy of the
 /// arguments and its future, once the commands before it have run.
-pub type ConnFn = fn(&mut Conn, Args<'_>);
+pub type ConnFn = fn(&mut Session, Args<'_>);
 
 /// How the per-shard replies of a split command are merged
 /// ([`CommandSpec::split_merge`]).

@@ -1,30 +1,30 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH (the logic is in
-//! `server::multi`, next to the connection state it keeps).
+//! `session::multi`, next to the session state it keeps).
 
 use super::flags::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs};
-use crate::server::conn::Conn;
+use crate::command::session::Session;
 
-fn multi(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn multi(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { c.begin_multi() })
 }
 
-fn exec(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn exec(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(c.exec())
 }
 
-fn discard(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn discard(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(c.discard())
 }
 
-fn watch(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn watch(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let keys = (1..a.len()).map(|i| a.get(i).to_vec()).collect();
         c.watch(keys).await
     })
 }
 
-fn unwatch(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn unwatch(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.unwatch_all().await;
         c.reply().ok();

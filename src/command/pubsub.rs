@@ -2,7 +2,7 @@
 //! PUBLISH, SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH and PUBSUB.
 //!
 //! ```text
-//!  (P|S)(UN)SUBSCRIBE ─► server::pubsub: the client's set, this core's table,
+//!  (P|S)(UN)SUBSCRIBE ─► session::pubsub: the client's set, this core's table,
 //!                        every core's view ─► confirmations (pushes)
 //!  (S)PUBLISH          ─► receivers from this core's view ─► one post per core
 //!  PUBSUB ...          ─► read from this core's view (no hop)
@@ -10,13 +10,13 @@
 //!
 //! Shard channels behave as in a Redis server with cluster mode off: one node
 //! owns every slot, so SSUBSCRIBE accepts channels of any slot together.
-//! Delivery, counts and ordering are described in [`crate::server::pubsub`].
+//! Delivery, counts and ordering are described in [`crate::command::session::pubsub`].
 
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::command::session::Session;
+use crate::command::session::SessionCore;
+use crate::command::session::pubsub::{self, Kind};
 use crate::protocol::Args;
-use crate::server::Conn;
-use crate::server::ServerCore;
-use crate::server::pubsub::{self, Kind};
 
 /// True for the commands a RESP2 connection may run while subscribed.
 pub fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
@@ -35,27 +35,27 @@ pub fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
 }
 
 /// `SUBSCRIBE channel [channel ...]`
-fn subscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn subscribe(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { pubsub::subscribe(c, Kind::Channel, &a).await })
 }
 
 /// `UNSUBSCRIBE [channel [channel ...]]`
-fn unsubscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn unsubscribe(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { pubsub::unsubscribe(c, Kind::Channel, &a).await })
 }
 
 /// `PSUBSCRIBE pattern [pattern ...]`
-fn psubscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn psubscribe(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { pubsub::subscribe(c, Kind::Pattern, &a).await })
 }
 
 /// `PUNSUBSCRIBE [pattern [pattern ...]]`
-fn punsubscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn punsubscribe(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { pubsub::unsubscribe(c, Kind::Pattern, &a).await })
 }
 
 /// `SSUBSCRIBE shardchannel [shardchannel ...]`
-fn ssubscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn ssubscribe(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         // Inside EXEC a client must get one reply per command; Redis makes
         // an exception for SUBSCRIBE and PSUBSCRIBE only.
@@ -67,34 +67,34 @@ fn ssubscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `SUNSUBSCRIBE [shardchannel [shardchannel ...]]`
-fn sunsubscribe(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sunsubscribe(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { pubsub::unsubscribe(c, Kind::Shard, &a).await })
 }
 
 /// `PUBLISH channel message`
-fn publish_now(c: &mut Conn, a: Args<'_>) {
+fn publish_now(c: &mut Session, a: Args<'_>) {
     let n = pubsub::publish(c, Kind::Channel, a.get(1), a.get(2));
     c.reply().int(n as i64);
 }
 
 /// `SPUBLISH shardchannel message`
-fn spublish_now(c: &mut Conn, a: Args<'_>) {
+fn spublish_now(c: &mut Session, a: Args<'_>) {
     let n = pubsub::publish(c, Kind::Shard, a.get(1), a.get(2));
     c.reply().int(n as i64);
 }
 
 /// PUBLISH after the pipeline's earlier commands (see [`CommandSpec::conn`]).
-fn publish(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn publish(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { publish_now(c, a.args()) })
 }
 
 /// SPUBLISH after the pipeline's earlier commands.
-fn spublish(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn spublish(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { spublish_now(c, a.args()) })
 }
 
 /// Redis's error for a PUBSUB subcommand given the wrong number of arguments.
-fn subcommand_syntax(c: &mut Conn, a: &OwnedArgs) {
+fn subcommand_syntax(c: &mut Session, a: &OwnedArgs) {
     let msg = format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         String::from_utf8_lossy(&a.get(1)[..a.get(1).len().min(128)]),
@@ -104,7 +104,7 @@ fn subcommand_syntax(c: &mut Conn, a: &OwnedArgs) {
 }
 
 /// `PUBSUB CHANNELS [pattern]` and `PUBSUB SHARDCHANNELS [pattern]`
-fn list_channels(c: &mut Conn, a: &OwnedArgs, kind: Kind) {
+fn list_channels(c: &mut Session, a: &OwnedArgs, kind: Kind) {
     if a.len() > 3 {
         return subcommand_syntax(c, a);
     }
@@ -118,7 +118,7 @@ fn list_channels(c: &mut Conn, a: &OwnedArgs, kind: Kind) {
 }
 
 /// `PUBSUB NUMSUB [channel ...]` and `PUBSUB SHARDNUMSUB [shardchannel ...]`
-fn numsub(c: &mut Conn, a: &OwnedArgs, kind: Kind) {
+fn numsub(c: &mut Session, a: &OwnedArgs, kind: Kind) {
     let counts: Vec<u64> = {
         let ps = c.core.pubsub().borrow();
         (2..a.len()).map(|i| ps.numsub(kind, a.get(i))).collect()
@@ -131,31 +131,31 @@ fn numsub(c: &mut Conn, a: &OwnedArgs, kind: Kind) {
     }
 }
 
-fn pubsub_channels(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn pubsub_channels(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { list_channels(c, &a, Kind::Channel) })
 }
 
-fn pubsub_shardchannels(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn pubsub_shardchannels(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { list_channels(c, &a, Kind::Shard) })
 }
 
-fn pubsub_numsub(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn pubsub_numsub(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { numsub(c, &a, Kind::Channel) })
 }
 
-fn pubsub_shardnumsub(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn pubsub_shardnumsub(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move { numsub(c, &a, Kind::Shard) })
 }
 
 /// `PUBSUB NUMPAT`: distinct patterns subscribed to anywhere.
-fn pubsub_numpat(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn pubsub_numpat(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let n = c.core.pubsub().borrow().sizes().1;
         c.reply().int(n as i64);
     })
 }
 
-fn pubsub_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn pubsub_help(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         super::server::reply_help(
             c,

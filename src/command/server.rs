@@ -9,10 +9,10 @@
 
 use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
+use crate::command::session::Session;
+use crate::command::session::SessionCore;
 use crate::config::{Config, glob_match};
 use crate::metrics::{self, Stats};
-use crate::server::Conn;
-use crate::server::ServerCore;
 use std::sync::atomic::Ordering;
 
 // ---------------------------------------------------------------------------
@@ -190,7 +190,7 @@ impl MemoryParts {
     }
     /// Measures `used_memory` first (before gathering the cores' reports
     /// allocates anything), then gathers them.
-    async fn gather(c: &Conn) -> (Vec<CoreReport>, MemoryParts) {
+    async fn gather(c: &Session) -> (Vec<CoreReport>, MemoryParts) {
         let used = c.core.engine.note_peak() as u64;
         let reports = c.core.broadcast(collect_report).await;
         let parts = MemoryParts::new(used, &c.core.engine, &reports);
@@ -336,7 +336,7 @@ fn collect_report(core: &std::rc::Rc<crate::shard::Core>) -> CoreReport {
     CoreReport {
         stats,
         clients: clients.map.len(),
-        blocked: crate::server::blocking::blocked_clients(core),
+        blocked: crate::command::session::blocking::blocked_clients(core),
         max_qbuf,
         keyspace,
         ops_per_sec: metrics::instantaneous_ops(),
@@ -775,7 +775,7 @@ fn format_info(
 
 /// `MEMORY STATS`: Redis's fields, from every core's report. Ratios are
 /// doubles; each database holding keys gets its index bookkeeping.
-pub(super) fn memory_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub(super) fn memory_stats(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let (reports, parts) = MemoryParts::gather(c).await;
         let (used, peak, rss, al) = (parts.used, parts.peak, parts.rss, parts.alloc);
@@ -857,7 +857,7 @@ pub(super) fn memory_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 /// `MEMORY DOCTOR`: a short report of what looks wrong with memory use,
 /// from the same figures as MEMORY STATS.
-pub(super) fn memory_doctor(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub(super) fn memory_doctor(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let (reports, parts) = MemoryParts::gather(c).await;
         let (used, peak, rss) = (parts.used, parts.peak, parts.rss);
@@ -909,7 +909,7 @@ pub(super) fn memory_doctor(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `MEMORY PURGE`: the allocator hands its free memory back to the system.
-pub(super) fn memory_purge(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub(super) fn memory_purge(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.core.broadcast(|_| metrics::allocator_purge()).await;
         c.reply().ok();
@@ -918,7 +918,7 @@ pub(super) fn memory_purge(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 /// `MEMORY MALLOC-STATS`: jemalloc's statistics report, or what Redis
 /// answers when its allocator has none (the C library's).
-pub(super) fn memory_malloc_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub(super) fn memory_malloc_stats(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let text = metrics::allocator_report()
             .unwrap_or_else(|| "Stats not supported for the current allocator".to_string());
@@ -927,7 +927,7 @@ pub(super) fn memory_malloc_stats(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture
 }
 
 /// `MEMORY HELP`
-pub(super) fn memory_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+pub(super) fn memory_help(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         reply_help(
             c,
@@ -950,7 +950,7 @@ pub(super) fn memory_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `INFO [section ...]`
-fn info(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn info(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let args: Vec<&[u8]> = (1..a.len()).map(|i| a.get(i)).collect();
         let sections = info_sections(&args);
@@ -1009,7 +1009,7 @@ pub fn config_get_matches(cfg: &Config, patterns: &[&[u8]]) -> Vec<(String, Stri
 }
 
 /// `CONFIG GET parameter [parameter ...]`
-fn config_get(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn config_get(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let pats: Vec<&[u8]> = (2..a.len()).map(|i| a.get(i)).collect();
         let pairs = config_get_matches(&c.core.config.borrow(), &pats);
@@ -1067,7 +1067,7 @@ pub fn config_set_validate(
 }
 
 /// `CONFIG SET parameter value [parameter value ...]`
-fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if !a.len().is_multiple_of(2) {
             c.error("ERR wrong number of arguments for 'config|set' command");
@@ -1104,7 +1104,7 @@ fn config_set(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `CONFIG RESETSTAT`
-fn config_resetstat(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn config_resetstat(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.core.broadcast(|_| metrics::reset()).await;
         crate::storage::lazyfree::reset_stats();
@@ -1182,7 +1182,7 @@ pub fn rewrite_config_text(text: &str, cfg: &Config) -> String {
 }
 
 /// `CONFIG REWRITE`
-fn config_rewrite(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn config_rewrite(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let Some(path) = config_file() else {
             c.error("ERR The server is running without a config file");
@@ -1200,7 +1200,7 @@ fn config_rewrite(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// Replies with a HELP text the way Redis does (`addReplyHelp`).
-pub fn reply_help(c: &mut Conn, cmd: &str, lines: &[&str]) {
+pub fn reply_help(c: &mut Session, cmd: &str, lines: &[&str]) {
     let mut r = c.reply();
     r.array(lines.len() + 3);
     r.simple(&format!(
@@ -1213,7 +1213,7 @@ pub fn reply_help(c: &mut Conn, cmd: &str, lines: &[&str]) {
     r.simple("    Prints this help.");
 }
 
-fn config_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn config_help(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         reply_help(
             c,
@@ -1237,7 +1237,7 @@ fn config_help(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 // ---------------------------------------------------------------------------
 
 /// `TIME`
-fn time(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn time(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let us = crate::now_us();
         let mut r = c.reply();
@@ -1248,7 +1248,7 @@ fn time(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `LASTSAVE`
-fn lastsave(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn lastsave(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let t = c.core.engine.last_save.load(Ordering::Relaxed);
         c.reply().int(t as i64);
@@ -1258,7 +1258,7 @@ fn lastsave(c: &mut Conn, _a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// Whether a directive of the `yes` / `local` / `no` kind (`enable-debug-command`,
 /// `enable-protected-configs`) lets this client act: `local` means a loopback
 /// connection, as Redis's `islocalClient`.
-fn action_allowed(c: &Conn, directive: &str) -> bool {
+fn action_allowed(c: &Session, directive: &str) -> bool {
     match c.core.config.borrow().get(directive) {
         Some("yes") => true,
         Some("local") => c
@@ -1273,7 +1273,7 @@ fn action_allowed(c: &Conn, directive: &str) -> bool {
 }
 
 /// `DEBUG subcommand [args]`
-fn debug(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn debug(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         // Like Redis 7: DEBUG runs only when `enable-debug-command` allows it
         // (`local`: from a loopback connection).
@@ -1330,7 +1330,7 @@ fn debug(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`
-fn shutdown(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn shutdown(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let (mut nosave, mut save, mut abort) = (false, false, false);
         for i in 1..a.len() {
@@ -1363,7 +1363,7 @@ fn shutdown(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 /// `FUNCTION FLUSH [ASYNC|SYNC]` / `SCRIPT FLUSH [ASYNC|SYNC]`: nothing is
 /// loaded without scripting, so only the arguments are checked.
-fn flush_scripts(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn flush_scripts(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let ok = match a.len() {
             2 => true,

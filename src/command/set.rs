@@ -21,8 +21,8 @@
 use super::string::lookup_read;
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
 use crate::shard::journal;
 use crate::storage::set::{Elem, Set, sample_distinct};
 use crate::storage::{Db, Entry, Value};
@@ -169,7 +169,7 @@ pub fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set) -> usize {
 /// Runs `f` for each key at argument positions `idx`, one hop per shard;
 /// results in argument order.
 async fn per_key<R: Send + 'static>(
-    c: &Conn,
+    c: &Session,
     a: &OwnedArgs,
     idx: std::ops::Range<usize>,
     f: fn(&mut Ctx<'_>, &[u8]) -> R,
@@ -249,7 +249,7 @@ fn filter_candidates(
 /// key (and learn the sizes), fetch the members of the smallest set (SINTER)
 /// or the first set (SDIFF), then let each other shard filter them.
 async fn inter_diff_coord(
-    c: &Conn,
+    c: &Session,
     a: &OwnedArgs,
     idx: std::ops::Range<usize>,
     op: Op,
@@ -304,7 +304,7 @@ fn build(members: &[Vec<u8>]) -> Set {
 
 /// The result of `op` over the keys at `idx`, computed across shards.
 async fn compute_coord(
-    c: &Conn,
+    c: &Session,
     a: &OwnedArgs,
     idx: std::ops::Range<usize>,
     op: Op,
@@ -655,7 +655,7 @@ fn smove_add(db: &mut Db, dst: &[u8], m: &[u8], now: u64) -> bool {
 }
 
 /// SMOVE with source and destination on different shards.
-fn smove_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn smove_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let (src, dst, m) = (a.get(1).to_vec(), a.get(2).to_vec(), a.get(3).to_vec());
         let d = dst.clone();
@@ -755,7 +755,7 @@ fn op_store_local(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, op: Op) {
     r.int(n as i64);
 }
 
-fn op_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
+fn op_coord(c: &mut Session, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if op == Op::Inter {
             // Streamed in the smallest set's order, like Redis.
@@ -778,7 +778,7 @@ fn op_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
     })
 }
 
-fn op_store_coord(c: &mut Conn, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
+fn op_store_coord(c: &mut Session, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let result = match compute_coord(c, &a, 2..a.len(), op).await {
             Err(()) => return c.error(WRONGTYPE),
@@ -810,22 +810,22 @@ fn sunionstore(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 fn sdiffstore(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     op_store_local(ctx, r, a, Op::Diff)
 }
-fn sinter_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sinter_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     op_coord(c, a, Op::Inter)
 }
-fn sunion_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sunion_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     op_coord(c, a, Op::Union)
 }
-fn sdiff_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sdiff_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     op_coord(c, a, Op::Diff)
 }
-fn sinterstore_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sinterstore_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     op_store_coord(c, a, Op::Inter)
 }
-fn sunionstore_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sunionstore_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     op_store_coord(c, a, Op::Union)
 }
-fn sdiffstore_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sdiffstore_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     op_store_coord(c, a, Op::Diff)
 }
 
@@ -881,7 +881,7 @@ fn sintercard(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
 }
 
-fn sintercard_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sintercard_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let (n, limit) = match parse_sintercard(a.args()) {
             Ok(x) => x,

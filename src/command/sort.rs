@@ -14,7 +14,7 @@
 
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*};
-use crate::server::Conn;
+use crate::command::session::Session;
 use crate::storage::Value;
 use std::cmp::Ordering;
 
@@ -134,7 +134,7 @@ type Lookup = (usize, Vec<u8>, Option<Vec<u8>>);
 
 /// Looks `pattern` up for every element (GET # returns the element itself);
 /// one hop per shard holding any of the keys.
-async fn lookup_all(c: &Conn, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
+async fn lookup_all(c: &Session, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
     let mut out: Vec<Option<Vec<u8>>> = vec![None; elems.len()];
     if pattern == b"#" {
         for (o, e) in out.iter_mut().zip(elems) {
@@ -180,7 +180,7 @@ async fn lookup_all(c: &Conn, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Option<V
     out
 }
 
-fn sort_generic(c: &mut Conn, a: OwnedArgs, readonly: bool) -> LocalBoxFuture<'_> {
+fn sort_generic(c: &mut Session, a: OwnedArgs, readonly: bool) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let mut req = match parse(&a, readonly) {
             Ok(r) => r,
@@ -340,11 +340,11 @@ fn c_cmp(a: &[u8], b: &[u8]) -> Ordering {
     a[..cut(a)].cmp(&b[..cut(b)])
 }
 
-fn sort(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sort(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     sort_generic(c, a, false)
 }
 
-fn sort_ro(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn sort_ro(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     sort_generic(c, a, true)
 }
 

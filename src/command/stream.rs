@@ -5,7 +5,7 @@
 //!  XGROUP * XACK XPENDING XCLAIM XAUTOCLAIM XINFO (group.rs) ──┼─► ShardFn on the key's shard
 //!  XREAD XREADGROUP (read.rs): keys on one shard ─► one hop; spread over
 //!    shards ─► check every key, then serve every key; nothing to serve and
-//!    BLOCK ─► server::blocking (woken by XADD, and for XREADGROUP also by the
+//!    BLOCK ─► session::blocking (woken by XADD, and for XREADGROUP also by the
 //!    key's deletion or replacement and by XGROUP DESTROY)
 //! ```
 //!

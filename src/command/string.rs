@@ -10,8 +10,8 @@
 
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
 use crate::shard::journal;
 use crate::storage::Value;
 use crate::storage::db::Entry;
@@ -428,7 +428,7 @@ fn msetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 type ShardPairs = (usize, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// Key/value pairs of an MSET-like command grouped by owning shard.
-fn pairs_by_shard(c: &Conn, a: &OwnedArgs) -> Vec<ShardPairs> {
+fn pairs_by_shard(c: &Session, a: &OwnedArgs) -> Vec<ShardPairs> {
     let groups = c.group_by_shard(a, (1..a.len()).step_by(2));
     groups
         .into_iter()
@@ -443,7 +443,7 @@ fn pairs_by_shard(c: &Conn, a: &OwnedArgs) -> Vec<ShardPairs> {
 }
 
 /// Stores pairs on their shards.
-async fn set_pairs(c: &Conn, groups: Vec<ShardPairs>) {
+async fn set_pairs(c: &Session, groups: Vec<ShardPairs>) {
     let futs = groups.into_iter().map(|(shard, kv)| {
         c.on_shard(shard, move |ctx| {
             let db = ctx.db();
@@ -457,7 +457,7 @@ async fn set_pairs(c: &Conn, groups: Vec<ShardPairs>) {
 
 /// MSETNX across shards: checks every involved shard, then sets; the
 /// dispatcher holds every key's lock meanwhile (see [`crate::shard::txn`]).
-fn msetnx_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn msetnx_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         if a.len().is_multiple_of(2) {
             return c.error(MSETNX_ARITY);
@@ -893,7 +893,7 @@ fn lcs_finish(
 }
 
 /// LCS with its two keys on different shards.
-fn lcs_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn lcs_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let (k1, k2) = (a.get(1).to_vec(), a.get(2).to_vec());
         let (s1, s2) = (c.owner(&k1), c.owner(&k2));

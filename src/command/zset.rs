@@ -17,8 +17,8 @@
 use super::string::{lookup_read, lookup_write};
 use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
+use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
 use crate::storage::zset::{AddFlags, AddOutcome, LexBound, Limits, ScoreRange, ZSet};
 use crate::storage::{Db, Value};
 
@@ -652,7 +652,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
 }
 
-fn zrangestore_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn zrangestore_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let req = match parse_range(a.args(), 2, true, Kind::Auto, Dir::Auto) {
             Ok(q) => q,
@@ -944,7 +944,7 @@ fn zmpop_cmd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
 }
 
-fn zmpop_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn zmpop_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         let req = match parse_mpop(a.args(), 1) {
             Ok(q) => q,
@@ -1453,7 +1453,7 @@ fn setop_shard(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, cmd: SetCmd) {
     }
 }
 
-async fn setop_coord_run(c: &mut Conn, a: OwnedArgs, cmd: SetCmd) {
+async fn setop_coord_run(c: &mut Session, a: OwnedArgs, cmd: SetCmd) {
     let keys = match parse_numkeys(a.args(), cmd) {
         Ok(k) => k,
         Err(e) => return c.error(&e),
@@ -1507,7 +1507,7 @@ macro_rules! setop_cmd {
                 },
             );
         }
-        fn $coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+        fn $coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Box::pin(setop_coord_run(
                 c,
                 a,

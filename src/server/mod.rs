@@ -13,14 +13,10 @@
 //! An engine is an instance ([`ServerHandle`] with its [`EngineState`]): a
 //! process may run several, each with its own cores, ports and counters.
 
-pub mod blocking;
-pub mod clients;
 pub mod conn;
-pub mod memory;
-pub mod multi;
-pub mod pubsub;
-pub mod tracking;
 
+use crate::command::session::clients::{self, check_client_memory};
+use crate::command::session::{CoreSessions, SessionCore, tracking};
 use crate::config::Config;
 use crate::runtime;
 use crate::shard::{Core, EngineState, Mesh};
@@ -31,45 +27,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-pub use conn::Conn;
-
-/// What the server keeps per core beside its shard: the clients it serves
-/// and its pub/sub subscribers and view of every core's (in the core's
-/// [`Core::ext`], so the shard layer knows nothing of them).
-#[derive(Default)]
-pub struct CoreLocal {
-    /// Clients connected to this core.
-    pub clients: std::cell::RefCell<clients::Clients>,
-    /// This core's pub/sub subscribers and its view of every core's.
-    pub pubsub: std::cell::RefCell<pubsub::CorePubSub>,
-}
-
-/// The server's part of a core started by [`start`].
-pub trait ServerCore {
-    /// Clients connected to this core.
-    fn clients(&self) -> &std::cell::RefCell<clients::Clients>;
-    /// This core's pub/sub state.
-    fn pubsub(&self) -> &std::cell::RefCell<pubsub::CorePubSub>;
-}
-
-impl ServerCore for Core {
-    #[inline]
-    fn clients(&self) -> &std::cell::RefCell<clients::Clients> {
-        &local(self).clients
-    }
-    #[inline]
-    fn pubsub(&self) -> &std::cell::RefCell<pubsub::CorePubSub> {
-        &local(self).pubsub
-    }
-}
-
-fn local(core: &Core) -> &CoreLocal {
-    match core.ext.downcast_ref::<CoreLocal>() {
-        Some(l) => l,
-        None => unreachable!("every core the server runs carries its CoreLocal"),
-    }
-}
 
 /// How often each core runs its client housekeeping (idle `timeout`, soft
 /// output-buffer limits), as Redis's clientsCron does.
@@ -317,7 +274,13 @@ fn core_main(
         return;
     }
     let spin = Duration::from_micros(cfg.get_i64("executor-spin-us").max(0) as u64);
-    let core = Core::new(id, cfg, mesh, state.clone(), Box::new(CoreLocal::default()));
+    let core = Core::new(
+        id,
+        cfg,
+        mesh,
+        state.clone(),
+        Box::new(CoreSessions::default()),
+    );
     runtime::spawn(expiry_loop(core.clone()));
     runtime::spawn(stats_loop());
     runtime::spawn(clients_cron(core.clone()));
@@ -348,7 +311,7 @@ fn core_main(
                     if c.client_check_asked() {
                         c.clients().borrow_mut().check_memory = true;
                     }
-                    conn::check_client_memory(&c);
+                    check_client_memory(&c);
                 }
                 tracking::end_turn(&c);
                 c.wake_peers();
@@ -405,6 +368,6 @@ async fn stats_loop() {
 async fn clients_cron(core: Rc<Core>) {
     loop {
         runtime::sleep(CLIENTS_CRON).await;
-        conn::clients_cron(&core);
+        clients::clients_cron(&core);
     }
 }

@@ -20,11 +20,11 @@
 use super::{
     WrongType, c_text, now_ms, parse_strict_id, read_stream, reply_entries, reply_entry, reply_id,
 };
+use crate::command::session::Session;
+use crate::command::session::blocking::{BlockSpec, Outcome, Starting, block};
 use crate::command::util::*;
 use crate::command::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::protocol::{Args, Reply};
-use crate::server::Conn;
-use crate::server::blocking::{BlockSpec, Outcome, Starting, block};
 use crate::shard::blocking::{Served, Undo, Waiter};
 use crate::storage::Value;
 use crate::storage::stream::{Stream, StreamId};
@@ -397,14 +397,14 @@ fn xread_now(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 /// `XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]`
 /// and `XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds]
 /// [NOACK] STREAMS key [key ...] id [id ...]`
-fn xread_coord(c: &mut Conn, a: OwnedArgs) -> LocalBoxFuture<'_> {
+fn xread_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(read(c, a))
 }
 
 /// Runs `items` grouped by shard; with `serve` false only checks them.
 #[allow(clippy::type_complexity)]
 async fn run_spread(
-    c: &mut Conn,
+    c: &mut Session,
     o: &ReadOpts,
     items: &[Item],
     serve: bool,
@@ -435,7 +435,7 @@ async fn run_spread(
     Ok(all)
 }
 
-async fn read(c: &mut Conn, a: OwnedArgs) {
+async fn read(c: &mut Session, a: OwnedArgs) {
     let xreadgroup = is_group_cmd(a.args());
     let o = match parse_opts(a.args(), xreadgroup) {
         Ok(o) => o,

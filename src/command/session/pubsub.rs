@@ -44,13 +44,13 @@
 //! and against its `client-output-buffer-limit` class (`pubsub` while it is
 //! subscribed), which disconnects it when passed.
 
-use super::Conn;
+use super::Session;
 use super::clients::ClientHandle;
 use crate::command::OwnedArgs;
+use crate::command::session::SessionCore;
 use crate::config::glob_match;
 use crate::metrics;
 use crate::protocol::Reply;
-use crate::server::ServerCore;
 use crate::shard::Core;
 use hashbrown::{HashMap, HashSet};
 use std::rc::Rc;
@@ -367,7 +367,7 @@ async fn share(core: &Rc<Core>, updates: Vec<Update>) {
 
 /// Copies a client's subscription counts to what CLIENT LIST shows and to
 /// the connection's mode.
-fn sync_counts(c: &mut Conn) {
+fn sync_counts(c: &mut Session) {
     let (sub, psub, ssub) = {
         let s = c.handle.subs.borrow();
         (s.channels.len(), s.patterns.len(), s.shard.len())
@@ -381,18 +381,18 @@ fn sync_counts(c: &mut Conn) {
 
 /// Hands the connection's output (replies so far, then the confirmations
 /// just written) to the socket now, ahead of any later message.
-fn flush_to_socket(c: &mut Conn) {
+fn flush_to_socket(c: &mut Session) {
     if c.out.is_empty() {
         return;
     }
     metrics::with(|s| s.net_output_bytes += c.out.len() as u64);
     c.handle.socket.write(&mut c.out);
-    super::conn::enforce_output_limit(&c.core, &c.handle);
+    super::clients::enforce_output_limit(&c.core, &c.handle);
 }
 
 /// `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`: subscribes to every name in
 /// `args[1..]` and confirms each with the client's running count.
-pub async fn subscribe(c: &mut Conn, kind: Kind, args: &OwnedArgs) {
+pub async fn subscribe(c: &mut Session, kind: Kind, args: &OwnedArgs) {
     let core = c.core.clone();
     let h = c.handle.clone();
     {
@@ -433,7 +433,7 @@ pub async fn subscribe(c: &mut Conn, kind: Kind, args: &OwnedArgs) {
 /// `UNSUBSCRIBE`, `PUNSUBSCRIBE`, `SUNSUBSCRIBE`: unsubscribes from every
 /// name in `args[1..]`, or from all of that kind without names, and
 /// confirms each; with nothing to leave, one confirmation with a null name.
-pub async fn unsubscribe(c: &mut Conn, kind: Kind, args: &OwnedArgs) {
+pub async fn unsubscribe(c: &mut Session, kind: Kind, args: &OwnedArgs) {
     let core = c.core.clone();
     let h = c.handle.clone();
     let id = c.id;
@@ -472,7 +472,7 @@ pub async fn unsubscribe(c: &mut Conn, kind: Kind, args: &OwnedArgs) {
 
 /// Drops every subscription of the connection without confirmations
 /// (RESET, and the connection's end).
-pub async fn forget(c: &mut Conn) {
+pub async fn forget(c: &mut Session) {
     if !c.subscribed && c.handle.subs.borrow().held.is_none() {
         return;
     }
@@ -506,7 +506,7 @@ struct Message {
 /// `PUBLISH` (`Kind::Channel`) and `SPUBLISH` (`Kind::Shard`): delivers the
 /// message on this core and posts it once to each other core with
 /// receivers; returns the number of receivers in the engine.
-pub fn publish(c: &mut Conn, kind: Kind, channel: &[u8], payload: &[u8]) -> u64 {
+pub fn publish(c: &mut Session, kind: Kind, channel: &[u8], payload: &[u8]) -> u64 {
     let core = c.core.clone();
     let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
     if count == 0 {
@@ -523,7 +523,7 @@ pub fn publish(c: &mut Conn, kind: Kind, channel: &[u8], payload: &[u8]) -> u64 
     }
     if cores.contains(core.id) {
         // The publisher may be a receiver: its earlier replies go first.
-        if c.reply_mode == super::conn::ReplyMode::On {
+        if c.reply_mode == super::ReplyMode::On {
             flush_to_socket(c);
         }
         deliver(&core, &msg);
@@ -601,8 +601,8 @@ pub(super) fn send(core: &Core, h: &ClientHandle, frame: &[u8]) -> usize {
         return 0;
     }
     h.socket.write_bytes(frame);
-    if !super::conn::enforce_output_limit(core, h) {
-        super::conn::note_client_memory(core, h);
+    if !super::clients::enforce_output_limit(core, h) {
+        super::clients::note_client_memory(core, h);
     }
     frame.len()
 }

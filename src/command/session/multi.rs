@@ -17,7 +17,8 @@
 //! Blocking commands inside a transaction never block: they answer as if
 //! their timeout had passed, as Redis's do.
 
-use super::conn::{Conn, command_lock_keys, exec_shard, lock_mode, whole_keyspace};
+use super::Session;
+use super::dispatch::{command_lock_keys, exec_shard, lock_mode, whole_keyspace};
 use crate::command::{CommandSpec, Ctx, OwnedArgs, flags};
 use crate::shard::txn::{self, LockKey, Mode};
 use crate::shard::{EngineState, group_by_owner};
@@ -55,7 +56,7 @@ pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
     )
 }
 
-impl Conn {
+impl Session {
     /// True between MULTI and EXEC/DISCARD.
     pub fn in_multi(&self) -> bool {
         self.multi.is_some()

@@ -8,7 +8,7 @@
 //!           unregister w everywhere; a delivery that lost the race is undone
 //! ```
 
-use super::conn::Conn;
+use super::Session;
 use crate::command::OwnedArgs;
 use crate::shard::Core;
 use crate::shard::blocking::{self, Delivery, ReadyFn, ServeFn, Served, Waiter};
@@ -97,7 +97,7 @@ fn undo(core: &Rc<Core>, db: usize, d: Delivery) {
 
 /// A blocking command's place in the engine's [`blocking::BlockOrder`], from
 /// its start until it has registered on every shard it waits on (or knows it
-/// will not block). Once it registers ([`Starting::registering`]), dropping
+/// will not block). Once it registers (`Starting::registering`), dropping
 /// it, also when the command's task is dropped, lets the shards that held
 /// keys back for it serve again.
 pub struct Starting {
@@ -146,7 +146,7 @@ impl Drop for Starting {
 /// Blocks the client until one of `spec.keys` can serve it, the timeout
 /// passes, or the client goes away.
 pub async fn block(
-    c: &mut Conn,
+    c: &mut Session,
     args: OwnedArgs,
     spec: BlockSpec,
     mut starting: Starting,

@@ -28,11 +28,11 @@
 //! matching key); the keys one shard changed in one step reach a client in
 //! one message.
 
-use super::Conn;
+use super::Session;
 use super::clients::ClientHandle;
+use crate::command::session::SessionCore;
 use crate::command::{CommandSpec, flags};
 use crate::protocol::{Args, Reply};
-use crate::server::ServerCore;
 use crate::shard::Core;
 use crate::storage::tracking::{self as table, Note, Reader};
 use std::rc::Rc;
@@ -116,7 +116,7 @@ pub fn release_held(h: &ClientHandle, out: &mut Vec<u8>) {
 /// Before a command of a tracking client runs: remembers the keys a
 /// read-only command is about to read (on the shards owning them, before
 /// the read itself reaches them), and consumes CLIENT CACHING.
-pub async fn before_command(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
+pub async fn before_command(c: &mut Session, spec: &'static CommandSpec, args: Args<'_>) {
     let remember = {
         let mut t = c.handle.tracking.borrow_mut();
         let Some(t) = t.as_mut() else {
@@ -426,7 +426,7 @@ pub fn limit(core: &Rc<Core>) {
 }
 
 /// Finds the core of client `id`, if it is connected.
-async fn core_of(c: &Conn, id: u64) -> Option<usize> {
+async fn core_of(c: &Session, id: u64) -> Option<usize> {
     if c.core.clients().borrow().map.contains_key(&id) {
         return Some(c.core.id);
     }
@@ -445,7 +445,7 @@ fn overlap(a: &[u8], b: &[u8]) -> bool {
 
 /// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
 /// [OPTOUT] [NOLOOP]`, with Redis's checks and errors.
-pub async fn client_tracking(c: &mut Conn, a: &crate::command::OwnedArgs) {
+pub async fn client_tracking(c: &mut Session, a: &crate::command::OwnedArgs) {
     use crate::command::util::{SYNTAX, eq, parse_i64};
     let mut redirect: Option<i64> = None;
     let (mut bcast, mut optin, mut optout, mut noloop) = (false, false, false, false);
@@ -587,7 +587,7 @@ pub async fn client_tracking(c: &mut Conn, a: &crate::command::OwnedArgs) {
 /// Turns tracking off (CLIENT TRACKING OFF, RESET, the connection's end):
 /// its BCAST prefixes go from every core; remembered reads stay in the
 /// tables until their keys change, as in Redis.
-pub async fn disable(c: &mut Conn) {
+pub async fn disable(c: &mut Session) {
     let Some(t) = c.handle.tracking.borrow_mut().take() else {
         return;
     };
@@ -606,7 +606,7 @@ pub async fn disable(c: &mut Conn) {
 }
 
 /// `CLIENT CACHING YES|NO`.
-pub fn client_caching(c: &mut Conn, arg: &[u8]) {
+pub fn client_caching(c: &mut Session, arg: &[u8]) {
     use crate::command::util::{SYNTAX, eq};
     let err = {
         let mut t = c.handle.tracking.borrow_mut();
@@ -644,7 +644,7 @@ pub fn client_caching(c: &mut Conn, arg: &[u8]) {
 }
 
 /// `CLIENT TRACKINGINFO`.
-pub fn client_trackinginfo(c: &mut Conn) {
+pub fn client_trackinginfo(c: &mut Session) {
     let (flags, redirect, prefixes) = {
         let t = c.handle.tracking.borrow();
         match t.as_ref() {
@@ -693,7 +693,7 @@ pub fn client_trackinginfo(c: &mut Conn) {
 }
 
 /// `CLIENT GETREDIR`.
-pub fn client_getredir(c: &mut Conn) {
+pub fn client_getredir(c: &mut Session) {
     let id = c
         .handle
         .tracking
