@@ -357,8 +357,7 @@ pub fn serve_ready(
                     no_touch: false,
                 };
                 if let Some((served, undo)) = (w.serve)(&mut ctx, &qk.1, &w) {
-                    ctx.db().touch_watched(&qk.1);
-                    ctx.shard.journal_key(dbi, &qk.1);
+                    ctx.shard.key_changed(dbi, &qk.1);
                     out.push((
                         w.clone(),
                         Delivery {

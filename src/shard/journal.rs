@@ -20,7 +20,17 @@
 //! except the operations every shard records with one transaction id,
 //! which [`merge`] keeps in place across the streams.
 //!
-//! With no sink the hook costs one flag test per write.
+//! The hook is [`super::Shard::wrote`] for a command that ran on the shard
+//! and [`super::Shard::key_changed`] for keys changed by work it did not see
+//! step by step. Its consumers: clients WATCHing the keys (EXEC fails),
+//! clients tracking them (invalidations), and the sink of this module,
+//! where the append-only file, replication and keyspace notifications
+//! attach. Blocked clients are woken from the storage layer instead, where a
+//! key is created or a stream grows (as Redis signals readiness in dbAdd),
+//! which the hook sees only as whole commands.
+//!
+//! With no sink, and nobody WATCHing or tracking, the hook costs two flag
+//! tests per write.
 //! Work the journal does not see step by step records the resulting state
 //! of the keys it touched ([`Journal::record_state`]): a coordinated
 //! command's keys once it is done, under its locks (cross-shard RENAME,

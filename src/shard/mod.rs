@@ -131,6 +131,47 @@ impl Shard {
         }
         None
     }
+    /// The journal hook for a command that ran on this shard and changed
+    /// data. Its consumers, in order: clients WATCHing the command's keys
+    /// (EXEC will fail) and clients tracking them (invalidated), unless the
+    /// handler already signalled the keys it changed (`signalled`); then
+    /// the journal's sink, which gets the command (or what its handler asked
+    /// to record instead). `key_indexes` lists the command's keys; it is
+    /// called only when someone WATCHes or tracks keys.
+    pub fn wrote(
+        &mut self,
+        db: usize,
+        class: &'static str,
+        args: crate::protocol::Args<'_>,
+        key_indexes: impl FnOnce(crate::protocol::Args<'_>, &mut Vec<usize>),
+        signalled: bool,
+    ) {
+        if !signalled
+            && let Some(d) = self.dbs.get_mut(db).and_then(|d| d.as_deref_mut())
+            && (crate::storage::tracking::active() || d.has_cas())
+        {
+            let mut idx = Vec::new();
+            key_indexes(args, &mut idx);
+            for i in idx {
+                d.touch_watched(args.get(i));
+            }
+        }
+        if self.journal.is_on() {
+            self.journal.record_command(db, class, args.iter());
+        }
+    }
+
+    /// The journal hook for a key changed by work it did not see step by
+    /// step (a coordinated command's hops, a pop that served a blocked
+    /// client): WATCHing and tracking clients are signalled, and the key's
+    /// resulting state is recorded.
+    pub fn key_changed(&mut self, db: usize, key: &[u8]) {
+        if let Some(d) = self.dbs.get_mut(db).and_then(|d| d.as_deref_mut()) {
+            d.touch_watched(key);
+        }
+        self.journal_key(db, key);
+    }
+
     /// Records the state of `key` in database `db` in the journal (see
     /// [`journal::Journal::record_state`]), when it is on.
     pub fn journal_key(&mut self, db: usize, key: &[u8]) {

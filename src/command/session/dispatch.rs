@@ -189,33 +189,18 @@ fn exec_part(
     let err = r.first_error;
     let changes = metrics::end_command(spec.has(flags::WRITE), err.is_some());
     if changes > 0 {
-        if !metrics::take_signalled() {
-            signal_modified(spec, ctx, args);
-        }
-        if ctx.shard.journal.is_on() {
-            ctx.shard
-                .journal
-                .record_command(ctx.db, spec.group, args.iter());
-        }
+        let signalled = metrics::take_signalled();
+        ctx.shard.wrote(
+            ctx.db,
+            spec.group,
+            args,
+            |a, idx| spec.key_indexes(a, idx),
+            signalled,
+        );
     } else if ctx.shard.journal.is_on() {
         crate::shard::journal::discard_instead();
     }
     err
-}
-
-/// A write changed the data: clients WATCHing its keys see it at EXEC,
-/// tracking clients that read them are sent invalidations.
-fn signal_modified(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if !crate::storage::tracking::active() && !ctx.shard.db_opt(ctx.db).is_some_and(|d| d.has_cas())
-    {
-        return;
-    }
-    let mut keys = Vec::new();
-    spec.key_indexes(args, &mut keys);
-    let db = ctx.db();
-    for i in keys {
-        db.touch_watched(args.get(i));
-    }
 }
 
 /// Counts a command refused before it ran (INFO commandstats `rejected_calls`).
@@ -1048,23 +1033,15 @@ impl Session {
                 if let Some(h) = &held {
                     self.txid = h.tx();
                 }
-                let watched = spec.has(flags::WRITE)
-                    && (self.core.engine.cas_watches.load(Ordering::Relaxed) > 0
-                        || self.core.engine.tracking_clients.load(Ordering::Relaxed) > 0);
-                let for_watch = watched.then(|| owned.clone());
+                let write = spec.has(flags::WRITE);
+                let for_hook = write.then(|| owned.clone());
                 // Hops of a coordinated command report changes on their
                 // own cores; the command counts as one change here.
                 f(self, owned).await;
-                if let Some(a) = for_watch
+                if let Some(a) = for_hook
                     && self.out.get(start) != Some(&b'-')
                 {
-                    self.signal_keys(spec, &a).await;
-                }
-                if self.core.engine.journal.is_some()
-                    && spec.has(flags::WRITE)
-                    && self.out.get(start) != Some(&b'-')
-                {
-                    self.journal_keys(spec, args).await;
+                    self.changed_keys(spec, a.args()).await;
                 }
                 if held.is_some() {
                     self.txid = 0;
@@ -1090,11 +1067,20 @@ impl Session {
         });
     }
 
-    /// After a coordinated write, while its locks are held: each shard
-    /// records the resulting state of the command's keys it owns (the
-    /// coordinator's hops changed them without the journal seeing each
-    /// step). A COPY into another database records the copy there.
-    async fn journal_keys(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+    /// After a coordinated write, while its locks are held: the journal
+    /// hook of each shard owning one of the command's keys sees the key
+    /// changed ([`crate::shard::Shard::key_changed`]): the coordinator's
+    /// hops changed it without the hook seeing each step. Its consumers are
+    /// WATCH, client tracking and the journal's sink; with none of them on,
+    /// no hop is made. A COPY into another database changed the copy there.
+    async fn changed_keys(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        let engine = &self.core.engine;
+        if engine.journal.is_none()
+            && engine.cas_watches.load(Ordering::Relaxed) == 0
+            && engine.tracking_clients.load(Ordering::Relaxed) == 0
+        {
+            return;
+        }
         let mut idx = Vec::new();
         spec.key_indexes(args, &mut idx);
         let mut other_db = None;
@@ -1114,12 +1100,14 @@ impl Session {
             keys.push((d, args.get(i).to_vec()));
         }
         let ncores = self.core.ncores;
+        let client = self.id;
         let groups = crate::shard::group_by_owner(keys, |(_, k)| key_owner(k, ncores));
         let futs = groups.into_iter().map(|(t, keys)| {
             self.core.run_on(t, move |c| {
+                crate::storage::tracking::set_writer(client);
                 let mut shard = c.shard.borrow_mut();
                 for (d, k) in &keys {
-                    shard.journal_key(*d, k);
+                    shard.key_changed(*d, k);
                 }
             })
         });

@@ -328,30 +328,6 @@ impl Session {
         self.txid = outer;
         drop(held);
     }
-
-    /// After a coordinated write: the shards owning its keys signal the
-    /// clients WATCHing them and the tracking clients that read them.
-    pub async fn signal_keys(&mut self, spec: &'static CommandSpec, args: &OwnedArgs) {
-        let engine = &self.core.engine;
-        if engine.cas_watches.load(Ordering::Relaxed) == 0
-            && engine.tracking_clients.load(Ordering::Relaxed) == 0
-        {
-            return;
-        }
-        let mut idx = Vec::new();
-        spec.key_indexes(args.args(), &mut idx);
-        let groups = self.group_by_shard(args, idx.into_iter());
-        let futs = groups.into_iter().map(|(t, ix)| {
-            let keys: Vec<Vec<u8>> = ix.iter().map(|&i| args.get(i).to_vec()).collect();
-            self.on_shard(t, move |ctx| {
-                let d = ctx.db();
-                for k in &keys {
-                    d.touch_watched(k);
-                }
-            })
-        });
-        futures::future::join_all(futs).await;
-    }
 }
 
 /// Drops `client`'s WATCHes on these keys of this shard; true when one was
