@@ -382,6 +382,9 @@ fn getex(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 /// `MGET key [key ...]` with every key on this shard.
 fn mget(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     r.array(a.len() - 1);
+    if let Some(db) = ctx.shard.db_opt(ctx.db) {
+        db.prefetch_keys(a.iter().skip(1));
+    }
     for k in a.iter().skip(1) {
         match read_str(ctx, k) {
             StrRead::Found(s) => r.bulk(s),
@@ -400,6 +403,7 @@ fn mset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
     crate::metrics::changes((a.len() / 2) as u64);
     let db = ctx.db();
+    db.prefetch_keys((1..a.len()).step_by(2).map(|j| a.get(j)));
     for j in (1..a.len()).step_by(2) {
         db.set(a.get(j), Value::string(a.get(j + 1)));
     }
@@ -413,6 +417,7 @@ fn msetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
     let now = ctx.now;
     let db = ctx.db();
+    db.prefetch_keys((1..a.len()).step_by(2).map(|j| a.get(j)));
     if (1..a.len()).step_by(2).any(|j| db.contains(a.get(j), now)) {
         crate::metrics::changes(0);
         return r.int(0);

@@ -273,6 +273,9 @@ impl Drop for HintScope<'_> {
 /// depends only on the key and the shard count, so one hint serves every
 /// database of a shard; a hint used with the wrong database or shard only
 /// makes its prefetches useless.
+/// Most keys [`Db::prefetch_keys`] has in flight at once.
+pub const PREFETCH_KEYS: usize = 16;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyHint {
     /// Global hash slot.
@@ -583,6 +586,30 @@ impl Db {
             .and_then(|n| n.entry().value.heap_ptr())
         {
             prefetch_line(p);
+        }
+    }
+
+    /// Runs prefetch stages 0-2 over the keys of one multi-key command
+    /// (MSET, MGET, DEL...), up to [`PREFETCH_KEYS`] at a time, before it
+    /// looks them up: their cache misses overlap instead of following one
+    /// another. Worth it where the tables are out of the nearest caches.
+    pub fn prefetch_keys<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+        let mut hints = [None; PREFETCH_KEYS];
+        let mut keys = keys.peekable();
+        while keys.peek().is_some() {
+            let mut n = 0;
+            for (h, k) in hints.iter_mut().zip(keys.by_ref()) {
+                let hint = self.hint(k);
+                self.prefetch_directory(hint);
+                *h = Some(hint);
+                n += 1;
+            }
+            for h in hints[..n].iter().flatten() {
+                self.prefetch(*h);
+            }
+            for h in hints[..n].iter().flatten() {
+                self.prefetch_node(*h);
+            }
         }
     }
 
@@ -1634,6 +1661,27 @@ mod tests {
         assert!(db.get(&k, 100).is_none());
         assert_eq!(db.len(), found - 1);
         assert_eq!(db.expires(), 0);
+    }
+
+    #[test]
+    fn prefetch_keys_takes_any_count_and_changes_nothing() {
+        let mut db = Db::new(1);
+        let keys: Vec<Vec<u8>> = (0..(3 * PREFETCH_KEYS + 5))
+            .map(|i| format!("pk{i}").into_bytes())
+            .collect();
+        // Keys absent, then present; fewer, as many and more than fit at once.
+        db.prefetch_keys(keys.iter().map(|k| k.as_slice()));
+        db.prefetch_keys(std::iter::empty());
+        for k in keys.iter().step_by(2) {
+            db.set(k, Value::string(k));
+        }
+        for n in [1, PREFETCH_KEYS, keys.len()] {
+            db.prefetch_keys(keys[..n].iter().map(|k| k.as_slice()));
+        }
+        assert_eq!(db.len(), keys.len().div_ceil(2));
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(db.get(k, 0).is_some(), i % 2 == 0);
+        }
     }
 
     #[test]
