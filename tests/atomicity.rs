@@ -392,3 +392,70 @@ fn blmove_hand_off_chain_across_shards_delivers_every_element_once() {
     assert_eq!(got.len(), N, "elements lost or duplicated");
     assert_eq!(got, want);
 }
+
+#[test]
+fn sort_by_and_get_lookups_see_one_snapshot() {
+    let s = Server::start();
+    let keys = Arc::new(spread("sortw", 6));
+    set_all(&s, &keys, "0");
+    // The list holds the keys' suffixes, so `GET sortw:*` reads every key.
+    let suffixes: Vec<&str> = keys
+        .iter()
+        .map(|k| k.strip_prefix("sortw:").unwrap())
+        .collect();
+    let _: () = redis::cmd("RPUSH")
+        .arg("sortlist")
+        .arg(&suffixes)
+        .query(&mut s.conn())
+        .unwrap();
+    let reads = Arc::new(AtomicU64::new(0));
+    let r2 = reads.clone();
+    let ops = run_load(s.port, 20, move |i, c, ops| {
+        if i % 2 == 0 {
+            let n = ops.fetch_add(1, Ordering::Relaxed).to_string();
+            let mut cmd = redis::cmd("MSET");
+            for k in keys.iter() {
+                cmd.arg(k).arg(&n);
+            }
+            let _: () = cmd.query(c).unwrap();
+            return;
+        }
+        let got: Vec<Option<String>> = if i % 4 == 1 {
+            // Sorted by the keys' values (all equal), then read back.
+            redis::cmd("SORT")
+                .arg("sortlist")
+                .arg("BY")
+                .arg("sortw:*")
+                .arg("GET")
+                .arg("sortw:*")
+                .query(c)
+                .unwrap()
+        } else {
+            let dst = format!("sortdst{i}");
+            let n: usize = redis::cmd("SORT")
+                .arg("sortlist")
+                .arg("BY")
+                .arg("nosort")
+                .arg("GET")
+                .arg("sortw:*")
+                .arg("STORE")
+                .arg(&dst)
+                .query(c)
+                .unwrap();
+            assert_eq!(n, 6);
+            redis::cmd("LRANGE")
+                .arg(&dst)
+                .arg(0)
+                .arg(-1)
+                .query(c)
+                .unwrap()
+        };
+        assert_eq!(got.len(), 6);
+        assert!(
+            got.iter().all(|v| *v == got[0]),
+            "SORT's lookups saw a torn MSET: {got:?}"
+        );
+        r2.fetch_add(1, Ordering::Relaxed);
+    });
+    assert!(ops > 100 && reads.load(Ordering::Relaxed) > 100);
+}

@@ -159,6 +159,9 @@ pub enum Merge {
 /// Custom key finder: pushes the indexes of key arguments.
 pub type KeysFn = fn(Args<'_>, &mut Vec<usize>);
 
+/// See [`CommandSpec::lock_whole`].
+pub type LockWholeFn = fn(Args<'_>) -> Option<crate::shard::txn::Mode>;
+
 /// One command (or subcommand) of the table.
 pub struct CommandSpec {
     /// Lower-case name; subcommands are `container|sub`.
@@ -198,6 +201,11 @@ pub struct CommandSpec {
     /// In-line connection handler, preferred to `coord` when no earlier
     /// command of the pipeline is still to run elsewhere.
     pub conn: Option<ConnFn>,
+    /// For a command that may reach keys its key spec does not name (SORT's
+    /// BY and GET patterns): the mode in which these arguments make it lock
+    /// every shard whole, or None when the key spec names every key they
+    /// touch.
+    pub lock_whole: Option<LockWholeFn>,
     /// Subcommands (for containers such as CONFIG).
     pub subcommands: &'static [CommandSpec],
 }
@@ -244,6 +252,7 @@ impl CommandSpec {
         shard: None,
         coord: None,
         conn: None,
+        lock_whole: None,
         subcommands: &[],
     };
 

@@ -372,6 +372,38 @@ fn sort_keys(a: crate::protocol::Args<'_>, out: &mut Vec<usize>) {
     out.extend(store);
 }
 
+/// SORT and SORT_RO reach keys their key spec does not name when a BY or
+/// GET pattern substitutes elements (`*`; a pattern without it looks nothing
+/// up, and `#` is the element itself): they then lock every shard whole,
+/// shared, or exclusive with STORE, so the lookups see one consistent
+/// keyspace.
+fn sort_lock_whole(a: crate::protocol::Args<'_>) -> Option<crate::shard::txn::Mode> {
+    let mut lookups = false;
+    let mut store = false;
+    let mut j = 2;
+    while j < a.len() {
+        let o = a.get(j);
+        if eq(o, "limit") {
+            j += 3;
+            continue;
+        }
+        if (eq(o, "by") || eq(o, "get")) && j + 1 < a.len() {
+            let p = a.get(j + 1);
+            lookups |= p != b"#" && p.contains(&b'*');
+            j += 2;
+            continue;
+        }
+        if eq(o, "store") {
+            store = true;
+            j += 2;
+            continue;
+        }
+        j += 1;
+    }
+    use crate::shard::txn::Mode;
+    lookups.then_some(if store { Mode::Exclusive } else { Mode::Shared })
+}
+
 /// SORT family specs.
 pub static SPECS: &[CommandSpec] = &[
     CommandSpec {
@@ -387,6 +419,7 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Sort the elements in a list, set or sorted set",
         since: "1.0.0",
         coord: Some(sort),
+        lock_whole: Some(sort_lock_whole),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -401,6 +434,7 @@ pub static SPECS: &[CommandSpec] = &[
         summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
         since: "7.0.0",
         coord: Some(sort_ro),
+        lock_whole: Some(sort_lock_whole),
         ..CommandSpec::DEFAULT
     },
 ];
@@ -419,6 +453,26 @@ mod tests {
         // "->" with nothing after it is part of the key name.
         assert_eq!(pattern_key(b"h_*->", b"3"), Some((b"h_3->".to_vec(), None)));
         assert_eq!(pattern_key(b"nostar", b"3"), None);
+    }
+
+    #[test]
+    fn only_pattern_lookups_lock_every_shard() {
+        use crate::shard::txn::Mode;
+        let run = |line: &str| {
+            let parts: Vec<&[u8]> = line.split(' ').map(|p| p.as_bytes()).collect();
+            let a = OwnedArgs::from_slices(&parts);
+            sort_lock_whole(a.args())
+        };
+        assert_eq!(run("SORT l"), None);
+        assert_eq!(run("SORT l BY nosort GET #"), None);
+        assert_eq!(run("SORT l GET constant LIMIT 0 5"), None);
+        assert_eq!(run("SORT l STORE d"), None);
+        assert_eq!(run("SORT l BY w_*"), Some(Mode::Shared));
+        assert_eq!(run("SORT_RO l GET # GET h_*->f"), Some(Mode::Shared));
+        assert_eq!(run("SORT l BY w_* STORE d"), Some(Mode::Exclusive));
+        // Argument names are not patterns: a destination called "by".
+        assert_eq!(run("SORT l STORE by"), None);
+        assert_eq!(run("SORT l LIMIT 0 1 GET o_*"), Some(Mode::Shared));
     }
 
     #[test]

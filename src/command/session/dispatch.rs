@@ -256,6 +256,17 @@ pub fn whole_keyspace(spec: &CommandSpec) -> bool {
         && spec.acl.contains(&"keyspace")
 }
 
+/// How a command with these arguments locks every shard whole, if it does:
+/// the whole-keyspace commands in their mode, and commands that reach keys
+/// their key spec does not name (SORT BY/GET patterns) as they say.
+pub fn whole_lock(spec: &CommandSpec, args: Args<'_>) -> Option<Mode> {
+    if whole_keyspace(spec) {
+        Some(lock_mode(spec))
+    } else {
+        spec.lock_whole.and_then(|f| f(args))
+    }
+}
+
 /// The lock mode of a command's keys.
 pub fn lock_mode(spec: &CommandSpec) -> Mode {
     if spec.has(flags::WRITE) {
@@ -1024,8 +1035,10 @@ impl Session {
                 // whole coordination: nobody sees it half done.
                 let held = if self.txid == 0 && !spec.has(flags::BLOCKING) {
                     let mut keys = Vec::new();
-                    command_lock_keys(spec, args, self.core.ncores, &mut keys);
-                    let whole = whole_keyspace(spec).then(|| lock_mode(spec));
+                    let whole = whole_lock(spec, args);
+                    if whole.is_none() || whole_keyspace(spec) {
+                        command_lock_keys(spec, args, self.core.ncores, &mut keys);
+                    }
                     self.lock_keys(keys, whole).await
                 } else {
                     None

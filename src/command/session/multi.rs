@@ -18,7 +18,7 @@
 //! their timeout had passed, as Redis's do.
 
 use super::Session;
-use super::dispatch::{command_lock_keys, exec_shard, lock_mode, whole_keyspace};
+use super::dispatch::{command_lock_keys, exec_shard, whole_lock};
 use crate::command::{CommandSpec, Ctx, OwnedArgs, flags};
 use crate::shard::txn::{self, LockKey, Mode};
 use crate::shard::{EngineState, group_by_owner};
@@ -304,8 +304,7 @@ impl Session {
             let keys = self.transaction_keys(&cmds);
             let whole = cmds
                 .iter()
-                .filter(|(spec, _)| whole_keyspace(spec))
-                .map(|(spec, _)| lock_mode(spec))
+                .filter_map(|(spec, args)| whole_lock(spec, args.args()))
                 .max();
             self.lock_keys(keys, whole).await
         } else {
