@@ -398,5 +398,6 @@ case_files!(
     zsets,
     streams,
     sort,
+    scripting,
     pubsub,
 );

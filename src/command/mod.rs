@@ -26,6 +26,7 @@ pub mod keyspace;
 pub mod list;
 pub mod multi;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod session;
 pub mod set;
@@ -68,6 +69,9 @@ pub mod flags {
     pub const NO_MULTI: u64 = 1 << 21;
     pub const MOVABLE_KEYS: u64 = 1 << 22;
     pub const ALLOW_BUSY: u64 = 1 << 23;
+    /// Not a Redis flag (never listed): the command's coordinator takes its
+    /// own locks (scripts, whose lock set depends on what they run).
+    pub const OWN_LOCKS: u64 = 1 << 40;
 
     /// Flag names in COMMAND INFO order.
     pub const NAMES: &[(u64, &str)] = &[
@@ -341,7 +345,7 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         string::SPECS,
         bitmap::SPECS,
@@ -357,6 +361,7 @@ fn families() -> [&'static [CommandSpec]; 14] {
         multi::SPECS,
         pubsub::SPECS,
         server::SPECS,
+        scripting::SPECS,
     ]
 }
 

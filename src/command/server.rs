@@ -1455,20 +1455,6 @@ const FUNCTION_SUBS: &[CommandSpec] = &[CommandSpec {
     ..CommandSpec::DEFAULT
 }];
 
-const SCRIPT_SUBS: &[CommandSpec] = &[CommandSpec {
-    name: "script|flush",
-    arity: -2,
-    flags: NOSCRIPT,
-    acl: &["slow", "scripting"],
-    group: "scripting",
-    summary: "Remove all the scripts from the script cache.",
-    since: "2.6.0",
-    complexity: "O(N) with N being the number of scripts in cache",
-    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
-    coord: Some(flush_scripts),
-    ..CommandSpec::DEFAULT
-}];
-
 /// Server family specs.
 pub static SPECS: &[CommandSpec] = &[
     CommandSpec {
@@ -1552,17 +1538,6 @@ pub static SPECS: &[CommandSpec] = &[
         since: "7.0.0",
         complexity: "Depends on subcommand.",
         subcommands: FUNCTION_SUBS,
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "script",
-        arity: -2,
-        acl: &["slow"],
-        group: "scripting",
-        summary: "A container for Lua scripts management commands",
-        since: "2.6.0",
-        complexity: "Depends on subcommand.",
-        subcommands: SCRIPT_SUBS,
         ..CommandSpec::DEFAULT
     },
     super::introspection::COMMAND,

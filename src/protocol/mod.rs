@@ -10,6 +10,7 @@
 
 pub mod parse;
 pub mod reply;
+pub mod value;
 
 pub use parse::{
     Args, OwnedArgs, ParseLimits, Parsed, ProtoError, Resume, parse_command,

@@ -63,7 +63,24 @@ pub struct EngineState {
     pub transit: Vec<PaddedCount>,
     /// Where the shards' journals send their records (none: not recorded).
     pub journal: Option<super::journal::Sink>,
+    /// Scripts loaded by EVAL and SCRIPT LOAD, by lower-case SHA1: every
+    /// core runs them from here (each compiles its own copy).
+    pub scripts: std::sync::RwLock<hashbrown::HashMap<String, Arc<CachedScript>>>,
+    /// Bumped by SCRIPT FLUSH: cores drop the scripts they compiled.
+    pub scripts_epoch: AtomicU64,
     mesh: Arc<Mesh>,
+}
+
+/// A script body in the engine's cache, and what its runs taught.
+#[derive(Debug, Default)]
+pub struct CachedScript {
+    /// The body as loaded.
+    pub body: Vec<u8>,
+    /// A run of it has finished (its key use is known).
+    pub learned: AtomicBool,
+    /// A run touched keys it did not declare (or it is not yet learned):
+    /// its runs lock every shard whole.
+    pub undeclared: AtomicBool,
 }
 
 /// A counter on its own cache line, written by one core.
@@ -99,6 +116,8 @@ impl EngineState {
             client_check: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             transit: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             journal: None,
+            scripts: Default::default(),
+            scripts_epoch: AtomicU64::new(0),
             mesh,
         }
     }

@@ -295,6 +295,20 @@ pub fn acquire(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {
     then(core);
 }
 
+/// On the shard's core: takes `keys` for `tx` if no other transaction
+/// holds them or waits for them; false (nothing taken) otherwise. Never
+/// waits, so a transaction that already holds locks out of the shard
+/// order may use it without risking a deadlock.
+pub fn try_acquire(core: &Rc<Core>, tx: TxId, keys: Want) -> bool {
+    let mut shard = core.shard.borrow_mut();
+    let l = &mut shard.locks;
+    if l.held_conflict(&keys, tx) || l.queued_conflict(&keys, tx) {
+        return false;
+    }
+    l.take(tx, &keys);
+    true
+}
+
 /// On the shard's core: runs `then` once no transaction other than `tx`
 /// holds one of `keys` in a clashing mode (at once if none does).
 pub fn when_free(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {

@@ -269,7 +269,7 @@ pub fn whole_lock(spec: &CommandSpec, args: Args<'_>) -> Option<Mode> {
 
 /// The lock mode of a command's keys.
 pub fn lock_mode(spec: &CommandSpec) -> Mode {
-    if spec.has(flags::WRITE) {
+    if spec.has(flags::WRITE) || (spec.has(flags::OWN_LOCKS) && !spec.has(flags::READONLY)) {
         Mode::Exclusive
     } else {
         Mode::Shared
@@ -1033,7 +1033,7 @@ impl Session {
                 let owned = OwnedArgs::from_args(args);
                 // Every key the command names is locked on its shard for the
                 // whole coordination: nobody sees it half done.
-                let held = if self.txid == 0 && !spec.has(flags::BLOCKING) {
+                let held = if self.txid == 0 && !spec.has(flags::BLOCKING | flags::OWN_LOCKS) {
                     let mut keys = Vec::new();
                     let whole = whole_lock(spec, args);
                     if whole.is_none() || whole_keyspace(spec) {

@@ -62,6 +62,8 @@ pub struct CoreSessions {
     pub clients: std::cell::RefCell<clients::Clients>,
     /// This core's pub/sub subscribers and its view of every core's.
     pub pubsub: std::cell::RefCell<pubsub::CorePubSub>,
+    /// This core's Lua interpreter, created by the first script it runs.
+    pub lua: std::cell::RefCell<Option<Rc<crate::command::scripting::lua::Engine>>>,
 }
 
 /// The sessions' part of a core (its [`CoreSessions`]).
@@ -70,6 +72,8 @@ pub trait SessionCore {
     fn clients(&self) -> &std::cell::RefCell<clients::Clients>;
     /// This core's pub/sub state.
     fn pubsub(&self) -> &std::cell::RefCell<pubsub::CorePubSub>;
+    /// This core's Lua interpreter, once a script ran here.
+    fn lua(&self) -> &std::cell::RefCell<Option<Rc<crate::command::scripting::lua::Engine>>>;
 }
 
 impl SessionCore for Core {
@@ -80,6 +84,9 @@ impl SessionCore for Core {
     #[inline]
     fn pubsub(&self) -> &std::cell::RefCell<pubsub::CorePubSub> {
         &local(self).pubsub
+    }
+    fn lua(&self) -> &std::cell::RefCell<Option<Rc<crate::command::scripting::lua::Engine>>> {
+        &local(self).lua
     }
 }
 

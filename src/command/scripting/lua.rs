@@ -1,0 +1,465 @@
+//! One core's Lua 5.1 interpreter: the sandbox scripts run in, the `redis`
+//! library, and the scripts this core compiled.
+//!
+//! ```text
+//!  EVAL ─► Engine::function(sha, body) ─► compiled once per core
+//!       ─► Engine::start(f, KEYS, ARGV) ─► a Lua thread per run, polled by
+//!          the coordinator; redis.call parks a request in the run and yields
+//!          ─► the coordinator runs it like any command (inline or hop,
+//!             under the script's locks) ─► the reply resumes the thread
+//! ```
+//!
+//! Scripts of one core may interleave at their redis.call points (each
+//! holds its keys' locks, so none sees another half done); a run finds its
+//! state by the Lua thread it runs on. Globals are read-only, as in Redis 7:
+//! KEYS and ARGV are the parameters of the function a script body becomes.
+
+use super::convert;
+use crate::protocol::value;
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Thread, Variadic};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+/// What one running script and its coordinator share.
+#[derive(Default)]
+pub struct Run {
+    /// A command the script asked to run (redis.call / redis.pcall).
+    pub request: RefCell<Option<Vec<Vec<u8>>>>,
+    /// Its reply, once run.
+    pub reply: RefCell<Option<Vec<u8>>>,
+    /// Replies to the script's commands in RESP3 (redis.setresp(3)).
+    pub resp3: Cell<bool>,
+    /// The script line of the latest redis.call that failed.
+    pub line: Cell<usize>,
+}
+
+/// A core's interpreter and compiled scripts.
+pub struct Engine {
+    lua: Lua,
+    compiled: RefCell<HashMap<String, Function>>,
+    /// The engine-wide cache epoch the compiled scripts belong to.
+    epoch: Cell<u64>,
+    /// The run being polled (the `redis` library's callbacks serve it).
+    current: Rc<RefCell<Option<Rc<Run>>>>,
+    /// Calls a script function in protected mode: `(ok, result...)`.
+    runner: Function,
+}
+
+/// Waits for the coordinator to put the reply to the run's request.
+struct AwaitReply(Rc<Run>);
+
+impl Future for AwaitReply {
+    type Output = Vec<u8>;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Vec<u8>> {
+        match self.0.reply.borrow_mut().take() {
+            Some(r) => Poll::Ready(r),
+            // The coordinator polls the script again once it has the reply.
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Arguments of redis.call as bytes: strings as they are, numbers as Lua
+/// prints them.
+fn command_args(lua: &Lua, args: &Variadic<mlua::Value>) -> Result<Vec<Vec<u8>>, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut out = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            mlua::Value::String(s) => out.push(s.as_bytes().to_vec()),
+            mlua::Value::Integer(_) | mlua::Value::Number(_) => {
+                match lua.coerce_string(a.clone()) {
+                    Ok(Some(s)) => out.push(s.as_bytes().to_vec()),
+                    _ => {
+                        return Err(
+                            "ERR Lua redis lib command arguments must be strings or integers",
+                        );
+                    }
+                }
+            }
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(out)
+}
+
+impl Engine {
+    /// A fresh interpreter with Redis's libraries and sandbox.
+    pub fn new() -> mlua::Result<Engine> {
+        // SAFETY: the debug library is loaded only so the `redis` library
+        // can read the line a failing redis.call came from: `debug` leaves
+        // the globals below, before any script runs, and only that one
+        // function is kept, as an upvalue scripts cannot reach.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        let current: Rc<RefCell<Option<Rc<Run>>>> = Rc::default();
+        let g = lua.globals();
+        for name in [
+            "loadstring",
+            "load",
+            "dofile",
+            "loadfile",
+            "module",
+            "require",
+        ] {
+            g.raw_set(name, mlua::Value::Nil)?;
+        }
+        let redis = lua.create_table()?;
+        let r2 = current.clone();
+        let exec = lua.create_async_function(move |lua: Lua, args: Variadic<mlua::Value>| {
+            let run = r2.borrow().clone();
+            async move {
+                let run = run.ok_or_else(|| {
+                    mlua::Error::runtime("redis.call is only available to the script's own thread")
+                })?;
+                let args = match command_args(&lua, &args) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let t = lua.create_table()?;
+                        t.raw_set("err", e)?;
+                        return Ok(mlua::Value::Table(t));
+                    }
+                };
+                *run.request.borrow_mut() = Some(args);
+                let bytes = AwaitReply(run).await;
+                match value::parse(&bytes) {
+                    Some((v, _)) => convert::to_lua(&lua, &v),
+                    None => Err(mlua::Error::runtime("unreadable reply")),
+                }
+            }
+        })?;
+        let r3 = current.clone();
+        let raised = lua.create_function(move |_, line: usize| {
+            if let Some(run) = r3.borrow().as_ref() {
+                run.line.set(line);
+            }
+            Ok(())
+        })?;
+        let r4 = current.clone();
+        redis.raw_set(
+            "setresp",
+            lua.create_function(move |_, v: mlua::Value| {
+                let n = match v {
+                    mlua::Value::Integer(n) => n as f64,
+                    mlua::Value::Number(n) => n,
+                    _ => 0.0,
+                };
+                if n != 2.0 && n != 3.0 {
+                    return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+                }
+                if let Some(run) = r4.borrow().as_ref() {
+                    run.resp3.set(n == 3.0);
+                }
+                Ok(())
+            })?,
+        )?;
+        redis.raw_set(
+            "error_reply",
+            lua.create_function(|lua: &Lua, msg: mlua::LuaString| {
+                let t = lua.create_table()?;
+                t.raw_set(
+                    "err",
+                    lua.create_string(convert::error_text(&msg.as_bytes()))?,
+                )?;
+                Ok(t)
+            })?,
+        )?;
+        redis.raw_set(
+            "status_reply",
+            lua.create_function(|lua: &Lua, msg: mlua::LuaString| {
+                let t = lua.create_table()?;
+                t.raw_set("ok", msg)?;
+                Ok(t)
+            })?,
+        )?;
+        redis.raw_set(
+            "sha1hex",
+            lua.create_function(|_, s: mlua::LuaString| Ok(sha1_hex(&s.as_bytes())))?,
+        )?;
+        redis.raw_set(
+            "log",
+            lua.create_function(|_, (level, msg): (i64, Variadic<mlua::LuaString>)| {
+                let text: Vec<String> = msg
+                    .iter()
+                    .map(|m| String::from_utf8_lossy(&m.as_bytes()).into_owned())
+                    .collect();
+                let text = text.join(" ");
+                match level {
+                    0 => tracing::debug!("{text}"),
+                    1 | 2 => tracing::info!("{text}"),
+                    _ => tracing::warn!("{text}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        for (name, v) in [
+            ("LOG_DEBUG", 0),
+            ("LOG_VERBOSE", 1),
+            ("LOG_NOTICE", 2),
+            ("LOG_WARNING", 3),
+            ("REPL_NONE", 0),
+            ("REPL_SLAVE", 1),
+            ("REPL_REPLICA", 1),
+            ("REPL_AOF", 2),
+            ("REPL_ALL", 3),
+        ] {
+            redis.raw_set(name, v)?;
+        }
+        redis.raw_set("REDIS_VERSION", crate::REDIS_VERSION)?;
+        redis.raw_set("REDIS_VERSION_NUM", redis_version_num())?;
+        // Effects are what is replicated (as Redis 7 always does): these
+        // calls have nothing to change.
+        redis.raw_set(
+            "set_repl",
+            lua.create_function(|_, _: mlua::MultiValue| Ok(()))?,
+        )?;
+        redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+        redis.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+        redis.raw_set(
+            "debug",
+            lua.create_function(|_, _: mlua::MultiValue| Ok(()))?,
+        )?;
+        g.raw_set("redis", redis.clone())?;
+        // redis.call raises the command's error (a string, as Redis 7's
+        // scripts see it); redis.pcall returns it as {err=...}.
+        let setup: Function = lua
+            .load(
+                r#"
+local exec, raised, redis, g, getinfo = ...
+local error, type, select, unpack = g.error, g.type, g.select, g.unpack
+local create, resume, status, yield =
+    g.coroutine.create, g.coroutine.resume, g.coroutine.status, g.coroutine.yield
+local rawpcall = g.pcall
+redis.pcall = function(...) return exec(...) end
+-- redis.call raises the command's error as its {err=...} table, noting the
+-- script line it was called from.
+redis.call = function(...)
+    local r = exec(...)
+    if type(r) == 'table' and r.err ~= nil then
+        local info = getinfo(2, 'Sl')
+        if info and info.source == '@user_script' then raised(info.currentline) end
+        error(r, 0)
+    end
+    return r
+end
+-- pcall and xpcall that let redis.call inside them wait for another core
+-- (a Lua 5.1 pcall cannot be yielded across; a coroutine can). pcall
+-- hands an error table's message to the script, as Redis's does.
+local function pack(...) return { n = select('#', ...), ... } end
+local function drive(co, handler, plain, r)
+    while true do
+        if not r[1] then
+            local e = r[2]
+            if plain and type(e) == 'table' and type(e.err) == 'string' then e = e.err end
+            if handler then
+                -- A failing handler is called again with its own error,
+                -- as Lua's xpcall does.
+                local h = pack(rawpcall(handler, e))
+                if not h[1] then h = pack(rawpcall(handler, h[2])) end
+                if h[1] then return false, unpack(h, 2, h.n) end
+                return false, h[2]
+            end
+            return false, e
+        end
+        if status(co) == 'dead' then return true, unpack(r, 2, r.n) end
+        r = pack(resume(co, yield(unpack(r, 2, r.n))))
+    end
+end
+g.pcall = function(f, ...)
+    if type(f) ~= 'function' then return rawpcall(f, ...) end
+    local co = create(f)
+    return drive(co, nil, true, pack(resume(co, ...)))
+end
+g.xpcall = function(f, handler)
+    if type(f) ~= 'function' then return rawpcall(f) end
+    local co = create(f)
+    return drive(co, handler, false, pack(resume(co)))
+end
+return function(f, keys, argv)
+    local co = create(f)
+    return drive(co, nil, false, pack(resume(co, keys, argv)))
+end
+"#,
+            )
+            .set_name("=redis")
+            .into_function()?;
+        let getinfo: Function = lua
+            .load("return debug.getinfo")
+            .set_name("=getinfo")
+            .call(())?;
+        g.raw_set("debug", mlua::Value::Nil)?;
+        let runner: Function = setup.call((exec, raised, redis, lua.globals(), getinfo))?;
+        // Read-only globals, as in Redis 7.
+        let guard: Function = lua
+            .load(
+                r#"
+local error, tostring = error, tostring
+setmetatable(_G, {
+    __index = function(_, name)
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end,
+    __newindex = function()
+        error("Attempt to modify a readonly table", 2)
+    end,
+})
+"#,
+            )
+            .set_name("=sandbox")
+            .into_function()?;
+        guard.call::<()>(())?;
+        drop(g);
+        Ok(Engine {
+            lua,
+            compiled: RefCell::default(),
+            epoch: Cell::new(0),
+            current,
+            runner,
+        })
+    }
+
+    /// The compiled function of script `sha` (its body given), compiled on
+    /// first use; `epoch` is the engine-wide cache epoch (SCRIPT FLUSH
+    /// bumps it and this core drops what it compiled before).
+    pub fn function(&self, sha: &str, body: &[u8], epoch: u64) -> Result<Function, String> {
+        if self.epoch.get() != epoch {
+            self.compiled.borrow_mut().clear();
+            self.epoch.set(epoch);
+        }
+        if let Some(f) = self.compiled.borrow().get(sha) {
+            return Ok(f.clone());
+        }
+        let f = self.compile(body)?;
+        self.compiled.borrow_mut().insert(sha.to_owned(), f.clone());
+        Ok(f)
+    }
+
+    /// Compiles a script body into the function a run calls with KEYS
+    /// and ARGV; the error is Redis's compile error text.
+    pub fn compile(&self, body: &[u8]) -> Result<Function, String> {
+        // Compiled alone first, so its errors read as Redis's do.
+        self.lua
+            .load(body)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| compile_error(&e))?;
+        // Line 1 of the body stays line 1: the wrapper opens on it.
+        let mut src = b"return function(KEYS, ARGV) ".to_vec();
+        src.extend_from_slice(body);
+        src.extend_from_slice(b"\nend");
+        let chunk = self
+            .lua
+            .load(src)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| compile_error(&e))?;
+        chunk.call::<Function>(()).map_err(|e| compile_error(&e))
+    }
+
+    /// Starts a run of `f` with `KEYS` and `ARGV`: the future of its
+    /// `(ok, result or error)` and the state it shares with the
+    /// coordinator. Poll the future only inside [`Engine::polling`].
+    pub fn start(
+        &self,
+        f: &Function,
+        keys: Table,
+        argv: Table,
+    ) -> mlua::Result<(mlua::thread::AsyncThread<mlua::MultiValue>, Rc<Run>)> {
+        let th: Thread = self.lua.create_thread(self.runner.clone())?;
+        let fut = th.into_async::<mlua::MultiValue>((f.clone(), keys, argv))?;
+        Ok((fut, Rc::new(Run::default())))
+    }
+
+    /// Runs `poll` (one poll of `run`'s future) with `run` as the one the
+    /// `redis` library serves.
+    pub fn polling<R>(&self, run: &Rc<Run>, poll: impl FnOnce() -> R) -> R {
+        let prev = self.current.replace(Some(run.clone()));
+        let r = poll();
+        *self.current.borrow_mut() = prev;
+        r
+    }
+
+    /// A Lua table of strings.
+    pub fn strings<'a>(&self, items: impl Iterator<Item = &'a [u8]>) -> mlua::Result<Table> {
+        let t = self.lua.create_table()?;
+        for (i, s) in items.enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(s)?)?;
+        }
+        Ok(t)
+    }
+}
+
+/// Redis's message for a script that does not compile.
+fn compile_error(e: &mlua::Error) -> String {
+    let msg = match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    format!(
+        "ERR Error compiling script (new function): {}",
+        msg.lines().next().unwrap_or("")
+    )
+}
+
+/// SHA1 of `data` in lower-case hex.
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// `REDIS_VERSION_NUM`: the version as 0x00MMmmpp.
+fn redis_version_num() -> i64 {
+    let mut parts = crate::REDIS_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (a << 16) | (b << 8) | c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_as_redis() {
+        assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    #[test]
+    fn compile_errors_and_sandbox() {
+        let e = Engine::new().unwrap();
+        let err = e.compile(b"return 1 +").err().unwrap();
+        assert!(
+            err.starts_with("ERR Error compiling script (new function): user_script:1:"),
+            "{err}"
+        );
+        let f = e.compile(b"return x").unwrap();
+        let r = f.call::<mlua::Value>(()).err().unwrap().to_string();
+        assert!(
+            r.contains("Script attempted to access nonexistent global variable 'x'"),
+            "{r}"
+        );
+        let f = e.compile(b"y = 1").unwrap();
+        let r = f.call::<mlua::Value>(()).err().unwrap().to_string();
+        assert!(r.contains("Attempt to modify a readonly table"), "{r}");
+        let f = e
+            .compile(b"return {KEYS[1], ARGV[1], tostring(rawget(_G, 'os')), tostring(rawget(_G, 'loadstring'))}")
+            .unwrap();
+        let k = e.strings([&b"k"[..]].into_iter()).unwrap();
+        let a = e.strings([&b"a"[..]].into_iter()).unwrap();
+        let t: Vec<String> = f.call((k, a)).unwrap();
+        assert_eq!(t, ["k", "a", "nil", "nil"]);
+    }
+}

@@ -1,0 +1,443 @@
+//! Lua scripts as client libraries ship them, against the real binary on 3
+//! shards: locks, rate limiters, token buckets and job queues, scripts
+//! whose keys span shards, and scripts that reach keys they never declared.
+//! `CORESHARD_TEST_AGAINST_REDIS=1` runs the same expectations on Redis.
+
+mod common;
+
+use common::*;
+use coreshard::shard::slot::key_owner;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long each stress test loads the server.
+const LOAD: Duration = Duration::from_secs(2);
+
+/// `count` keys `prefix:N` spread over the 3 shards in turn.
+fn spread(prefix: &str, count: usize) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while keys.len() < count {
+        let k = format!("{prefix}:{i}");
+        if key_owner(k.as_bytes(), THREADS) == keys.len() % THREADS {
+            keys.push(k);
+        }
+        i += 1;
+    }
+    keys
+}
+
+/// Runs `workers` threads of `f(index, conn)` until [`LOAD`] has passed.
+fn run_load(
+    port: u16,
+    workers: usize,
+    f: impl Fn(usize, &mut redis::Connection) + Send + Sync + 'static,
+) {
+    let f = Arc::new(f);
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..workers)
+        .map(|i| {
+            let (f, stop) = (f.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut c = connect_redis(port);
+                while !stop.load(Ordering::Relaxed) {
+                    f(i, &mut c);
+                }
+            })
+        })
+        .collect();
+    let end = Instant::now() + LOAD;
+    while Instant::now() < end {
+        std::thread::park_timeout(end - Instant::now());
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("a load thread failed");
+    }
+}
+
+/// Compare-and-delete: the single-instance lock release.
+const RELEASE: &str = r#"if redis.call("get",KEYS[1]) == ARGV[1] then
+    return redis.call("del",KEYS[1])
+else
+    return 0
+end"#;
+
+/// Extends a lock its owner holds by ARGV[2] ms (or sets its TTL to it
+/// with ARGV[3] == "1"), as lock libraries do.
+const EXTEND: &str = r#"local token = redis.call('get', KEYS[1])
+if not token or token ~= ARGV[1] then
+    return 0
+end
+local ttl = redis.call('pttl', KEYS[1])
+if ttl < 0 then
+    return 0
+end
+local extra = tonumber(ARGV[2])
+if ARGV[3] == "1" then
+    redis.call('pexpire', KEYS[1], extra)
+else
+    redis.call('pexpire', KEYS[1], ttl + extra)
+end
+return 1"#;
+
+#[test]
+fn lock_acquire_extend_release_across_connections() {
+    let s = Server::start();
+    let mut a = s.conn();
+    let mut b = s.conn();
+    let release = redis::Script::new(RELEASE);
+    let extend = redis::Script::new(EXTEND);
+    let set_nx = |c: &mut redis::Connection, token: &str| -> Option<String> {
+        redis::cmd("SET")
+            .arg("lock:res")
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(10_000)
+            .query(c)
+            .unwrap()
+    };
+    assert_eq!(set_nx(&mut a, "tok-a").as_deref(), Some("OK"));
+    assert_eq!(set_nx(&mut b, "tok-b"), None);
+    // Another owner's token neither releases nor extends it.
+    let n: i64 = release.key("lock:res").arg("tok-b").invoke(&mut b).unwrap();
+    assert_eq!(n, 0);
+    let n: i64 = extend
+        .key("lock:res")
+        .arg("tok-b")
+        .arg(5000)
+        .arg("0")
+        .invoke(&mut b)
+        .unwrap();
+    assert_eq!(n, 0);
+    // The owner extends it (the script was loaded by the other connection:
+    // EVALSHA finds it in the shared cache).
+    let n: i64 = extend
+        .key("lock:res")
+        .arg("tok-a")
+        .arg(50_000)
+        .arg("0")
+        .invoke(&mut a)
+        .unwrap();
+    assert_eq!(n, 1);
+    let ttl: i64 = redis::cmd("PTTL").arg("lock:res").query(&mut b).unwrap();
+    assert!(ttl > 50_000 && ttl <= 60_000, "{ttl}");
+    let n: i64 = extend
+        .key("lock:res")
+        .arg("tok-a")
+        .arg(20_000)
+        .arg("1")
+        .invoke(&mut a)
+        .unwrap();
+    assert_eq!(n, 1);
+    let ttl: i64 = redis::cmd("PTTL").arg("lock:res").query(&mut b).unwrap();
+    assert!(ttl > 10_000 && ttl <= 20_000, "{ttl}");
+    let n: i64 = release.key("lock:res").arg("tok-a").invoke(&mut a).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(set_nx(&mut b, "tok-b").as_deref(), Some("OK"));
+    let exists: bool = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(release.get_hash())
+        .query::<Vec<bool>>(&mut a)
+        .unwrap()[0];
+    assert!(exists);
+}
+
+/// A sliding-window rate limiter on a sorted set: ARGV now (ms), window
+/// (ms), limit, request id.
+const SLIDING_WINDOW: &str = r#"local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+    redis.call('ZADD', KEYS[1], now, ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], window)
+    return 1
+end
+return 0"#;
+
+#[test]
+fn sliding_window_rate_limiter() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let limiter = redis::Script::new(SLIDING_WINDOW);
+    let mut allow = |now: i64, id: &str| -> i64 {
+        limiter
+            .key("rate:user1")
+            .arg(now)
+            .arg(1000)
+            .arg(5)
+            .arg(id)
+            .invoke(&mut c)
+            .unwrap()
+    };
+    let granted: i64 = (0..10).map(|i| allow(10_000 + i, &format!("r{i}"))).sum();
+    assert_eq!(granted, 5);
+    // A window later the old requests have left it.
+    let granted: i64 = (0..10).map(|i| allow(11_100 + i, &format!("s{i}"))).sum();
+    assert_eq!(granted, 5);
+    let card: i64 = redis::cmd("ZCARD").arg("rate:user1").query(&mut c).unwrap();
+    assert_eq!(card, 5);
+}
+
+/// A token bucket on a hash: ARGV capacity, refill per second, now (ms),
+/// tokens wanted. Returns {allowed, tokens left}.
+const TOKEN_BUCKET: &str = r#"local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local ts = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + (now - ts) * rate / 1000)
+local allowed = 0
+if tokens >= want then
+    tokens = tokens - want
+    allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+return {allowed, math.floor(tokens)}"#;
+
+#[test]
+fn token_bucket_on_a_hash() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let bucket = redis::Script::new(TOKEN_BUCKET);
+    let mut take = |now: i64| -> (i64, i64) {
+        let r: Vec<i64> = bucket
+            .key("bucket:api")
+            .arg(3)
+            .arg(1)
+            .arg(now)
+            .arg(1)
+            .invoke(&mut c)
+            .unwrap();
+        (r[0], r[1])
+    };
+    assert_eq!(take(1000), (1, 2));
+    assert_eq!(take(1000), (1, 1));
+    assert_eq!(take(1000), (1, 0));
+    assert_eq!(take(1000), (0, 0));
+    // Two seconds refill two tokens.
+    assert_eq!(take(3000), (1, 1));
+    let tokens: String = redis::cmd("HGET")
+        .arg("bucket:api")
+        .arg("tokens")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(tokens, "1");
+}
+
+/// Moves a job from the wait list to the active list and marks its hash,
+/// in the style of queue libraries: only the wait list is declared; the
+/// job's hash and the active list are named from the job id.
+const TAKE_JOB: &str = r#"local id = redis.call('RPOP', KEYS[1])
+if not id then
+    return false
+end
+local job = ARGV[1] .. ':job:' .. id
+if redis.call('HGET', job, 'state') ~= 'waiting' then
+    return redis.error_reply('job ' .. id .. ' taken twice')
+end
+redis.call('HSET', job, 'state', 'active', 'worker', ARGV[2])
+redis.call('LPUSH', ARGV[1] .. ':active', id)
+return id"#;
+
+#[test]
+fn job_queue_script_reaching_undeclared_keys_takes_each_job_once() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let jobs = 300;
+    for i in 0..jobs {
+        let _: () = redis::cmd("HSET")
+            .arg(format!("q:job:{i}"))
+            .arg("state")
+            .arg("waiting")
+            .query(&mut c)
+            .unwrap();
+        let _: () = redis::cmd("LPUSH")
+            .arg("q:wait")
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
+    }
+    let taken = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let t2 = taken.clone();
+    let script = Arc::new(redis::Script::new(TAKE_JOB));
+    run_load(s.port, 20, move |i, c| {
+        let r: Option<String> = script
+            .key("q:wait")
+            .arg("q")
+            .arg(format!("w{i}"))
+            .invoke(c)
+            .unwrap();
+        match r {
+            Some(id) => t2.lock().unwrap().push(id),
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    });
+    let taken = taken.lock().unwrap();
+    let unique: HashSet<&String> = taken.iter().collect();
+    assert_eq!((taken.len(), unique.len()), (jobs, jobs));
+    let active: i64 = redis::cmd("LLEN").arg("q:active").query(&mut c).unwrap();
+    assert_eq!(active, jobs as i64);
+    // The job hashes live on every shard.
+    let shards: HashSet<usize> = (0..jobs)
+        .map(|i| key_owner(format!("q:job:{i}").as_bytes(), THREADS))
+        .collect();
+    assert_eq!(shards.len(), THREADS);
+}
+
+/// Moves ARGV[1] from KEYS[1] to KEYS[2] when KEYS[1] has it.
+const TRANSFER: &str = r#"local have = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = tonumber(ARGV[1])
+if have < n then
+    return 0
+end
+redis.call('DECRBY', KEYS[1], n)
+redis.call('INCRBY', KEYS[2], n)
+return 1"#;
+
+/// The same, with the keys named in ARGV (never declared).
+const TRANSFER_UNDECLARED: &str = r#"local have = tonumber(redis.call('GET', ARGV[1]) or '0')
+local n = tonumber(ARGV[3])
+if have < n then
+    return 0
+end
+redis.call('DECRBY', ARGV[1], n)
+redis.call('INCRBY', ARGV[2], n)
+return 1"#;
+
+/// Sums its keys.
+const SUM: &str = r#"local total = 0
+for _, k in ipairs(KEYS) do
+    total = total + tonumber(redis.call('GET', k) or '0')
+end
+return total"#;
+
+#[test]
+fn scripts_across_shards_keep_the_total_beside_plain_commands() {
+    let s = Server::start();
+    let keys = Arc::new(spread("acct", 6));
+    let total = 1000 * keys.len() as i64;
+    let mut c = s.conn();
+    for k in keys.iter() {
+        let _: () = redis::cmd("SET").arg(k).arg(1000).query(&mut c).unwrap();
+    }
+    let audits = Arc::new(AtomicU64::new(0));
+    let moves = Arc::new(AtomicU64::new(0));
+    let (a2, m2, k2) = (audits.clone(), moves.clone(), keys.clone());
+    run_load(s.port, 24, move |i, c| {
+        let keys = &k2;
+        let n = keys.len();
+        let from = &keys[(i + m2.load(Ordering::Relaxed) as usize) % n];
+        let to = &keys[(i * 7 + 1 + m2.load(Ordering::Relaxed) as usize) % n];
+        if from == to {
+            m2.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match i % 6 {
+            0 | 1 => {
+                let _: i64 = redis::Script::new(TRANSFER)
+                    .key(from)
+                    .key(to)
+                    .arg(7)
+                    .invoke(c)
+                    .unwrap();
+                m2.fetch_add(1, Ordering::Relaxed);
+            }
+            2 => {
+                let _: i64 = redis::Script::new(TRANSFER_UNDECLARED)
+                    .arg(from)
+                    .arg(to)
+                    .arg(3)
+                    .invoke(c)
+                    .unwrap();
+                m2.fetch_add(1, Ordering::Relaxed);
+            }
+            3 => {
+                // A plain transaction moving between the same keys.
+                let _: () = redis::pipe()
+                    .atomic()
+                    .cmd("DECRBY")
+                    .arg(from)
+                    .arg(2)
+                    .ignore()
+                    .cmd("INCRBY")
+                    .arg(to)
+                    .arg(2)
+                    .ignore()
+                    .query(c)
+                    .unwrap();
+            }
+            4 => {
+                let sum: i64 = redis::Script::new(SUM).key(&keys[..]).invoke(c).unwrap();
+                assert_eq!(sum, total, "a script saw a transfer half done");
+                a2.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                let got: Vec<i64> = redis::cmd("MGET").arg(&keys[..]).query(c).unwrap();
+                assert_eq!(
+                    got.iter().sum::<i64>(),
+                    total,
+                    "MGET saw a transfer half done: {got:?}"
+                );
+                a2.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let got: Vec<i64> = redis::cmd("MGET").arg(&keys[..]).query(&mut c).unwrap();
+    assert_eq!(got.iter().sum::<i64>(), total);
+    assert!(audits.load(Ordering::Relaxed) > 50 && moves.load(Ordering::Relaxed) > 50);
+}
+
+#[test]
+fn eval_inside_multi_and_script_errors() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let (n, v): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("EVAL")
+        .arg("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        .arg(1)
+        .arg("m:cnt")
+        .arg(5)
+        .cmd("INCR")
+        .arg("m:cnt")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((n, v), (5, 6));
+    let _: () = redis::cmd("SET")
+        .arg("m:str")
+        .arg("x")
+        .query(&mut c)
+        .unwrap();
+    let err = redis::cmd("EVAL")
+        .arg("return redis.call('INCR', KEYS[1])")
+        .arg(1)
+        .arg("m:str")
+        .query::<i64>(&mut c)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("value is not an integer"), "{err}");
+    let err = redis::cmd("EVALSHA")
+        .arg("ffffffffffffffffffffffffffffffffffffffff")
+        .arg(0)
+        .query::<i64>(&mut c)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NOSCRIPT"));
+    // A pcall'd failure is a value, and a later write still happens.
+    let r: String = redis::cmd("EVAL")
+        .arg("local e = redis.pcall('INCR', KEYS[1]); redis.call('SET', KEYS[2], 'done'); return e.err")
+        .arg(2)
+        .arg("m:str")
+        .arg("m:after")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(r, "ERR value is not an integer or out of range");
+    let after: String = redis::cmd("GET").arg("m:after").query(&mut c).unwrap();
+    assert_eq!(after, "done");
+}
