@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use coreshard::shard::slot::key_owner;
 use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -440,4 +441,54 @@ fn eval_inside_multi_and_script_errors() {
     assert_eq!(r, "ERR value is not an integer or out of range");
     let after: String = redis::cmd("GET").arg("m:after").query(&mut c).unwrap();
     assert_eq!(after, "done");
+}
+
+#[test]
+fn a_looping_script_is_killed_from_another_core() {
+    let s = Server::start();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg(50)
+        .query(&mut s.conn())
+        .unwrap();
+    let mut looping = s.raw();
+    // pcall does not save it: a killed script fails at every check.
+    looping.send(&encode_cmd(&[
+        "EVAL",
+        "local i = 0 while true do pcall(function() i = i + 1 end) end",
+        "0",
+    ]));
+    // A connection on the looping script's core waits for it to end; one of
+    // a dozen lands on another core and kills it (NOTBUSY until it has run
+    // for the threshold). Replies that do not come at once are from the
+    // looping core.
+    wait_for(Duration::from_secs(10), "SCRIPT KILL to succeed", || {
+        let mut conns: Vec<std::net::TcpStream> = (0..12)
+            .map(|_| std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+            .collect();
+        for c in conns.iter_mut() {
+            c.write_all(&encode_cmd(&["SCRIPT", "KILL"])).unwrap();
+        }
+        let mut killed = false;
+        for c in conns.iter_mut() {
+            c.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            if let Ok(n) = c.read(&mut buf) {
+                killed |= &buf[..n] == b"+OK\r\n";
+            }
+        }
+        killed.then_some(())
+    });
+    let reply = String::from_utf8(looping.read_raw()).unwrap();
+    assert!(
+        reply.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{reply}"
+    );
+    assert_eq!(looping.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(
+        s.raw().cmd(&["SCRIPT", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
 }

@@ -68,7 +68,23 @@ pub struct EngineState {
     pub scripts: std::sync::RwLock<hashbrown::HashMap<String, Arc<CachedScript>>>,
     /// Bumped by SCRIPT FLUSH: cores drop the scripts they compiled.
     pub scripts_epoch: AtomicU64,
+    /// The script each core is executing, if any (SCRIPT KILL).
+    pub script_slots: Vec<ScriptSlot>,
     mesh: Arc<Mesh>,
+}
+
+/// What other cores see of the Lua code a core is executing.
+#[derive(Debug, Default)]
+pub struct ScriptSlot {
+    /// Unix ms the core entered the script's Lua code (0: it is not in it).
+    pub since_ms: AtomicU64,
+    /// The script has run a write command.
+    pub wrote: AtomicBool,
+    /// The run the core is in (runs are numbered per core from 1).
+    pub run: AtomicU64,
+    /// SCRIPT KILL asks this run to stop: every check it makes from then on
+    /// fails, so a pcall cannot keep it going.
+    pub kill: AtomicU64,
 }
 
 /// A script body in the engine's cache, and what its runs taught.
@@ -118,6 +134,7 @@ impl EngineState {
             journal: None,
             scripts: Default::default(),
             scripts_epoch: AtomicU64::new(0),
+            script_slots: (0..mesh.cores()).map(|_| ScriptSlot::default()).collect(),
             mesh,
         }
     }

@@ -22,6 +22,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 /// What one running script and its coordinator share.
@@ -35,6 +37,10 @@ pub struct Run {
     pub resp3: Cell<bool>,
     /// The script line of the latest redis.call that failed.
     pub line: Cell<usize>,
+    /// The script ran a write command (SCRIPT KILL then refuses).
+    pub wrote: Cell<bool>,
+    /// This run's number on its core.
+    pub id: u64,
 }
 
 /// A core's interpreter and compiled scripts.
@@ -47,7 +53,18 @@ pub struct Engine {
     current: Rc<RefCell<Option<Rc<Run>>>>,
     /// Calls a script function in protected mode: `(ok, result...)`.
     runner: Function,
+    /// The engine's state and this core's index (its script slot).
+    state: Arc<crate::shard::EngineState>,
+    core: usize,
+    /// Runs started on this core.
+    runs: Cell<u64>,
 }
+
+/// How often (in Lua instructions) a running script checks for SCRIPT KILL.
+const KILL_CHECK_EVERY: u32 = 10_000;
+
+/// The error a killed script ends with.
+pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// Waits for the coordinator to put the reply to the run's request.
 struct AwaitReply(Rc<Run>);
@@ -65,7 +82,7 @@ impl Future for AwaitReply {
 
 /// Arguments of redis.call as bytes: strings as they are, numbers as Lua
 /// prints them.
-fn command_args(lua: &Lua, args: &Variadic<mlua::Value>) -> Result<Vec<Vec<u8>>, &'static str> {
+fn command_args(args: &Variadic<mlua::Value>) -> Result<Vec<Vec<u8>>, &'static str> {
     if args.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call");
     }
@@ -73,16 +90,11 @@ fn command_args(lua: &Lua, args: &Variadic<mlua::Value>) -> Result<Vec<Vec<u8>>,
     for a in args.iter() {
         match a {
             mlua::Value::String(s) => out.push(s.as_bytes().to_vec()),
-            mlua::Value::Integer(_) | mlua::Value::Number(_) => {
-                match lua.coerce_string(a.clone()) {
-                    Ok(Some(s)) => out.push(s.as_bytes().to_vec()),
-                    _ => {
-                        return Err(
-                            "ERR Lua redis lib command arguments must be strings or integers",
-                        );
-                    }
-                }
+            // Numbers as Redis prints them for commands (`%.17g`).
+            mlua::Value::Integer(n) => {
+                out.push(crate::protocol::reply::format_g17(*n as f64).into_bytes())
             }
+            mlua::Value::Number(n) => out.push(crate::protocol::reply::format_g17(*n).into_bytes()),
             _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
@@ -91,7 +103,7 @@ fn command_args(lua: &Lua, args: &Variadic<mlua::Value>) -> Result<Vec<Vec<u8>>,
 
 impl Engine {
     /// A fresh interpreter with Redis's libraries and sandbox.
-    pub fn new() -> mlua::Result<Engine> {
+    pub fn new(state: Arc<crate::shard::EngineState>, core: usize) -> mlua::Result<Engine> {
         // SAFETY: the debug library is loaded only so the `redis` library
         // can read the line a failing redis.call came from: `debug` leaves
         // the globals below, before any script runs, and only that one
@@ -122,7 +134,7 @@ impl Engine {
                 let run = run.ok_or_else(|| {
                     mlua::Error::runtime("redis.call is only available to the script's own thread")
                 })?;
-                let args = match command_args(&lua, &args) {
+                let args = match command_args(&args) {
                     Ok(a) => a,
                     Err(e) => {
                         let t = lua.create_table()?;
@@ -317,6 +329,24 @@ setmetatable(_G, {
             .set_name("=sandbox")
             .into_function()?;
         guard.call::<()>(())?;
+        // A script that loops checks for SCRIPT KILL from another core.
+        let st = state.clone();
+        lua.set_global_hook(
+            mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
+            move |_, _| {
+                let slot = &st.script_slots[core];
+                let kill = slot.kill.load(Ordering::Acquire);
+                if kill != 0 && kill == slot.run.load(Ordering::Acquire) {
+                    return Err(mlua::Error::runtime(KILLED));
+                }
+                if st.stopping() {
+                    return Err(mlua::Error::runtime(
+                        "Script stopped: the server is shutting down",
+                    ));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        )?;
         drop(g);
         Ok(Engine {
             lua,
@@ -324,6 +354,9 @@ setmetatable(_G, {
             epoch: Cell::new(0),
             current,
             runner,
+            state,
+            core,
+            runs: Cell::new(0),
         })
     }
 
@@ -376,14 +409,25 @@ setmetatable(_G, {
     ) -> mlua::Result<(mlua::thread::AsyncThread<mlua::MultiValue>, Rc<Run>)> {
         let th: Thread = self.lua.create_thread(self.runner.clone())?;
         let fut = th.into_async::<mlua::MultiValue>((f.clone(), keys, argv))?;
-        Ok((fut, Rc::new(Run::default())))
+        self.runs.set(self.runs.get() + 1);
+        let run = Run {
+            id: self.runs.get(),
+            ..Run::default()
+        };
+        Ok((fut, Rc::new(run)))
     }
 
     /// Runs `poll` (one poll of `run`'s future) with `run` as the one the
     /// `redis` library serves.
     pub fn polling<R>(&self, run: &Rc<Run>, poll: impl FnOnce() -> R) -> R {
         let prev = self.current.replace(Some(run.clone()));
+        let slot = &self.state.script_slots[self.core];
+        slot.wrote.store(run.wrote.get(), Ordering::Release);
+        slot.run.store(run.id, Ordering::Release);
+        slot.since_ms
+            .store(crate::now_ms().max(1), Ordering::Release);
         let r = poll();
+        slot.since_ms.store(0, Ordering::Release);
         *self.current.borrow_mut() = prev;
         r
     }
@@ -439,7 +483,9 @@ mod tests {
 
     #[test]
     fn compile_errors_and_sandbox() {
-        let e = Engine::new().unwrap();
+        let mesh = crate::shard::Mesh::new(1).unwrap();
+        let state = Arc::new(crate::shard::EngineState::new(mesh, Vec::new()));
+        let e = Engine::new(state, 0).unwrap();
         let err = e.compile(b"return 1 +").err().unwrap();
         assert!(
             err.starts_with("ERR Error compiling script (new function): user_script:1:"),

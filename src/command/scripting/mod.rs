@@ -83,7 +83,9 @@ fn engine(c: &Session) -> Result<Rc<lua::Engine>, String> {
     if let Some(e) = cell.borrow().as_ref() {
         return Ok(e.clone());
     }
-    let e = Rc::new(lua::Engine::new().map_err(|e| format!("ERR Lua: {e}"))?);
+    let e = Rc::new(
+        lua::Engine::new(c.core.engine.clone(), c.core.id).map_err(|e| format!("ERR Lua: {e}"))?,
+    );
     *cell.borrow_mut() = Some(e.clone());
     Ok(e)
 }
@@ -387,6 +389,9 @@ async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u
     if let Err(e) = reach(c, scope, spec, args.args()).await {
         return fail(&e);
     }
+    if spec.has(WRITE) {
+        run.wrote.set(true);
+    }
     let resp3 = c.resp3;
     c.resp3 = run.resp3.get();
     let start = c.out.len();
@@ -520,9 +525,32 @@ fn script_flush(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 fn script_kill(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        // Scripts run between other commands here and are never
-        // considered busy (see the README): none is ever to kill.
-        c.error("NOTBUSY No scripts in execution right now.");
+        // A script busy in Lua code longer than `busy-reply-threshold` on
+        // another core (a core running one cannot read this command).
+        let threshold = {
+            let cfg = c.core.config.borrow();
+            cfg.get_i64("busy-reply-threshold").max(0) as u64
+        };
+        let now = crate::now_ms();
+        let mut busy = None;
+        for slot in &c.core.engine.script_slots {
+            let since = slot.since_ms.load(Ordering::Acquire);
+            if since != 0 && now.saturating_sub(since) >= threshold {
+                busy = Some(slot);
+                break;
+            }
+        }
+        match busy {
+            None => c.error("NOTBUSY No scripts in execution right now."),
+            Some(slot) if slot.wrote.load(Ordering::Acquire) => c.error(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            ),
+            Some(slot) => {
+                let run = slot.run.load(Ordering::Acquire);
+                slot.kill.store(run, Ordering::Release);
+                c.reply().ok();
+            }
+        }
     })
 }
 
