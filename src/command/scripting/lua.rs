@@ -49,6 +49,8 @@ pub struct Engine {
     compiled: RefCell<HashMap<String, Function>>,
     /// The engine-wide cache epoch the compiled scripts belong to.
     epoch: Cell<u64>,
+    /// The read-only view of the globals scripts run in.
+    env: Table,
     /// The run being polled (the `redis` library's callbacks serve it).
     current: Rc<RefCell<Option<Rc<Run>>>>,
     /// Calls a script function in protected mode: `(ok, result...)`.
@@ -312,23 +314,53 @@ end
         g.raw_set("debug", mlua::Value::Nil)?;
         let runner: Function = setup.call((exec, raised, redis, lua.globals(), getinfo))?;
         // Read-only globals, as in Redis 7.
+        // Read-only globals, as in Redis 7: scripts see `_G` through a
+        // proxy that refuses writes, the libraries likewise, and reading a
+        // global that does not exist is an error.
         let guard: Function = lua
             .load(
                 r#"
-local error, tostring = error, tostring
-setmetatable(_G, {
+local G = ...
+local error, tostring, setmetatable, rawset, ipairs =
+    G.error, G.tostring, G.setmetatable, G.rawset, G.ipairs
+local function ro() error("Attempt to modify a readonly table", 2) end
+local readonly = setmetatable({}, { __mode = 'k' })
+local function protect(t)
+    local p = {}
+    readonly[p] = true
+    local mt = { __index = t, __newindex = ro }
+    local shown = {}
+    readonly[shown] = true
+    setmetatable(shown, { __newindex = ro, __metatable = false })
+    mt.__metatable = shown
+    return setmetatable(p, mt)
+end
+for _, name in ipairs({ 'redis', 'string', 'table', 'math', 'coroutine' }) do
+    rawset(G, name, protect(G[name]))
+end
+rawset(G, 'print', nil)
+local function ro0() error("Attempt to modify a readonly table", 0) end
+rawset(G, 'setmetatable', function(t, mt)
+    if readonly[t] then ro0() end
+    return setmetatable(t, mt)
+end)
+rawset(G, 'rawset', function(t, k, v)
+    if readonly[t] then ro0() end
+    return rawset(t, k, v)
+end)
+setmetatable(G, {
     __index = function(_, name)
         error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end,
-    __newindex = function()
-        error("Attempt to modify a readonly table", 2)
-    end,
 })
+local env = protect(G)
+rawset(G, '_G', env)
+return env
 "#,
             )
             .set_name("=sandbox")
             .into_function()?;
-        guard.call::<()>(())?;
+        let env: Table = guard.call(lua.globals())?;
         // A script that loops checks for SCRIPT KILL from another core.
         let st = state.clone();
         lua.set_global_hook(
@@ -349,6 +381,7 @@ setmetatable(_G, {
         )?;
         drop(g);
         Ok(Engine {
+            env,
             lua,
             compiled: RefCell::default(),
             epoch: Cell::new(0),
@@ -394,6 +427,9 @@ setmetatable(_G, {
             .load(src)
             .set_name("@user_script")
             .into_function()
+            .map_err(|e| compile_error(&e))?;
+        chunk
+            .set_environment(self.env.clone())
             .map_err(|e| compile_error(&e))?;
         chunk.call::<Function>(()).map_err(|e| compile_error(&e))
     }
