@@ -173,6 +173,9 @@ struct Scope {
     extra: Option<txn::Held>,
     /// The run reached keys it did not declare (or the whole keyspace).
     undeclared: bool,
+    /// Declared keys, all on this core, that the run has not locked (it
+    /// started without locks): locked before it reaches further.
+    unlocked: Vec<u64>,
 }
 
 async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
@@ -211,7 +214,18 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
     // Locks: inside EXEC the transaction holds them already.
     let outer = c.txid;
     let whole = outer != 0 || script.undeclared.load(Ordering::Acquire);
-    let held = if outer != 0 {
+    // Keys all on this core, the script known to keep to them and nobody
+    // holding them: no locks at all. Its commands then all run inline, so
+    // the run never yields to another task and nothing can come between
+    // them (see `reach` for a run that turns out to go further).
+    let local = outer == 0 && !whole && keys.iter().all(|k| c.owner(k) == c.core.id) && {
+        let shard = c.core.shard.borrow();
+        shard.locks.is_idle()
+            || !keys
+                .iter()
+                .any(|k| shard.locks.conflicts(txn::lock_key(k), mode, 0))
+    };
+    let held = if outer != 0 || local {
         None
     } else if whole {
         let groups = (0..c.core.ncores)
@@ -236,6 +250,11 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
         script: script.clone(),
         extra: None,
         undeclared: false,
+        unlocked: if local {
+            keys.iter().map(|k| txn::lock_key(k)).collect()
+        } else {
+            Vec::new()
+        },
     };
     let client_resp3 = c.resp3;
     let deny = c.deny_blocking;
@@ -444,6 +463,12 @@ async fn reach(
     }
     if wants.is_empty() {
         return Ok(());
+    }
+    if !scope.unlocked.is_empty() {
+        // First the keys the run holds without locks, on this core: taken
+        // at once, before anything can yield.
+        let keys = scope.unlocked.drain(..).map(|k| (k, mode)).collect();
+        wants.insert(0, (c.core.id, txn::Want::Keys(keys), "its keys".into()));
     }
     scope.script.undeclared.store(true, Ordering::Release);
     let tx = if c.txid != 0 {
