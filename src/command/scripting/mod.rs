@@ -26,6 +26,7 @@
 //! deadlock) and the script's later runs lock every shard.
 
 pub mod convert;
+pub mod json;
 pub mod lua;
 
 use super::util::*;
