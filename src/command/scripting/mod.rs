@@ -25,6 +25,7 @@
 //! then if no one holds it; if someone does, the call fails (waiting could
 //! deadlock) and the script's later runs lock every shard.
 
+pub mod bit;
 pub mod convert;
 pub mod json;
 pub mod lua;
