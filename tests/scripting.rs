@@ -446,12 +446,6 @@ fn eval_inside_multi_and_script_errors() {
 #[test]
 fn a_looping_script_is_killed_from_another_core() {
     let s = Server::start();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("busy-reply-threshold")
-        .arg(50)
-        .query(&mut s.conn())
-        .unwrap();
     let mut looping = s.raw();
     // pcall does not save it: a killed script fails at every check.
     looping.send(&encode_cmd(&[
@@ -460,9 +454,9 @@ fn a_looping_script_is_killed_from_another_core() {
         "0",
     ]));
     // A connection on the looping script's core waits for it to end; one of
-    // a dozen lands on another core and kills it (NOTBUSY until it has run
-    // for the threshold). Replies that do not come at once are from the
-    // looping core.
+    // a dozen lands on another core and kills it (NOTBUSY until the script
+    // has started). Replies that do not come at once are from the looping
+    // core.
     wait_for(Duration::from_secs(10), "SCRIPT KILL to succeed", || {
         let mut conns: Vec<std::net::TcpStream> = (0..12)
             .map(|_| std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap())
@@ -491,4 +485,32 @@ fn a_looping_script_is_killed_from_another_core() {
         s.raw().cmd(&["SCRIPT", "KILL"]),
         b"-NOTBUSY No scripts in execution right now.\r\n"
     );
+}
+
+#[test]
+fn a_script_that_has_not_written_stops_at_the_busy_threshold() {
+    let s = Server::start();
+    if s.is_reference_redis() {
+        // Redis keeps it running and answers BUSY until SCRIPT KILL.
+        return;
+    }
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "lua-time-limit", "50"]),
+        b"+OK\r\n"
+    );
+    let reply = String::from_utf8(c.cmd(&["EVAL", "while true do end", "0"])).unwrap();
+    assert!(
+        reply.starts_with("-ERR Script killed: it ran longer than busy-reply-threshold"),
+        "{reply}"
+    );
+    // One that wrote first is left to finish.
+    let reply = c.cmd(&[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'x') local i = 0 while i < 2000000 do i = i + 1 end return i",
+        "1",
+        "k",
+    ]);
+    assert_eq!(reply, b":2000000\r\n");
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }

@@ -82,6 +82,8 @@ pub struct ScriptSlot {
     pub wrote: AtomicBool,
     /// The run the core is in (runs are numbered per core from 1).
     pub run: AtomicU64,
+    /// `busy-reply-threshold` for that run (0: none).
+    pub busy_ms: AtomicU64,
     /// SCRIPT KILL asks this run to stop: every check it makes from then on
     /// fails, so a pcall cannot keep it going.
     pub kill: AtomicU64,

@@ -41,6 +41,8 @@ pub struct Run {
     pub wrote: Cell<bool>,
     /// This run's number on its core.
     pub id: u64,
+    /// `busy-reply-threshold` when the run started (0: none).
+    pub busy_ms: Cell<u64>,
 }
 
 /// A core's interpreter and compiled scripts.
@@ -67,6 +69,12 @@ const KILL_CHECK_EVERY: u32 = 10_000;
 
 /// The error a killed script ends with.
 pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// The error a script ends with when it ran past `busy-reply-threshold`
+/// without writing: the core running it reads no commands meanwhile (no
+/// SCRIPT KILL can reach it there, nor can its clients be told BUSY), so
+/// it is stopped as SCRIPT KILL would stop it.
+pub const BUSY_KILLED: &str = "Script killed: it ran longer than busy-reply-threshold without writing, and the core running it serves no other command meanwhile";
 
 /// Waits for the coordinator to put the reply to the run's request.
 struct AwaitReply(Rc<Run>);
@@ -373,6 +381,15 @@ return env
                 if kill != 0 && kill == slot.run.load(Ordering::Acquire) {
                     return Err(mlua::Error::runtime(KILLED));
                 }
+                let limit = slot.busy_ms.load(Ordering::Acquire);
+                let since = slot.since_ms.load(Ordering::Acquire);
+                if limit > 0
+                    && since > 0
+                    && !slot.wrote.load(Ordering::Acquire)
+                    && crate::now_ms().saturating_sub(since) > limit
+                {
+                    return Err(mlua::Error::runtime(BUSY_KILLED));
+                }
                 if st.stopping() {
                     return Err(mlua::Error::runtime(
                         "Script stopped: the server is shutting down",
@@ -462,6 +479,7 @@ return env
         let slot = &self.state.script_slots[self.core];
         slot.wrote.store(run.wrote.get(), Ordering::Release);
         slot.run.store(run.id, Ordering::Release);
+        slot.busy_ms.store(run.busy_ms.get(), Ordering::Release);
         slot.since_ms
             .store(crate::now_ms().max(1), Ordering::Release);
         let r = poll();

@@ -309,6 +309,13 @@ async fn execute(
         .strings((3 + n..a.len()).map(|i| a.get(i)))
         .map_err(internal)?;
     let (fut, run) = eng.start(f, kt, at).map_err(internal)?;
+    run.busy_ms.set(
+        c.core
+            .config
+            .borrow()
+            .get_i64("busy-reply-threshold")
+            .max(0) as u64,
+    );
     let mut fut = Box::pin(fut);
     let outcome = loop {
         let step = std::future::poll_fn(|cx| match eng.polling(&run, || fut.as_mut().poll(cx)) {
@@ -552,17 +559,12 @@ fn script_flush(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 fn script_kill(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
-        // A script busy in Lua code longer than `busy-reply-threshold` on
-        // another core (a core running one cannot read this command).
-        let threshold = {
-            let cfg = c.core.config.borrow();
-            cfg.get_i64("busy-reply-threshold").max(0) as u64
-        };
-        let now = crate::now_ms();
+        // A script in the middle of its Lua code on another core (a core
+        // running one cannot read this command). One that runs past
+        // `busy-reply-threshold` without writing stops by itself.
         let mut busy = None;
         for slot in &c.core.engine.script_slots {
-            let since = slot.since_ms.load(Ordering::Acquire);
-            if since != 0 && now.saturating_sub(since) >= threshold {
+            if slot.since_ms.load(Ordering::Acquire) != 0 {
                 busy = Some(slot);
                 break;
             }
