@@ -175,6 +175,10 @@ struct Scope {
     extra: Option<txn::Held>,
     /// The run reached keys it did not declare (or the whole keyspace).
     undeclared: bool,
+    /// The declared keys.
+    keys: Vec<Vec<u8>>,
+    /// Their reads are tracked for a tracking client already.
+    tracked: bool,
     /// Declared keys, all on this core, that the run has not locked (it
     /// started without locks): locked before it reaches further.
     unlocked: Vec<u64>,
@@ -252,6 +256,8 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
         script: script.clone(),
         extra: None,
         undeclared: false,
+        keys: keys.iter().map(|k| k.to_vec()).collect(),
+        tracked: false,
         unlocked: if local {
             keys.iter().map(|k| txn::lock_key(k)).collect()
         } else {
@@ -419,6 +425,17 @@ async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u
     }
     if spec.has(WRITE) {
         run.wrote.set(true);
+    }
+    // Once the script reads, its client tracks the keys it declared, as
+    // Redis 7.0 does (the keys of the EVAL, not of each call).
+    if c.tracking && spec.has(READONLY) && !scope.tracked && !scope.keys.is_empty() {
+        scope.tracked = true;
+        if let Some(mget) = super::lookup(b"mget") {
+            let mut parts: Vec<&[u8]> = vec![b"mget"];
+            parts.extend(scope.keys.iter().map(|k| k.as_slice()));
+            let declared = OwnedArgs::from_slices(&parts);
+            crate::command::session::tracking::before_command(c, mget, declared.args()).await;
+        }
     }
     let resp3 = c.resp3;
     c.resp3 = run.resp3.get();

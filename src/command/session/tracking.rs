@@ -128,8 +128,9 @@ pub async fn before_command(c: &mut Session, spec: &'static CommandSpec, args: A
             return;
         }
         let caching = std::mem::take(&mut t.caching);
+        // A script's keys are tracked once it reads (scripting::call).
         spec.has(flags::READONLY)
-            && !spec.has(flags::PUBSUB)
+            && !spec.has(flags::PUBSUB | flags::OWN_LOCKS)
             && !t.bcast
             && (!t.optin || caching)
             && (!t.optout || !caching)
