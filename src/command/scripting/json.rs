@@ -47,7 +47,7 @@ pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
 
 /// A library error located at the script line that called the library,
 /// as Lua's `luaL_error` does.
-fn located(lua: &Lua, msg: String) -> mlua::Error {
+pub(super) fn located(lua: &Lua, msg: String) -> mlua::Error {
     let line = lua.inspect_stack(1, |d| {
         let ours = d.source().source.as_deref() == Some("@user_script");
         if ours { d.current_line() } else { None }

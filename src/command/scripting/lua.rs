@@ -254,6 +254,7 @@ impl Engine {
         g.raw_set("redis", redis.clone())?;
         super::json::install(&lua, &g)?;
         super::bit::install(&lua, &g)?;
+        super::msgpack::install(&lua, &g)?;
         // redis.call raises the command's error (a string, as Redis 7's
         // scripts see it); redis.pcall returns it as {err=...}.
         let setup: Function = lua
@@ -345,7 +346,7 @@ local function protect(t)
     mt.__metatable = shown
     return setmetatable(p, mt)
 end
-for _, name in ipairs({ 'redis', 'string', 'table', 'math', 'coroutine', 'cjson', 'bit' }) do
+for _, name in ipairs({ 'redis', 'string', 'table', 'math', 'coroutine', 'cjson', 'bit', 'cmsgpack' }) do
     rawset(G, name, protect(G[name]))
 end
 rawset(G, 'print', nil)

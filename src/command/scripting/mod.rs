@@ -29,6 +29,7 @@ pub mod bit;
 pub mod convert;
 pub mod json;
 pub mod lua;
+pub mod msgpack;
 
 use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
