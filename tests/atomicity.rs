@@ -7,27 +7,12 @@
 mod common;
 
 use common::*;
-use coreshard::shard::slot::key_owner;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long each test loads the server.
 const LOAD: Duration = Duration::from_secs(2);
-
-/// `count` keys `prefix:N` spread over the 3 shards in turn (0, 1, 2, 0, ...).
-fn spread(prefix: &str, count: usize) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut i = 0;
-    while keys.len() < count {
-        let k = format!("{prefix}:{i}");
-        if key_owner(k.as_bytes(), 3) == keys.len() % 3 {
-            keys.push(k);
-        }
-        i += 1;
-    }
-    keys
-}
 
 /// Runs `workers` threads of `f(index, stop)` until [`LOAD`] has passed and
 /// returns how many operations they counted in total.

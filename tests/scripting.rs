@@ -16,20 +16,6 @@ use std::time::{Duration, Instant};
 /// How long each stress test loads the server.
 const LOAD: Duration = Duration::from_secs(2);
 
-/// `count` keys `prefix:N` spread over the 3 shards in turn.
-fn spread(prefix: &str, count: usize) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut i = 0;
-    while keys.len() < count {
-        let k = format!("{prefix}:{i}");
-        if key_owner(k.as_bytes(), THREADS) == keys.len() % THREADS {
-            keys.push(k);
-        }
-        i += 1;
-    }
-    keys
-}
-
 /// Runs `workers` threads of `f(index, conn)` until [`LOAD`] has passed.
 fn run_load(
     port: u16,

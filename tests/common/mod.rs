@@ -680,6 +680,20 @@ pub fn key_per_shard(prefix: &str) -> Vec<String> {
     out.into_iter().flatten().collect()
 }
 
+/// `count` keys `prefix:N` spread over the shards in turn (0, 1, 2, 0, ...).
+pub fn spread(prefix: &str, count: usize) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while keys.len() < count {
+        let k = format!("{prefix}:{i}");
+        if coreshard::shard::slot::key_owner(k.as_bytes(), THREADS) == keys.len() % THREADS {
+            keys.push(k);
+        }
+        i += 1;
+    }
+    keys
+}
+
 /// Starts an engine inside the test process with `THREADS` cores on a free
 /// port, with extra directives; returns once it answers PING. Stop it with
 /// [`coreshard::server::ServerHandle::stop`].

@@ -74,9 +74,7 @@ mod tests {
     use super::*;
 
     fn eval(code: &str) -> String {
-        let lua = Lua::new();
-        install(&lua, &lua.globals()).unwrap();
-        lua.load(code).eval::<String>().unwrap()
+        super::super::eval_with(install, code)
     }
 
     #[test]

@@ -285,7 +285,7 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
     {
         let mut r = Reply::new(&mut out, c.resp3);
         match result {
-            Ok(v) => convert::write_reply(&mut r, &v.0),
+            Ok(v) => convert::write_reply(&mut r, &v),
             Err(msg) => convert::raw_error(&mut r, &msg),
         }
     }
@@ -294,9 +294,6 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
     }
     c.out = out;
 }
-
-/// A script's result, kept with the interpreter it lives in.
-struct Result0(mlua::Value);
 
 /// Runs the script to its end, serving its redis.call requests; the result
 /// or the error reply's text.
@@ -307,7 +304,7 @@ async fn execute(
     a: &OwnedArgs,
     n: usize,
     scope: &mut Scope,
-) -> Result<Result0, Vec<u8>> {
+) -> Result<mlua::Value, Vec<u8>> {
     let internal = |e: mlua::Error| format!("ERR Lua: {e}").into_bytes();
     let kt = eng
         .strings((3..3 + n).map(|i| a.get(i)))
@@ -341,7 +338,7 @@ async fn execute(
     };
     let mut vals = outcome.map_err(internal)?.into_iter();
     match (vals.next(), vals.next()) {
-        (Some(mlua::Value::Boolean(true)), v) => Ok(Result0(v.unwrap_or(mlua::Value::Nil))),
+        (Some(mlua::Value::Boolean(true)), v) => Ok(v.unwrap_or(mlua::Value::Nil)),
         (_, e) => Err(error_reply(
             &scope.sha,
             &run,
@@ -580,13 +577,12 @@ fn script_kill(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
         // A script in the middle of its Lua code on another core (a core
         // running one cannot read this command). One that runs past
         // `busy-reply-threshold` without writing stops by itself.
-        let mut busy = None;
-        for slot in &c.core.engine.script_slots {
-            if slot.since_ms.load(Ordering::Acquire) != 0 {
-                busy = Some(slot);
-                break;
-            }
-        }
+        let busy = c
+            .core
+            .engine
+            .script_slots
+            .iter()
+            .find(|slot| slot.since_ms.load(Ordering::Acquire) != 0);
         match busy {
             None => c.error("NOTBUSY No scripts in execution right now."),
             Some(slot) if slot.wrote.load(Ordering::Acquire) => c.error(
@@ -772,6 +768,15 @@ pub static SPECS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
 ];
+
+/// Runs `code` in a bare interpreter with one library installed (the
+/// libraries' unit tests).
+#[cfg(test)]
+fn eval_with(install: fn(&mlua::Lua, &mlua::Table) -> mlua::Result<()>, code: &str) -> String {
+    let lua = mlua::Lua::new();
+    install(&lua, &lua.globals()).unwrap();
+    lua.load(code).eval::<String>().unwrap()
+}
 
 #[cfg(test)]
 mod tests {
