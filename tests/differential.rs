@@ -399,5 +399,6 @@ case_files!(
     streams,
     sort,
     scripting,
+    functions,
     pubsub,
 );

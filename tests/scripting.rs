@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use coreshard::shard::slot::key_owner;
 use std::collections::HashSet;
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -429,9 +428,19 @@ fn eval_inside_multi_and_script_errors() {
     assert_eq!(after, "done");
 }
 
+/// A connection per core and some: each core is asked at least once.
+fn many(s: &Server, n: usize) -> Vec<Raw> {
+    (0..n).map(|_| s.raw()).collect()
+}
+
 #[test]
-fn a_looping_script_is_killed_from_another_core() {
+fn a_script_past_the_busy_threshold_gets_busy_replies_until_killed() {
     let s = Server::start();
+    let mut admin = s.raw();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "busy-reply-threshold", "50"]),
+        b"+OK\r\n"
+    );
     let mut looping = s.raw();
     // pcall does not save it: a killed script fails at every check.
     looping.send(&encode_cmd(&[
@@ -439,64 +448,112 @@ fn a_looping_script_is_killed_from_another_core() {
         "local i = 0 while true do pcall(function() i = i + 1 end) end",
         "0",
     ]));
-    // A connection on the looping script's core waits for it to end; one of
-    // a dozen lands on another core and kills it (NOTBUSY until the script
-    // has started). Replies that do not come at once are from the looping
-    // core.
-    wait_for(Duration::from_secs(10), "SCRIPT KILL to succeed", || {
-        let mut conns: Vec<std::net::TcpStream> = (0..12)
-            .map(|_| std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap())
-            .collect();
-        for c in conns.iter_mut() {
-            c.write_all(&encode_cmd(&["SCRIPT", "KILL"])).unwrap();
-        }
-        let mut killed = false;
-        for c in conns.iter_mut() {
-            c.set_read_timeout(Some(Duration::from_millis(200)))
-                .unwrap();
-            let mut buf = [0u8; 64];
-            if let Ok(n) = c.read(&mut buf) {
-                killed |= &buf[..n] == b"+OK\r\n";
-            }
-        }
-        killed.then_some(())
+    let mut others = many(&s, 8);
+    wait_for(Duration::from_secs(10), "BUSY replies", || {
+        others[0].cmd(&["PING"]).starts_with(b"-BUSY").then_some(())
     });
+    // Every connection, whichever core serves it, is told.
+    for o in others.iter_mut() {
+        assert_eq!(
+            o.cmd(&["GET", "k"]),
+            b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+        );
+    }
+    // A transaction that met BUSY is discarded at EXEC.
+    let m = &mut others[1];
+    assert_eq!(m.cmd(&["MULTI"]), b"+OK\r\n");
+    assert!(m.cmd(&["INCR", "x"]).starts_with(b"-BUSY"));
+    let exec = String::from_utf8(m.cmd(&["EXEC"])).unwrap();
+    assert!(
+        exec.starts_with("-EXECABORT Transaction discarded because of: BUSY"),
+        "{exec}"
+    );
+    // FUNCTION KILL is for functions; SCRIPT KILL stops it.
+    assert!(admin.cmd(&["FUNCTION", "KILL"]).starts_with(b"-BUSY"));
+    assert_eq!(admin.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
     let reply = String::from_utf8(looping.read_raw()).unwrap();
     assert!(
         reply.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
         "{reply}"
     );
-    assert_eq!(looping.cmd(&["PING"]), b"+PONG\r\n");
+    for o in others.iter_mut() {
+        assert_eq!(o.cmd(&["PING"]), b"+PONG\r\n");
+        assert_eq!(o.cmd(&["GET", "x"]), b"$-1\r\n");
+    }
     assert_eq!(
-        s.raw().cmd(&["SCRIPT", "KILL"]),
+        admin.cmd(&["SCRIPT", "KILL"]),
         b"-NOTBUSY No scripts in execution right now.\r\n"
     );
+    // One that wrote cannot be killed: it finishes, and BUSY ends with it.
+    looping.send(&encode_cmd(&[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'x') local i = 0 while i < 30000000 do i = i + 1 end return i",
+        "1",
+        "k",
+    ]));
+    wait_for(Duration::from_secs(10), "BUSY replies", || {
+        others[2].cmd(&["PING"]).starts_with(b"-BUSY").then_some(())
+    });
+    assert!(admin.cmd(&["SCRIPT", "KILL"]).starts_with(b"-UNKILLABLE"));
+    assert_eq!(looping.read_raw(), b":30000000\r\n");
+    assert_eq!(others[2].cmd(&["GET", "k"]), b"$1\r\nx\r\n");
 }
 
 #[test]
-fn a_script_that_has_not_written_stops_at_the_busy_threshold() {
+fn functions_load_run_across_shards_and_survive_flushall() {
     let s = Server::start();
-    if s.is_reference_redis() {
-        // Redis keeps it running and answers BUSY until SCRIPT KILL.
-        return;
-    }
     let mut c = s.raw();
+    let lib = "#!lua name=bank\n\
+        redis.register_function('transfer', function(keys, args)\n\
+          local n = tonumber(args[1])\n\
+          if tonumber(redis.call('get', keys[1]) or '0') < n then\n\
+            return redis.error_reply('ERR insufficient funds')\n\
+          end\n\
+          redis.call('decrby', keys[1], n)\n\
+          return redis.call('incrby', keys[2], n)\n\
+        end)\n\
+        redis.register_function{function_name='balance', callback=function(keys)\n\
+          return redis.call('get', keys[1])\n\
+        end, flags={'no-writes'}, description='read one account'}";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]), b"$4\r\nbank\r\n");
+    let accounts = key_per_shard("acct");
+    let (a, b) = (&accounts[0], &accounts[1]);
+    assert_eq!(c.cmd(&["SET", a, "100"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["FCALL", "transfer", "2", a, b, "30"]), b":30\r\n");
     assert_eq!(
-        c.cmd(&["CONFIG", "SET", "lua-time-limit", "50"]),
-        b"+OK\r\n"
+        c.cmd(&["FCALL", "TRANSFER", "2", a, b, "300"]),
+        b"-ERR insufficient funds\r\n"
     );
-    let reply = String::from_utf8(c.cmd(&["EVAL", "while true do end", "0"])).unwrap();
-    assert!(
-        reply.starts_with("-ERR Script killed: it ran longer than busy-reply-threshold"),
-        "{reply}"
+    assert_eq!(c.cmd(&["FCALL_RO", "balance", "1", a]), b"$2\r\n70\r\n");
+    assert_eq!(
+        c.cmd(&["FCALL_RO", "transfer", "2", a, b, "1"]),
+        b"-ERR Can not execute a script with write flag using *_ro command.\r\n"
     );
-    // One that wrote first is left to finish.
-    let reply = c.cmd(&[
-        "EVAL",
-        "redis.call('set', KEYS[1], 'x') local i = 0 while i < 2000000 do i = i + 1 end return i",
-        "1",
-        "k",
-    ]);
-    assert_eq!(reply, b":2000000\r\n");
-    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    // Every core runs the library, whichever loaded it.
+    for mut o in many(&s, 6) {
+        assert_eq!(o.cmd(&["FCALL", "balance", "1", b]), b"$2\r\n30\r\n");
+    }
+    assert_eq!(c.call(&["FUNCTION", "LIST", "WITHCODE"]).items().len(), 1);
+    let list = String::from_utf8_lossy(&c.cmd(&["FUNCTION", "LIST"])).into_owned();
+    assert!(list.contains("read one account"), "{list}");
+    // DUMP, FLUSH, RESTORE; FLUSHALL leaves libraries alone.
+    let dump = match c.call(&["FUNCTION", "DUMP"]) {
+        Resp::Bulk(d) => d,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(c.cmd(&["FUNCTION", "FLUSH"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["FCALL", "balance", "1", a]),
+        b"-ERR Function not found\r\n"
+    );
+    let restore: [&[u8]; 3] = [b"FUNCTION", b"RESTORE", &dump];
+    assert_eq!(c.cmd(&restore), b"+OK\r\n");
+    assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["FCALL", "balance", "1", a]), b"$-1\r\n");
+    assert_eq!(
+        c.cmd(&["FUNCTION", "LOAD", lib]),
+        b"-ERR Library 'bank' already exists\r\n"
+    );
+    assert_eq!(c.cmd(&["FUNCTION", "DELETE", "bank"]), b"+OK\r\n");
+    assert_eq!(c.call(&["FUNCTION", "LIST"]).items().len(), 0);
 }

@@ -345,7 +345,7 @@ pub struct Table {
 }
 
 /// All families' spec lists.
-fn families() -> [&'static [CommandSpec]; 15] {
+fn families() -> [&'static [CommandSpec]; 16] {
     [
         string::SPECS,
         bitmap::SPECS,
@@ -362,6 +362,7 @@ fn families() -> [&'static [CommandSpec]; 15] {
         pubsub::SPECS,
         server::SPECS,
         scripting::SPECS,
+        scripting::functions::SPECS,
     ]
 }
 

@@ -360,6 +360,7 @@ fn format_info(
     reports: &[CoreReport],
     core_id: usize,
     used_memory: usize,
+    lua_bytes: u64,
 ) -> String {
     let mut stats = Stats::default();
     for r in reports {
@@ -479,19 +480,27 @@ fn format_info(
                 l(format!("allocator_resident:{}", al.resident));
                 l(format!("total_system_memory:{sys}"));
                 l(format!("total_system_memory_human:{}", bytes_to_human(sys)));
-                l("used_memory_lua:0".into());
-                l("used_memory_vm_eval:0".into());
-                l("used_memory_lua_human:0B".into());
-                l("used_memory_scripts_eval:0".into());
-                l("number_of_cached_scripts:0".into());
-                l("number_of_functions:0".into());
-                l("number_of_libraries:0".into());
+                let sm = super::scripting::memory_info(engine, lua_bytes);
+                l(format!("used_memory_lua:{}", sm.vm));
+                l(format!("used_memory_vm_eval:{}", sm.vm));
+                l(format!("used_memory_lua_human:{}", bytes_to_human(sm.vm)));
+                l(format!("used_memory_scripts_eval:{}", sm.eval_bytes));
+                l(format!("number_of_cached_scripts:{}", sm.cached));
+                l(format!("number_of_functions:{}", sm.functions));
+                l(format!("number_of_libraries:{}", sm.libraries));
                 l("used_memory_vm_functions:0".into());
-                l("used_memory_vm_total:0".into());
-                l("used_memory_vm_total_human:0B".into());
-                l("used_memory_functions:0".into());
-                l("used_memory_scripts:0".into());
-                l("used_memory_scripts_human:0B".into());
+                l(format!("used_memory_vm_total:{}", sm.vm));
+                l(format!(
+                    "used_memory_vm_total_human:{}",
+                    bytes_to_human(sm.vm)
+                ));
+                l(format!("used_memory_functions:{}", sm.function_bytes));
+                let scripts = sm.eval_bytes + sm.function_bytes;
+                l(format!("used_memory_scripts:{scripts}"));
+                l(format!(
+                    "used_memory_scripts_human:{}",
+                    bytes_to_human(scripts)
+                ));
                 l(format!("maxmemory:{maxmem}"));
                 l(format!("maxmemory_human:{}", bytes_to_human(maxmem)));
                 l(format!(
@@ -961,7 +970,15 @@ fn info(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let reports = c.core.broadcast(collect_report).await;
         let text = {
             let cfg = c.core.config.borrow();
-            format_info(&sections, &cfg, &c.core.engine, &reports, c.core.id, used)
+            format_info(
+                &sections,
+                &cfg,
+                &c.core.engine,
+                &reports,
+                c.core.id,
+                used,
+                super::scripting::lua_bytes(c),
+            )
         };
         c.reply().verbatim("txt", text.as_bytes());
     })
@@ -1361,25 +1378,6 @@ fn shutdown(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-/// `FUNCTION FLUSH [ASYNC|SYNC]` / `SCRIPT FLUSH [ASYNC|SYNC]`: nothing is
-/// loaded without scripting, so only the arguments are checked.
-fn flush_scripts(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        let ok = match a.len() {
-            2 => true,
-            3 => eq(a.get(2), "async") || eq(a.get(2), "sync"),
-            _ => false,
-        };
-        if ok {
-            c.reply().ok();
-        } else if eq(a.get(0), "function") {
-            c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-        } else {
-            c.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
-        }
-    })
-}
-
 const CONFIG_SUBS: &[CommandSpec] = &[
     CommandSpec {
         name: "config|get",
@@ -1440,20 +1438,6 @@ const CONFIG_SUBS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
 ];
-
-const FUNCTION_SUBS: &[CommandSpec] = &[CommandSpec {
-    name: "function|flush",
-    arity: -2,
-    flags: WRITE | NOSCRIPT,
-    acl: &["write", "slow", "scripting"],
-    group: "scripting",
-    summary: "Deleting all functions",
-    since: "7.0.0",
-    complexity: "O(N) where N is the number of functions deleted",
-    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
-    coord: Some(flush_scripts),
-    ..CommandSpec::DEFAULT
-}];
 
 /// Server family specs.
 pub static SPECS: &[CommandSpec] = &[
@@ -1529,17 +1513,6 @@ pub static SPECS: &[CommandSpec] = &[
         coord: Some(shutdown),
         ..CommandSpec::DEFAULT
     },
-    CommandSpec {
-        name: "function",
-        arity: -2,
-        acl: &["slow"],
-        group: "scripting",
-        summary: "A container for function commands",
-        since: "7.0.0",
-        complexity: "Depends on subcommand.",
-        subcommands: FUNCTION_SUBS,
-        ..CommandSpec::DEFAULT
-    },
     super::introspection::COMMAND,
 ];
 
@@ -1607,7 +1580,7 @@ mod tests {
         let parts = MemoryParts::new(20_000, &engine0, &reports);
         assert_eq!(parts.overhead(), 2 * 1000 + 2 * 5100);
         assert_eq!(parts.dataset(), 20_000 - 12_200);
-        let t = format_info(&["memory"], &cfg, &engine0, &reports, 0, 20_000);
+        let t = format_info(&["memory"], &cfg, &engine0, &reports, 0, 20_000, 0);
         assert!(t.contains("used_memory_overhead:12200\r\n"), "{t}");
         assert!(t.contains("mem_clients_normal:2000\r\n"), "{t}");
         let engine =
@@ -1619,12 +1592,13 @@ mod tests {
             &reports,
             0,
             0,
+            0,
         );
         assert_eq!(
             t,
             "# Commandstats\r\ncmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=2,failed_calls=0\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=6\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=1000\r\n"
         );
-        let t = format_info(&["clients"], &cfg, &engine, &reports, 0, 0);
+        let t = format_info(&["clients"], &cfg, &engine, &reports, 0, 0, 0);
         assert!(t.contains("connected_clients:2\r\n"));
     }
 

@@ -196,8 +196,9 @@ fn sort_generic(c: &mut Session, a: OwnedArgs, readonly: bool) -> LocalBoxFuture
         let mut elems = match src {
             Source::List(v) | Source::Set(v) | Source::ZSet(v) => v,
         };
-        // A set has no order of its own: stored results are sorted (ALPHA).
-        if req.dontsort && is_set && req.store.is_some() {
+        // A set has no order of its own: stored results, and results a
+        // script reads, are sorted (ALPHA).
+        if req.dontsort && is_set && (req.store.is_some() || c.in_script) {
             req.dontsort = false;
             req.alpha = true;
             req.by = None;

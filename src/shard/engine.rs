@@ -70,7 +70,53 @@ pub struct EngineState {
     pub scripts_epoch: AtomicU64,
     /// The script each core is executing, if any (SCRIPT KILL).
     pub script_slots: Vec<ScriptSlot>,
+    /// Function libraries (FUNCTION LOAD): replaced whole on every change,
+    /// read by every core. They survive FLUSHALL.
+    pub functions: std::sync::RwLock<Arc<Libraries>>,
+    /// Bumped on every change of `functions`: cores reload their copies.
+    pub functions_epoch: AtomicU64,
+    /// Cores running a script past `busy-reply-threshold`: while any is,
+    /// commands not flagged `allow-busy` get a BUSY error.
+    pub busy_scripts: AtomicUsize,
     mesh: Arc<Mesh>,
+}
+
+/// The BUSY error while an EVAL script runs past `busy-reply-threshold`.
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The same while a function does.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// The loaded function libraries.
+#[derive(Debug, Default, Clone)]
+pub struct Libraries {
+    /// By library name (case-sensitive, as in Redis).
+    pub libs: std::collections::BTreeMap<String, Arc<Library>>,
+    /// Library of each function, by lower-case function name (function
+    /// names are unique across libraries, compared without case).
+    pub by_function: hashbrown::HashMap<String, Arc<Library>>,
+}
+
+/// One library: its source and the functions it registered.
+#[derive(Debug)]
+pub struct Library {
+    pub name: String,
+    /// The whole payload given to FUNCTION LOAD, `#!lua name=..` line included.
+    pub code: Vec<u8>,
+    pub functions: Vec<FunctionInfo>,
+}
+
+/// A function a library registered.
+#[derive(Debug)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub description: Option<Vec<u8>>,
+    /// Script flags (`no-writes` 1, `allow-oom` 2, `allow-stale` 4,
+    /// `no-cluster` 8, `allow-cross-slot-keys` 16).
+    pub flags: u8,
+    /// What its runs taught about the keys it touches.
+    pub learn: Arc<CachedScript>,
 }
 
 /// What other cores see of the Lua code a core is executing.
@@ -87,6 +133,26 @@ pub struct ScriptSlot {
     /// SCRIPT KILL asks this run to stop: every check it makes from then on
     /// fails, so a pcall cannot keep it going.
     pub kill: AtomicU64,
+    /// Unix ms the run started (its `busy-reply-threshold` counts from it).
+    pub started_ms: AtomicU64,
+    /// The run is a function (FCALL), not EVAL.
+    pub function: AtomicBool,
+    /// The run went past `busy-reply-threshold`: other clients get BUSY
+    /// while it lasts (counted in `EngineState::busy_scripts`).
+    pub busy: AtomicBool,
+    /// What FUNCTION STATS shows of a busy run.
+    pub info: std::sync::Mutex<Option<BusyRun>>,
+}
+
+/// A run past `busy-reply-threshold`, as FUNCTION STATS reports it.
+#[derive(Debug, Clone)]
+pub struct BusyRun {
+    /// The function's name or the script's SHA1.
+    pub name: String,
+    /// The command that started it.
+    pub argv: Vec<Vec<u8>>,
+    pub start_ms: u64,
+    pub function: bool,
 }
 
 /// A script body in the engine's cache, and what its runs taught.
@@ -137,8 +203,24 @@ impl EngineState {
             scripts: Default::default(),
             scripts_epoch: AtomicU64::new(0),
             script_slots: (0..mesh.cores()).map(|_| ScriptSlot::default()).collect(),
+            functions: Default::default(),
+            functions_epoch: AtomicU64::new(0),
+            busy_scripts: AtomicUsize::new(0),
             mesh,
         }
+    }
+
+    /// The BUSY error while a script runs past `busy-reply-threshold`
+    /// (None while none does).
+    pub fn busy_error(&self) -> Option<&'static str> {
+        if self.busy_scripts.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let function = self
+            .script_slots
+            .iter()
+            .any(|s| s.busy.load(Ordering::Acquire) && s.function.load(Ordering::Acquire));
+        Some(if function { BUSY_FUNCTION } else { BUSY_EVAL })
     }
 
     /// Asks every core to stop (as SIGTERM does for the binary).

@@ -12,8 +12,77 @@
 
 use mlua::{Lua, Table, Value};
 
-/// Deepest nesting encoded or decoded.
+/// Deepest nesting encoded or decoded by default.
 const MAX_DEPTH: usize = 1000;
+
+/// The settings scripts change with `cjson.encode_max_depth` and the like
+/// (per core, as each core has its own interpreter).
+#[derive(Clone, Copy)]
+struct Settings {
+    encode_max_depth: usize,
+    decode_max_depth: usize,
+    /// 0: refuse NaN and Inf; 1: write them (`nan`, `inf`); 2: as null.
+    encode_invalid: u8,
+    decode_invalid: bool,
+    precision: usize,
+    keep_buffer: bool,
+}
+
+const DEFAULTS: Settings = Settings {
+    encode_max_depth: MAX_DEPTH,
+    decode_max_depth: MAX_DEPTH,
+    encode_invalid: 0,
+    decode_invalid: true,
+    precision: 14,
+    keep_buffer: true,
+};
+
+thread_local! {
+    static SETTINGS: std::cell::Cell<Settings> = const { std::cell::Cell::new(DEFAULTS) };
+}
+
+fn settings() -> Settings {
+    SETTINGS.with(|s| s.get())
+}
+
+fn update(f: impl FnOnce(&mut Settings)) {
+    SETTINGS.with(|s| {
+        let mut v = s.get();
+        f(&mut v);
+        s.set(v);
+    });
+}
+
+/// An integer setting between `lo` and `hi`, as Lua CJSON checks it.
+fn int_arg(lua: &Lua, v: &Value, lo: i64, hi: i64) -> mlua::Result<Option<usize>> {
+    let n = match v {
+        Value::Nil => return Ok(None),
+        Value::Integer(n) => *n,
+        Value::Number(n) if n.fract() == 0.0 => *n as i64,
+        _ => i64::MIN,
+    };
+    if n < lo || n > hi {
+        return Err(located(
+            lua,
+            format!("bad argument #1 to '?' (expected integer between {lo} and {hi})"),
+        ));
+    }
+    Ok(Some(n as usize))
+}
+
+/// A boolean setting (`true`, `false`, or nil to read it).
+fn bool_arg(lua: &Lua, v: &Value) -> mlua::Result<Option<bool>> {
+    match v {
+        Value::Nil => Ok(None),
+        Value::Boolean(b) => Ok(Some(*b)),
+        Value::String(s) if &*s.as_bytes() == b"on" => Ok(Some(true)),
+        Value::String(s) if &*s.as_bytes() == b"off" => Ok(Some(false)),
+        _ => Err(located(
+            lua,
+            "bad argument #1 to '?' (invalid option)".into(),
+        )),
+    }
+}
 
 /// Installs `cjson` as a table of `lib`.
 pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
@@ -42,6 +111,67 @@ pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
             Ok(v)
         })?,
     )?;
+    t.raw_set(
+        "encode_max_depth",
+        lua.create_function(|lua, v: Value| {
+            if let Some(n) = int_arg(lua, &v, 1, i32::MAX as i64)? {
+                update(|s| s.encode_max_depth = n);
+            }
+            Ok(settings().encode_max_depth)
+        })?,
+    )?;
+    t.raw_set(
+        "decode_max_depth",
+        lua.create_function(|lua, v: Value| {
+            if let Some(n) = int_arg(lua, &v, 1, i32::MAX as i64)? {
+                update(|s| s.decode_max_depth = n);
+            }
+            Ok(settings().decode_max_depth)
+        })?,
+    )?;
+    t.raw_set(
+        "encode_number_precision",
+        lua.create_function(|lua, v: Value| {
+            if let Some(n) = int_arg(lua, &v, 1, 14)? {
+                update(|s| s.precision = n);
+            }
+            Ok(settings().precision)
+        })?,
+    )?;
+    t.raw_set(
+        "encode_keep_buffer",
+        lua.create_function(|lua, v: Value| {
+            if let Some(b) = bool_arg(lua, &v)? {
+                update(|s| s.keep_buffer = b);
+            }
+            Ok(settings().keep_buffer)
+        })?,
+    )?;
+    t.raw_set(
+        "decode_invalid_numbers",
+        lua.create_function(|lua, v: Value| {
+            if let Some(b) = bool_arg(lua, &v)? {
+                update(|s| s.decode_invalid = b);
+            }
+            Ok(settings().decode_invalid)
+        })?,
+    )?;
+    t.raw_set(
+        "encode_invalid_numbers",
+        lua.create_function(|lua, v: Value| {
+            let mode = match &v {
+                Value::String(s) if &*s.as_bytes() == b"null" => Some(2),
+                other => bool_arg(lua, other)?.map(u8::from),
+            };
+            if let Some(m) = mode {
+                update(|s| s.encode_invalid = m);
+            }
+            Ok(match settings().encode_invalid {
+                2 => Value::String(lua.create_string("null")?),
+                m => Value::Boolean(m == 1),
+            })
+        })?,
+    )?;
     g.raw_set("cjson", t)
 }
 
@@ -59,13 +189,21 @@ pub(super) fn located(lua: &Lua, msg: String) -> mlua::Error {
 }
 
 fn encode_number(n: f64, out: &mut Vec<u8>) -> Result<(), String> {
+    let cfg = settings();
     if n.is_nan() || n.is_infinite() {
-        return Err("Cannot serialise number: must not be NaN or Inf".into());
+        match cfg.encode_invalid {
+            0 => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+            2 => out.extend_from_slice(b"null"),
+            _ if n.is_nan() => out.extend_from_slice(b"nan"),
+            _ if n > 0.0 => out.extend_from_slice(b"inf"),
+            _ => out.extend_from_slice(b"-inf"),
+        }
+        return Ok(());
     }
     if n.fract() == 0.0 && n.abs() < 1e15 {
         out.extend_from_slice(format!("{}", n as i64).as_bytes());
     } else {
-        out.extend_from_slice(format_g(n, 14).as_bytes());
+        out.extend_from_slice(format_g(n, cfg.precision).as_bytes());
     }
     Ok(())
 }
@@ -121,7 +259,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
         Value::Number(n) => encode_number(*n, out)?,
         Value::String(s) => encode_string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= MAX_DEPTH {
+            if depth >= settings().encode_max_depth {
                 return Err(format!(
                     "Cannot serialise, excessive nesting ({})",
                     depth + 1
@@ -169,10 +307,11 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                         encode(k, &mut num, depth + 1)?;
                         encode_string(&num, out);
                     }
-                    _ => {
-                        return Err(
-                            "Cannot serialise table: table key must be a number or string".into(),
-                        );
+                    other => {
+                        return Err(format!(
+                            "Cannot serialise {}: table key must be a number or string",
+                            other.type_name()
+                        ));
                     }
                 }
                 out.push(b':');
@@ -224,14 +363,16 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, lua: &Lua, depth: usize) -> Result<Value, String> {
-        if depth > MAX_DEPTH {
+        self.skip_ws();
+        if matches!(self.s.get(self.at), Some(b'{' | b'['))
+            && depth + 1 > settings().decode_max_depth
+        {
             return Err(format!(
                 "Found too many nested data structures ({}) at character {}",
-                depth,
+                depth + 1,
                 self.at + 1
             ));
         }
-        self.skip_ws();
         let Some(&c) = self.s.get(self.at) else {
             return Err(self.err("value"));
         };

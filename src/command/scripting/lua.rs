@@ -16,7 +16,7 @@
 
 use super::convert;
 use crate::protocol::value;
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Thread, Variadic};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Thread, Variadic, ffi};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
@@ -43,6 +43,16 @@ pub struct Run {
     pub id: u64,
     /// `busy-reply-threshold` when the run started (0: none).
     pub busy_ms: Cell<u64>,
+    /// Unix ms the run started.
+    pub started_ms: u64,
+    /// The run is a function's (FCALL).
+    pub function: bool,
+    /// The run went past `busy-reply-threshold` (its core answers BUSY).
+    pub busy: Cell<bool>,
+    /// The latest error a command of the script replied (already counted
+    /// in the error statistics; the script's reply does not count it
+    /// again when it passes that error on).
+    pub inner_error: RefCell<Vec<u8>>,
 }
 
 /// A core's interpreter and compiled scripts.
@@ -62,19 +72,179 @@ pub struct Engine {
     core: usize,
     /// Runs started on this core.
     runs: Cell<u64>,
+    /// The globals of function libraries (see `new`).
+    lib_env: Table,
+    /// Runs a compiled library chunk with the registration API:
+    /// `(ok, error)`.
+    lib_load: Function,
+    /// The functions the library being loaded registered (None: no load
+    /// is running).
+    registering: Rc<RefCell<Option<Vec<Registered>>>>,
+    /// What the instruction hook reads (declared after `lua`, so dropped
+    /// after it).
+    hook: Box<HookState>,
+    /// The engine-wide libraries epoch this core's functions belong to.
+    lib_epoch: Cell<u64>,
+    /// This core's compiled functions, by lower-case name.
+    lib_functions: RefCell<HashMap<String, Function>>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // SAFETY: runs on the main state outside any script; afterwards no
+        // hook reads the HookState the Engine is about to drop.
+        let _ = unsafe {
+            self.lua.exec_raw::<()>((), |l| {
+                ffi::lua_sethook(l, None, 0, 0);
+            })
+        };
+    }
+}
+
+/// A function a library registered while loading.
+pub struct Registered {
+    pub name: String,
+    pub description: Option<Vec<u8>>,
+    pub flags: u8,
+    pub callback: Function,
+}
+
+/// How long FUNCTION LOAD lets a library's code run.
+const LOAD_TIMEOUT_MS: u64 = 500;
+
+/// Redis's rule for library and function names.
+pub const NAME_RULE: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+
+/// Letters, digits and underscores, at least one.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// How often (in Lua instructions) a running script checks for SCRIPT KILL.
-const KILL_CHECK_EVERY: u32 = 10_000;
+const KILL_CHECK_EVERY: i32 = 10_000;
+
+/// Registry keys: the hook's state, and the coroutines a script runs in
+/// (weak keys), the only ones the hook may suspend.
+const HOOK_KEY: &std::ffi::CStr = c"coreshard.hook";
+const OURS_KEY: &str = "coreshard.ours";
+
+/// What the instruction hook of one core's interpreter reads.
+struct HookState {
+    state: Arc<crate::shard::EngineState>,
+    core: usize,
+    /// Unix ms a library load must end by (0: none is running).
+    load_deadline: Cell<u64>,
+}
+
+/// Raises a Lua error with `msg` from the hook.
+///
+/// # Safety
+/// `l` is the running state the hook was called with; nothing owning
+/// memory may be alive in the caller (lua_error does not return).
+unsafe fn raise(l: *mut ffi::lua_State, msg: &std::ffi::CStr) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        ffi::lua_pushstring(l, msg.as_ptr());
+        ffi::lua_error(l);
+    }
+}
+
+/// True when the coroutine `l` may be suspended here: it is one a script
+/// runs in (not the script's own coroutine.create), and no C call (a
+/// metamethod, a library callback) lies between its start and this point.
+///
+/// # Safety
+/// `l` is the running state the hook was called with.
+unsafe fn may_suspend(l: *mut ffi::lua_State) -> bool {
+    #[cfg(target_pointer_width = "64")]
+    {
+        // SAFETY: `nCcalls` and `baseCcalls` are the two u16 at offsets 96
+        // and 98 of the vendored Lua 5.1.5 `lua_State` on 64-bit targets
+        // (checked by the test `suspend_offsets`); lua_yield refuses to
+        // yield across a C call exactly when they differ. The registry
+        // read leaves the stack as it found it (the hook has LUA_MINSTACK
+        // free slots).
+        unsafe {
+            let base = l as *const u8;
+            let n = std::ptr::read_unaligned(base.add(96) as *const u16);
+            let b = std::ptr::read_unaligned(base.add(98) as *const u16);
+            if n != b {
+                return false;
+            }
+            let top = ffi::lua_gettop(l);
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"coreshard.ours".as_ptr());
+            let ok = if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                ffi::lua_pushthread(l);
+                ffi::lua_rawget(l, -2);
+                ffi::lua_toboolean(l, -1) != 0
+            } else {
+                false
+            };
+            ffi::lua_settop(l, top);
+            ok
+        }
+    }
+    #[cfg(not(target_pointer_width = "64"))]
+    {
+        let _ = l;
+        false
+    }
+}
+
+/// The instruction hook: stops a load past its time, a killed script and
+/// any script at shutdown; suspends a script past `busy-reply-threshold`
+/// so its core can answer other clients (BUSY) and SCRIPT KILL can reach
+/// it; the coordinator resumes it at once.
+unsafe extern "C-unwind" fn hook_fn(l: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+    // SAFETY: the registry holds the pointer Engine::new stored, to a
+    // HookState the Engine keeps alive while its interpreter runs.
+    let hs: &HookState = unsafe {
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, HOOK_KEY.as_ptr());
+        let p = ffi::lua_touserdata(l, -1) as *const HookState;
+        ffi::lua_settop(l, -2);
+        match p.as_ref() {
+            Some(h) => h,
+            None => return,
+        }
+    };
+    let until = hs.load_deadline.get();
+    if until != 0 && crate::now_ms() > until {
+        // SAFETY: nothing owning memory is alive here.
+        unsafe { raise(l, c"FUNCTION LOAD timeout") };
+        return;
+    }
+    let slot = &hs.state.script_slots[hs.core];
+    if slot.since_ms.load(Ordering::Acquire) == 0 {
+        // Not a script run (a library load, or a library reloading).
+        return;
+    }
+    let kill = slot.kill.load(Ordering::Acquire);
+    if kill != 0 && kill == slot.run.load(Ordering::Acquire) {
+        // SAFETY: as above.
+        unsafe { raise(l, c"Script killed by user with SCRIPT KILL...") };
+        return;
+    }
+    if hs.state.stopping() {
+        // SAFETY: as above.
+        unsafe { raise(l, c"Script stopped: the server is shutting down") };
+        return;
+    }
+    let limit = slot.busy_ms.load(Ordering::Acquire);
+    let started = slot.started_ms.load(Ordering::Acquire);
+    if limit > 0 && started > 0 && crate::now_ms().saturating_sub(started) > limit {
+        // SAFETY: `l` is the running state; a hook may yield in Lua 5.1
+        // when no C call lies between (the VM saves its place and resumes
+        // there).
+        unsafe {
+            if may_suspend(l) {
+                ffi::lua_yield(l, 0);
+            }
+        }
+    }
+}
 
 /// The error a killed script ends with.
 pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
-
-/// The error a script ends with when it ran past `busy-reply-threshold`
-/// without writing: the core running it reads no commands meanwhile (no
-/// SCRIPT KILL can reach it there, nor can its clients be told BUSY), so
-/// it is stopped as SCRIPT KILL would stop it.
-pub const BUSY_KILLED: &str = "Script killed: it ran longer than busy-reply-threshold without writing, and the core running it serves no other command meanwhile";
 
 /// Waits for the coordinator to put the reply to the run's request.
 struct AwaitReply(Rc<Run>);
@@ -126,6 +296,7 @@ impl Engine {
         };
         let current: Rc<RefCell<Option<Rc<Run>>>> = Rc::default();
         let g = lua.globals();
+        let rawloadstring: Function = g.raw_get("loadstring")?;
         for name in [
             "loadstring",
             "load",
@@ -136,6 +307,7 @@ impl Engine {
         ] {
             g.raw_set(name, mlua::Value::Nil)?;
         }
+        let rawpcall: Function = g.raw_get("pcall")?;
         let redis = lua.create_table()?;
         let r2 = current.clone();
         let exec = lua.create_async_function(move |lua: Lua, args: Variadic<mlua::Value>| {
@@ -255,24 +427,37 @@ impl Engine {
         super::json::install(&lua, &g)?;
         super::bit::install(&lua, &g)?;
         super::msgpack::install(&lua, &g)?;
+        super::structlib::install(&lua, &g)?;
         // redis.call raises the command's error (a string, as Redis 7's
         // scripts see it); redis.pcall returns it as {err=...}.
         let setup: Function = lua
             .load(
                 r#"
-local exec, raised, redis, g, getinfo = ...
+local exec, raised, redis, g, getinfo, ours, errmsg = ...
 local error, type, select, unpack = g.error, g.type, g.select, g.unpack
-local create, resume, status, yield =
+local rawcreate, resume, status, yield =
     g.coroutine.create, g.coroutine.resume, g.coroutine.status, g.coroutine.yield
+local function create(f)
+    local co = rawcreate(f)
+    ours[co] = true
+    return co
+end
 local rawpcall = g.pcall
 redis.pcall = function(...) return exec(...) end
+local sha1hex = redis.sha1hex
+redis.sha1hex = function(...)
+    if select('#', ...) ~= 1 then error({ err = 'ERR wrong number of arguments' }) end
+    return sha1hex(...)
+end
 -- redis.call raises the command's error as its {err=...} table, noting the
 -- script line it was called from.
 redis.call = function(...)
     local r = exec(...)
     if type(r) == 'table' and r.err ~= nil then
         local info = getinfo(2, 'Sl')
-        if info and info.source == '@user_script' then raised(info.currentline) end
+        if info and (info.source == '@user_script' or info.source == '@user_function') then
+            raised(info.currentline)
+        end
         error(r, 0)
     end
     return r
@@ -281,10 +466,16 @@ end
 -- (a Lua 5.1 pcall cannot be yielded across; a coroutine can). pcall
 -- hands an error table's message to the script, as Redis's does.
 local function pack(...) return { n = select('#', ...), ... } end
+-- A library's error reaches scripts as its message, as Redis's C
+-- libraries raise it.
+local function message(e)
+    if type(e) == 'userdata' then return errmsg(e) end
+    return e
+end
 local function drive(co, handler, plain, r)
     while true do
         if not r[1] then
-            local e = r[2]
+            local e = message(r[2])
             if plain and type(e) == 'table' and type(e.err) == 'string' then e = e.err end
             if handler then
                 -- A failing handler is called again with its own error,
@@ -300,13 +491,27 @@ local function drive(co, handler, plain, r)
         r = pack(resume(co, yield(unpack(r, 2, r.n))))
     end
 end
+-- A C function (a library's) cannot be a coroutine's body, and never
+-- waits: the plain pcall serves it.
+local function lua_function(f)
+    if type(f) ~= 'function' then return false end
+    local info = getinfo(f, 'S')
+    return info ~= nil and info.what ~= 'C'
+end
+local rawxpcall = g.xpcall
 g.pcall = function(f, ...)
-    if type(f) ~= 'function' then return rawpcall(f, ...) end
+    if not lua_function(f) then
+        local r = pack(rawpcall(f, ...))
+        if not r[1] then return false, message(r[2]) end
+        return unpack(r, 1, r.n)
+    end
     local co = create(f)
     return drive(co, nil, true, pack(resume(co, ...)))
 end
 g.xpcall = function(f, handler)
-    if type(f) ~= 'function' then return rawpcall(f) end
+    if not lua_function(f) then
+        return rawxpcall(f, function(e) return handler(message(e)) end)
+    end
     local co = create(f)
     return drive(co, handler, false, pack(resume(co)))
 end
@@ -323,18 +528,98 @@ end
             .set_name("=getinfo")
             .call(())?;
         g.raw_set("debug", mlua::Value::Nil)?;
-        let runner: Function = setup.call((exec, raised, redis, lua.globals(), getinfo))?;
-        // Read-only globals, as in Redis 7.
+        // The coroutines scripts run in, which the hook may suspend.
+        let ours: Table = lua.create_table()?;
+        let weak = lua.create_table()?;
+        weak.raw_set("__mode", "k")?;
+        ours.set_metatable(Some(weak))?;
+        lua.set_named_registry_value(OURS_KEY, &ours)?;
+        let errmsg = lua.create_function(|lua, e: mlua::Value| match e {
+            mlua::Value::Error(e) => {
+                let mut e: &mlua::Error = &e;
+                while let mlua::Error::CallbackError { cause, .. } = e {
+                    e = cause;
+                }
+                let text = match e {
+                    mlua::Error::RuntimeError(m) => m.clone(),
+                    other => other.to_string(),
+                };
+                Ok(mlua::Value::String(lua.create_string(text)?))
+            }
+            other => Ok(other),
+        })?;
+        let runner: Function = setup.call((
+            exec,
+            raised,
+            redis.clone(),
+            lua.globals(),
+            getinfo,
+            ours,
+            errmsg,
+        ))?;
         // Read-only globals, as in Redis 7: scripts see `_G` through a
         // proxy that refuses writes, the libraries likewise, and reading a
-        // global that does not exist is an error.
+        // global that does not exist is an error. Function libraries get
+        // their own globals table, which reads through to the same proxy
+        // when their functions run and to a registration API (only
+        // `redis.register_function`, `redis.log` and the constants) while
+        // FUNCTION LOAD runs the library's code.
+        let registering: Rc<RefCell<Option<Vec<Registered>>>> = Rc::default();
+        let reg = registering.clone();
+        let add = lua.create_function(
+            move |_,
+                  (name, desc, flags, cb): (
+                mlua::LuaString,
+                Option<mlua::LuaString>,
+                u8,
+                Function,
+            )| {
+                let mut reg = reg.borrow_mut();
+                let Some(list) = reg.as_mut() else {
+                    return Ok(Some(
+                        "redis.register_function can only be called on FUNCTION LOAD command",
+                    ));
+                };
+                let name = name.as_bytes().to_vec();
+                if !valid_name(&name) {
+                    return Ok(Some(NAME_RULE));
+                }
+                let name = String::from_utf8_lossy(&name).into_owned();
+                if list.iter().any(|r| r.name == name) {
+                    return Ok(Some("Function already exists in the library"));
+                }
+                list.push(Registered {
+                    name,
+                    description: desc.map(|d| d.as_bytes().to_vec()),
+                    flags,
+                    callback: cb,
+                });
+                Ok(None)
+            },
+        )?;
+        let api = lua.create_table()?;
+        for name in [
+            "log",
+            "LOG_DEBUG",
+            "LOG_VERBOSE",
+            "LOG_NOTICE",
+            "LOG_WARNING",
+            "REDIS_VERSION",
+            "REDIS_VERSION_NUM",
+        ] {
+            api.raw_set(name, redis.raw_get::<mlua::Value>(name)?)?;
+        }
         let guard: Function = lua
             .load(
                 r#"
-local G = ...
-local error, tostring, setmetatable, rawset, ipairs =
-    G.error, G.tostring, G.setmetatable, G.rawset, G.ipairs
+local G, add, api, rawpcall, rawloadstring = ...
+local error, tostring, setmetatable, rawset, ipairs, type, select, next =
+    G.error, G.tostring, G.setmetatable, G.rawset, G.ipairs, G.type, G.select, G.next
+local lower, sub, concat, setfenv = G.string.lower, G.string.sub, G.table.concat, G.setfenv
 local function ro() error("Attempt to modify a readonly table", 2) end
+local function missing(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
 local readonly = setmetatable({}, { __mode = 'k' })
 local function protect(t)
     local p = {}
@@ -346,7 +631,7 @@ local function protect(t)
     mt.__metatable = shown
     return setmetatable(p, mt)
 end
-for _, name in ipairs({ 'redis', 'string', 'table', 'math', 'coroutine', 'cjson', 'bit', 'cmsgpack' }) do
+for _, name in ipairs({ 'redis', 'string', 'table', 'math', 'coroutine', 'cjson', 'bit', 'cmsgpack', 'struct' }) do
     rawset(G, name, protect(G[name]))
 end
 rawset(G, 'print', nil)
@@ -359,49 +644,164 @@ rawset(G, 'rawset', function(t, k, v)
     if readonly[t] then ro0() end
     return rawset(t, k, v)
 end)
-setmetatable(G, {
-    __index = function(_, name)
-        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end,
-})
+setmetatable(G, { __index = missing })
 local env = protect(G)
 rawset(G, '_G', env)
-return env
+-- loadstring and load compile text only (no binary chunks), into the
+-- scripts' read-only globals.
+local function loadtext(s, name)
+    if type(s) == 'string' and sub(s, 1, 1) == '\27' then
+        return nil, 'binary chunks are not allowed'
+    end
+    local f, e = rawloadstring(s, name)
+    if f then setfenv(f, env) end
+    return f, e
+end
+rawset(G, 'loadstring', loadtext)
+rawset(G, 'load', function(fn, name)
+    if type(fn) ~= 'function' then return loadtext(fn, name) end
+    local parts = {}
+    while true do
+        local piece = fn()
+        if piece == nil or piece == '' then break end
+        if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+        parts[#parts + 1] = piece
+    end
+    return loadtext(concat(parts), name or '=(load)')
+end)
+
+-- redis.register_function, as FUNCTION LOAD offers it.
+local loading = false
+local function fail(msg) error({ err = 'ERR ' .. msg }, 0) end
+local function isstring(v) local t = type(v) return t == 'string' or t == 'number' end
+local FLAGS = { ['no-writes'] = 1, ['allow-oom'] = 2, ['allow-stale'] = 4,
+                ['no-cluster'] = 8, ['allow-cross-slot-keys'] = 16 }
+local function readflags(t)
+    local bits, j = 0, 1
+    while true do
+        local f = t[j]
+        if f == nil then return bits end
+        if not isstring(f) then return nil end
+        local b = FLAGS[lower(tostring(f))]
+        if not b then return nil end
+        if bits % (2 * b) < b then bits = bits + b end
+        j = j + 1
+    end
+end
+local function register(...)
+    if not loading then
+        fail('redis.register_function can only be called on FUNCTION LOAD command')
+    end
+    local n = select('#', ...)
+    local name, desc, cb, flags
+    if n == 1 then
+        local t = ...
+        if type(t) ~= 'table' then
+            fail('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).')
+        end
+        for k, v in next, t do
+            if not isstring(k) then
+                fail('named argument key given to redis.register_function is not a string')
+            end
+            local key = lower(tostring(k))
+            if key == 'function_name' then
+                if not isstring(v) then
+                    fail('function_name argument given to redis.register_function must be a string')
+                end
+                name = tostring(v)
+            elseif key == 'description' then
+                if not isstring(v) then
+                    fail('description argument given to redis.register_function must be a string')
+                end
+                desc = tostring(v)
+            elseif key == 'callback' then
+                if type(v) ~= 'function' then
+                    fail('callback argument given to redis.register_function must be a function')
+                end
+                cb = v
+            elseif key == 'flags' then
+                if type(v) ~= 'table' then
+                    fail('flags argument to redis.register_function must be a table representing function flags')
+                end
+                flags = readflags(v)
+                if not flags then fail('unknown flag given') end
+            else
+                fail('unknown argument given to redis.register_function')
+            end
+        end
+        if not name then fail('redis.register_function must get a function name argument') end
+        if not cb then fail('redis.register_function must get a callback argument') end
+    elseif n == 2 then
+        name, cb = ...
+        if not isstring(name) then
+            fail('first argument to redis.register_function must be a string')
+        end
+        if type(cb) ~= 'function' then
+            fail('second argument to redis.register_function must be a function')
+        end
+        name = tostring(name)
+    else
+        fail('wrong number of arguments to redis.register_function')
+    end
+    local e = add(name, desc, flags or 0, cb)
+    if e then fail(e) end
+end
+local lredis = {}
+for k, v in next, api do lredis[k] = v end
+lredis.register_function = register
+readonly[lredis] = true
+setmetatable(lredis, { __index = missing, __newindex = ro, __metatable = false })
+local lglobals = { redis = lredis }
+readonly[lglobals] = true
+setmetatable(lglobals, { __index = missing, __newindex = ro, __metatable = false })
+local fenv = {}
+readonly[fenv] = true
+local fmt = { __index = env, __newindex = ro, __metatable = false }
+setmetatable(fenv, fmt)
+-- Runs a library's code with the registration API in place of the globals.
+local function load(chunk)
+    loading = true
+    fmt.__index = lglobals
+    local ok, e = rawpcall(chunk)
+    loading = false
+    fmt.__index = env
+    return ok, e
+end
+return env, fenv, load
 "#,
             )
             .set_name("=sandbox")
             .into_function()?;
-        let env: Table = guard.call(lua.globals())?;
-        // A script that loops checks for SCRIPT KILL from another core.
-        let st = state.clone();
-        lua.set_global_hook(
-            mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
-            move |_, _| {
-                let slot = &st.script_slots[core];
-                let kill = slot.kill.load(Ordering::Acquire);
-                if kill != 0 && kill == slot.run.load(Ordering::Acquire) {
-                    return Err(mlua::Error::runtime(KILLED));
-                }
-                let limit = slot.busy_ms.load(Ordering::Acquire);
-                let since = slot.since_ms.load(Ordering::Acquire);
-                if limit > 0
-                    && since > 0
-                    && !slot.wrote.load(Ordering::Acquire)
-                    && crate::now_ms().saturating_sub(since) > limit
-                {
-                    return Err(mlua::Error::runtime(BUSY_KILLED));
-                }
-                if st.stopping() {
-                    return Err(mlua::Error::runtime(
-                        "Script stopped: the server is shutting down",
-                    ));
-                }
-                Ok(mlua::VmState::Continue)
-            },
-        )?;
+        let (env, lib_env, lib_load): (Table, Table, Function) =
+            guard.call((lua.globals(), add, api, rawpcall, rawloadstring))?;
+        // A script that loops checks for SCRIPT KILL from another core, and
+        // one past busy-reply-threshold lets its core serve other clients
+        // (see `hook`).
+        let hook = Box::new(HookState {
+            state: state.clone(),
+            core,
+            load_deadline: Cell::new(0),
+        });
+        let hook_ptr: *const HookState = &*hook;
+        // SAFETY: exec_raw runs the closure on the main state, outside any
+        // script; the hook state lives in a Box the Engine owns (stable
+        // address) and the Engine removes the hook before dropping it.
+        unsafe {
+            lua.exec_raw::<()>((), |l| {
+                ffi::lua_pushlightuserdata(l, hook_ptr as *mut std::ffi::c_void);
+                ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, HOOK_KEY.as_ptr());
+                ffi::lua_sethook(l, Some(hook_fn), ffi::LUA_MASKCOUNT, KILL_CHECK_EVERY);
+            })?;
+        }
         drop(g);
         Ok(Engine {
+            hook,
             env,
+            lib_env,
+            lib_load,
+            registering,
+            lib_epoch: Cell::new(u64::MAX),
+            lib_functions: RefCell::default(),
             lua,
             compiled: RefCell::default(),
             epoch: Cell::new(0),
@@ -440,7 +840,7 @@ return env
             .map_err(|e| compile_error(&e))?;
         // Line 1 of the body stays line 1: the wrapper opens on it.
         let mut src = b"return function(KEYS, ARGV) ".to_vec();
-        src.extend_from_slice(body);
+        src.extend_from_slice(&keep_call_frames(body));
         src.extend_from_slice(b"\nend");
         let chunk = self
             .lua
@@ -454,6 +854,87 @@ return env
         chunk.call::<Function>(()).map_err(|e| compile_error(&e))
     }
 
+    /// Runs a library's code (what follows its `#!lua` line) and returns
+    /// the functions it registered, or the error FUNCTION LOAD replies.
+    pub fn load_library(&self, code: &[u8]) -> Result<Vec<Registered>, String> {
+        let code = keep_call_frames(code);
+        let chunk = self
+            .lua
+            .load(&*code)
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                format!(
+                    "ERR Error compiling function: {}",
+                    msg.lines().next().unwrap_or("")
+                )
+            })?;
+        let internal = |e: mlua::Error| format!("ERR Lua: {e}");
+        chunk
+            .set_environment(self.lib_env.clone())
+            .map_err(internal)?;
+        *self.registering.borrow_mut() = Some(Vec::new());
+        self.hook
+            .load_deadline
+            .set(crate::now_ms() + LOAD_TIMEOUT_MS);
+        let r = self.lib_load.call::<(bool, mlua::Value)>(chunk);
+        self.hook.load_deadline.set(0);
+        let registered = self.registering.borrow_mut().take().unwrap_or_default();
+        let (ok, e) = r.map_err(internal)?;
+        if ok {
+            return Ok(registered);
+        }
+        let msg = match e {
+            mlua::Value::String(s) => format!("ERR {}", s.to_string_lossy()),
+            mlua::Value::Table(t) => match t.raw_get::<mlua::Value>("err") {
+                Ok(mlua::Value::String(s)) => s.to_string_lossy().to_string(),
+                _ => "ERR unknown error".to_owned(),
+            },
+            mlua::Value::Error(e) => {
+                let mut e: &mlua::Error = &e;
+                while let mlua::Error::CallbackError { cause, .. } = e {
+                    e = cause;
+                }
+                match e {
+                    mlua::Error::RuntimeError(m) => m.clone(),
+                    other => other.to_string(),
+                }
+            }
+            _ => "ERR unknown error".to_owned(),
+        };
+        Err(format!("ERR Error registering functions: {msg}"))
+    }
+
+    /// The function `name` (lower-case) of the engine's libraries, this
+    /// core's copies reloaded when `epoch` moved on.
+    pub fn library_function(
+        &self,
+        name: &str,
+        epoch: u64,
+        libs: &crate::shard::engine::Libraries,
+    ) -> Option<Function> {
+        if self.lib_epoch.get() != epoch {
+            let mut map = HashMap::new();
+            for lib in libs.libs.values() {
+                let body = super::functions::library_body(&lib.code);
+                // A library that loaded once loads again; one that does
+                // not (it could only time out) leaves its functions out.
+                if let Ok(regs) = self.load_library(body) {
+                    for r in regs {
+                        map.insert(r.name.to_ascii_lowercase(), r.callback);
+                    }
+                }
+            }
+            *self.lib_functions.borrow_mut() = map;
+            self.lib_epoch.set(epoch);
+        }
+        self.lib_functions.borrow().get(name).cloned()
+    }
+
     /// Starts a run of `f` with `KEYS` and `ARGV`: the future of its
     /// `(ok, result or error)` and the state it shares with the
     /// coordinator. Poll the future only inside [`Engine::polling`].
@@ -462,12 +943,15 @@ return env
         f: &Function,
         keys: Table,
         argv: Table,
+        function: bool,
     ) -> mlua::Result<(mlua::thread::AsyncThread<mlua::MultiValue>, Rc<Run>)> {
         let th: Thread = self.lua.create_thread(self.runner.clone())?;
         let fut = th.into_async::<mlua::MultiValue>((f.clone(), keys, argv))?;
         self.runs.set(self.runs.get() + 1);
         let run = Run {
             id: self.runs.get(),
+            started_ms: crate::now_ms(),
+            function,
             ..Run::default()
         };
         Ok((fut, Rc::new(run)))
@@ -481,12 +965,37 @@ return env
         slot.wrote.store(run.wrote.get(), Ordering::Release);
         slot.run.store(run.id, Ordering::Release);
         slot.busy_ms.store(run.busy_ms.get(), Ordering::Release);
+        slot.started_ms.store(run.started_ms, Ordering::Release);
+        slot.function.store(run.function, Ordering::Release);
         slot.since_ms
             .store(crate::now_ms().max(1), Ordering::Release);
         let r = poll();
         slot.since_ms.store(0, Ordering::Release);
         *self.current.borrow_mut() = prev;
         r
+    }
+
+    /// After each run: a step of garbage collection every 50 runs, as
+    /// Redis does, so garbage never piles up to a long full cycle.
+    pub fn after_run(&self) {
+        if self.runs.get().is_multiple_of(50) {
+            // SAFETY: a GC step on the main state, outside any script.
+            let _ = unsafe {
+                self.lua.exec_raw::<()>((), |l| {
+                    ffi::lua_gc(l, ffi::LUA_GCSTEP, 50);
+                })
+            };
+        }
+    }
+
+    /// A full garbage collection (SCRIPT FLUSH).
+    pub fn collect(&self) {
+        let _ = self.lua.gc_collect();
+    }
+
+    /// Bytes the interpreter holds.
+    pub fn used_memory(&self) -> usize {
+        self.lua.used_memory()
     }
 
     /// A Lua table of strings.
@@ -497,6 +1006,135 @@ return env
         }
         Ok(t)
     }
+}
+
+/// Length of a long bracket opening `[[`, `[=[`, ... at `i` (its level
+/// and length), if one starts there.
+fn long_bracket(s: &[u8], i: usize) -> Option<(usize, usize)> {
+    if s.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut j = i + 1;
+    while s.get(j) == Some(&b'=') {
+        j += 1;
+    }
+    (s.get(j) == Some(&b'[')).then_some((j - i - 1, j + 1 - i))
+}
+
+/// The index after the string, comment or single byte at `i`.
+fn skip_token(s: &[u8], i: usize) -> usize {
+    match s[i] {
+        q @ (b'\'' | b'"') => {
+            let mut j = i + 1;
+            while j < s.len() && s[j] != q && s[j] != b'\n' {
+                j += if s[j] == b'\\' { 2 } else { 1 };
+            }
+            (j + 1).min(s.len())
+        }
+        b'[' => match long_bracket(s, i) {
+            Some((level, open)) => close_long(s, i + open, level),
+            None => i + 1,
+        },
+        b'-' if s.get(i + 1) == Some(&b'-') => match long_bracket(s, i + 2) {
+            Some((level, open)) => close_long(s, i + 2 + open, level),
+            None => s[i..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(s.len(), |p| i + p),
+        },
+        _ => i + 1,
+    }
+}
+
+/// The index after the `]=*]` closing a long bracket of `level`.
+fn close_long(s: &[u8], mut i: usize, level: usize) -> usize {
+    while i < s.len() {
+        if s[i] == b']'
+            && s.get(i + 1 + level) == Some(&b']')
+            && s[i + 1..i + 1 + level].iter().all(|&c| c == b'=')
+        {
+            return i + 2 + level;
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+/// Rewrites `return redis.call(...)` as `return (redis.call(...))`.
+///
+/// A Lua 5.1 tail call replaces the caller's frame, and redis.call is a
+/// Lua function here (it waits for other cores), so a failing command
+/// could no longer name the script line that called it, which Redis's
+/// error replies do. The parentheses make it an ordinary call with the
+/// same result (redis.call returns one value) and keep line numbers.
+pub fn keep_call_frames(src: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const CALL: &[u8] = b"redis.call";
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut edits: Vec<(usize, u8)> = Vec::new();
+    let mut i = 0;
+    while i < src.len() {
+        let c = src[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < src.len() && ident(src[i]) {
+                i += 1;
+            }
+            if &src[start..i] != b"return" {
+                continue;
+            }
+            let mut j = i;
+            while j < src.len() && src[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if !src[j..].starts_with(CALL) || src.get(j + CALL.len()).is_some_and(|&c| ident(c)) {
+                continue;
+            }
+            let mut k = j + CALL.len();
+            while k < src.len() && src[k].is_ascii_whitespace() {
+                k += 1;
+            }
+            if src.get(k) != Some(&b'(') {
+                continue;
+            }
+            // The matching parenthesis.
+            let mut depth = 0usize;
+            let mut m = k;
+            let mut end = None;
+            while m < src.len() {
+                match src[m] {
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(m + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                m = skip_token(src, m);
+            }
+            if let Some(end) = end {
+                edits.push((j, b'('));
+                edits.push((end, b')'));
+                i = end;
+            }
+            continue;
+        }
+        i = skip_token(src, i);
+    }
+    if edits.is_empty() {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let mut out = Vec::with_capacity(src.len() + edits.len());
+    let mut at = 0;
+    for (pos, b) in edits {
+        out.extend_from_slice(&src[at..pos]);
+        out.push(b);
+        at = pos;
+    }
+    out.extend_from_slice(&src[at..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Redis's message for a script that does not compile.
@@ -536,6 +1174,51 @@ mod tests {
     #[test]
     fn sha1_as_redis() {
         assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    #[test]
+    fn tail_calls_of_redis_call_keep_their_frame() {
+        let k = |s: &str| String::from_utf8(keep_call_frames(s.as_bytes()).into_owned()).unwrap();
+        assert_eq!(
+            k("return redis.call('get', KEYS[1])"),
+            "return (redis.call('get', KEYS[1]))"
+        );
+        assert_eq!(
+            k("if x then return redis.call('set', 'a', ')') end"),
+            "if x then return (redis.call('set', 'a', ')')) end"
+        );
+        assert_eq!(
+            k("return redis.call(f(1), [[)]], -- )\n 2)\nreturn 1"),
+            "return (redis.call(f(1), [[)]], -- )\n 2))\nreturn 1"
+        );
+        assert_eq!(k("return redis.pcall('x')"), "return redis.pcall('x')");
+        assert_eq!(k("-- return redis.call('x')"), "-- return redis.call('x')");
+        assert_eq!(
+            k("s = 'return redis.call(1)'"),
+            "s = 'return redis.call(1)'"
+        );
+        assert_eq!(k("return redis.callx(1)"), "return redis.callx(1)");
+        assert_eq!(k("return redis.call('a'"), "return redis.call('a'");
+    }
+
+    #[test]
+    fn suspend_offsets() {
+        // The offsets `may_suspend` reads: a fresh state has made no C
+        // calls, and a coroutine resumed from a C function starts with
+        // baseCcalls equal to nCcalls.
+        let lua = Lua::new();
+        // SAFETY: reads two u16 inside the state (see may_suspend).
+        unsafe {
+            lua.exec_raw::<()>((), |l| {
+                let base = l as *const u8;
+                let n = std::ptr::read_unaligned(base.add(96) as *const u16);
+                let b = std::ptr::read_unaligned(base.add(98) as *const u16);
+                // Inside exec_raw's protected call: one C call deep.
+                assert!((1..100).contains(&n), "nCcalls {n}");
+                assert!(b <= n, "baseCcalls {b}");
+            })
+            .unwrap();
+        }
     }
 
     #[test]

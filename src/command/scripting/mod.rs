@@ -27,9 +27,11 @@
 
 pub mod bit;
 pub mod convert;
+pub mod functions;
 pub mod json;
 pub mod lua;
 pub mod msgpack;
+pub mod structlib;
 
 use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
@@ -43,10 +45,24 @@ use std::sync::atomic::Ordering;
 
 const NOSCRIPT_ERR: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
+/// Script flags, as `#!lua flags=` and `redis.register_function` set
+/// them (bits in Redis's order, which FUNCTION LIST follows).
+pub const FLAG_NAMES: [&str; 5] = [
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+const NO_WRITES: u8 = 1;
+const ALLOW_OOM: u8 = 2;
+
 /// Options a script's `#!lua` line sets.
 #[derive(Default, Clone, Copy)]
 struct Shebang {
-    no_writes: bool,
+    /// The body has a `#!` line (flags then apply as for functions).
+    present: bool,
+    flags: u8,
 }
 
 /// Parses a leading `#!lua [flags=a,b]` line; the body to compile keeps
@@ -62,16 +78,18 @@ fn shebang(body: &[u8]) -> Result<(Shebang, Vec<u8>), String> {
     if engine != "#!lua" {
         return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
     }
-    let mut sb = Shebang::default();
+    let mut sb = Shebang {
+        present: true,
+        flags: 0,
+    };
     for p in parts {
         let Some(list) = p.strip_prefix("flags=") else {
             return Err(format!("ERR Unknown lua shebang option: {p}"));
         };
         for f in list.split(',').filter(|f| !f.is_empty()) {
-            match f {
-                "no-writes" => sb.no_writes = true,
-                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
-                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            match FLAG_NAMES.iter().position(|n| *n == f) {
+                Some(i) => sb.flags |= 1 << i,
+                None => return Err(format!("ERR Unexpected flag in script shebang: {f}")),
             }
         }
     }
@@ -129,9 +147,64 @@ fn cached(c: &Session, sha: &[u8]) -> Option<(String, Arc<CachedScript>)> {
     Some((sha, s))
 }
 
+/// What INFO memory reports of scripts and functions.
+pub struct ScriptMemory {
+    /// This core's interpreter, in bytes.
+    pub vm: u64,
+    /// Cached script bodies with their entries.
+    pub eval_bytes: u64,
+    pub cached: usize,
+    pub functions: usize,
+    pub libraries: usize,
+    /// Library code with its entries.
+    pub function_bytes: u64,
+}
+
+/// Bytes this core's interpreter holds (0 before its first script).
+pub fn lua_bytes(c: &Session) -> u64 {
+    c.core
+        .lua()
+        .borrow()
+        .as_ref()
+        .map_or(0, |e| e.used_memory() as u64)
+}
+
+pub fn memory_info(engine: &crate::shard::EngineState, vm: u64) -> ScriptMemory {
+    let (cached, eval_bytes) = match engine.scripts.read() {
+        Ok(m) => (
+            m.len(),
+            m.iter()
+                .map(|(k, s)| (k.len() + s.body.len() + 64) as u64)
+                .sum(),
+        ),
+        Err(_) => (0, 0),
+    };
+    let libs = match engine.functions.read() {
+        Ok(l) => l.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    ScriptMemory {
+        vm,
+        eval_bytes,
+        cached,
+        functions: libs.by_function.len(),
+        libraries: libs.libs.len(),
+        function_bytes: libs
+            .libs
+            .values()
+            .map(|l| (l.code.len() + l.name.len() + 64 * (1 + l.functions.len())) as u64)
+            .sum(),
+    }
+}
+
 /// The number of keys of an EVAL-like command, checked as Redis does.
 fn numkeys(a: Args<'_>) -> Result<usize, &'static str> {
-    let n = parse_i64(a.get(2)).ok_or("ERR value is not an integer or out of range")?;
+    numkeys_or(a, "ERR value is not an integer or out of range")
+}
+
+/// The same, with the error for a count that is not a number.
+fn numkeys_or(a: Args<'_>, not_number: &'static str) -> Result<usize, &'static str> {
+    let n = parse_i64(a.get(2)).ok_or(not_number)?;
     if n < 0 {
         return Err("ERR Number of keys can't be negative");
     }
@@ -151,41 +224,36 @@ fn eval_keys(a: Args<'_>, out: &mut Vec<usize>) {
 }
 
 fn eval(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(run_script(c, a, false, false))
+    Box::pin(eval_generic(c, a, false, false))
 }
 fn eval_ro(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(run_script(c, a, false, true))
+    Box::pin(eval_generic(c, a, false, true))
 }
 fn evalsha(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(run_script(c, a, true, false))
+    Box::pin(eval_generic(c, a, true, false))
 }
 fn evalsha_ro(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(run_script(c, a, true, true))
+    Box::pin(eval_generic(c, a, true, true))
 }
 
-/// What a script run may touch and how its locks were taken.
-struct Scope {
-    sha: String,
-    read_only: bool,
-    /// Every shard is locked whole (or an enclosing EXEC holds the keys).
-    whole: bool,
-    /// Declared keys and keys locked since, by lock hash.
-    locked: Vec<u64>,
-    script: Arc<CachedScript>,
-    /// Locks this run took for keys it reached without declaring them.
-    extra: Option<txn::Held>,
-    /// The run reached keys it did not declare (or the whole keyspace).
-    undeclared: bool,
-    /// The declared keys.
-    keys: Vec<Vec<u8>>,
-    /// Their reads are tracked for a tracking client already.
-    tracked: bool,
-    /// Declared keys, all on this core, that the run has not locked (it
-    /// started without locks): locked before it reaches further.
-    unlocked: Vec<u64>,
+/// What a run executes: a script body or a library's function.
+struct Target {
+    /// The SHA1 of a script, or the function's name (error locations).
+    name: String,
+    /// The chunk name errors carry (`user_script`, `user_function`).
+    source: &'static str,
+    eng: Rc<lua::Engine>,
+    f: mlua::Function,
+    /// What runs of it taught about its keys.
+    learn: Arc<CachedScript>,
+    /// Its flags; None for a script without a `#!` line (Redis's
+    /// compatibility mode, where no flag checks apply).
+    flags: Option<u8>,
+    /// A function (FCALL), not a script.
+    function: bool,
 }
 
-async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
+async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
     let n = match numkeys(a.args()) {
         Ok(n) => n,
         Err(e) => return c.error(e),
@@ -211,7 +279,76 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
         Ok(f) => f,
         Err(e) => return c.error(&e),
     };
-    let read_only = ro_cmd || sb.no_writes;
+    let target = Target {
+        name: sha,
+        source: "user_script",
+        eng,
+        f,
+        learn: script,
+        flags: sb.present.then_some(sb.flags),
+        function: false,
+    };
+    run_script(c, a, n, target, ro_cmd).await
+}
+
+/// What a script run may touch and how its locks were taken.
+struct Scope {
+    sha: String,
+    /// A function (FCALL), not a script.
+    function: bool,
+    /// `user_script` or `user_function`.
+    source: &'static str,
+    /// Memory was over `maxmemory` when the run started and the script
+    /// does not allow it: write commands that may grow memory fail until
+    /// the script has written.
+    deny_oom: bool,
+    read_only: bool,
+    /// Every shard is locked whole (or an enclosing EXEC holds the keys).
+    whole: bool,
+    /// Declared keys and keys locked since, by lock hash.
+    locked: Vec<u64>,
+    script: Arc<CachedScript>,
+    /// Locks this run took for keys it reached without declaring them.
+    extra: Option<txn::Held>,
+    /// The run reached keys it did not declare (or the whole keyspace).
+    undeclared: bool,
+    /// The declared keys.
+    keys: Vec<Vec<u8>>,
+    /// Their reads are tracked for a tracking client already.
+    tracked: bool,
+    /// Declared keys, all on this core, that the run has not locked (it
+    /// started without locks): locked before it reaches further.
+    unlocked: Vec<u64>,
+}
+
+async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_cmd: bool) {
+    let Target {
+        name: sha,
+        source,
+        eng,
+        f,
+        learn: script,
+        flags,
+        function,
+    } = target;
+    // Flags are checked as Redis does for scripts that declare them.
+    let fl = flags.unwrap_or(0);
+    let oom = {
+        let eviction = crate::storage::evict::settings();
+        eviction.maxmemory > 0
+            && crate::command::session::memory::over_limit(&c.core, &eviction) > 0
+    };
+    if flags.is_some() && fl & NO_WRITES == 0 {
+        if ro_cmd {
+            return c.error("ERR Can not execute a script with write flag using *_ro command.");
+        }
+        if oom && fl & ALLOW_OOM == 0 {
+            return c.error(
+                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+            );
+        }
+    }
+    let read_only = ro_cmd || fl & NO_WRITES != 0;
     let mode = if read_only {
         Mode::Shared
     } else {
@@ -251,6 +388,9 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
     }
     let mut scope = Scope {
         sha: sha.clone(),
+        function,
+        source,
+        deny_oom: oom && fl & ALLOW_OOM == 0,
         read_only,
         whole: whole && outer == 0,
         locked: keys.iter().map(|k| txn::lock_key(k)).collect(),
@@ -266,10 +406,16 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
         },
     };
     let client_resp3 = c.resp3;
-    let deny = c.deny_blocking;
+    let (deny, in_script, db) = (c.deny_blocking, c.in_script, c.db);
     c.deny_blocking = true;
-    let result = execute(c, &eng, &f, &a, n, &mut scope).await;
+    c.in_script = true;
+    let mut inner_error = Vec::new();
+    let result = execute(c, &eng, &f, &a, n, &mut scope, &mut inner_error).await;
+    eng.after_run();
     c.deny_blocking = deny;
+    c.in_script = in_script;
+    // SELECT inside the script does not change the caller's database.
+    c.db = db;
     c.resp3 = client_resp3;
     c.txid = outer;
     drop(scope.extra.take());
@@ -290,7 +436,21 @@ async fn run_script(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
         }
     }
     if out.get(start) == Some(&b'-') {
-        crate::metrics::error_reply(&out[start..]);
+        // The script's error counts once: not again when it passes on an
+        // error one of its commands replied (counted then).
+        let text = &out[start + 1..];
+        let inner = inner_error.as_slice();
+        if inner.is_empty() || !text.starts_with(inner) {
+            crate::metrics::error_reply(&out[start..]);
+        }
+        if let Some(spec) = super::lookup(a.get(0)) {
+            crate::metrics::with(|s| {
+                s.commands
+                    .entry(crate::metrics::CmdName(spec.name))
+                    .or_default()
+                    .failed += 1
+            });
+        }
     }
     c.out = out;
 }
@@ -304,6 +464,7 @@ async fn execute(
     a: &OwnedArgs,
     n: usize,
     scope: &mut Scope,
+    inner_error: &mut Vec<u8>,
 ) -> Result<mlua::Value, Vec<u8>> {
     let internal = |e: mlua::Error| format!("ERR Lua: {e}").into_bytes();
     let kt = eng
@@ -312,7 +473,7 @@ async fn execute(
     let at = eng
         .strings((3 + n..a.len()).map(|i| a.get(i)))
         .map_err(internal)?;
-    let (fut, run) = eng.start(f, kt, at).map_err(internal)?;
+    let (fut, run) = eng.start(f, kt, at, scope.function).map_err(internal)?;
     run.busy_ms.set(
         c.core
             .config
@@ -331,27 +492,113 @@ async fn execute(
             break r;
         }
         let Some(req) = run.request.borrow_mut().take() else {
-            break Err(mlua::Error::runtime("script suspended without a command"));
+            // The hook suspended the script: it runs past
+            // busy-reply-threshold, and its core answers others meanwhile.
+            if !run.busy.get() {
+                enter_busy(c, scope, &run, a);
+            }
+            crate::runtime::yield_now().await;
+            continue;
         };
         let reply = call(c, scope, &run, req).await;
         *run.reply.borrow_mut() = Some(reply);
     };
+    if run.busy.get() {
+        let slot = &c.core.engine.script_slots[c.core.id];
+        slot.busy.store(false, Ordering::Release);
+        if let Ok(mut info) = slot.info.lock() {
+            *info = None;
+        }
+        c.core.engine.busy_scripts.fetch_sub(1, Ordering::AcqRel);
+    }
+    *inner_error = run.inner_error.take();
     let mut vals = outcome.map_err(internal)?.into_iter();
     match (vals.next(), vals.next()) {
         (Some(mlua::Value::Boolean(true)), v) => Ok(v.unwrap_or(mlua::Value::Nil)),
         (_, e) => Err(error_reply(
             &scope.sha,
+            scope.source,
             &run,
             &e.unwrap_or(mlua::Value::Nil),
         )),
     }
 }
 
+/// A run went past busy-reply-threshold: from now until it ends, every
+/// client gets BUSY (other than for the few commands allowed then), and
+/// its keys are locked if it ran without locks (its core now serves hops
+/// from other cores between its steps).
+fn enter_busy(c: &mut Session, scope: &mut Scope, run: &lua::Run, a: &OwnedArgs) {
+    run.busy.set(true);
+    if !scope.unlocked.is_empty() {
+        let mode = if scope.read_only {
+            Mode::Shared
+        } else {
+            Mode::Exclusive
+        };
+        let tx = c.core.next_txid();
+        let keys = scope.unlocked.drain(..).map(|k| (k, mode)).collect();
+        // Nobody could take them since the run started: it never yielded.
+        if txn::try_acquire(&c.core, tx, txn::Want::Keys(keys)) {
+            let mut h = txn::Held::new(&c.core, tx);
+            h.add_shard(c.core.id);
+            scope.extra = Some(h);
+            c.txid = tx;
+        }
+    }
+    let slot = &c.core.engine.script_slots[c.core.id];
+    if let Ok(mut info) = slot.info.lock() {
+        *info = Some(crate::shard::engine::BusyRun {
+            name: scope.sha.clone(),
+            argv: (0..a.len()).map(|i| a.get(i).to_vec()).collect(),
+            start_ms: run.started_ms,
+            function: run.function,
+        });
+    }
+    slot.busy.store(true, Ordering::Release);
+    c.core.engine.busy_scripts.fetch_add(1, Ordering::AcqRel);
+}
+
+/// The run past busy-reply-threshold on any core, if one is.
+fn busy_run(c: &Session) -> Option<crate::shard::engine::BusyRun> {
+    c.core
+        .engine
+        .script_slots
+        .iter()
+        .filter(|s| s.busy.load(Ordering::Acquire))
+        .find_map(|s| s.info.lock().ok().and_then(|i| i.clone()))
+}
+
+use crate::shard::engine::{BUSY_EVAL, BUSY_FUNCTION};
+
+/// SCRIPT KILL (`function` false) and FUNCTION KILL (true).
+fn kill(c: &mut Session, function: bool) {
+    // A script in the middle of its Lua code, or one past
+    // busy-reply-threshold, on any core.
+    let busy = c.core.engine.script_slots.iter().find(|slot| {
+        slot.busy.load(Ordering::Acquire) || slot.since_ms.load(Ordering::Acquire) != 0
+    });
+    match busy {
+        None => c.error("NOTBUSY No scripts in execution right now."),
+        Some(slot) if slot.wrote.load(Ordering::Acquire) => c.error(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+        ),
+        Some(slot) if slot.function.load(Ordering::Acquire) != function => {
+            c.error(if function { BUSY_EVAL } else { BUSY_FUNCTION })
+        }
+        Some(slot) => {
+            let run = slot.run.load(Ordering::Acquire);
+            slot.kill.store(run, Ordering::Release);
+            c.reply().ok();
+        }
+    }
+}
+
 /// The error reply of a script whose run raised `e`.
-fn error_reply(sha: &str, run: &lua::Run, e: &mlua::Value) -> Vec<u8> {
+fn error_reply(sha: &str, source: &str, run: &lua::Run, e: &mlua::Value) -> Vec<u8> {
     let located = |msg: &[u8], line: usize| {
         let mut v = msg.to_vec();
-        v.extend_from_slice(format!(" script: {sha}, on @user_script:{line}.").as_bytes());
+        v.extend_from_slice(format!(" script: {sha}, on @{source}:{line}.").as_bytes());
         v
     };
     match e {
@@ -360,7 +607,8 @@ fn error_reply(sha: &str, run: &lua::Run, e: &mlua::Value) -> Vec<u8> {
             // Lua's own error, "user_script:N: message".
             let line = std::str::from_utf8(&text)
                 .ok()
-                .and_then(|t| t.strip_prefix("user_script:"))
+                .and_then(|t| t.strip_prefix(source))
+                .and_then(|t| t.strip_prefix(':'))
                 .and_then(|r| r.split(':').next())
                 .and_then(|l| l.parse::<usize>().ok())
                 .unwrap_or(run.line.get().max(1));
@@ -393,13 +641,25 @@ fn error_reply(sha: &str, run: &lua::Run, e: &mlua::Value) -> Vec<u8> {
 /// it (RESP2 unless the script chose RESP3).
 async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u8>>) -> Vec<u8> {
     let args = OwnedArgs::from_slices(&req);
-    let fail = |msg: &str| {
+    // A command refused here counts as rejected, and its error once.
+    let refused = |spec: Option<&'static CommandSpec>, msg: &str| {
+        if let Some(spec) = spec {
+            crate::metrics::with(|s| {
+                s.commands
+                    .entry(crate::metrics::CmdName(spec.name))
+                    .or_default()
+                    .rejected += 1
+            });
+        }
         let mut v = Vec::with_capacity(msg.len() + 3);
         v.push(b'-');
         v.extend_from_slice(msg.as_bytes());
         v.extend_from_slice(b"\r\n");
+        crate::metrics::error_reply(&v);
+        *run.inner_error.borrow_mut() = msg.as_bytes().to_vec();
         v
     };
+    let fail = |msg: &str| refused(None, msg);
     let Some(mut spec) = super::lookup(args.get(0)) else {
         return fail("ERR Unknown Redis command called from script");
     };
@@ -410,13 +670,39 @@ async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u
         }
     }
     if !spec.arity_ok(args.len()) {
-        return fail("ERR Wrong number of args calling Redis command from script");
+        return refused(
+            Some(spec),
+            "ERR Wrong number of args calling Redis command from script",
+        );
     }
     if spec.has(NOSCRIPT) {
-        return fail("ERR This Redis command is not allowed from script");
+        return refused(
+            Some(spec),
+            "ERR This Redis command is not allowed from script",
+        );
     }
     if scope.read_only && spec.has(WRITE) {
-        return fail("ERR Write commands are not allowed from read-only scripts.");
+        return refused(
+            Some(spec),
+            "ERR Write commands are not allowed from read-only scripts.",
+        );
+    }
+    if (spec.name == "xread" || spec.name == "xreadgroup")
+        && (1..args.len())
+            .map(|i| args.get(i))
+            .take_while(|a| !eq(a, "streams"))
+            .any(|a| eq(a, "block"))
+    {
+        return refused(
+            Some(spec),
+            &format!(
+                "ERR {} command is not allowed with BLOCK option from scripts",
+                spec.name
+            ),
+        );
+    }
+    if scope.deny_oom && !run.wrote.get() && spec.has(DENYOOM) {
+        return refused(Some(spec), crate::command::session::memory::OOM_ERROR);
     }
     if let Err(e) = reach(c, scope, spec, args.args()).await {
         return fail(&e);
@@ -441,7 +727,12 @@ async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u
     c.route(spec, args.args()).await;
     c.flush_pending().await;
     c.resp3 = resp3;
-    c.out.split_off(start)
+    let reply = c.out.split_off(start);
+    if reply.first() == Some(&b'-') {
+        let end = reply.len().saturating_sub(2).max(1);
+        *run.inner_error.borrow_mut() = reply[1..end].to_vec();
+    }
+    reply
 }
 
 /// Makes sure a command a script runs touches only what the script has
@@ -568,33 +859,15 @@ fn script_flush(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Err(p) => p.into_inner().clear(),
         }
         c.core.engine.scripts_epoch.fetch_add(1, Ordering::AcqRel);
+        if let Some(e) = c.core.lua().borrow().as_ref() {
+            e.collect();
+        }
         c.reply().ok();
     })
 }
 
 fn script_kill(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move {
-        // A script in the middle of its Lua code on another core (a core
-        // running one cannot read this command). One that runs past
-        // `busy-reply-threshold` without writing stops by itself.
-        let busy = c
-            .core
-            .engine
-            .script_slots
-            .iter()
-            .find(|slot| slot.since_ms.load(Ordering::Acquire) != 0);
-        match busy {
-            None => c.error("NOTBUSY No scripts in execution right now."),
-            Some(slot) if slot.wrote.load(Ordering::Acquire) => c.error(
-                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
-            ),
-            Some(slot) => {
-                let run = slot.run.load(Ordering::Acquire);
-                slot.kill.store(run, Ordering::Release);
-                c.reply().ok();
-            }
-        }
-    })
+    Box::pin(async move { kill(c, false) })
 }
 
 fn script_help(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
@@ -693,7 +966,7 @@ const SCRIPT_SUBS: &[CommandSpec] = &[
 ];
 
 /// The EVAL family's spec: keys from `numkeys`, its own locks.
-const fn eval_spec(
+pub(super) const fn eval_spec(
     name: &'static str,
     flags: u64,
     summary: &'static str,
@@ -785,9 +1058,10 @@ mod tests {
     #[test]
     fn shebang_lines() {
         let (sb, body) = shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap();
-        assert!(sb.no_writes);
+        assert_eq!(sb.flags, NO_WRITES | ALLOW_OOM);
+        assert!(sb.present);
         assert_eq!(body, b"\nreturn 1");
-        assert!(!shebang(b"return 1").unwrap().0.no_writes);
+        assert!(!shebang(b"return 1").unwrap().0.present);
         assert_eq!(
             shebang(b"#!lua flags=bogus\nreturn 1").err().unwrap(),
             "ERR Unexpected flag in script shebang: bogus"

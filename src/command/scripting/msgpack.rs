@@ -47,7 +47,52 @@ pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
             Ok(MultiValue::from_iter(out))
         })?,
     )?;
+    t.raw_set(
+        "unpack_one",
+        lua.create_function(|lua, (s, offset): (mlua::LuaString, Option<i64>)| {
+            unpack_limit(lua, &s.as_bytes(), 1, offset.unwrap_or(0))
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_limit",
+        lua.create_function(
+            |lua, (s, limit, offset): (mlua::LuaString, i64, Option<i64>)| {
+                unpack_limit(lua, &s.as_bytes(), limit, offset.unwrap_or(0))
+            },
+        )?,
+    )?;
     g.raw_set("cmsgpack", t)
+}
+
+/// Up to `limit` values from byte `offset`: the offset of the next value
+/// (-1 at the end of the string), then the values; with both 0, every
+/// value and no offset (as lua-cmsgpack's `mp_unpack_full`).
+fn unpack_limit(lua: &Lua, b: &[u8], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
+    if offset < 0 || limit < 0 {
+        return Err(mlua::Error::runtime(format!(
+            "Invalid request to unpack with offset of {offset} and limit of {}.",
+            b.len()
+        )));
+    }
+    if offset as usize > b.len() {
+        return Err(mlua::Error::runtime(format!(
+            "Start offset {offset} greater than input length {}.",
+            b.len()
+        )));
+    }
+    let all = limit == 0 && offset == 0;
+    let mut at = offset as usize;
+    let mut vals = Vec::new();
+    while at < b.len() && (all || (vals.len() as i64) < limit) {
+        vals.push(unpack(lua, b, &mut at, 0)?);
+    }
+    if all {
+        return Ok(MultiValue::from_iter(vals));
+    }
+    let next = if at >= b.len() { -1 } else { at as i64 };
+    let mut out = vec![Value::Integer(next)];
+    out.extend(vals);
+    Ok(MultiValue::from_iter(out))
 }
 
 fn pack_int(n: i64, out: &mut Vec<u8>) {

@@ -657,7 +657,12 @@ impl Session {
     /// could be evicted: EXEC discards its transaction with EXECABORT, any
     /// other command gets Redis's OOM error (and dooms an open transaction).
     async fn reject_oom(&mut self, spec: &'static CommandSpec) {
-        let msg = super::memory::OOM_ERROR;
+        self.reject_command(spec, super::memory::OOM_ERROR).await;
+    }
+
+    /// Refuses a command with `msg`; EXEC of an open transaction discards
+    /// it with EXECABORT (as Redis's `rejectCommand` does).
+    async fn reject_command(&mut self, spec: &'static CommandSpec, msg: &str) {
         if spec.name == "exec" && self.multi.is_some() {
             self.multi = None;
             self.handle.info.borrow_mut().multi = -1;
@@ -787,6 +792,14 @@ impl Session {
                 self.reject(Some(spec), "NOAUTH Authentication required.");
                 return;
             }
+        }
+        // A script past busy-reply-threshold: only allow-busy commands run.
+        if !spec.has(flags::ALLOW_BUSY)
+            && let Some(msg) = self.core.engine.busy_error()
+        {
+            self.flush_pending().await;
+            self.reject_command(spec, msg).await;
+            return;
         }
         // Like Redis, any command first frees memory over the limit; only the
         // ones that may grow the dataset are refused when nothing can be freed.

@@ -129,6 +129,8 @@ pub struct Session {
     pub watched: multi::Watched,
     /// Blocking commands answer at once (inside EXEC).
     pub deny_blocking: bool,
+    /// A script of this client is running the command.
+    pub in_script: bool,
     /// Subscribed to a channel, pattern or shard channel: a RESP2
     /// connection then runs only the pub/sub commands, PING, QUIT and RESET.
     pub subscribed: bool,
@@ -161,6 +163,7 @@ impl Session {
             multi: None,
             watched: Default::default(),
             deny_blocking: false,
+            in_script: false,
             subscribed: false,
             tracking: false,
             txid: 0,
