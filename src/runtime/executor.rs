@@ -289,6 +289,24 @@ pub fn sleep_until(at: Instant) -> Sleep {
     }
 }
 
+/// Yields until the loop's next turn: the I/O completed meanwhile is
+/// reaped, and the tasks it wakes run, before this one resumes (a task
+/// that keeps the core busy for long, such as a script past
+/// `busy-reply-threshold`, stays responsive this way).
+pub async fn next_turn() {
+    let mut waited = false;
+    std::future::poll_fn(move |cx| {
+        if waited {
+            Poll::Ready(())
+        } else {
+            waited = true;
+            add_timer(Instant::now(), cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 /// Yields once to the other ready tasks.
 pub async fn yield_now() {
     let mut yielded = false;

@@ -24,7 +24,7 @@
 pub mod executor;
 pub mod reactor;
 
-pub use executor::{sleep, sleep_until, spawn, yield_now};
+pub use executor::{next_turn, sleep, sleep_until, spawn, yield_now};
 pub use reactor::{File, Socket};
 
 use std::sync::Mutex;

@@ -61,6 +61,9 @@ pub struct Engine {
     compiled: RefCell<HashMap<String, Function>>,
     /// The engine-wide cache epoch the compiled scripts belong to.
     epoch: Cell<u64>,
+    /// The engine-wide cache epoch when this interpreter was made (SCRIPT
+    /// FLUSH replaces every core's interpreter, as Redis resets its VM).
+    pub born: Cell<u64>,
     /// The read-only view of the globals scripts run in.
     env: Table,
     /// The run being polled (the `redis` library's callbacks serve it).
@@ -149,9 +152,32 @@ unsafe fn raise(l: *mut ffi::lua_State, msg: &std::ffi::CStr) {
     }
 }
 
-/// True when the coroutine `l` may be suspended here: it is one a script
-/// runs in (not the script's own coroutine.create), and no C call (a
-/// metamethod, a library callback) lies between its start and this point.
+/// True when `l` is a coroutine a script runs in (not the runner that
+/// drives it, nor one the script made with coroutine.create).
+///
+/// # Safety
+/// `l` is the running state the hook was called with.
+unsafe fn in_script(l: *mut ffi::lua_State) -> bool {
+    // SAFETY: the registry read leaves the stack as it found it (the hook
+    // has LUA_MINSTACK free slots).
+    unsafe {
+        let top = ffi::lua_gettop(l);
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"coreshard.ours".as_ptr());
+        let ok = if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            ffi::lua_pushthread(l);
+            ffi::lua_rawget(l, -2);
+            ffi::lua_toboolean(l, -1) != 0
+        } else {
+            false
+        };
+        ffi::lua_settop(l, top);
+        ok
+    }
+}
+
+/// True when the coroutine `l` may be suspended here: one a script runs
+/// in, with no C call (a metamethod, a library callback) between its start
+/// and this point.
 ///
 /// # Safety
 /// `l` is the running state the hook was called with.
@@ -161,27 +187,12 @@ unsafe fn may_suspend(l: *mut ffi::lua_State) -> bool {
         // SAFETY: `nCcalls` and `baseCcalls` are the two u16 at offsets 96
         // and 98 of the vendored Lua 5.1.5 `lua_State` on 64-bit targets
         // (checked by the test `suspend_offsets`); lua_yield refuses to
-        // yield across a C call exactly when they differ. The registry
-        // read leaves the stack as it found it (the hook has LUA_MINSTACK
-        // free slots).
+        // yield across a C call exactly when they differ.
         unsafe {
             let base = l as *const u8;
             let n = std::ptr::read_unaligned(base.add(96) as *const u16);
             let b = std::ptr::read_unaligned(base.add(98) as *const u16);
-            if n != b {
-                return false;
-            }
-            let top = ffi::lua_gettop(l);
-            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"coreshard.ours".as_ptr());
-            let ok = if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
-                ffi::lua_pushthread(l);
-                ffi::lua_rawget(l, -2);
-                ffi::lua_toboolean(l, -1) != 0
-            } else {
-                false
-            };
-            ffi::lua_settop(l, top);
-            ok
+            n == b && in_script(l)
         }
     }
     #[cfg(not(target_pointer_width = "64"))]
@@ -216,6 +227,12 @@ unsafe extern "C-unwind" fn hook_fn(l: *mut ffi::lua_State, _ar: *mut ffi::lua_D
     let slot = &hs.state.script_slots[hs.core];
     if slot.since_ms.load(Ordering::Acquire) == 0 {
         // Not a script run (a library load, or a library reloading).
+        return;
+    }
+    // Errors are raised inside the script's own code only: raised in the
+    // runner that drives it they would escape the script's error handling.
+    // SAFETY: `l` is the running state.
+    if !unsafe { in_script(l) } {
         return;
     }
     let kill = slot.kill.load(Ordering::Acquire);
@@ -805,6 +822,7 @@ return env, fenv, load
             lua,
             compiled: RefCell::default(),
             epoch: Cell::new(0),
+            born: Cell::new(0),
             current,
             runner,
             state,
@@ -986,11 +1004,6 @@ return env, fenv, load
                 })
             };
         }
-    }
-
-    /// A full garbage collection (SCRIPT FLUSH).
-    pub fn collect(&self) {
-        let _ = self.lua.gc_collect();
     }
 
     /// Bytes the interpreter holds.

@@ -99,14 +99,20 @@ fn shebang(body: &[u8]) -> Result<(Shebang, Vec<u8>), String> {
 }
 
 /// This core's interpreter, created on first use.
+/// This core's interpreter, created on first use and again after SCRIPT
+/// FLUSH (a run still going on the old one keeps it until it ends).
 fn engine(c: &Session) -> Result<Rc<lua::Engine>, String> {
     let cell = c.core.lua();
-    if let Some(e) = cell.borrow().as_ref() {
+    let epoch = c.core.engine.scripts_epoch.load(Ordering::Acquire);
+    if let Some(e) = cell.borrow().as_ref()
+        && e.born.get() == epoch
+    {
         return Ok(e.clone());
     }
     let e = Rc::new(
         lua::Engine::new(c.core.engine.clone(), c.core.id).map_err(|e| format!("ERR Lua: {e}"))?,
     );
+    e.born.set(epoch);
     *cell.borrow_mut() = Some(e.clone());
     Ok(e)
 }
@@ -160,13 +166,19 @@ pub struct ScriptMemory {
     pub function_bytes: u64,
 }
 
-/// Bytes this core's interpreter holds (0 before its first script).
+/// Bytes this core's interpreter holds (0 before its first script, and
+/// after SCRIPT FLUSH until the next).
 pub fn lua_bytes(c: &Session) -> u64 {
-    c.core
-        .lua()
+    let epoch = c.core.engine.scripts_epoch.load(Ordering::Acquire);
+    let cell = c.core.lua();
+    let stale = cell
         .borrow()
         .as_ref()
-        .map_or(0, |e| e.used_memory() as u64)
+        .is_some_and(|e| e.born.get() != epoch);
+    if stale {
+        *cell.borrow_mut() = None;
+    }
+    cell.borrow().as_ref().map_or(0, |e| e.used_memory() as u64)
 }
 
 pub fn memory_info(engine: &crate::shard::EngineState, vm: u64) -> ScriptMemory {
@@ -443,14 +455,6 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
         if inner.is_empty() || !text.starts_with(inner) {
             crate::metrics::error_reply(&out[start..]);
         }
-        if let Some(spec) = super::lookup(a.get(0)) {
-            crate::metrics::with(|s| {
-                s.commands
-                    .entry(crate::metrics::CmdName(spec.name))
-                    .or_default()
-                    .failed += 1
-            });
-        }
     }
     c.out = out;
 }
@@ -483,11 +487,13 @@ async fn execute(
     );
     let mut fut = Box::pin(fut);
     let outcome = loop {
-        let step = std::future::poll_fn(|cx| match eng.polling(&run, || fut.as_mut().poll(cx)) {
-            std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r)),
-            std::task::Poll::Pending => std::task::Poll::Ready(None),
-        })
-        .await;
+        // The script is polled here, step by step, and never waits on its
+        // own: a no-op waker keeps its wake-ups from re-queueing this task.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let step = match eng.polling(&run, || fut.as_mut().poll(&mut cx)) {
+            std::task::Poll::Ready(r) => Some(r),
+            std::task::Poll::Pending => None,
+        };
         if let Some(r) = step {
             break r;
         }
@@ -497,7 +503,7 @@ async fn execute(
             if !run.busy.get() {
                 enter_busy(c, scope, &run, a);
             }
-            crate::runtime::yield_now().await;
+            crate::runtime::next_turn().await;
             continue;
         };
         let reply = call(c, scope, &run, req).await;
@@ -858,10 +864,9 @@ fn script_flush(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Ok(mut m) => m.clear(),
             Err(p) => p.into_inner().clear(),
         }
+        // Every core replaces its interpreter before its next script.
         c.core.engine.scripts_epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(e) = c.core.lua().borrow().as_ref() {
-            e.collect();
-        }
+        *c.core.lua().borrow_mut() = None;
         c.reply().ok();
     })
 }
