@@ -639,6 +639,8 @@ pub struct Config {
     pub slowlog_max_len: i64,
     /// `client-output-buffer-limit`, indexed by [`ClientClass`].
     pub output_limits: [OutputLimit; 3],
+    /// `busy-reply-threshold` in ms (0: none).
+    pub busy_reply_threshold: u64,
 }
 
 impl Default for Config {
@@ -658,6 +660,7 @@ impl Default for Config {
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             output_limits: [OutputLimit::default(); 3],
+            busy_reply_threshold: 5000,
         };
         c.refresh();
         c
@@ -811,6 +814,7 @@ impl Config {
         self.timeout = self.get_i64("timeout");
         self.slowlog_log_slower_than = self.get_i64("slowlog-log-slower-than");
         self.slowlog_max_len = self.get_i64("slowlog-max-len");
+        self.busy_reply_threshold = self.get_i64("busy-reply-threshold").max(0) as u64;
         if let Some(v) = self.get("client-output-buffer-limit")
             && let Ok(l) = parse_output_limits(self.output_limits, v)
         {

@@ -19,20 +19,13 @@ use crate::protocol::value;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Thread, Variadic, ffi};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 
 /// What one running script and its coordinator share.
 #[derive(Default)]
 pub struct Run {
-    /// A command the script asked to run (redis.call / redis.pcall).
-    pub request: RefCell<Option<Vec<Vec<u8>>>>,
-    /// Its reply, once run.
-    pub reply: RefCell<Option<Vec<u8>>>,
     /// Replies to the script's commands in RESP3 (redis.setresp(3)).
     pub resp3: Cell<bool>,
     /// The script line of the latest redis.call that failed.
@@ -58,9 +51,7 @@ pub struct Run {
 /// A core's interpreter and compiled scripts.
 pub struct Engine {
     lua: Lua,
-    compiled: RefCell<HashMap<String, Function>>,
-    /// The engine-wide cache epoch the compiled scripts belong to.
-    epoch: Cell<u64>,
+    compiled: RefCell<HashMap<String, Compiled>>,
     /// The engine-wide cache epoch when this interpreter was made (SCRIPT
     /// FLUSH replaces every core's interpreter, as Redis resets its VM).
     pub born: Cell<u64>,
@@ -68,8 +59,10 @@ pub struct Engine {
     env: Table,
     /// The run being polled (the `redis` library's callbacks serve it).
     current: Rc<RefCell<Option<Rc<Run>>>>,
-    /// Calls a script function in protected mode: `(ok, result...)`.
+    /// The body of runner threads (see the `redis` setup chunk).
     runner: Function,
+    /// Runner threads between runs.
+    runners: RefCell<Vec<Thread>>,
     /// The engine's state and this core's index (its script slot).
     state: Arc<crate::shard::EngineState>,
     core: usize,
@@ -104,6 +97,16 @@ impl Drop for Engine {
     }
 }
 
+/// A script compiled on this core, with what its runs need.
+#[derive(Clone)]
+pub struct Compiled {
+    pub f: Function,
+    /// Its `#!lua` flags; None without a `#!` line.
+    pub flags: Option<u8>,
+    /// The engine-wide entry (what its runs taught about its keys).
+    pub learn: Arc<crate::shard::engine::CachedScript>,
+}
+
 /// A function a library registered while loading.
 pub struct Registered {
     pub name: String,
@@ -123,6 +126,24 @@ pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
+/// The markers a runner yields with: a command to run, a run's end.
+const REQ: usize = 1;
+const DONE: usize = 2;
+
+/// What a script did when it last gave control back.
+pub enum Step {
+    /// It asks for a command (redis.call / redis.pcall).
+    Command(Result<Vec<Vec<u8>>, &'static str>),
+    /// The hook suspended it (past `busy-reply-threshold`).
+    Suspended,
+    /// It yielded for no reason of ours (a bare coroutine.yield): resume.
+    Yielded,
+    /// It ended: its result, or its error value.
+    Done(Result<mlua::Value, mlua::Value>),
+    /// The runner itself failed.
+    Failed(mlua::Error),
+}
+
 /// How often (in Lua instructions) a running script checks for SCRIPT KILL.
 const KILL_CHECK_EVERY: i32 = 10_000;
 
@@ -137,6 +158,9 @@ struct HookState {
     core: usize,
     /// Unix ms a library load must end by (0: none is running).
     load_deadline: Cell<u64>,
+    /// The hook suspended the running script (read and cleared by the
+    /// coordinator).
+    suspended: Cell<bool>,
 }
 
 /// Raises a Lua error with `msg` from the hook.
@@ -254,6 +278,7 @@ unsafe extern "C-unwind" fn hook_fn(l: *mut ffi::lua_State, _ar: *mut ffi::lua_D
         // there).
         unsafe {
             if may_suspend(l) {
+                hs.suspended.set(true);
                 ffi::lua_yield(l, 0);
             }
         }
@@ -263,23 +288,9 @@ unsafe extern "C-unwind" fn hook_fn(l: *mut ffi::lua_State, _ar: *mut ffi::lua_D
 /// The error a killed script ends with.
 pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
-/// Waits for the coordinator to put the reply to the run's request.
-struct AwaitReply(Rc<Run>);
-
-impl Future for AwaitReply {
-    type Output = Vec<u8>;
-    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Vec<u8>> {
-        match self.0.reply.borrow_mut().take() {
-            Some(r) => Poll::Ready(r),
-            // The coordinator polls the script again once it has the reply.
-            None => Poll::Pending,
-        }
-    }
-}
-
 /// Arguments of redis.call as bytes: strings as they are, numbers as Lua
 /// prints them.
-fn command_args(args: &Variadic<mlua::Value>) -> Result<Vec<Vec<u8>>, &'static str> {
+fn command_args(args: &[mlua::Value]) -> Result<Vec<Vec<u8>>, &'static str> {
     if args.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call");
     }
@@ -326,29 +337,6 @@ impl Engine {
         }
         let rawpcall: Function = g.raw_get("pcall")?;
         let redis = lua.create_table()?;
-        let r2 = current.clone();
-        let exec = lua.create_async_function(move |lua: Lua, args: Variadic<mlua::Value>| {
-            let run = r2.borrow().clone();
-            async move {
-                let run = run.ok_or_else(|| {
-                    mlua::Error::runtime("redis.call is only available to the script's own thread")
-                })?;
-                let args = match command_args(&args) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        let t = lua.create_table()?;
-                        t.raw_set("err", e)?;
-                        return Ok(mlua::Value::Table(t));
-                    }
-                };
-                *run.request.borrow_mut() = Some(args);
-                let bytes = AwaitReply(run).await;
-                match value::parse(&bytes) {
-                    Some((v, _)) => convert::to_lua(&lua, &v),
-                    None => Err(mlua::Error::runtime("unreadable reply")),
-                }
-            }
-        })?;
         let r3 = current.clone();
         let raised = lua.create_function(move |_, line: usize| {
             if let Some(run) = r3.borrow().as_ref() {
@@ -450,7 +438,7 @@ impl Engine {
         let setup: Function = lua
             .load(
                 r#"
-local exec, raised, redis, g, getinfo, ours, errmsg = ...
+local req, done, raised, redis, g, getinfo, ours, errmsg = ...
 local error, type, select, unpack = g.error, g.type, g.select, g.unpack
 local rawcreate, resume, status, yield =
     g.coroutine.create, g.coroutine.resume, g.coroutine.status, g.coroutine.yield
@@ -460,7 +448,10 @@ local function create(f)
     return co
 end
 local rawpcall = g.pcall
-redis.pcall = function(...) return exec(...) end
+-- A command goes to the coordinator as a yield of the script's coroutine
+-- (through any pcall coroutines above it); its reply resumes it.
+local function exec(...) return yield(req, ...) end
+redis.pcall = exec
 local sha1hex = redis.sha1hex
 redis.sha1hex = function(...)
     if select('#', ...) ~= 1 then error({ err = 'ERR wrong number of arguments' }) end
@@ -469,7 +460,7 @@ end
 -- redis.call raises the command's error as its {err=...} table, noting the
 -- script line it was called from.
 redis.call = function(...)
-    local r = exec(...)
+    local r = yield(req, ...)
     if type(r) == 'table' and r.err ~= nil then
         local info = getinfo(2, 'Sl')
         if info and (info.source == '@user_script' or info.source == '@user_function') then
@@ -532,9 +523,35 @@ g.xpcall = function(f, handler)
     local co = create(f)
     return drive(co, handler, false, pack(resume(co)))
 end
+-- Scripts run in worker coroutines kept for the next run once they
+-- finish (an error ends its worker); a runner thread drives them, one run
+-- after another, each run's end a `done` yield to the coordinator.
+local idle = {}
+local function worker(f, keys, argv)
+    while true do
+        f, keys, argv = yield(done, f(keys, argv))
+    end
+end
+-- What a worker gave back: its end, or something to pass out (a command,
+-- a suspension by the hook) and resume it with the answer.
+local function handle(co, ok, tag, ...)
+    if not ok then return false, message(tag) end
+    if tag == done then
+        idle[#idle + 1] = co
+        return true, (...)
+    end
+    return handle(co, resume(co, yield(tag, ...)))
+end
+local function run_one(f, keys, argv)
+    local n = #idle
+    local co = idle[n]
+    if co then idle[n] = nil else co = create(worker) end
+    return handle(co, resume(co, f, keys, argv))
+end
 return function(f, keys, argv)
-    local co = create(f)
-    return drive(co, nil, false, pack(resume(co, keys, argv)))
+    while true do
+        f, keys, argv = yield(done, run_one(f, keys, argv))
+    end
 end
 "#,
             )
@@ -566,7 +583,8 @@ end
             other => Ok(other),
         })?;
         let runner: Function = setup.call((
-            exec,
+            mlua::Value::LightUserData(mlua::LightUserData(REQ as *mut std::ffi::c_void)),
+            mlua::Value::LightUserData(mlua::LightUserData(DONE as *mut std::ffi::c_void)),
             raised,
             redis.clone(),
             lua.globals(),
@@ -798,6 +816,7 @@ return env, fenv, load
             state: state.clone(),
             core,
             load_deadline: Cell::new(0),
+            suspended: Cell::new(false),
         });
         let hook_ptr: *const HookState = &*hook;
         // SAFETY: exec_raw runs the closure on the main state, outside any
@@ -821,30 +840,25 @@ return env, fenv, load
             lib_functions: RefCell::default(),
             lua,
             compiled: RefCell::default(),
-            epoch: Cell::new(0),
             born: Cell::new(0),
             current,
             runner,
+            runners: RefCell::default(),
             state,
             core,
             runs: Cell::new(0),
         })
     }
 
-    /// The compiled function of script `sha` (its body given), compiled on
-    /// first use; `epoch` is the engine-wide cache epoch (SCRIPT FLUSH
-    /// bumps it and this core drops what it compiled before).
-    pub fn function(&self, sha: &str, body: &[u8], epoch: u64) -> Result<Function, String> {
-        if self.epoch.get() != epoch {
-            self.compiled.borrow_mut().clear();
-            self.epoch.set(epoch);
-        }
-        if let Some(f) = self.compiled.borrow().get(sha) {
-            return Ok(f.clone());
-        }
-        let f = self.compile(body)?;
-        self.compiled.borrow_mut().insert(sha.to_owned(), f.clone());
-        Ok(f)
+    /// The script `sha` as this core compiled it, if it did (a SCRIPT
+    /// FLUSH gives every core a new interpreter, so nothing here is stale).
+    pub fn compiled(&self, sha: &str) -> Option<Compiled> {
+        self.compiled.borrow().get(sha).cloned()
+    }
+
+    /// Keeps a compiled script for its next runs on this core.
+    pub fn keep(&self, sha: &str, c: Compiled) {
+        self.compiled.borrow_mut().insert(sha.to_owned(), c);
     }
 
     /// Compiles a script body into the function a run calls with KEYS
@@ -953,31 +967,33 @@ return env, fenv, load
         self.lib_functions.borrow().get(name).cloned()
     }
 
-    /// Starts a run of `f` with `KEYS` and `ARGV`: the future of its
-    /// `(ok, result or error)` and the state it shares with the
-    /// coordinator. Poll the future only inside [`Engine::polling`].
-    pub fn start(
-        &self,
-        f: &Function,
-        keys: Table,
-        argv: Table,
-        function: bool,
-    ) -> mlua::Result<(mlua::thread::AsyncThread<mlua::MultiValue>, Rc<Run>)> {
-        let th: Thread = self.lua.create_thread(self.runner.clone())?;
-        let fut = th.into_async::<mlua::MultiValue>((f.clone(), keys, argv))?;
+    /// A runner for a new run (an idle one, or a new thread) and the
+    /// state the run shares with the coordinator; `now_ms` is its start.
+    pub fn start(&self, function: bool, now_ms: u64) -> mlua::Result<(Thread, Rc<Run>)> {
+        let th = match self.runners.borrow_mut().pop() {
+            Some(t) => t,
+            None => self.lua.create_thread(self.runner.clone())?,
+        };
         self.runs.set(self.runs.get() + 1);
         let run = Run {
             id: self.runs.get(),
-            started_ms: crate::now_ms(),
+            started_ms: now_ms,
             function,
             ..Run::default()
         };
-        Ok((fut, Rc::new(run)))
+        Ok((th, Rc::new(run)))
     }
 
-    /// Runs `poll` (one poll of `run`'s future) with `run` as the one the
-    /// `redis` library serves.
-    pub fn polling<R>(&self, run: &Rc<Run>, poll: impl FnOnce() -> R) -> R {
+    /// Resumes `run` on its runner `th` with `args` (the function, KEYS
+    /// and ARGV first, then each command's reply) until it gives control
+    /// back; a runner whose run ended goes back to the idle ones.
+    pub fn resume(
+        &self,
+        run: &Rc<Run>,
+        th: &Thread,
+        args: impl mlua::IntoLuaMulti,
+        now_ms: u64,
+    ) -> Step {
         let prev = self.current.replace(Some(run.clone()));
         let slot = &self.state.script_slots[self.core];
         slot.wrote.store(run.wrote.get(), Ordering::Release);
@@ -985,12 +1001,39 @@ return env, fenv, load
         slot.busy_ms.store(run.busy_ms.get(), Ordering::Release);
         slot.started_ms.store(run.started_ms, Ordering::Release);
         slot.function.store(run.function, Ordering::Release);
-        slot.since_ms
-            .store(crate::now_ms().max(1), Ordering::Release);
-        let r = poll();
+        slot.since_ms.store(now_ms.max(1), Ordering::Release);
+        self.hook.suspended.set(false);
+        let r = th.resume::<mlua::MultiValue>(args);
         slot.since_ms.store(0, Ordering::Release);
         *self.current.borrow_mut() = prev;
-        r
+        let mut vals = match r {
+            Ok(v) => v,
+            Err(e) => return Step::Failed(e),
+        };
+        let first = vals.pop_front();
+        let marker = |v: Option<&mlua::Value>| match v {
+            Some(mlua::Value::LightUserData(p)) => p.0 as usize,
+            _ => 0,
+        };
+        match marker(first.as_ref()) {
+            REQ => Step::Command(command_args(vals.make_contiguous())),
+            DONE => {
+                self.runners.borrow_mut().push(th.clone());
+                let ok = matches!(vals.front(), Some(mlua::Value::Boolean(true)));
+                let v = vals.get(1).cloned().unwrap_or(mlua::Value::Nil);
+                Step::Done(if ok { Ok(v) } else { Err(v) })
+            }
+            _ if self.hook.suspended.get() => Step::Suspended,
+            _ => Step::Yielded,
+        }
+    }
+
+    /// A command's reply as the script reads it.
+    pub fn reply_value(&self, reply: &[u8]) -> mlua::Result<mlua::Value> {
+        match value::parse(reply) {
+            Some((v, _)) => convert::to_lua(&self.lua, &v),
+            None => Err(mlua::Error::runtime("unreadable reply")),
+        }
     }
 
     /// After each run: a step of garbage collection every 50 runs, as

@@ -270,34 +270,63 @@ async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool)
         Ok(n) => n,
         Err(e) => return c.error(e),
     };
-    let (sha, script) = if by_sha {
-        match cached(c, a.get(1)) {
-            Some(s) => s,
-            None => return c.error(NOSCRIPT_ERR),
-        }
-    } else {
-        cache(c, a.get(1))
-    };
-    let (sb, body) = match shebang(&script.body) {
-        Ok(x) => x,
-        Err(e) => return c.error(&e),
-    };
     let eng = match engine(c) {
         Ok(e) => e,
         Err(e) => return c.error(&e),
     };
-    let epoch = c.core.engine.scripts_epoch.load(Ordering::Acquire);
-    let f = match eng.function(&sha, &body, epoch) {
-        Ok(f) => f,
-        Err(e) => return c.error(&e),
+    // The SHA1 in lower case, without allocating.
+    let mut buf = [0u8; 40];
+    let sha_bytes: Vec<u8>;
+    let sha: &str = if by_sha {
+        let given = a.get(1);
+        if given.len() == 40 {
+            for (d, s) in buf.iter_mut().zip(given) {
+                *d = s.to_ascii_lowercase();
+            }
+            std::str::from_utf8(&buf).unwrap_or("")
+        } else {
+            return c.error(NOSCRIPT_ERR);
+        }
+    } else {
+        sha_bytes = lua::sha1_hex(a.get(1)).into_bytes();
+        std::str::from_utf8(&sha_bytes).unwrap_or("")
+    };
+    let comp = match eng.compiled(sha) {
+        Some(comp) => comp,
+        None => {
+            // First run on this core: from the engine's cache (EVAL adds it).
+            let (sha, script) = if by_sha {
+                match cached(c, sha.as_bytes()) {
+                    Some(s) => s,
+                    None => return c.error(NOSCRIPT_ERR),
+                }
+            } else {
+                cache(c, a.get(1))
+            };
+            let (sb, body) = match shebang(&script.body) {
+                Ok(x) => x,
+                Err(e) => return c.error(&e),
+            };
+            let f = match eng.compile(&body) {
+                Ok(f) => f,
+                Err(e) => return c.error(&e),
+            };
+            let comp = lua::Compiled {
+                f,
+                flags: sb.present.then_some(sb.flags),
+                learn: script,
+            };
+            eng.keep(&sha, comp.clone());
+            comp
+        }
     };
     let target = Target {
-        name: sha,
+        name: sha.to_owned(),
         source: "user_script",
         eng,
-        f,
-        learn: script,
-        flags: sb.present.then_some(sb.flags),
+        f: comp.f,
+        learn: comp.learn,
+        flags: comp.flags,
         function: false,
     };
     run_script(c, a, n, target, ro_cmd).await
@@ -477,37 +506,35 @@ async fn execute(
     let at = eng
         .strings((3 + n..a.len()).map(|i| a.get(i)))
         .map_err(internal)?;
-    let (fut, run) = eng.start(f, kt, at, scope.function).map_err(internal)?;
-    run.busy_ms.set(
-        c.core
-            .config
-            .borrow()
-            .get_i64("busy-reply-threshold")
-            .max(0) as u64,
-    );
-    let mut fut = Box::pin(fut);
+    let now = c.now;
+    let (th, run) = eng.start(scope.function, now).map_err(internal)?;
+    run.busy_ms.set(c.core.config.borrow().busy_reply_threshold);
+    let mut step = eng.resume(&run, &th, (f.clone(), kt, at), now);
     let outcome = loop {
-        // The script is polled here, step by step, and never waits on its
-        // own: a no-op waker keeps its wake-ups from re-queueing this task.
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let step = match eng.polling(&run, || fut.as_mut().poll(&mut cx)) {
-            std::task::Poll::Ready(r) => Some(r),
-            std::task::Poll::Pending => None,
-        };
-        if let Some(r) = step {
-            break r;
-        }
-        let Some(req) = run.request.borrow_mut().take() else {
-            // The hook suspended the script: it runs past
-            // busy-reply-threshold, and its core answers others meanwhile.
-            if !run.busy.get() {
-                enter_busy(c, scope, &run, a);
+        let reply = match step {
+            lua::Step::Done(r) => break Ok(r),
+            lua::Step::Failed(e) => break Err(internal(e)),
+            lua::Step::Command(Ok(req)) => call(c, scope, &run, req).await,
+            lua::Step::Command(Err(msg)) => format!("-{msg}\r\n").into_bytes(),
+            lua::Step::Suspended => {
+                // The script runs past busy-reply-threshold: its core
+                // answers others (BUSY) before it goes on.
+                if !run.busy.get() {
+                    enter_busy(c, scope, &run, a);
+                }
+                crate::runtime::next_turn().await;
+                step = eng.resume(&run, &th, (), crate::now_ms());
+                continue;
             }
-            crate::runtime::next_turn().await;
-            continue;
+            lua::Step::Yielded => {
+                step = eng.resume(&run, &th, (), c.now);
+                continue;
+            }
         };
-        let reply = call(c, scope, &run, req).await;
-        *run.reply.borrow_mut() = Some(reply);
+        step = match eng.reply_value(&reply) {
+            Ok(v) => eng.resume(&run, &th, v, c.now),
+            Err(e) => lua::Step::Failed(e),
+        };
     };
     if run.busy.get() {
         let slot = &c.core.engine.script_slots[c.core.id];
@@ -518,15 +545,9 @@ async fn execute(
         c.core.engine.busy_scripts.fetch_sub(1, Ordering::AcqRel);
     }
     *inner_error = run.inner_error.take();
-    let mut vals = outcome.map_err(internal)?.into_iter();
-    match (vals.next(), vals.next()) {
-        (Some(mlua::Value::Boolean(true)), v) => Ok(v.unwrap_or(mlua::Value::Nil)),
-        (_, e) => Err(error_reply(
-            &scope.sha,
-            scope.source,
-            &run,
-            &e.unwrap_or(mlua::Value::Nil),
-        )),
+    match outcome? {
+        Ok(v) => Ok(v),
+        Err(e) => Err(error_reply(&scope.sha, scope.source, &run, &e)),
     }
 }
 
