@@ -508,14 +508,35 @@ async fn execute(
         .map_err(internal)?;
     let now = c.now;
     let (th, run) = eng.start(scope.function, now).map_err(internal)?;
+    // The inline path of each resume sees the session, the scope and the
+    // run through this (rebuilt for each resume from the borrows here).
+    let mut ctx = Inline {
+        c: std::ptr::null_mut(),
+        scope: std::ptr::null_mut(),
+        run: Rc::as_ptr(&run),
+    };
+    macro_rules! inline {
+        () => {{
+            ctx.c = &mut *c;
+            ctx.scope = &mut *scope;
+            Some((
+                &mut ctx as *mut Inline as *mut (),
+                inline_call as lua::InlineFn,
+            ))
+        }};
+    }
     run.busy_ms.set(c.core.config.borrow().busy_reply_threshold);
-    let mut step = eng.resume(&run, &th, (f.clone(), kt, at), now);
+    let mut step = eng.resume(&run, &th, (f.clone(), kt, at), now, inline!());
     let outcome = loop {
         let reply = match step {
             lua::Step::Done(r) => break Ok(r),
             lua::Step::Failed(e) => break Err(internal(e)),
             lua::Step::Command(Ok(req)) => call(c, scope, &run, req).await,
-            lua::Step::Command(Err(msg)) => format!("-{msg}\r\n").into_bytes(),
+            lua::Step::Command(Err(msg)) => {
+                let start = c.out.len();
+                c.out.extend_from_slice(format!("-{msg}\r\n").as_bytes());
+                start
+            }
             lua::Step::Suspended => {
                 // The script runs past busy-reply-threshold: its core
                 // answers others (BUSY) before it goes on.
@@ -523,16 +544,20 @@ async fn execute(
                     enter_busy(c, scope, &run, a);
                 }
                 crate::runtime::next_turn().await;
-                step = eng.resume(&run, &th, (), crate::now_ms());
+                step = eng.resume(&run, &th, (), crate::now_ms(), inline!());
                 continue;
             }
             lua::Step::Yielded => {
-                step = eng.resume(&run, &th, (), c.now);
+                step = eng.resume(&run, &th, (), c.now, inline!());
                 continue;
             }
         };
-        step = match eng.reply_value(&reply) {
-            Ok(v) => eng.resume(&run, &th, v, c.now),
+        // The reply was written at the end of the client's output: read
+        // into Lua from there, then taken off.
+        let value = eng.reply_value(&c.out[reply..]);
+        c.out.truncate(reply);
+        step = match value {
+            Ok(v) => eng.resume(&run, &th, v, c.now, inline!()),
             Err(e) => lua::Step::Failed(e),
         };
     };
@@ -664,55 +689,32 @@ fn error_reply(sha: &str, source: &str, run: &lua::Run, e: &mlua::Value) -> Vec<
     }
 }
 
-/// Runs one command a script asked for; its reply as the script must read
-/// it (RESP2 unless the script chose RESP3).
-async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u8>>) -> Vec<u8> {
-    let args = OwnedArgs::from_slices(&req);
-    // A command refused here counts as rejected, and its error once.
-    let refused = |spec: Option<&'static CommandSpec>, msg: &str| {
-        if let Some(spec) = spec {
-            crate::metrics::with(|s| {
-                s.commands
-                    .entry(crate::metrics::CmdName(spec.name))
-                    .or_default()
-                    .rejected += 1
-            });
-        }
-        let mut v = Vec::with_capacity(msg.len() + 3);
-        v.push(b'-');
-        v.extend_from_slice(msg.as_bytes());
-        v.extend_from_slice(b"\r\n");
-        crate::metrics::error_reply(&v);
-        *run.inner_error.borrow_mut() = msg.as_bytes().to_vec();
-        v
+/// The checks a script's command passes before it runs (Redis's, in its
+/// order): its spec, or the refusal (with the spec when one was found).
+fn admit(
+    scope: &Scope,
+    run: &lua::Run,
+    args: &OwnedArgs,
+) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, String)> {
+    let unknown = || {
+        (
+            None,
+            "ERR Unknown Redis command called from script".to_owned(),
+        )
     };
-    let fail = |msg: &str| refused(None, msg);
-    let Some(mut spec) = super::lookup(args.get(0)) else {
-        return fail("ERR Unknown Redis command called from script");
-    };
+    let mut spec = super::lookup(args.get(0)).ok_or_else(unknown)?;
     if !spec.subcommands.is_empty() && args.len() >= 2 {
-        match spec.subcommand(args.get(1)) {
-            Some(s) => spec = s,
-            None => return fail("ERR Unknown Redis command called from script"),
-        }
+        spec = spec.subcommand(args.get(1)).ok_or_else(unknown)?;
     }
+    let refuse = |msg: &str| Err((Some(spec), msg.to_owned()));
     if !spec.arity_ok(args.len()) {
-        return refused(
-            Some(spec),
-            "ERR Wrong number of args calling Redis command from script",
-        );
+        return refuse("ERR Wrong number of args calling Redis command from script");
     }
     if spec.has(NOSCRIPT) {
-        return refused(
-            Some(spec),
-            "ERR This Redis command is not allowed from script",
-        );
+        return refuse("ERR This Redis command is not allowed from script");
     }
     if scope.read_only && spec.has(WRITE) {
-        return refused(
-            Some(spec),
-            "ERR Write commands are not allowed from read-only scripts.",
-        );
+        return refuse("ERR Write commands are not allowed from read-only scripts.");
     }
     if (spec.name == "xread" || spec.name == "xreadgroup")
         && (1..args.len())
@@ -720,19 +722,32 @@ async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u
             .take_while(|a| !eq(a, "streams"))
             .any(|a| eq(a, "block"))
     {
-        return refused(
-            Some(spec),
-            &format!(
-                "ERR {} command is not allowed with BLOCK option from scripts",
-                spec.name
-            ),
-        );
+        return refuse(&format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            spec.name
+        ));
     }
     if scope.deny_oom && !run.wrote.get() && spec.has(DENYOOM) {
-        return refused(Some(spec), crate::command::session::memory::OOM_ERROR);
+        return refuse(crate::command::session::memory::OOM_ERROR);
     }
+    Ok(spec)
+}
+
+/// Runs one command a script asked for, its reply (as the script must read
+/// it: RESP2 unless the script chose RESP3) written at the end of the
+/// client's output; returns where it starts.
+async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, args: OwnedArgs) -> usize {
+    let start = c.out.len();
+    let spec = match admit(scope, run, &args) {
+        Ok(spec) => spec,
+        Err((spec, msg)) => {
+            refuse(c, run, spec, &msg);
+            return start;
+        }
+    };
     if let Err(e) = reach(c, scope, spec, args.args()).await {
-        return fail(&e);
+        refuse(c, run, None, &e);
+        return start;
     }
     if spec.has(WRITE) {
         run.wrote.set(true);
@@ -750,16 +765,104 @@ async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, req: Vec<Vec<u
     }
     let resp3 = c.resp3;
     c.resp3 = run.resp3.get();
-    let start = c.out.len();
     c.route(spec, args.args()).await;
     c.flush_pending().await;
     c.resp3 = resp3;
-    let reply = c.out.split_off(start);
+    note_error(run, &c.out[start..]);
+    start
+}
+
+/// A command of a script refused: counted as rejected (with its spec),
+/// its error counted once, and written as its reply.
+fn refuse(c: &mut Session, run: &lua::Run, spec: Option<&'static CommandSpec>, msg: &str) {
+    if let Some(spec) = spec {
+        crate::metrics::with(|s| {
+            s.commands
+                .entry(crate::metrics::CmdName(spec.name))
+                .or_default()
+                .rejected += 1
+        });
+    }
+    let start = c.out.len();
+    c.out.push(b'-');
+    c.out.extend_from_slice(msg.as_bytes());
+    c.out.extend_from_slice(b"\r\n");
+    crate::metrics::error_reply(&c.out[start..]);
+    *run.inner_error.borrow_mut() = msg.as_bytes().to_vec();
+}
+
+/// Remembers an error a command replied to the script (counted already).
+fn note_error(run: &lua::Run, reply: &[u8]) {
     if reply.first() == Some(&b'-') {
         let end = reply.len().saturating_sub(2).max(1);
         *run.inner_error.borrow_mut() = reply[1..end].to_vec();
     }
-    reply
+}
+
+/// What the inline path of redis.call reaches through the run in progress.
+struct Inline {
+    c: *mut Session,
+    scope: *mut Scope,
+    run: *const lua::Run,
+}
+
+/// redis.call and redis.pcall without leaving Lua: a command the script
+/// may run at once (admitted, its keys locked or all on this core with no
+/// transaction holding them, nothing pending) runs here and its reply is
+/// returned; None sends it the long way (a yield to `execute`).
+fn inline_call(
+    ctx: *mut (),
+    lua: &mlua::Lua,
+    values: &[mlua::Value],
+) -> Option<mlua::Result<mlua::Value>> {
+    // SAFETY: `ctx` is the Inline that `execute` built for this resume from
+    // its own exclusive borrows of the session and the scope, and it uses
+    // neither until the resume (inside which this runs) returns.
+    let (c, scope, run) = unsafe {
+        let i = &*(ctx as *const Inline);
+        (&mut *i.c, &mut *i.scope, &*i.run)
+    };
+    let args = lua::command_args(values).ok()?;
+    let spec = admit(scope, run, &args).ok()?;
+    // Only what needs no new lock, as `reach` would find it.
+    if crate::command::session::dispatch::whole_lock(spec, args.args()).is_some() {
+        if !scope.whole {
+            return None;
+        }
+        scope.undeclared = true;
+    } else {
+        let mut idx = Vec::new();
+        spec.key_indexes(args.args(), &mut idx);
+        for i in idx {
+            if !scope.locked.contains(&txn::lock_key(args.get(i))) {
+                if !scope.whole {
+                    return None;
+                }
+                scope.undeclared = true;
+            }
+        }
+    }
+    if c.tracking && spec.has(READONLY) && !scope.tracked && !scope.keys.is_empty() {
+        return None;
+    }
+    let resp3 = c.resp3;
+    c.resp3 = run.resp3.get();
+    let start = c.out.len();
+    let ran = c.run_inline(spec, args.args());
+    c.resp3 = resp3;
+    if !ran {
+        return None;
+    }
+    if spec.has(WRITE) {
+        run.wrote.set(true);
+    }
+    note_error(run, &c.out[start..]);
+    let v = match crate::protocol::value::parse(&c.out[start..]) {
+        Some((v, _)) => convert::to_lua(lua, &v),
+        None => Err(mlua::Error::runtime("unreadable reply")),
+    };
+    c.out.truncate(start);
+    Some(v)
 }
 
 /// Makes sure a command a script runs touches only what the script has

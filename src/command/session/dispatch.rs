@@ -982,6 +982,32 @@ impl Session {
         true
     }
 
+    /// Runs a command at once if it can finish without waiting: its keys
+    /// are all on this core, no transaction holds them and nothing is
+    /// queued for other cores. Its reply goes to the output; false (and
+    /// nothing written) otherwise. Scripts use it for their commands.
+    pub fn run_inline(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+        if self.pending.active || (self.subscribed && !self.resp3) {
+            return false;
+        }
+        if let Some(f) = spec.conn {
+            self.exec_conn(spec, f, args);
+            return true;
+        }
+        if self.single_owner(spec, args) != Some(self.core.id) {
+            return false;
+        }
+        let held = {
+            let shard = self.core.shard.borrow();
+            !shard.locks.is_idle() && blocked_by(&shard.locks, spec, args, self.txid)
+        };
+        if held {
+            return false;
+        }
+        self.exec_local(spec, args);
+        true
+    }
+
     /// The one core owning every key of the command (this core for keyless
     /// commands), or None when it must be coordinated.
     #[inline]
