@@ -353,13 +353,33 @@ struct Scope {
     extra: Option<txn::Held>,
     /// The run reached keys it did not declare (or the whole keyspace).
     undeclared: bool,
-    /// The declared keys.
-    keys: Vec<Vec<u8>>,
+    /// How many keys it declared (the first entries of `locked`; in the
+    /// command from argument 3).
+    declared: usize,
     /// Their reads are tracked for a tracking client already.
     tracked: bool,
-    /// Declared keys, all on this core, that the run has not locked (it
+    /// The declared keys, all on this core, are not locked (the run
     /// started without locks): locked before it reaches further.
-    unlocked: Vec<u64>,
+    unlocked: bool,
+}
+
+impl Scope {
+    /// The declared keys' locks, taken now by a run that started without
+    /// them (none when it holds them).
+    fn take_unlocked(&mut self) -> Vec<(u64, Mode)> {
+        if !std::mem::take(&mut self.unlocked) {
+            return Vec::new();
+        }
+        let mode = if self.read_only {
+            Mode::Shared
+        } else {
+            Mode::Exclusive
+        };
+        self.locked[..self.declared]
+            .iter()
+            .map(|&k| (k, mode))
+            .collect()
+    }
 }
 
 async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_cmd: bool) {
@@ -395,7 +415,7 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
     } else {
         Mode::Exclusive
     };
-    let keys: Vec<&[u8]> = (3..3 + n).map(|i| a.get(i)).collect();
+    let keys = || (3..3 + n).map(|i| a.get(i));
     // Locks: inside EXEC the transaction holds them already.
     let outer = c.txid;
     let whole = outer != 0 || script.undeclared.load(Ordering::Acquire);
@@ -403,12 +423,9 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
     // holding them: no locks at all. Its commands then all run inline, so
     // the run never yields to another task and nothing can come between
     // them (see `reach` for a run that turns out to go further).
-    let local = outer == 0 && !whole && keys.iter().all(|k| c.owner(k) == c.core.id) && {
+    let local = outer == 0 && !whole && keys().all(|k| c.owner(k) == c.core.id) && {
         let shard = c.core.shard.borrow();
-        shard.locks.is_idle()
-            || !keys
-                .iter()
-                .any(|k| shard.locks.conflicts(txn::lock_key(k), mode, 0))
+        shard.locks.is_idle() || !keys().any(|k| shard.locks.conflicts(txn::lock_key(k), mode, 0))
     };
     let held = if outer != 0 || local {
         None
@@ -418,8 +435,7 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
             .collect();
         Some(txn::lock(&c.core, groups).await)
     } else {
-        let lk = keys
-            .iter()
+        let lk = keys()
             .map(|k| (c.owner(k), (txn::lock_key(k), mode)))
             .collect();
         c.lock_keys(lk, None).await
@@ -428,23 +444,19 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
         c.txid = h.tx();
     }
     let mut scope = Scope {
-        sha: sha.clone(),
+        sha,
         function,
         source,
         deny_oom: oom && fl & ALLOW_OOM == 0,
         read_only,
         whole: whole && outer == 0,
-        locked: keys.iter().map(|k| txn::lock_key(k)).collect(),
+        locked: keys().map(txn::lock_key).collect(),
         script: script.clone(),
         extra: None,
         undeclared: false,
-        keys: keys.iter().map(|k| k.to_vec()).collect(),
+        declared: n,
         tracked: false,
-        unlocked: if local {
-            keys.iter().map(|k| txn::lock_key(k)).collect()
-        } else {
-            Vec::new()
-        },
+        unlocked: local,
     };
     let client_resp3 = c.resp3;
     let (deny, in_script, db) = (c.deny_blocking, c.in_script, c.db);
@@ -531,7 +543,7 @@ async fn execute(
         let reply = match step {
             lua::Step::Done(r) => break Ok(r),
             lua::Step::Failed(e) => break Err(internal(e)),
-            lua::Step::Command(Ok(req)) => call(c, scope, &run, req).await,
+            lua::Step::Command(Ok(req)) => call(c, scope, &run, req, a).await,
             lua::Step::Command(Err(msg)) => {
                 let start = c.out.len();
                 c.out.extend_from_slice(format!("-{msg}\r\n").as_bytes());
@@ -582,14 +594,9 @@ async fn execute(
 /// from other cores between its steps).
 fn enter_busy(c: &mut Session, scope: &mut Scope, run: &lua::Run, a: &OwnedArgs) {
     run.busy.set(true);
-    if !scope.unlocked.is_empty() {
-        let mode = if scope.read_only {
-            Mode::Shared
-        } else {
-            Mode::Exclusive
-        };
+    let keys = scope.take_unlocked();
+    if !keys.is_empty() {
         let tx = c.core.next_txid();
-        let keys = scope.unlocked.drain(..).map(|k| (k, mode)).collect();
         // Nobody could take them since the run started: it never yielded.
         if txn::try_acquire(&c.core, tx, txn::Want::Keys(keys)) {
             let mut h = txn::Held::new(&c.core, tx);
@@ -736,7 +743,13 @@ fn admit(
 /// Runs one command a script asked for, its reply (as the script must read
 /// it: RESP2 unless the script chose RESP3) written at the end of the
 /// client's output; returns where it starts.
-async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, args: OwnedArgs) -> usize {
+async fn call(
+    c: &mut Session,
+    scope: &mut Scope,
+    run: &lua::Run,
+    args: OwnedArgs,
+    a: &OwnedArgs,
+) -> usize {
     let start = c.out.len();
     let spec = match admit(scope, run, &args) {
         Ok(spec) => spec,
@@ -754,11 +767,11 @@ async fn call(c: &mut Session, scope: &mut Scope, run: &lua::Run, args: OwnedArg
     }
     // Once the script reads, its client tracks the keys it declared, as
     // Redis 7.0 does (the keys of the EVAL, not of each call).
-    if c.tracking && spec.has(READONLY) && !scope.tracked && !scope.keys.is_empty() {
+    if c.tracking && spec.has(READONLY) && !scope.tracked && scope.declared > 0 {
         scope.tracked = true;
         if let Some(mget) = super::lookup(b"mget") {
             let mut parts: Vec<&[u8]> = vec![b"mget"];
-            parts.extend(scope.keys.iter().map(|k| k.as_slice()));
+            parts.extend((3..3 + scope.declared).map(|i| a.get(i)));
             let declared = OwnedArgs::from_slices(&parts);
             crate::command::session::tracking::before_command(c, mget, declared.args()).await;
         }
@@ -842,7 +855,7 @@ fn inline_call(
             }
         }
     }
-    if c.tracking && spec.has(READONLY) && !scope.tracked && !scope.keys.is_empty() {
+    if c.tracking && spec.has(READONLY) && !scope.tracked && scope.declared > 0 {
         return None;
     }
     let resp3 = c.resp3;
@@ -909,10 +922,10 @@ async fn reach(
     if wants.is_empty() {
         return Ok(());
     }
-    if !scope.unlocked.is_empty() {
+    let keys = scope.take_unlocked();
+    if !keys.is_empty() {
         // First the keys the run holds without locks, on this core: taken
         // at once, before anything can yield.
-        let keys = scope.unlocked.drain(..).map(|k| (k, mode)).collect();
         wants.insert(0, (c.core.id, txn::Want::Keys(keys), "its keys".into()));
     }
     scope.script.undeclared.store(true, Ordering::Release);
