@@ -455,6 +455,13 @@ KEYS_MAX_SMALL=$((KEYS_SMALL - 1))
 SMALL=(--key-minimum 0 --key-maximum "$KEYS_MAX_SMALL" -d 32)
 MSET_CMD="MSET$(printf ' __key__ __data__%.0s' {1..10})"
 MGET_CMD="MGET$(printf ' __key__%.0s' {1..10})"
+# script rows: a read-modify-write script with its key declared, and the
+# same script reaching a key it did not declare (every run then locks
+# every shard)
+SCRIPT_DECL="return redis.call('INCR', KEYS[1])"
+SCRIPT_UNDECL="return redis.call('INCR', ARGV[1])"
+SHA_DECL=$(printf '%s' "$SCRIPT_DECL" | sha1sum | cut -d' ' -f1)
+SHA_UNDECL=$(printf '%s' "$SCRIPT_UNDECL" | sha1sum | cut -d' ' -f1)
 
 # collection rows: id | label | commands needed | generator arguments
 COLL_IDS=(9a 9b 9c 9d)
@@ -510,6 +517,10 @@ run_bench() {
     else
         for s in "${full[@]}"; do na bench "$s" 10 "n/a (no Redis row-2 rate)" "GET p1 fixed rate"; done
     fi
+    for s in "${full[@]}"; do
+        rcli "${SERVER_PORT[$s]}" script load "$SCRIPT_DECL" >/dev/null
+        rcli "${SERVER_PORT[$s]}" script load "$SCRIPT_UNDECL" >/dev/null
+    done
     # the single-key rows at pipeline 1, then again at pipeline 16 (ids with a
     # "p16" suffix)
     local on pipe sfx
@@ -518,6 +529,9 @@ run_bench() {
         ((pipe == 1)) || sfx="p16"
         rounds bench "8$sfx" "INCR zipf 1000 keys${sfx:+ p16}" none "$all" --key-prefix ctr: --key-minimum 0 \
             --key-maximum 999 --key-pattern Z:Z --command 'INCR __key__' --pipeline "$pipe"
+        rounds bench "11$sfx" "EVALSHA INCR script, key declared${sfx:+ p16}" none "$all" --key-prefix ctr: \
+            --key-minimum 0 --key-maximum 999 --key-pattern Z:Z --command "EVALSHA $SHA_DECL 1 __key__" \
+            --pipeline "$pipe"
         for id in "${COLL_IDS[@]}"; do
             on=""
             for s in "${full[@]}"; do
@@ -534,6 +548,8 @@ run_bench() {
             fi
         done
     done
+    rounds bench 12 "EVALSHA INCR script, key not declared" none "$all" --key-prefix ctr: \
+        --key-minimum 0 --key-maximum 999 --key-pattern Z:Z --command "EVALSHA $SHA_UNDECL 0 __key__"
     rounds bench 5 "SET:GET 1:10 1 KiB zipf 1M keys" flush "$all" --ratio 1:10 -d 1024 --key-pattern Z:Z \
         --key-minimum 0 --key-maximum 999999
     stop_server null

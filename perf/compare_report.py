@@ -42,8 +42,8 @@ SERVER_NAME = {
     "null": "null server",
 }
 ROW_ORDER = {
-    "bench": ["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9b", "9c", "9d",
-              "8p16", "9ap16", "9bp16", "9cp16", "9dp16", "10"],
+    "bench": ["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9b", "9c", "9d", "11", "12",
+              "8p16", "9ap16", "9bp16", "9cp16", "9dp16", "11p16", "10"],
     "memtier": ["M1", "M2", "M3", "M4", "M5", "M6"],
 }
 
@@ -463,6 +463,10 @@ def main():
         p("- 6/7: MSET/MGET of 10 random keys out of the 100k (one op = one command).")
         p("- 8: INCR, zipf over 1000 counters. 9a-9d: collection commands, run only where "
           "`COMMAND INFO` knows them.")
+        p("- 11: EVALSHA of `return redis.call('INCR', KEYS[1])` over the counters of row 8 "
+          "(the key declared). 12: the same script reaching its key through ARGV "
+          "(`return redis.call('INCR', ARGV[1])`, no key declared): coreshard locks every "
+          "shard for each run of such a script.")
         p(f"- 10: GET, pipeline 1, at a fixed {E.get('RATE') or '—'} req/s for every server (half of "
           "Redis's median row-2 throughput); coreshard-bench counts its latencies from each "
           "request's intended send time.")

@@ -158,6 +158,31 @@ fn workload(c: &mut redis::Connection) {
         &["SWAPDB", "0", "1"],
         &["SET", "after:swap", "x"],
         &["SWAPDB", "0", "1"],
+        // scripts: their commands are journaled as they run, on the shards
+        // that run them (keys declared, a key reached through ARGV, chance)
+        &[
+            "EVAL",
+            "redis.call('set', KEYS[1], ARGV[1]) redis.call('incrby', KEYS[2], 5) return redis.call('spop', KEYS[3])",
+            "3",
+            "sc:a",
+            "sc:b",
+            "t:a",
+            "v1",
+        ],
+        &[
+            "EVAL",
+            "redis.call('rpush', ARGV[1], 'x', 'y', 'z') return redis.call('lpop', ARGV[1])",
+            "0",
+            "sc:list",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=journal\nredis.register_function('bump', function(keys, args) return redis.call('hincrbyfloat', keys[1], 'f', args[1]) end)",
+        ],
+        &["FCALL", "bump", "1", "sc:h", "2.5"],
+        &["FCALL", "bump", "1", "sc:h", "0.25"],
     ];
     run(c, &["SET", "{g}a", "renamed"]);
     for args in cmds {

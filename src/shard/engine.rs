@@ -126,8 +126,12 @@ pub struct ScriptSlot {
     pub since_ms: AtomicU64,
     /// The script has run a write command.
     pub wrote: AtomicBool,
-    /// The run the core is in (runs are numbered per core from 1).
+    /// The run the core is in (runs are numbered per core from 1, across
+    /// the interpreters SCRIPT FLUSH replaces, so a SCRIPT KILL meant for
+    /// one never reaches a later one).
     pub run: AtomicU64,
+    /// Runs started on the core.
+    pub runs: AtomicU64,
     /// `busy-reply-threshold` for that run (0: none).
     pub busy_ms: AtomicU64,
     /// SCRIPT KILL asks this run to stop: every check it makes from then on

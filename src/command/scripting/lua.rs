@@ -1009,8 +1009,12 @@ return env, fenv, load
             None => self.lua.create_thread(self.runner.clone())?,
         };
         self.runs.set(self.runs.get() + 1);
+        let id = self.state.script_slots[self.core]
+            .runs
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
         let run = Run {
-            id: self.runs.get(),
+            id,
             started_ms: now_ms,
             function,
             ..Run::default()
