@@ -18,6 +18,7 @@ use super::{FLAG_NAMES, Target, engine, lua, numkeys_or, run_script};
 use crate::command::session::Session;
 use crate::shard::engine::{CachedScript, FunctionInfo, Libraries, Library};
 use crate::storage::rdb;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -600,7 +601,7 @@ async fn fcall_generic(c: &mut Session, a: OwnedArgs, ro: bool) {
         return c.error("ERR Function not found");
     };
     let target = Target {
-        name: info.name.clone(),
+        name: Rc::from(info.name.as_str()),
         source: "user_function",
         eng,
         f,

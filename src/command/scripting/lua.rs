@@ -84,7 +84,7 @@ pub struct Engine {
     /// The engine-wide libraries epoch this core's functions belong to.
     lib_epoch: Cell<u64>,
     /// This core's compiled functions, by lower-case name.
-    lib_functions: RefCell<HashMap<String, Function>>,
+    lib_functions: RefCell<HashMap<String, Rc<Function>>>,
 }
 
 impl Drop for Engine {
@@ -102,7 +102,10 @@ impl Drop for Engine {
 /// A script compiled on this core, with what its runs need.
 #[derive(Clone)]
 pub struct Compiled {
-    pub f: Function,
+    /// Shared: a clone of a Function takes a slot of the interpreter.
+    pub f: Rc<Function>,
+    /// The SHA1 (errors name it).
+    pub sha: Rc<str>,
     /// Its `#!lua` flags; None without a `#!` line.
     pub flags: Option<u8>,
     /// The engine-wide entry (what its runs taught about its keys).
@@ -982,7 +985,7 @@ return env, fenv, load
         name: &str,
         epoch: u64,
         libs: &crate::shard::engine::Libraries,
-    ) -> Option<Function> {
+    ) -> Option<Rc<Function>> {
         if self.lib_epoch.get() != epoch {
             let mut map = HashMap::new();
             for lib in libs.libs.values() {
@@ -991,7 +994,7 @@ return env, fenv, load
                 // not (it could only time out) leaves its functions out.
                 if let Ok(regs) = self.load_library(body) {
                     for r in regs {
-                        map.insert(r.name.to_ascii_lowercase(), r.callback);
+                        map.insert(r.name.to_ascii_lowercase(), Rc::new(r.callback));
                     }
                 }
             }

@@ -251,11 +251,11 @@ fn evalsha_ro(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
 /// What a run executes: a script body or a library's function.
 struct Target {
     /// The SHA1 of a script, or the function's name (error locations).
-    name: String,
+    name: Rc<str>,
     /// The chunk name errors carry (`user_script`, `user_function`).
     source: &'static str,
     eng: Rc<lua::Engine>,
-    f: mlua::Function,
+    f: Rc<mlua::Function>,
     /// What runs of it taught about its keys.
     learn: Arc<CachedScript>,
     /// Its flags; None for a script without a `#!` line (Redis's
@@ -312,7 +312,8 @@ async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool)
                 Err(e) => return c.error(&e),
             };
             let comp = lua::Compiled {
-                f,
+                f: Rc::new(f),
+                sha: Rc::from(sha.as_str()),
                 flags: sb.present.then_some(sb.flags),
                 learn: script,
             };
@@ -321,7 +322,7 @@ async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool)
         }
     };
     let target = Target {
-        name: sha.to_owned(),
+        name: comp.sha,
         source: "user_script",
         eng,
         f: comp.f,
@@ -334,7 +335,7 @@ async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool)
 
 /// What a script run may touch and how its locks were taken.
 struct Scope {
-    sha: String,
+    sha: Rc<str>,
     /// A function (FCALL), not a script.
     function: bool,
     /// `user_script` or `user_function`.
@@ -538,7 +539,7 @@ async fn execute(
         }};
     }
     run.busy_ms.set(c.core.config.borrow().busy_reply_threshold);
-    let mut step = eng.resume(&run, &th, (f.clone(), kt, at), now, inline!());
+    let mut step = eng.resume(&run, &th, (f, kt, at), now, inline!());
     let outcome = loop {
         let reply = match step {
             lua::Step::Done(r) => break Ok(r),
@@ -608,7 +609,7 @@ fn enter_busy(c: &mut Session, scope: &mut Scope, run: &lua::Run, a: &OwnedArgs)
     let slot = &c.core.engine.script_slots[c.core.id];
     if let Ok(mut info) = slot.info.lock() {
         *info = Some(crate::shard::engine::BusyRun {
-            name: scope.sha.clone(),
+            name: scope.sha.to_string(),
             argv: (0..a.len()).map(|i| a.get(i).to_vec()).collect(),
             start_ms: run.started_ms,
             function: run.function,

@@ -1105,8 +1105,11 @@ impl Session {
             }
             (None, None) => {}
         }
-        self.set_now();
-        let us = t0.elapsed().as_micros() as u64;
+        // The command may have waited: "now" moves on by the time it took
+        // (one clock read for both).
+        let took = t0.elapsed();
+        self.now += took.as_millis() as u64;
+        let us = took.as_micros() as u64;
         let failed = self.out.get(start) == Some(&b'-');
         metrics::with(|s| {
             s.total_commands_processed += 1;
