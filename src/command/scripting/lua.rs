@@ -65,6 +65,8 @@ pub struct Engine {
     runners: RefCell<Vec<Thread>>,
     /// The inline path for the run being resumed (none outside a resume).
     inline: Rc<Cell<Option<(*mut (), InlineFn)>>>,
+    /// The command the running script yielded for.
+    pending: Pending,
     /// The engine's state and this core's index (its script slot).
     state: Arc<crate::shard::EngineState>,
     core: usize,
@@ -143,7 +145,12 @@ const MISS: usize = 3;
 /// Runs a script's command at once when it can (see
 /// `scripting::inline_call`): the context it was given, the interpreter,
 /// the command's values; None when the command must yield instead.
-pub type InlineFn = fn(*mut (), &Lua, &[mlua::Value]) -> Option<mlua::Result<mlua::Value>>;
+pub type InlineFn =
+    fn(*mut (), &Lua, &crate::protocol::OwnedArgs) -> Option<mlua::Result<mlua::Value>>;
+
+/// A command a script asked for that must go the long way: its arguments
+/// (or why they are not valid), kept here while the script yields.
+type Pending = Rc<RefCell<Option<Result<crate::protocol::OwnedArgs, &'static str>>>>;
 
 /// What a script did when it last gave control back.
 pub enum Step {
@@ -456,8 +463,12 @@ impl Engine {
         let setup: Function = lua
             .load(
                 r#"
-local req, done, miss, fast, raised, redis, g, getinfo, ours, errmsg = ...
+local req, done, miss, fast1, fast_packed, raised, redis, g, getinfo, ours, errmsg = ...
 local error, type, select, unpack = g.error, g.type, g.select, g.unpack
+local function fast(...)
+    if select('#', ...) > 1000 then return fast_packed({ ... }) end
+    return fast1(...)
+end
 local rawcreate, resume, status, yield =
     g.coroutine.create, g.coroutine.resume, g.coroutine.status, g.coroutine.yield
 local function create(f)
@@ -470,7 +481,7 @@ local rawpcall = g.pcall
 -- (through any pcall coroutines above it); its reply resumes it.
 local function exec(...)
     local r = fast(...)
-    if r == miss then return yield(req, ...) end
+    if r == miss then return yield(req) end
     return r
 end
 redis.pcall = exec
@@ -483,7 +494,7 @@ end
 -- script line it was called from.
 redis.call = function(...)
     local r = fast(...)
-    if r == miss then r = yield(req, ...) end
+    if r == miss then r = yield(req) end
     if type(r) == 'table' and r.err ~= nil then
         local info = getinfo(2, 'Sl')
         if info and (info.source == '@user_script' or info.source == '@user_function') then
@@ -608,19 +619,37 @@ end
         let marker = |m: usize| mlua::Value::LightUserData(mlua::LightUserData(m as *mut _));
         let inline: Rc<Cell<Option<(*mut (), InlineFn)>>> = Rc::default();
         let path = inline.clone();
-        let fast =
-            lua.create_function(move |lua, mut args: mlua::MultiValue| match path.get() {
-                Some((ctx, f)) => match f(ctx, lua, args.make_contiguous()) {
-                    Some(r) => r,
-                    None => Ok(marker(MISS)),
-                },
-                None => Ok(marker(MISS)),
-            })?;
+        let pending: Pending = Rc::default();
+        let stash = pending.clone();
+        // redis.call's first step: the command runs here if it can;
+        // otherwise its arguments wait in `pending` and the script yields
+        // (with the marker alone: a command may have thousands of them).
+        let first_step = Rc::new(move |lua: &Lua, args: &[mlua::Value]| {
+            let cmd = command_args(args);
+            if let (Ok(a), Some((ctx, f))) = (&cmd, path.get())
+                && let Some(r) = f(ctx, lua, a)
+            {
+                return r;
+            }
+            *stash.borrow_mut() = Some(cmd);
+            Ok(marker(MISS))
+        });
+        let step = first_step.clone();
+        let fast = lua.create_function(move |lua, mut args: mlua::MultiValue| {
+            step(lua, args.make_contiguous())
+        })?;
+        // The same for a command with more arguments than a C call may
+        // take on the stack, packed in a table by the caller.
+        let fast_packed = lua.create_function(move |lua, t: Table| {
+            let args: Vec<mlua::Value> = t.sequence_values().collect::<mlua::Result<_>>()?;
+            first_step(lua, &args)
+        })?;
         let runner: Function = setup.call((
             marker(REQ),
             marker(DONE),
             marker(MISS),
             fast,
+            fast_packed,
             raised,
             redis.clone(),
             lua.globals(),
@@ -881,6 +910,7 @@ return env, fenv, load
             runner,
             runners: RefCell::default(),
             inline,
+            pending,
             state,
             core,
             runs: Cell::new(0),
@@ -1060,7 +1090,12 @@ return env, fenv, load
             _ => 0,
         };
         match marker(first.as_ref()) {
-            REQ => Step::Command(command_args(vals.make_contiguous())),
+            REQ => Step::Command(
+                self.pending
+                    .borrow_mut()
+                    .take()
+                    .unwrap_or(Err("ERR Lua redis lib command arguments are missing")),
+            ),
             DONE => {
                 self.runners.borrow_mut().push(th.clone());
                 let ok = matches!(vals.front(), Some(mlua::Value::Boolean(true)));

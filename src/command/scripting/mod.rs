@@ -827,7 +827,7 @@ struct Inline {
 fn inline_call(
     ctx: *mut (),
     lua: &mlua::Lua,
-    values: &[mlua::Value],
+    args: &OwnedArgs,
 ) -> Option<mlua::Result<mlua::Value>> {
     // SAFETY: `ctx` is the Inline that `execute` built for this resume from
     // its own exclusive borrows of the session and the scope, and it uses
@@ -836,8 +836,7 @@ fn inline_call(
         let i = &*(ctx as *const Inline);
         (&mut *i.c, &mut *i.scope, &*i.run)
     };
-    let args = lua::command_args(values).ok()?;
-    let spec = admit(scope, run, &args).ok()?;
+    let spec = admit(scope, run, args).ok()?;
     // Only what needs no new lock, as `reach` would find it.
     if crate::command::session::dispatch::whole_lock(spec, args.args()).is_some() {
         if !scope.whole {
