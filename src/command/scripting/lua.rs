@@ -493,7 +493,8 @@ end
 -- redis.call raises the command's error as its {err=...} table, noting the
 -- script line it was called from.
 redis.call = function(...)
-    local r = fast(...)
+    local r
+    if select('#', ...) > 1000 then r = fast_packed({ ... }) else r = fast1(...) end
     if r == miss then r = yield(req) end
     if type(r) == 'table' and r.err ~= nil then
         local info = getinfo(2, 'Sl')
@@ -1076,20 +1077,21 @@ return env, fenv, load
         slot.function.store(run.function, Ordering::Release);
         slot.since_ms.store(now_ms.max(1), Ordering::Release);
         self.hook.suspended.set(false);
-        let r = th.resume::<mlua::MultiValue>(args);
+        // Three values at most matter (a marker, then a run's outcome):
+        // read as a tuple, without a list.
+        let r = th.resume::<(mlua::Value, mlua::Value, mlua::Value)>(args);
         self.inline.set(None);
         slot.since_ms.store(0, Ordering::Release);
         *self.current.borrow_mut() = prev;
-        let mut vals = match r {
-            Ok(v) => v,
+        let (first, ok, v) = match r {
+            Ok(t) => t,
             Err(e) => return Step::Failed(e),
         };
-        let first = vals.pop_front();
-        let marker = |v: Option<&mlua::Value>| match v {
-            Some(mlua::Value::LightUserData(p)) => p.0 as usize,
+        let marker = match first {
+            mlua::Value::LightUserData(p) => p.0 as usize,
             _ => 0,
         };
-        match marker(first.as_ref()) {
+        match marker {
             REQ => Step::Command(
                 self.pending
                     .borrow_mut()
@@ -1098,8 +1100,7 @@ return env, fenv, load
             ),
             DONE => {
                 self.runners.borrow_mut().push(th.clone());
-                let ok = matches!(vals.front(), Some(mlua::Value::Boolean(true)));
-                let v = vals.get(1).cloned().unwrap_or(mlua::Value::Nil);
+                let ok = matches!(ok, mlua::Value::Boolean(true));
                 Step::Done(if ok { Ok(v) } else { Err(v) })
             }
             _ if self.hook.suspended.get() => Step::Suspended,
