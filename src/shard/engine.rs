@@ -214,6 +214,14 @@ impl EngineState {
         }
     }
 
+    /// The function libraries in force.
+    pub fn libraries(&self) -> Arc<Libraries> {
+        match self.functions.read() {
+            Ok(l) => l.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
     /// The BUSY error while a script runs past `busy-reply-threshold`
     /// (None while none does).
     pub fn busy_error(&self) -> Option<&'static str> {

@@ -40,13 +40,16 @@ fn library_name(code: &[u8]) -> Result<String, String> {
     let Some(end) = code.iter().position(|&c| c == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let parts = match split_args(&code[..end]) {
-        Some(p) if !p.is_empty() => p,
-        _ => return Err("ERR Invalid library metadata".into()),
-    };
-    let mut parts = parts
+    // The line's words as Redis splits them (quotes allowed).
+    let (mut ranges, mut words) = (Vec::new(), Vec::new());
+    if !crate::protocol::parse::split_args(&code[..end], &mut ranges, &mut words)
+        || ranges.is_empty()
+    {
+        return Err("ERR Invalid library metadata".into());
+    }
+    let mut parts = ranges
         .iter()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
+        .map(|&(a, b)| String::from_utf8_lossy(&words[a..b]).into_owned());
     let first = parts.next().unwrap_or_default();
     let engine = first.get(2..).unwrap_or("");
     let mut name: Option<String> = None;
@@ -72,77 +75,6 @@ fn library_name(code: &[u8]) -> Result<String, String> {
         return Err(format!("ERR Engine '{engine}' not found"));
     }
     Ok(name)
-}
-
-/// Splits a line into words as Redis's `sdssplitargs` does: blanks
-/// separate words, `"..."` (with `\n`, `\xHH` and the like) and `'...'`
-/// quote parts of them; None for an unbalanced quote or a closing quote
-/// followed by something other than a blank.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && line[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        while let Some(&ch) = line.get(i) {
-            if ch.is_ascii_whitespace() {
-                break;
-            }
-            if ch == b'"' || ch == b'\'' {
-                i += 1;
-                loop {
-                    let c = *line.get(i)?;
-                    if c == ch {
-                        i += 1;
-                        if line.get(i).is_some_and(|c| !c.is_ascii_whitespace()) {
-                            return None;
-                        }
-                        break;
-                    }
-                    if c == b'\\' && ch == b'"' {
-                        let n = *line.get(i + 1)?;
-                        let hex = |b: u8| (b as char).to_digit(16);
-                        if n == b'x'
-                            && let (Some(h), Some(l)) = (
-                                line.get(i + 2).and_then(|&b| hex(b)),
-                                line.get(i + 3).and_then(|&b| hex(b)),
-                            )
-                        {
-                            cur.push((h * 16 + l) as u8);
-                            i += 4;
-                            continue;
-                        }
-                        cur.push(match n {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 8,
-                            b'a' => 7,
-                            other => other,
-                        });
-                        i += 2;
-                        continue;
-                    }
-                    if c == b'\\' && ch == b'\'' && line.get(i + 1) == Some(&b'\'') {
-                        cur.push(b'\'');
-                        i += 2;
-                        continue;
-                    }
-                    cur.push(c);
-                    i += 1;
-                }
-            } else {
-                cur.push(ch);
-                i += 1;
-            }
-        }
-        out.push(cur);
-    }
 }
 
 /// Compiles and runs a library's code on this core: the library, or the
@@ -215,11 +147,8 @@ fn unlink(libs: &mut Libraries, name: &str) -> Option<Arc<Library>> {
 }
 
 /// The libraries in force.
-pub fn current(c: &Session) -> Arc<Libraries> {
-    match c.core.engine.functions.read() {
-        Ok(l) => l.clone(),
-        Err(p) => p.into_inner().clone(),
-    }
+fn current(c: &Session) -> Arc<Libraries> {
+    c.core.engine.libraries()
 }
 
 /// Changes the libraries under the engine's lock: `change` edits a copy,
@@ -266,19 +195,11 @@ fn function_load(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
             Err(e) => return c.error(&e),
         };
         let r = update(c, |libs| {
-            if libs.libs.contains_key(&name) {
-                if !replace {
-                    return Err(format!("ERR Library '{name}' already exists"));
-                }
-                unlink(libs, &name);
+            // Checked again: another core may have loaded it meanwhile.
+            if !replace && libs.libs.contains_key(&name) {
+                return Err(format!("ERR Library '{name}' already exists"));
             }
-            for f in &lib.functions {
-                if libs.by_function.contains_key(&f.name.to_ascii_lowercase()) {
-                    return Err(format!("ERR Function {} already exists", f.name));
-                }
-            }
-            link(libs, lib);
-            Ok(())
+            join(libs, vec![lib], true)
         });
         match r {
             Ok(()) => c.reply().bulk(name.as_bytes()),

@@ -35,7 +35,7 @@ pub struct Run {
     /// This run's number on its core.
     pub id: u64,
     /// `busy-reply-threshold` when the run started (0: none).
-    pub busy_ms: Cell<u64>,
+    pub busy_ms: u64,
     /// Unix ms the run started.
     pub started_ms: u64,
     /// The run is a function's (FCALL).
@@ -70,8 +70,6 @@ pub struct Engine {
     /// The engine's state and this core's index (its script slot).
     state: Arc<crate::shard::EngineState>,
     core: usize,
-    /// Runs started on this core.
-    runs: Cell<u64>,
     /// The globals of function libraries (see `new`).
     lib_env: Table,
     /// Runs a compiled library chunk with the registration API:
@@ -315,7 +313,7 @@ pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// Arguments of redis.call as bytes: strings as they are, numbers as Lua
 /// prints them.
-pub fn command_args(args: &[mlua::Value]) -> Result<crate::protocol::OwnedArgs, &'static str> {
+fn command_args(args: &[mlua::Value]) -> Result<crate::protocol::OwnedArgs, &'static str> {
     if args.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call");
     }
@@ -607,17 +605,7 @@ end
         ours.set_metatable(Some(weak))?;
         lua.set_named_registry_value(OURS_KEY, &ours)?;
         let errmsg = lua.create_function(|lua, e: mlua::Value| match e {
-            mlua::Value::Error(e) => {
-                let mut e: &mlua::Error = &e;
-                while let mlua::Error::CallbackError { cause, .. } = e {
-                    e = cause;
-                }
-                let text = match e {
-                    mlua::Error::RuntimeError(m) => m.clone(),
-                    other => other.to_string(),
-                };
-                Ok(mlua::Value::String(lua.create_string(text)?))
-            }
+            mlua::Value::Error(e) => Ok(mlua::Value::String(lua.create_string(raised_text(&e))?)),
             other => Ok(other),
         })?;
         let marker = |m: usize| mlua::Value::LightUserData(mlua::LightUserData(m as *mut _));
@@ -917,7 +905,6 @@ return env, fenv, load
             pending,
             state,
             core,
-            runs: Cell::new(0),
         })
     }
 
@@ -966,16 +953,7 @@ return env, fenv, load
             .load(&*code)
             .set_name("@user_function")
             .into_function()
-            .map_err(|e| {
-                let msg = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
-                format!(
-                    "ERR Error compiling function: {}",
-                    msg.lines().next().unwrap_or("")
-                )
-            })?;
+            .map_err(|e| format!("ERR Error compiling function: {}", syntax_text(&e)))?;
         let internal = |e: mlua::Error| format!("ERR Lua: {e}");
         chunk
             .set_environment(self.lib_env.clone())
@@ -997,16 +975,7 @@ return env, fenv, load
                 Ok(mlua::Value::String(s)) => s.to_string_lossy().to_string(),
                 _ => "ERR unknown error".to_owned(),
             },
-            mlua::Value::Error(e) => {
-                let mut e: &mlua::Error = &e;
-                while let mlua::Error::CallbackError { cause, .. } = e {
-                    e = cause;
-                }
-                match e {
-                    mlua::Error::RuntimeError(m) => m.clone(),
-                    other => other.to_string(),
-                }
-            }
+            mlua::Value::Error(e) => raised_text(&e),
             _ => "ERR unknown error".to_owned(),
         };
         Err(format!("ERR Error registering functions: {msg}"))
@@ -1039,13 +1008,18 @@ return env, fenv, load
     }
 
     /// A runner for a new run (an idle one, or a new thread) and the
-    /// state the run shares with the coordinator; `now_ms` is its start.
-    pub fn start(&self, function: bool, now_ms: u64) -> mlua::Result<(Thread, Rc<Run>)> {
+    /// state the run shares with the coordinator; `now_ms` is its start,
+    /// `busy_ms` its `busy-reply-threshold`.
+    pub fn start(
+        &self,
+        function: bool,
+        now_ms: u64,
+        busy_ms: u64,
+    ) -> mlua::Result<(Thread, Rc<Run>)> {
         let th = match self.runners.borrow_mut().pop() {
             Some(t) => t,
             None => self.lua.create_thread(self.runner.clone())?,
         };
-        self.runs.set(self.runs.get() + 1);
         let id = self.state.script_slots[self.core]
             .runs
             .fetch_add(1, Ordering::Relaxed)
@@ -1053,6 +1027,7 @@ return env, fenv, load
         let run = Run {
             id,
             started_ms: now_ms,
+            busy_ms,
             function,
             ..Run::default()
         };
@@ -1075,7 +1050,7 @@ return env, fenv, load
         let slot = &self.state.script_slots[self.core];
         slot.wrote.store(run.wrote.get(), Ordering::Release);
         slot.run.store(run.id, Ordering::Release);
-        slot.busy_ms.store(run.busy_ms.get(), Ordering::Release);
+        slot.busy_ms.store(run.busy_ms, Ordering::Release);
         slot.started_ms.store(run.started_ms, Ordering::Release);
         slot.function.store(run.function, Ordering::Release);
         slot.since_ms.store(now_ms.max(1), Ordering::Release);
@@ -1103,6 +1078,7 @@ return env, fenv, load
             ),
             DONE => {
                 self.runners.borrow_mut().push(th.clone());
+                self.after_run(run);
                 let ok = matches!(ok, mlua::Value::Boolean(true));
                 Step::Done(if ok { Ok(v) } else { Err(v) })
             }
@@ -1119,12 +1095,11 @@ return env, fenv, load
         }
     }
 
-    /// After each run: a step of garbage collection every 50 runs, as
-    /// Redis does, so garbage never piles up to a long full cycle (a
-    /// smaller step than Redis's 50 KB: a run here leaves a few hundred
-    /// bytes).
-    pub fn after_run(&self) {
-        if self.runs.get().is_multiple_of(50) {
+    /// After a run: a step of garbage collection every 50 runs, as Redis
+    /// does, so garbage never piles up to a long full cycle (a smaller step
+    /// than Redis's 50 KB: a run here leaves a few hundred bytes).
+    fn after_run(&self, run: &Run) {
+        if run.id.is_multiple_of(50) {
             // SAFETY: a GC step on the main state, outside any script.
             let _ = unsafe {
                 self.lua.exec_raw::<()>((), |l| {
@@ -1280,14 +1255,31 @@ pub fn keep_call_frames(src: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Redis's message for a script that does not compile.
 fn compile_error(e: &mlua::Error) -> String {
+    format!(
+        "ERR Error compiling script (new function): {}",
+        syntax_text(e)
+    )
+}
+
+/// The first line of a compile error's message.
+fn syntax_text(e: &mlua::Error) -> String {
     let msg = match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         other => other.to_string(),
     };
-    format!(
-        "ERR Error compiling script (new function): {}",
-        msg.lines().next().unwrap_or("")
-    )
+    msg.lines().next().unwrap_or("").to_owned()
+}
+
+/// The message of an error a Rust function of the libraries (or the
+/// hook) raised, without mlua's wrapping.
+pub fn raised_text(mut e: &mlua::Error) -> String {
+    while let mlua::Error::CallbackError { cause, .. } = e {
+        e = cause;
+    }
+    match e {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// SHA1 of `data` in lower-case hex.

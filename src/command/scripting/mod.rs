@@ -37,7 +37,7 @@ use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
 use crate::command::session::{Session, SessionCore};
 use crate::protocol::{Args, Reply};
-use crate::shard::engine::CachedScript;
+use crate::shard::engine::{BUSY_EVAL, BUSY_FUNCTION, CachedScript};
 use crate::shard::txn::{self, Mode};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -191,10 +191,7 @@ pub fn memory_info(engine: &crate::shard::EngineState, vm: u64) -> ScriptMemory 
         ),
         Err(_) => (0, 0),
     };
-    let libs = match engine.functions.read() {
-        Ok(l) => l.clone(),
-        Err(p) => p.into_inner().clone(),
-    };
+    let libs = engine.libraries();
     ScriptMemory {
         vm,
         eval_bytes,
@@ -274,22 +271,21 @@ async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool)
         Ok(e) => e,
         Err(e) => return c.error(&e),
     };
-    // The SHA1 in lower case, without allocating.
+    // The SHA1 in lower case (EVALSHA's without allocating).
     let mut buf = [0u8; 40];
-    let sha_bytes: Vec<u8>;
+    let hashed: String;
     let sha: &str = if by_sha {
         let given = a.get(1);
-        if given.len() == 40 {
-            for (d, s) in buf.iter_mut().zip(given) {
-                *d = s.to_ascii_lowercase();
-            }
-            std::str::from_utf8(&buf).unwrap_or("")
-        } else {
+        if given.len() != 40 {
             return c.error(NOSCRIPT_ERR);
         }
+        for (d, s) in buf.iter_mut().zip(given) {
+            *d = s.to_ascii_lowercase();
+        }
+        std::str::from_utf8(&buf).unwrap_or("")
     } else {
-        sha_bytes = lua::sha1_hex(a.get(1)).into_bytes();
-        std::str::from_utf8(&sha_bytes).unwrap_or("")
+        hashed = lua::sha1_hex(a.get(1));
+        &hashed
     };
     let comp = match eng.compiled(sha) {
         Some(comp) => comp,
@@ -465,7 +461,6 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
     c.in_script = true;
     let mut inner_error = Vec::new();
     let result = execute(c, &eng, &f, &a, n, &mut scope, &mut inner_error).await;
-    eng.after_run();
     c.deny_blocking = deny;
     c.in_script = in_script;
     // SELECT inside the script does not change the caller's database.
@@ -520,7 +515,8 @@ async fn execute(
         .strings((3 + n..a.len()).map(|i| a.get(i)))
         .map_err(internal)?;
     let now = c.now;
-    let (th, run) = eng.start(scope.function, now).map_err(internal)?;
+    let busy_ms = c.core.config.borrow().busy_reply_threshold;
+    let (th, run) = eng.start(scope.function, now, busy_ms).map_err(internal)?;
     // The inline path of each resume sees the session, the scope and the
     // run through this (rebuilt for each resume from the borrows here).
     let mut ctx = Inline {
@@ -538,7 +534,6 @@ async fn execute(
             ))
         }};
     }
-    run.busy_ms.set(c.core.config.borrow().busy_reply_threshold);
     let mut step = eng.resume(&run, &th, (f, kt, at), now, inline!());
     let outcome = loop {
         let reply = match step {
@@ -629,8 +624,6 @@ fn busy_run(c: &Session) -> Option<crate::shard::engine::BusyRun> {
         .find_map(|s| s.info.lock().ok().and_then(|i| i.clone()))
 }
 
-use crate::shard::engine::{BUSY_EVAL, BUSY_FUNCTION};
-
 /// SCRIPT KILL (`function` false) and FUNCTION KILL (true).
 fn kill(c: &mut Session, function: bool) {
     // A script in the middle of its Lua code, or one past
@@ -682,14 +675,7 @@ fn error_reply(sha: &str, source: &str, run: &lua::Run, e: &mlua::Value) -> Vec<
         },
         mlua::Value::Error(e) => {
             // An error a library function raised: its message alone.
-            let mut e: &mlua::Error = e;
-            while let mlua::Error::CallbackError { cause, .. } = e {
-                e = cause;
-            }
-            let text = match e {
-                mlua::Error::RuntimeError(m) => m.clone(),
-                other => other.to_string(),
-            };
+            let text = lua::raised_text(e);
             let msg = format!("ERR {}", text.lines().next().unwrap_or(""));
             located(msg.as_bytes(), run.line.get().max(1))
         }
@@ -837,23 +823,9 @@ fn inline_call(
         (&mut *i.c, &mut *i.scope, &*i.run)
     };
     let spec = admit(scope, run, args).ok()?;
-    // Only what needs no new lock, as `reach` would find it.
-    if crate::command::session::dispatch::whole_lock(spec, args.args()).is_some() {
-        if !scope.whole {
-            return None;
-        }
-        scope.undeclared = true;
-    } else {
-        let mut idx = Vec::new();
-        spec.key_indexes(args.args(), &mut idx);
-        for i in idx {
-            if !scope.locked.contains(&txn::lock_key(args.get(i))) {
-                if !scope.whole {
-                    return None;
-                }
-                scope.undeclared = true;
-            }
-        }
+    // Only what needs no new lock.
+    if !covered(scope, spec, args.args()) {
+        return None;
     }
     if c.tracking && spec.has(READONLY) && !scope.tracked && scope.declared > 0 {
         return None;
@@ -878,6 +850,27 @@ fn inline_call(
     Some(v)
 }
 
+/// Whether the run holds everything the command touches already (its
+/// declared keys, keys locked since, or every shard). A key or the whole
+/// keyspace the script did not declare is noted either way.
+fn covered(scope: &mut Scope, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+    if crate::command::session::dispatch::whole_lock(spec, args).is_some() {
+        scope.undeclared = true;
+        return scope.whole;
+    }
+    let mut idx = Vec::new();
+    spec.key_indexes(args, &mut idx);
+    for i in idx {
+        if !scope.locked.contains(&txn::lock_key(args.get(i))) {
+            scope.undeclared = true;
+            if !scope.whole {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Makes sure a command a script runs touches only what the script has
 /// locked. A key it did not declare (or a command over the whole keyspace)
 /// marks the script, whose later runs lock every shard; in this run the
@@ -894,13 +887,14 @@ async fn reach(
     } else {
         Mode::Exclusive
     };
+    if covered(scope, spec, args) {
+        return Ok(());
+    }
+    // What it lacks (the run holds no whole-keyspace lock here).
     let mut wants: Vec<(usize, txn::Want, String)> = Vec::new();
     if crate::command::session::dispatch::whole_lock(spec, args).is_some() {
-        scope.undeclared = true;
-        if !scope.whole {
-            for s in 0..c.core.ncores {
-                wants.push((s, txn::Want::Whole(mode), "the keyspace".into()));
-            }
+        for s in 0..c.core.ncores {
+            wants.push((s, txn::Want::Whole(mode), "the keyspace".into()));
         }
     } else {
         let mut idx = Vec::new();
@@ -908,19 +902,12 @@ async fn reach(
         for i in idx {
             let k = args.get(i);
             let lk = txn::lock_key(k);
-            if scope.locked.contains(&lk) {
-                continue;
-            }
-            scope.undeclared = true;
-            if !scope.whole {
+            if !scope.locked.contains(&lk) {
                 let name = format!("key '{}'", String::from_utf8_lossy(k));
                 wants.push((c.owner(k), txn::Want::Keys(vec![(lk, mode)]), name));
                 scope.locked.push(lk);
             }
         }
-    }
-    if wants.is_empty() {
-        return Ok(());
     }
     let keys = scope.take_unlocked();
     if !keys.is_empty() {

@@ -218,6 +218,14 @@ fn unpack(lua: &Lua, b: &[u8], at: &mut usize, depth: usize) -> mlua::Result<Val
         }
         Ok(Value::Table(t))
     };
+    // str 8/16/32 and bin 8/16/32, array 16/32, map 16/32: a big-endian
+    // length of 1, 2 or 4 bytes first.
+    let sized = match c {
+        0xd9 | 0xc4 => be(take(at, 1)?) as usize,
+        0xda | 0xc5 | 0xdc | 0xde => be(take(at, 2)?) as usize,
+        0xdb | 0xc6 | 0xdd | 0xdf => be(take(at, 4)?) as usize,
+        _ => 0,
+    };
     Ok(match c {
         0x00..=0x7f => Value::Integer(c as i64),
         0xe0..=0xff => Value::Integer(c as i8 as i64),
@@ -237,34 +245,9 @@ fn unpack(lua: &Lua, b: &[u8], at: &mut usize, depth: usize) -> mlua::Result<Val
         0xd1 => Value::Integer(be(take(at, 2)?) as u16 as i16 as i64),
         0xd2 => Value::Integer(be(take(at, 4)?) as u32 as i32 as i64),
         0xd3 => Value::Integer(be(take(at, 8)?) as i64),
-        0xd9 | 0xc4 => {
-            let n = be(take(at, 1)?) as usize;
-            string(at, n)?
-        }
-        0xda | 0xc5 => {
-            let n = be(take(at, 2)?) as usize;
-            string(at, n)?
-        }
-        0xdb | 0xc6 => {
-            let n = be(take(at, 4)?) as usize;
-            string(at, n)?
-        }
-        0xdc => {
-            let n = be(take(at, 2)?) as usize;
-            array(at, n)?
-        }
-        0xdd => {
-            let n = be(take(at, 4)?) as usize;
-            array(at, n)?
-        }
-        0xde => {
-            let n = be(take(at, 2)?) as usize;
-            map(at, n)?
-        }
-        0xdf => {
-            let n = be(take(at, 4)?) as usize;
-            map(at, n)?
-        }
+        0xd9..=0xdb | 0xc4..=0xc6 => string(at, sized)?,
+        0xdc | 0xdd => array(at, sized)?,
+        0xde | 0xdf => map(at, sized)?,
         _ => return Err(mlua::Error::runtime("Bad data format in input.")),
     })
 }

@@ -158,6 +158,25 @@ impl<'a> Format<'a> {
         }
     }
 
+    /// Appends a value given as little-endian bytes, in the format's order.
+    fn put(&self, out: &mut Vec<u8>, le: &[u8]) {
+        if self.little {
+            out.extend_from_slice(le);
+        } else {
+            out.extend(le.iter().rev());
+        }
+    }
+
+    /// `n` bytes of `data` at `at`, as little-endian (None past its end).
+    fn get(&self, data: &[u8], at: usize, n: usize) -> Option<Vec<u8>> {
+        let b = data.get(at..at.checked_add(n)?)?;
+        Some(if self.little {
+            b.to_vec()
+        } else {
+            b.iter().rev().copied().collect()
+        })
+    }
+
     /// Padding before an item of `size` at offset `len`.
     fn padding(&self, item: Item, size: usize, len: usize) -> usize {
         if matches!(item, Item::Zstr | Item::Chars(_) | Item::Pad) {
@@ -229,28 +248,17 @@ fn pack(fmt: &[u8], args: &MultiValue) -> Result<Vec<u8>, String> {
                 for (i, b) in bytes.iter_mut().enumerate().take(8) {
                     *b = (v >> (8 * i)) as u8;
                 }
-                if !f.little {
-                    bytes.reverse();
-                }
-                out.extend_from_slice(&bytes);
+                f.put(&mut out, &bytes);
             }
             Item::Float => {
                 let n = number_arg(args, arg)? as f32;
                 arg += 1;
-                out.extend_from_slice(&if f.little {
-                    n.to_le_bytes()
-                } else {
-                    n.to_be_bytes()
-                });
+                f.put(&mut out, &n.to_le_bytes());
             }
             Item::Double => {
                 let n = number_arg(args, arg)?;
                 arg += 1;
-                out.extend_from_slice(&if f.little {
-                    n.to_le_bytes()
-                } else {
-                    n.to_be_bytes()
-                });
+                f.put(&mut out, &n.to_le_bytes());
             }
             Item::Zstr => {
                 let s = string_arg(args, arg)?;
@@ -298,13 +306,8 @@ fn unpack(lua: &Lua, fmt: &[u8], data: &[u8], pos: i64) -> Result<MultiValue, St
                 at += 1;
             }
             Item::Int { size, signed } => {
-                let b = data.get(at..at + size).ok_or_else(short)?;
+                let ordered = f.get(data, at, size).ok_or_else(short)?;
                 let mut v: u64 = 0;
-                let ordered: Vec<u8> = if f.little {
-                    b.to_vec()
-                } else {
-                    b.iter().rev().copied().collect()
-                };
                 for (i, &x) in ordered.iter().enumerate().take(8) {
                     v |= (x as u64) << (8 * i);
                 }
@@ -319,29 +322,15 @@ fn unpack(lua: &Lua, fmt: &[u8], data: &[u8], pos: i64) -> Result<MultiValue, St
                 at += size;
             }
             Item::Float => {
-                let b: [u8; 4] = data
-                    .get(at..at + 4)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(short)?;
-                let n = if f.little {
-                    f32::from_le_bytes(b)
-                } else {
-                    f32::from_be_bytes(b)
-                };
-                out.push(Value::Number(n as f64));
+                let b = f.get(data, at, 4).and_then(|b| b.try_into().ok());
+                out.push(Value::Number(
+                    f32::from_le_bytes(b.ok_or_else(short)?) as f64
+                ));
                 at += 4;
             }
             Item::Double => {
-                let b: [u8; 8] = data
-                    .get(at..at + 8)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(short)?;
-                let n = if f.little {
-                    f64::from_le_bytes(b)
-                } else {
-                    f64::from_be_bytes(b)
-                };
-                out.push(Value::Number(n));
+                let b = f.get(data, at, 8).and_then(|b| b.try_into().ok());
+                out.push(Value::Number(f64::from_le_bytes(b.ok_or_else(short)?)));
                 at += 8;
             }
             Item::Zstr => {

@@ -653,15 +653,10 @@ impl Session {
                     .is_some_and(|m| m.flags & flags::DENYOOM != 0))
     }
 
-    /// Refuses a command because memory is over `maxmemory` and nothing
-    /// could be evicted: EXEC discards its transaction with EXECABORT, any
-    /// other command gets Redis's OOM error (and dooms an open transaction).
-    async fn reject_oom(&mut self, spec: &'static CommandSpec) {
-        self.reject_command(spec, super::memory::OOM_ERROR).await;
-    }
-
-    /// Refuses a command with `msg`; EXEC of an open transaction discards
-    /// it with EXECABORT (as Redis's `rejectCommand` does).
+    /// Refuses a command with `msg` (over `maxmemory`, a busy script): EXEC
+    /// of an open transaction discards it with EXECABORT, any other command
+    /// gets the error and dooms an open transaction (as Redis's
+    /// `rejectCommand` does).
     async fn reject_command(&mut self, spec: &'static CommandSpec, msg: &str) {
         if spec.name == "exec" && self.multi.is_some() {
             self.multi = None;
@@ -833,7 +828,7 @@ impl Session {
             let room = covered || super::memory::make_room(&self.core).await;
             super::tracking::release_held(&self.handle, &mut self.out);
             if !room && self.denies_oom(spec) {
-                self.reject_oom(spec).await;
+                self.reject_command(spec, super::memory::OOM_ERROR).await;
                 return;
             }
         }
@@ -966,11 +961,7 @@ impl Session {
         }
         match self.single_owner(spec, args) {
             Some(t) if t == self.core.id => {
-                let held = {
-                    let shard = self.core.shard.borrow();
-                    !shard.locks.is_idle() && blocked_by(&shard.locks, spec, args, self.txid)
-                };
-                if held {
+                if self.held_here(spec, args) {
                     // A transaction holds one of its keys: wait (coordinate).
                     return false;
                 }
@@ -994,18 +985,18 @@ impl Session {
             self.exec_conn(spec, f, args);
             return true;
         }
-        if self.single_owner(spec, args) != Some(self.core.id) {
-            return false;
-        }
-        let held = {
-            let shard = self.core.shard.borrow();
-            !shard.locks.is_idle() && blocked_by(&shard.locks, spec, args, self.txid)
-        };
-        if held {
+        if self.single_owner(spec, args) != Some(self.core.id) || self.held_here(spec, args) {
             return false;
         }
         self.exec_local(spec, args);
         true
+    }
+
+    /// A transaction other than this client's holds a key of the command
+    /// on this core.
+    fn held_here(&self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+        let shard = self.core.shard.borrow();
+        !shard.locks.is_idle() && blocked_by(&shard.locks, spec, args, self.txid)
     }
 
     /// The one core owning every key of the command (this core for keyless

@@ -441,12 +441,6 @@ async fn read(c: &mut Session, a: OwnedArgs) {
         Ok(o) => o,
         Err(e) => return c.error(e),
     };
-    if o.block.is_some() && c.in_script {
-        let name = if xreadgroup { "xreadgroup" } else { "xread" };
-        return c.error(&format!(
-            "ERR {name} command is not allowed with BLOCK option from scripts"
-        ));
-    }
     let items = items_of(a.args(), &o);
     let starting = (o.block.is_some() && !c.deny_blocking).then(|| Starting::begin(&c.core));
     let one_shard = items
