@@ -95,6 +95,64 @@ fn mset_mget_keys_and_flushall_across_shards_never_observe_a_mix() {
 }
 
 #[test]
+fn two_shard_mset_mget_and_transactions_never_observe_a_mix() {
+    // Keys on exactly two shards (0 and 1): a split command whose client is
+    // on one of them locks its own keys and runs the other shard's part at
+    // once, or falls back to locking in shard order when a key is taken.
+    // MULTI/EXEC blocks on the same keys lock in shard order meanwhile, and
+    // a few keys are hot so that both paths meet.
+    let s = Server::start();
+    let all = spread("two", 6);
+    let keys: Arc<Vec<String>> = Arc::new(
+        all.iter()
+            .enumerate()
+            .filter(|(i, _)| i % THREADS != 2)
+            .map(|(_, k)| k.clone())
+            .collect(),
+    );
+    assert_eq!(keys.len(), 4);
+    set_all(&s, &keys, "0-0");
+    let reads = Arc::new(AtomicU64::new(0));
+    let r2 = reads.clone();
+    let ops = run_load(s.port, 24, move |i, c, ops| {
+        let n = ops.fetch_add(1, Ordering::Relaxed);
+        let v = format!("{i}-{n}");
+        match i % 3 {
+            0 => {
+                let mut cmd = redis::cmd("MSET");
+                for k in keys.iter() {
+                    cmd.arg(k).arg(&v);
+                }
+                let _: () = cmd.query(c).unwrap();
+            }
+            1 => {
+                let mut p = redis::pipe();
+                p.atomic();
+                for k in keys.iter() {
+                    p.cmd("SET").arg(k).arg(&v).ignore();
+                }
+                let _: () = p.query(c).unwrap();
+            }
+            _ => {
+                // Both orders of the keys: the parts' replies are merged in
+                // the order the command names the keys.
+                let mut ks: Vec<&String> = keys.iter().collect();
+                if n % 2 == 1 {
+                    ks.reverse();
+                }
+                let got: Vec<Option<String>> = redis::cmd("MGET").arg(&ks).query(c).unwrap();
+                assert!(
+                    got.iter().all(|v| *v == got[0]),
+                    "MGET saw a torn write: {got:?}"
+                );
+                r2.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    assert!(ops > 100 && reads.load(Ordering::Relaxed) > 100);
+}
+
+#[test]
 fn transfers_in_multi_exec_keep_the_total() {
     let s = Server::start();
     let keys = Arc::new(spread("acct", 6));

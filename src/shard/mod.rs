@@ -340,12 +340,19 @@ pub fn group_by_owner<T>(
     items: impl IntoIterator<Item = T>,
     owner: impl Fn(&T) -> usize,
 ) -> Vec<(usize, Vec<T>)> {
-    let mut groups: Vec<(usize, Vec<T>)> = Vec::new();
+    let items = items.into_iter();
+    // Room for every item in each group: no group grows while it fills.
+    let room = items.size_hint().0.max(1);
+    let mut groups: Vec<(usize, Vec<T>)> = Vec::with_capacity(2);
     for item in items {
         let s = owner(&item);
         match groups.iter_mut().find(|g| g.0 == s) {
             Some(g) => g.1.push(item),
-            None => groups.push((s, vec![item])),
+            None => {
+                let mut v = Vec::with_capacity(room);
+                v.push(item);
+                groups.push((s, v));
+            }
         }
     }
     groups

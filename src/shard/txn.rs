@@ -88,6 +88,26 @@ impl Hasher for PassThrough {
 
 type HashMapU64<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
+/// Transaction ids differ only in their high bits (the low ones name the
+/// issuing core): mixed, so the table's bucket and tag bits vary.
+#[derive(Default)]
+struct MixTx(u64);
+
+impl Hasher for MixTx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        let x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 29);
+    }
+}
+
 /// The transactions holding one key: nearly always one.
 enum Holders {
     One(TxId, Mode),
@@ -164,7 +184,7 @@ pub struct Locks {
     /// Holders of each locked key.
     held: HashMapU64<Holders>,
     /// Keys each transaction holds here.
-    by_tx: HashMapU64<Vec<u64>>,
+    by_tx: HashMap<TxId, Vec<u64>, BuildHasherDefault<MixTx>>,
     /// Transactions holding the whole shard.
     whole: Vec<(TxId, Mode)>,
     waiting: VecDeque<Waiter>,
@@ -221,7 +241,10 @@ impl Locks {
                 return;
             }
         };
-        let mine = self.by_tx.entry(tx).or_default();
+        let mine = self
+            .by_tx
+            .entry(tx)
+            .or_insert_with(|| Vec::with_capacity(keys.len()));
         for &(k, m) in keys {
             match self.held.entry(k) {
                 std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().push(tx, m),
@@ -307,6 +330,13 @@ pub fn try_acquire(core: &Rc<Core>, tx: TxId, keys: Want) -> bool {
     }
     l.take(tx, &keys);
     true
+}
+
+/// On the shard's core: true when no transaction other than `tx` holds
+/// one of `keys` in a clashing mode (what [`when_free`] waits for).
+pub fn is_free(core: &Rc<Core>, tx: TxId, keys: &Want) -> bool {
+    let shard = core.shard.borrow();
+    shard.locks.is_idle() || !shard.locks.held_conflict(keys, tx)
 }
 
 /// On the shard's core: runs `then` once no transaction other than `tx`

@@ -276,6 +276,99 @@ pub fn lock_mode(spec: &CommandSpec) -> Mode {
     }
 }
 
+/// Where [`Session::route_direct`] left a command.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Routed {
+    /// Run inline or queued for its hop.
+    Done,
+    /// Its keys are on one core but it must wait (a lock holds one of
+    /// them, or hops must finish first): through the coordinator.
+    Wait,
+    /// Its keys span cores: through the coordinator.
+    Spans,
+}
+
+/// One shard's part of a split command: the command on the keys (with
+/// their values, `spec.step` arguments each) at `ix`, and its lock keys.
+fn split_part(
+    spec: &CommandSpec,
+    args: Args<'_>,
+    ix: &[usize],
+    mode: Mode,
+) -> (OwnedArgs, Vec<LockKey>) {
+    let step = spec.step.max(1) as usize;
+    // Sized up front: one allocation per buffer.
+    let bytes: usize = ix
+        .iter()
+        .flat_map(|&i| i..(i + step).min(args.len()))
+        .map(|j| args.get(j).len())
+        .sum();
+    let mut sub = OwnedArgs {
+        buf: Vec::with_capacity(args.get(0).len() + bytes),
+        ranges: Vec::with_capacity(1 + ix.len() * step),
+    };
+    sub.push(args.get(0));
+    let mut keys = Vec::with_capacity(ix.len());
+    for &i in ix {
+        for j in i..(i + step).min(args.len()) {
+            sub.push(args.get(j));
+        }
+        keys.push((txn::lock_key(args.get(i)), mode));
+    }
+    (sub, txn::dedup(keys))
+}
+
+/// What a part of a split command needs from its client to run on a shard.
+struct PartCtx {
+    spec: &'static CommandSpec,
+    db: usize,
+    now: u64,
+    resp3: bool,
+    no_touch: bool,
+    client: u64,
+    /// The reply buffer's first size.
+    cap: usize,
+}
+
+impl PartCtx {
+    fn new(s: &Session, spec: &'static CommandSpec, merge: command::Merge, keys: usize) -> Self {
+        // A value per key for the merges that gather values, a short
+        // status or count otherwise.
+        let cap = match merge {
+            command::Merge::InKeyOrder => 16 + keys * 48,
+            _ => 32,
+        };
+        PartCtx {
+            spec,
+            db: s.db,
+            now: s.now,
+            resp3: s.resp3,
+            no_touch: s.no_touch,
+            client: s.id,
+            cap,
+        }
+    }
+
+    /// Runs the part on shard `c` (its keys free or held by its
+    /// transaction); the part's reply.
+    fn run(self, c: &Rc<Core>, args: Args<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.cap);
+        crate::storage::tracking::set_writer(self.client);
+        {
+            let mut shard = c.shard.borrow_mut();
+            let mut ctx = Ctx {
+                shard: &mut shard,
+                db: self.db,
+                now: self.now,
+                no_touch: self.no_touch,
+            };
+            exec_part(self.spec, &mut ctx, &mut out, self.resp3, args);
+        }
+        super::blocking::after_shard_work(c);
+        out
+    }
+}
+
 /// True when a transaction other than `tx` holds one of the command's keys
 /// in a mode that keeps it from running now.
 fn blocked_by(locks: &Locks, spec: &CommandSpec, args: Args<'_>, tx: TxId) -> bool {
@@ -864,8 +957,10 @@ impl Session {
             self.dispatch_unbatched(spec, args).await;
             return;
         }
-        if !self.route_direct(spec, args) {
-            self.coordinate(spec, args).await;
+        match self.route_direct(spec, args) {
+            Routed::Done => {}
+            Routed::Wait => self.coordinate(spec, args, false).await,
+            Routed::Spans => self.coordinate(spec, args, true).await,
         }
         if self.pending.count >= MAX_PENDING_COMMANDS
             || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
@@ -934,43 +1029,45 @@ impl Session {
     /// Runs a command where its keys live: inline on this core, queued for a
     /// hop to the owning core, or through its coordinator.
     pub(crate) async fn route(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
-        if !self.route_direct(spec, args) {
-            self.coordinate(spec, args).await;
+        match self.route_direct(spec, args) {
+            Routed::Done => {}
+            Routed::Wait => self.coordinate(spec, args, false).await,
+            Routed::Spans => self.coordinate(spec, args, true).await,
         }
     }
 
     /// The synchronous part of [`Session::route`]: a command whose keys all live
-    /// on one core runs inline or is queued for its hop, and true is returned;
-    /// false when it needs its coordinator. Kept out of the async path so the
+    /// on one core runs inline or is queued for its hop ([`Routed::Done`]);
+    /// otherwise it needs its coordinator. Kept out of the async path so the
     /// common case builds no future.
     #[inline]
-    fn route_direct(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+    fn route_direct(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> Routed {
         // PING's own arity error comes from its handler.
         if self.subscribed && !self.resp3 && spec.name == "ping" && args.len() <= 2 {
             self.subscribed_ping(spec, args);
-            return true;
+            return Routed::Done;
         }
         if let Some(f) = spec.conn {
             // Commands queued for other cores run first (their effects may
             // be what this one announces): through the coordinator then.
             if self.pending.active {
-                return false;
+                return Routed::Wait;
             }
             self.exec_conn(spec, f, args);
-            return true;
+            return Routed::Done;
         }
         match self.single_owner(spec, args) {
             Some(t) if t == self.core.id => {
                 if self.held_here(spec, args) {
                     // A transaction holds one of its keys: wait (coordinate).
-                    return false;
+                    return Routed::Wait;
                 }
                 self.exec_local(spec, args)
             }
             Some(t) => self.queue_remote(t, spec, args),
-            None => return false,
+            None => return Routed::Spans,
         }
-        true
+        Routed::Done
     }
 
     /// Runs a command at once if it can finish without waiting: its keys
@@ -1045,9 +1142,9 @@ impl Session {
 
     /// A command whose keys span cores (or that has no shard handler) runs
     /// through its coordinator.
-    async fn coordinate(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+    async fn coordinate(&mut self, spec: &'static CommandSpec, args: Args<'_>, spans: bool) {
         self.flush_pending().await;
-        if self.single_owner(spec, args).is_some() {
+        if !spans && self.single_owner(spec, args).is_some() {
             // A command of one shard held up by a transaction's lock.
             return self.run_when_unlocked(spec, args).await;
         }
@@ -1171,13 +1268,86 @@ impl Session {
         args: Args<'_>,
         merge: command::Merge,
     ) {
-        let step = spec.step.max(1) as usize;
         let mut idx = Vec::new();
         spec.key_indexes(args, &mut idx);
         let ncores = self.core.ncores;
         let mut groups =
             crate::shard::group_by_owner(idx.iter().copied(), |&i| key_owner(args.get(i), ncores));
         groups.sort_unstable_by_key(|g| g.0);
+        let mut parts: Vec<Vec<u8>> = Vec::with_capacity(groups.len());
+        if self.txid != 0 || !self.split_two(spec, args, &groups, merge, &mut parts).await {
+            self.split_in_order(spec, args, &groups, merge, &mut parts)
+                .await;
+        }
+        self.merge_parts(merge, &groups, &parts, args.len());
+    }
+
+    /// The common split of two shards, one of them this core's: its keys
+    /// are locked here (without waiting), the other shard's part runs at
+    /// once if nobody holds its keys there (the lock point), then this
+    /// core's part runs and its locks go. One hop, no lock on the other
+    /// shard and no release message. False (nothing run, nothing held)
+    /// when either shard's keys are taken: the caller then locks in shard
+    /// order, which may wait. Never waits while holding a lock, so it
+    /// cannot deadlock with transactions that lock in shard order.
+    async fn split_two(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        groups: &[(usize, Vec<usize>)],
+        merge: command::Merge,
+        parts: &mut Vec<Vec<u8>>,
+    ) -> bool {
+        let Some(local) = groups.iter().position(|g| g.0 == self.core.id) else {
+            return false;
+        };
+        if groups.len() != 2 {
+            return false;
+        }
+        let remote = 1 - local;
+        let mode = lock_mode(spec);
+        let (lsub, lkeys) = split_part(spec, args, &groups[local].1, mode);
+        let (rsub, rkeys) = split_part(spec, args, &groups[remote].1, mode);
+        let tx = self.core.next_txid();
+        if !txn::try_acquire(&self.core, tx, txn::Want::Keys(lkeys)) {
+            return false;
+        }
+        let mut held = txn::Held::new(&self.core, tx);
+        held.add_shard(self.core.id);
+        let part = PartCtx::new(self, spec, merge, groups[remote].1.len());
+        let rout = self
+            .core
+            .send_on(groups[remote].0, move |c| {
+                txn::is_free(c, tx, &txn::Want::Keys(rkeys)).then(|| part.run(c, rsub.args()))
+            })
+            .await;
+        let Some(rout) = rout else {
+            return false;
+        };
+        let lout =
+            PartCtx::new(self, spec, merge, groups[local].1.len()).run(&self.core, lsub.args());
+        drop(held);
+        if local == 0 {
+            parts.push(lout);
+            parts.push(rout);
+        } else {
+            parts.push(rout);
+            parts.push(lout);
+        }
+        true
+    }
+
+    /// Runs a split command's parts shard by shard in ascending order, each
+    /// the moment its shard grants the locks; the last shard's part runs at
+    /// the lock point and takes none.
+    async fn split_in_order(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        groups: &[(usize, Vec<usize>)],
+        merge: command::Merge,
+        parts: &mut Vec<Vec<u8>>,
+    ) {
         // Inside EXEC the transaction already holds every key.
         let outer = self.txid;
         let tx = if outer != 0 {
@@ -1187,29 +1357,9 @@ impl Session {
         };
         let mut held = (outer == 0).then(|| txn::Held::new(&self.core, tx));
         let mode = lock_mode(spec);
-        let (db, resp3, no_touch, client) = (self.db, self.resp3, self.no_touch, self.id);
-        let mut parts: Vec<Vec<u8>> = Vec::with_capacity(groups.len());
         let last = groups.len().saturating_sub(1);
         for (g, (shard, ix)) in groups.iter().enumerate() {
-            // Sized up front: one allocation per buffer.
-            let bytes: usize = ix
-                .iter()
-                .flat_map(|&i| i..(i + step).min(args.len()))
-                .map(|j| args.get(j).len())
-                .sum();
-            let mut sub = OwnedArgs {
-                buf: Vec::with_capacity(args.get(0).len() + bytes),
-                ranges: Vec::with_capacity(1 + ix.len() * step),
-            };
-            sub.push(args.get(0));
-            let mut keys = Vec::with_capacity(ix.len());
-            for &i in ix {
-                for j in i..(i + step).min(args.len()) {
-                    sub.push(args.get(j));
-                }
-                keys.push((txn::lock_key(args.get(i)), mode));
-            }
-            let keys = txn::dedup(keys);
+            let (sub, keys) = split_part(spec, args, ix, mode);
             // The last shard's part runs at the lock point: once it may run,
             // every part has, so it needs no lock of its own, only its keys
             // free. Inside EXEC the transaction holds every key already.
@@ -1217,6 +1367,7 @@ impl Session {
             if take && let Some(h) = held.as_mut() {
                 h.add_shard(*shard);
             }
+            let part = PartCtx::new(self, spec, merge, ix.len());
             let out = self
                 .core
                 .run_deferred(*shard, move |c, resp| {
@@ -1226,19 +1377,7 @@ impl Session {
                         tx,
                         txn::Want::Keys(keys),
                         Box::new(move |c: &Rc<Core>| {
-                            let mut out = Vec::with_capacity(64);
-                            crate::storage::tracking::set_writer(client);
-                            {
-                                let mut shard = c.shard.borrow_mut();
-                                let mut ctx = Ctx {
-                                    shard: &mut shard,
-                                    db,
-                                    now: crate::now_ms(),
-                                    no_touch,
-                                };
-                                exec_part(spec, &mut ctx, &mut out, resp3, sub.args());
-                            }
-                            super::blocking::after_shard_work(c);
+                            let out = part.run(c, sub.args());
                             resp.send(c, out);
                         }),
                     )
@@ -1247,7 +1386,6 @@ impl Session {
             parts.push(out);
         }
         drop(held);
-        self.merge_parts(merge, &groups, &parts, args.len());
     }
 
     /// Writes the reply of a split command from its parts' replies.
@@ -1343,7 +1481,7 @@ impl Session {
             self.txid = h.tx();
         }
         self.set_now();
-        if !self.route_direct(spec, args) {
+        if self.route_direct(spec, args) != Routed::Done {
             // Unreachable in practice: its own locks never hold it up.
             self.error("ERR command held up by a lock it holds");
         }
