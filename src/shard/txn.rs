@@ -188,6 +188,9 @@ pub struct Locks {
     /// Transactions holding the whole shard.
     whole: Vec<(TxId, Mode)>,
     waiting: VecDeque<Waiter>,
+    /// A grant stopped at work that takes no lock: the queue is to be
+    /// looked at again once that work has run.
+    regrant: bool,
 }
 
 fn clash(a: Mode, b: Mode) -> bool {
@@ -225,12 +228,22 @@ impl Locks {
         }
     }
 
-    /// True when a transaction already waiting here (other than `tx`)
-    /// wants what `want` names in a clashing mode.
+    /// True when transaction `tx` waits here for locks it asked for: its
+    /// commands sent behind that request must wait for it too.
+    #[inline]
+    pub fn asked_not_granted(&self, tx: TxId) -> bool {
+        tx != 0 && self.waiting.iter().any(|w| w.take && w.tx == tx)
+    }
+
+    /// True when work already waiting here (of a transaction other than
+    /// `tx`, or a single command) wants what `want` names in a clashing
+    /// mode: a new transaction queues behind it. Commands waiting only for
+    /// keys to be free count too, or a stream of transactions on a hot key
+    /// could keep them waiting for ever.
     fn queued_conflict(&self, want: &Want, tx: TxId) -> bool {
         self.waiting
             .iter()
-            .any(|w| w.take && w.tx != tx && w.keys.clashes(want))
+            .any(|w| w.tx != tx && w.keys.clashes(want))
     }
 
     fn take(&mut self, tx: TxId, want: &Want) {
@@ -278,18 +291,30 @@ impl Locks {
         let mut run = Vec::new();
         let mut still: VecDeque<Waiter> = VecDeque::with_capacity(self.waiting.len());
         while let Some(w) = self.waiting.pop_front() {
+            // A transaction's work that runs once keys are free waits
+            // behind that transaction's own request for locks, if any.
             let blocked = self.held_conflict(&w.keys, w.tx)
                 || (w.take
                     && still
                         .iter()
-                        .any(|e| e.take && e.tx != w.tx && e.keys.clashes(&w.keys)));
+                        .any(|e| e.tx != w.tx && e.keys.clashes(&w.keys)))
+                || (!w.take && still.iter().any(|e| e.take && e.tx == w.tx));
             if blocked {
                 still.push_back(w);
-            } else {
-                if w.take {
-                    self.take(w.tx, &w.keys);
-                }
+            } else if w.take {
+                self.take(w.tx, &w.keys);
                 run.push(w.then);
+            } else {
+                // Work that only needed its keys free takes nothing: it
+                // must run before anything later in the queue takes them,
+                // or it would find them held again and go to the back
+                // (for ever, on a hot key). The rest is looked at again
+                // once it has run (see `release`).
+                run.push(w.then);
+                if !self.waiting.is_empty() {
+                    still.append(&mut self.waiting);
+                    self.regrant = true;
+                }
             }
         }
         self.waiting = still;
@@ -340,12 +365,13 @@ pub fn is_free(core: &Rc<Core>, tx: TxId, keys: &Want) -> bool {
 }
 
 /// On the shard's core: runs `then` once no transaction other than `tx`
-/// holds one of `keys` in a clashing mode (at once if none does).
+/// holds one of `keys` in a clashing mode and `tx` holds what it asked for
+/// here (at once if so already).
 pub fn when_free(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {
     {
         let mut shard = core.shard.borrow_mut();
         let l = &mut shard.locks;
-        if l.held_conflict(&keys, tx) {
+        if l.held_conflict(&keys, tx) || l.asked_not_granted(tx) {
             l.waiting.push_back(Waiter {
                 tx,
                 keys,
@@ -361,9 +387,16 @@ pub fn when_free(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {
 /// On the shard's core: releases everything `tx` holds or waits for here
 /// and runs what that unblocks.
 pub fn release(core: &Rc<Core>, tx: TxId) {
-    let run = core.shard.borrow_mut().locks.release(tx);
-    for f in run {
-        f(core);
+    let mut run = core.shard.borrow_mut().locks.release(tx);
+    loop {
+        for f in run.drain(..) {
+            f(core);
+        }
+        let mut shard = core.shard.borrow_mut();
+        if !std::mem::take(&mut shard.locks.regrant) {
+            break;
+        }
+        run = shard.locks.grant_waiters();
     }
 }
 
@@ -502,6 +535,72 @@ mod tests {
         assert!(c(&l, "b", Mode::Shared, 9));
         assert!(!c(&l, "a", Mode::Shared, 9));
         l.release(3);
+        assert!(l.is_idle());
+    }
+
+    #[test]
+    fn work_of_a_transaction_waits_for_its_own_queued_request() {
+        // 1 holds b; 2 waits for a and b (queued); 3 asks for a and b
+        // after it (queued), then sends a command on a alone, which nobody
+        // holds: it must not run before 3 has its locks, or 2 could change
+        // a and b between 3's reads.
+        let mut l = Locks::default();
+        let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+        l.take(1, &Want::Keys(vec![k("b", Mode::Exclusive)]));
+        let ab = || Want::Keys(vec![k("a", Mode::Exclusive), k("b", Mode::Exclusive)]);
+        for (tx, keys, take) in [
+            (2, ab(), true),
+            (3, ab(), true),
+            (3, Want::Keys(vec![k("a", Mode::Shared)]), false),
+        ] {
+            let o = order.clone();
+            l.waiting.push_back(Waiter {
+                tx,
+                keys,
+                take,
+                then: Box::new(move |_| o.borrow_mut().push((tx, take))),
+            });
+        }
+        assert!(l.asked_not_granted(3));
+        assert!(!l.asked_not_granted(1));
+        assert!(!l.asked_not_granted(0));
+        let run = l.release(1);
+        assert_eq!(
+            run.len(),
+            1,
+            "2 alone: 3's command waits behind 3's request"
+        );
+        let run2 = l.release(2);
+        assert_eq!(run2.len(), 2, "3's request, then its command");
+        assert!(!l.asked_not_granted(3));
+        l.release(3);
+        assert!(l.is_idle());
+    }
+
+    #[test]
+    fn a_command_waiting_for_free_keys_runs_before_later_transactions_take_them() {
+        // 1 holds a; a single command on a waits for it (takes nothing);
+        // 5 then asks for a. When 1 releases, the command runs first and
+        // 5 is granted only on the next look at the queue.
+        let mut l = Locks::default();
+        l.take(1, &Want::Keys(vec![k("a", Mode::Exclusive)]));
+        for (tx, take) in [(0, false), (5, true)] {
+            l.waiting.push_back(Waiter {
+                tx,
+                keys: Want::Keys(vec![k("a", Mode::Exclusive)]),
+                take,
+                then: Box::new(|_| {}),
+            });
+        }
+        let run = l.release(1);
+        assert_eq!(run.len(), 1, "the command alone");
+        assert!(!c(&l, "a", Mode::Shared, 9), "nobody took a yet");
+        assert!(std::mem::take(&mut l.regrant));
+        let run = l.grant_waiters();
+        assert_eq!(run.len(), 1, "then 5");
+        assert!(c(&l, "a", Mode::Shared, 9));
+        assert!(!l.regrant);
+        l.release(5);
         assert!(l.is_idle());
     }
 

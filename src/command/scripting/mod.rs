@@ -37,8 +37,9 @@ use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
 use crate::command::session::{Session, SessionCore};
 use crate::protocol::{Args, Reply};
+use crate::shard::Core;
 use crate::shard::engine::{BUSY_EVAL, BUSY_FUNCTION, CachedScript};
-use crate::shard::txn::{self, Mode};
+use crate::shard::txn::{self, LockKey, Mode};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -358,6 +359,10 @@ struct Scope {
     /// The declared keys, all on this core, are not locked (the run
     /// started without locks): locked before it reaches further.
     unlocked: bool,
+    /// The declared keys, all on that other core, are not locked yet:
+    /// their lock is asked for right before the run's first command that
+    /// cannot run here.
+    deferred: Option<(usize, Vec<LockKey>)>,
 }
 
 impl Scope {
@@ -424,7 +429,20 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
         let shard = c.core.shard.borrow();
         shard.locks.is_idle() || !keys().any(|k| shard.locks.conflicts(txn::lock_key(k), mode, 0))
     };
-    let held = if outer != 0 || local {
+    // Keys all on one other core (the script known to keep to them): the
+    // lock is asked for there in the same message stream as the run's
+    // first command, just ahead of it, instead of in a round trip of its
+    // own (see `ask_deferred_lock`).
+    let deferred = if outer == 0 && !whole && !local && n > 0 {
+        let r = c.owner(a.get(3));
+        (r != c.core.id && keys().all(|k| c.owner(k) == r)).then(|| {
+            let lk = keys().map(|k| (txn::lock_key(k), mode)).collect();
+            (r, txn::dedup(lk))
+        })
+    } else {
+        None
+    };
+    let held = if outer != 0 || local || deferred.is_some() {
         None
     } else if whole {
         let groups = (0..c.core.ncores)
@@ -439,6 +457,8 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
     };
     if let Some(h) = &held {
         c.txid = h.tx();
+    } else if deferred.is_some() {
+        c.txid = c.core.next_txid();
     }
     let mut scope = Scope {
         sha,
@@ -454,6 +474,7 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
         declared: n,
         tracked: false,
         unlocked: local,
+        deferred,
     };
     let client_resp3 = c.resp3;
     let (deny, in_script, db) = (c.deny_blocking, c.in_script, c.db);
@@ -738,6 +759,7 @@ async fn call(
     a: &OwnedArgs,
 ) -> usize {
     let start = c.out.len();
+    ask_deferred_lock(c, scope);
     let spec = match admit(scope, run, &args) {
         Ok(spec) => spec,
         Err((spec, msg)) => {
@@ -770,6 +792,27 @@ async fn call(
     c.resp3 = resp3;
     note_error(run, &c.out[start..]);
     start
+}
+
+/// Asks for the locks of a run whose declared keys all live on another
+/// core, as the first of its messages to that core. The commands it sends
+/// there next queue behind that request: they run once the keys are its
+/// own, and nothing of another transaction comes between. Until then the
+/// run has read and written nothing there, so taking the keys now is as if
+/// it had started now; it holds no other lock while it waits, so the wait
+/// cannot deadlock.
+fn ask_deferred_lock(c: &mut Session, scope: &mut Scope) {
+    let Some((shard, keys)) = scope.deferred.take() else {
+        return;
+    };
+    let tx = c.txid;
+    scope
+        .extra
+        .get_or_insert_with(|| txn::Held::new(&c.core, tx))
+        .add_shard(shard);
+    c.core.post(shard, move |core| {
+        txn::acquire(core, tx, txn::Want::Keys(keys), Box::new(|_: &Rc<Core>| {}))
+    });
 }
 
 /// A command of a script refused: counted as rejected (with its spec),

@@ -428,7 +428,10 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Vec<
         for (k, &(spec, a, b, hint)) in window.iter().enumerate() {
             let ranges = &batch.ranges[a as usize..b as usize];
             let args = Args::new(&batch.buf, ranges);
-            if !shard.locks.is_idle() && blocked_by(&shard.locks, spec, args, batch.txid) {
+            if !shard.locks.is_idle()
+                && (blocked_by(&shard.locks, spec, args, batch.txid)
+                    || shard.locks.asked_not_granted(batch.txid))
+            {
                 let mut keys = Vec::new();
                 command_lock_keys(spec, args, 1, &mut keys);
                 blocked = Some(keys.into_iter().map(|(_, k)| k).collect());
