@@ -88,26 +88,6 @@ impl Hasher for PassThrough {
 
 type HashMapU64<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
-/// Transaction ids differ only in their high bits (the low ones name the
-/// issuing core): mixed, so the table's bucket and tag bits vary.
-#[derive(Default)]
-struct MixTx(u64);
-
-impl Hasher for MixTx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        let x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = x ^ (x >> 29);
-    }
-}
-
 /// The transactions holding one key: nearly always one.
 enum Holders {
     One(TxId, Mode),
@@ -183,8 +163,10 @@ struct Waiter {
 pub struct Locks {
     /// Holders of each locked key.
     held: HashMapU64<Holders>,
-    /// Keys each transaction holds here.
-    by_tx: HashMap<TxId, Vec<u64>, BuildHasherDefault<MixTx>>,
+    /// Keys each transaction holds here. Transaction ids differ only in
+    /// their high bits (the low ones name the issuing core), so they are
+    /// hashed, not passed through.
+    by_tx: HashMap<TxId, Vec<u64>, foldhash::fast::FixedState>,
     /// Transactions holding the whole shard.
     whole: Vec<(TxId, Mode)>,
     waiting: VecDeque<Waiter>,
@@ -226,6 +208,13 @@ impl Locks {
                         .any(|hs| hs.any(|t, m| t != tx && clash(m, *mode)))
             }
         }
+    }
+
+    /// True when work of `tx` on `keys` must wait: another transaction
+    /// holds one of them in a clashing mode, or `tx` has not yet been
+    /// granted what it asked for here (see [`when_free`]).
+    fn must_wait(&self, keys: &Want, tx: TxId) -> bool {
+        self.held_conflict(keys, tx) || self.asked_not_granted(tx)
     }
 
     /// True when transaction `tx` waits here for locks it asked for: its
@@ -357,11 +346,11 @@ pub fn try_acquire(core: &Rc<Core>, tx: TxId, keys: Want) -> bool {
     true
 }
 
-/// On the shard's core: true when no transaction other than `tx` holds
-/// one of `keys` in a clashing mode (what [`when_free`] waits for).
+/// On the shard's core: true when work of `tx` on `keys` may run now
+/// (what [`when_free`] waits for).
 pub fn is_free(core: &Rc<Core>, tx: TxId, keys: &Want) -> bool {
     let shard = core.shard.borrow();
-    shard.locks.is_idle() || !shard.locks.held_conflict(keys, tx)
+    shard.locks.is_idle() || !shard.locks.must_wait(keys, tx)
 }
 
 /// On the shard's core: runs `then` once no transaction other than `tx`
@@ -371,7 +360,7 @@ pub fn when_free(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {
     {
         let mut shard = core.shard.borrow_mut();
         let l = &mut shard.locks;
-        if l.held_conflict(&keys, tx) || l.asked_not_granted(tx) {
+        if l.must_wait(&keys, tx) {
             l.waiting.push_back(Waiter {
                 tx,
                 keys,
@@ -423,6 +412,17 @@ impl Held {
     /// they are released with the others.
     pub fn add_shard(&mut self, shard: usize) {
         self.shards.push(shard);
+    }
+
+    /// Takes `keys` on this core for a new transaction `tx` if nobody holds
+    /// or waits for them ([`try_acquire`]); its locks, or None.
+    pub fn try_here(core: &Rc<Core>, tx: TxId, keys: Vec<LockKey>) -> Option<Held> {
+        if !try_acquire(core, tx, Want::Keys(keys)) {
+            return None;
+        }
+        let mut h = Held::new(core, tx);
+        h.add_shard(core.id);
+        Some(h)
     }
 
     /// The transaction holding the locks.

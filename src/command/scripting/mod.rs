@@ -359,19 +359,24 @@ struct Scope {
     /// The declared keys, all on this core, are not locked (the run
     /// started without locks): locked before it reaches further.
     unlocked: bool,
-    /// The declared keys, all on that other core, are not locked yet:
-    /// their lock is asked for right before the run's first command that
-    /// cannot run here.
-    deferred: Option<(usize, Vec<LockKey>)>,
+    /// The declared keys all live on this other core and are not locked
+    /// yet: their lock is asked for right before the run's first command
+    /// that cannot run here.
+    deferred: Option<usize>,
 }
 
 impl Scope {
     /// The declared keys' locks, taken now by a run that started without
     /// them (none when it holds them).
-    fn take_unlocked(&mut self) -> Vec<(u64, Mode)> {
+    fn take_unlocked(&mut self) -> Vec<LockKey> {
         if !std::mem::take(&mut self.unlocked) {
             return Vec::new();
         }
+        self.declared_locks()
+    }
+
+    /// The declared keys as the run locks them.
+    fn declared_locks(&self) -> Vec<LockKey> {
         let mode = if self.read_only {
             Mode::Shared
         } else {
@@ -425,7 +430,16 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
     // holding them: no locks at all. Its commands then all run inline, so
     // the run never yields to another task and nothing can come between
     // them (see `reach` for a run that turns out to go further).
-    let local = outer == 0 && !whole && keys().all(|k| c.owner(k) == c.core.id) && {
+    // The one core owning every declared key (this one when there are none).
+    let owner = match n {
+        0 => Some(c.core.id),
+        _ => {
+            let first = c.owner(a.get(3));
+            keys().skip(1).all(|k| c.owner(k) == first).then_some(first)
+        }
+    };
+    let keys_only = outer == 0 && !whole;
+    let local = keys_only && owner == Some(c.core.id) && {
         let shard = c.core.shard.borrow();
         shard.locks.is_idle() || !keys().any(|k| shard.locks.conflicts(txn::lock_key(k), mode, 0))
     };
@@ -433,12 +447,8 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
     // lock is asked for there in the same message stream as the run's
     // first command, just ahead of it, instead of in a round trip of its
     // own (see `ask_deferred_lock`).
-    let deferred = if outer == 0 && !whole && !local && n > 0 {
-        let r = c.owner(a.get(3));
-        (r != c.core.id && keys().all(|k| c.owner(k) == r)).then(|| {
-            let lk = keys().map(|k| (txn::lock_key(k), mode)).collect();
-            (r, txn::dedup(lk))
-        })
+    let deferred = if keys_only && !local {
+        owner.filter(|&r| r != c.core.id)
     } else {
         None
     };
@@ -615,9 +625,7 @@ fn enter_busy(c: &mut Session, scope: &mut Scope, run: &lua::Run, a: &OwnedArgs)
     if !keys.is_empty() {
         let tx = c.core.next_txid();
         // Nobody could take them since the run started: it never yielded.
-        if txn::try_acquire(&c.core, tx, txn::Want::Keys(keys)) {
-            let mut h = txn::Held::new(&c.core, tx);
-            h.add_shard(c.core.id);
+        if let Some(h) = txn::Held::try_here(&c.core, tx, keys) {
             scope.extra = Some(h);
             c.txid = tx;
         }
@@ -802,9 +810,10 @@ async fn call(
 /// it had started now; it holds no other lock while it waits, so the wait
 /// cannot deadlock.
 fn ask_deferred_lock(c: &mut Session, scope: &mut Scope) {
-    let Some((shard, keys)) = scope.deferred.take() else {
+    let Some(shard) = scope.deferred.take() else {
         return;
     };
+    let keys = scope.declared_locks();
     let tx = c.txid;
     scope
         .extra

@@ -1301,22 +1301,20 @@ impl Session {
         merge: command::Merge,
         parts: &mut Vec<Vec<u8>>,
     ) -> bool {
-        let Some(local) = groups.iter().position(|g| g.0 == self.core.id) else {
-            return false;
-        };
         if groups.len() != 2 {
             return false;
         }
+        let Some(local) = groups.iter().position(|g| g.0 == self.core.id) else {
+            return false;
+        };
         let remote = 1 - local;
         let mode = lock_mode(spec);
         let (lsub, lkeys) = split_part(spec, args, &groups[local].1, mode);
         let (rsub, rkeys) = split_part(spec, args, &groups[remote].1, mode);
         let tx = self.core.next_txid();
-        if !txn::try_acquire(&self.core, tx, txn::Want::Keys(lkeys)) {
+        let Some(held) = txn::Held::try_here(&self.core, tx, lkeys) else {
             return false;
-        }
-        let mut held = txn::Held::new(&self.core, tx);
-        held.add_shard(self.core.id);
+        };
         let part = PartCtx::new(self, spec, merge, groups[remote].1.len());
         let rout = self
             .core
