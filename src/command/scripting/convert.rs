@@ -1,7 +1,7 @@
 //! Conversions between Lua values and RESP, as Redis 7 does them.
 //!
 //! ```text
-//!  command reply ──protocol::value::parse──► Value ──to_lua──► Lua value
+//!  command reply ──push_reply (integers, bulks) or parse + push_value──► Lua value
 //!      RESP2: integer → number, bulk → string, nil → false, array → table,
 //!             status → {ok=..}, error → {err="CODE msg"}
 //!      RESP3 (after redis.setresp(3)): null → nil, boolean → boolean,
@@ -14,8 +14,9 @@
 //! ```
 
 use crate::protocol::Reply;
-use crate::protocol::value::Value;
-use mlua::{Lua, Table};
+use crate::protocol::value::{self, Value};
+use mlua::{Table, ffi};
+use std::ffi::{CStr, c_char, c_int};
 
 /// Most table levels converted to a reply (deeper ones become an error,
 /// as Redis stops at its own limit).
@@ -34,52 +35,151 @@ pub fn error_text(msg: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A table `{name = value}`.
-fn single(lua: &Lua, name: &str, v: impl mlua::IntoLua) -> mlua::Result<mlua::Value> {
-    let t = lua.create_table()?;
-    t.raw_set(name, v)?;
-    Ok(mlua::Value::Table(t))
+/// Makes the value on top of `l` the field `name` of a new table, which
+/// replaces it: `{name = value}`.
+///
+/// # Safety
+/// `l` has a value on top and room for one more.
+unsafe fn wrap(l: *mut ffi::lua_State, name: &CStr) {
+    // SAFETY: as the caller promises; a fresh table has no metamethods.
+    unsafe {
+        ffi::lua_createtable(l, 0, 1);
+        ffi::lua_insert(l, -2);
+        ffi::lua_setfield(l, -2, name.as_ptr());
+    }
 }
 
-/// A parsed command reply as the Lua value a script receives.
-pub fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<mlua::Value> {
-    Ok(match v {
-        Value::Status(s) => single(lua, "ok", lua.create_string(s)?)?,
-        Value::Error(e) => single(lua, "err", lua.create_string(error_text(e))?)?,
-        Value::Int(n) => mlua::Value::Number(*n as f64),
-        Value::Bulk(b) => mlua::Value::String(lua.create_string(b)?),
-        Value::Nil => mlua::Value::Boolean(false),
-        Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, it) in items.iter().enumerate() {
-                t.raw_set(i + 1, to_lua(lua, it)?)?;
+/// Pushes a Lua string of `b`.
+///
+/// # Safety
+/// `l` has room for one more value.
+unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    // SAFETY: as the caller promises; Lua copies the bytes.
+    unsafe { ffi::lua_pushlstring_(l, b.as_ptr() as *const c_char, b.len()) }
+}
+
+/// Pushes a parsed command reply onto `l` as the Lua value a script
+/// receives.
+///
+/// # Safety
+/// `l` is a state of the interpreter that is not running (a suspended or
+/// idle coroutine) or the one running the caller. Only an allocation
+/// failure raises (the process is out of memory then).
+pub unsafe fn push_value(l: *mut ffi::lua_State, v: &Value) {
+    // SAFETY: as the caller promises; every push is preceded by a check
+    // for stack room (a reply nested past it becomes nil).
+    unsafe {
+        if ffi::lua_checkstack(l, 4) == 0 {
+            return ffi::lua_pushnil(l);
+        }
+        match v {
+            Value::Status(s) => {
+                push_bytes(l, s);
+                wrap(l, c"ok");
             }
-            mlua::Value::Table(t)
-        }
-        Value::Map(pairs) => {
-            let t = lua.create_table()?;
-            for (k, v) in pairs {
-                t.raw_set(to_lua(lua, k)?, to_lua(lua, v)?)?;
+            Value::Error(e) => {
+                push_bytes(l, &error_text(e));
+                wrap(l, c"err");
             }
-            single(lua, "map", t)?
-        }
-        Value::Set(items) => {
-            let t = lua.create_table()?;
-            for it in items {
-                t.raw_set(to_lua(lua, it)?, true)?;
+            Value::Int(n) => ffi::lua_pushnumber(l, *n as f64),
+            Value::Bulk(b) => push_bytes(l, b),
+            Value::Nil => ffi::lua_pushboolean(l, 0),
+            Value::Array(items) => {
+                ffi::lua_createtable(l, c_int::try_from(items.len()).unwrap_or(0), 0);
+                for (i, it) in items.iter().enumerate() {
+                    push_value(l, it);
+                    ffi::lua_rawseti_(l, -2, c_int::try_from(i + 1).unwrap_or(c_int::MAX));
+                }
             }
-            single(lua, "set", t)?
+            Value::Map(pairs) => {
+                ffi::lua_createtable(l, 0, c_int::try_from(pairs.len()).unwrap_or(0));
+                for (k, v) in pairs {
+                    push_value(l, k);
+                    push_value(l, v);
+                    ffi::lua_rawset(l, -3);
+                }
+                wrap(l, c"map");
+            }
+            Value::Set(items) => {
+                ffi::lua_createtable(l, 0, c_int::try_from(items.len()).unwrap_or(0));
+                for it in items {
+                    push_value(l, it);
+                    ffi::lua_pushboolean(l, 1);
+                    ffi::lua_rawset(l, -3);
+                }
+                wrap(l, c"set");
+            }
+            Value::Double(d) => {
+                ffi::lua_pushnumber(l, *d);
+                wrap(l, c"double");
+            }
+            Value::Bool(b) => ffi::lua_pushboolean(l, c_int::from(*b)),
+            Value::BigNumber(s) => {
+                push_bytes(l, s);
+                wrap(l, c"big_number");
+            }
+            Value::Verbatim(fmt, s) => {
+                ffi::lua_createtable(l, 0, 2);
+                push_bytes(l, fmt);
+                ffi::lua_setfield(l, -2, c"format".as_ptr());
+                push_bytes(l, s);
+                ffi::lua_setfield(l, -2, c"string".as_ptr());
+                wrap(l, c"verbatim_string");
+            }
         }
-        Value::Double(d) => single(lua, "double", *d)?,
-        Value::Bool(b) => mlua::Value::Boolean(*b),
-        Value::BigNumber(s) => single(lua, "big_number", lua.create_string(s)?)?,
-        Value::Verbatim(fmt, s) => {
-            let t = lua.create_table()?;
-            t.raw_set("format", lua.create_string(fmt)?)?;
-            t.raw_set("string", lua.create_string(s)?)?;
-            single(lua, "verbatim_string", t)?
+    }
+}
+
+/// Pushes the command reply at the start of `reply` onto `l` as the Lua
+/// value a script receives (an integer or a bulk string without building
+/// a tree first); false when it cannot be read (nothing pushed).
+///
+/// # Safety
+/// As [`push_value`].
+pub unsafe fn push_reply(l: *mut ffi::lua_State, reply: &[u8]) -> bool {
+    let line = || {
+        let eol = reply.windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&reply[1..eol])
+            .ok()?
+            .parse::<i64>()
+            .ok()?;
+        Some((n, eol + 2))
+    };
+    // SAFETY: as the caller promises.
+    unsafe {
+        if ffi::lua_checkstack(l, 4) == 0 {
+            return false;
         }
-    })
+        match reply.first() {
+            Some(b':') => {
+                if let Some((n, _)) = line() {
+                    ffi::lua_pushnumber(l, n as f64);
+                    return true;
+                }
+            }
+            Some(b'$') => match line() {
+                Some((-1, _)) => {
+                    ffi::lua_pushboolean(l, 0);
+                    return true;
+                }
+                Some((n, at)) if n >= 0 => {
+                    if let Some(b) = reply.get(at..at + n as usize) {
+                        push_bytes(l, b);
+                        return true;
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        match value::parse(reply) {
+            Some((v, _)) => {
+                push_value(l, &v);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// RESP2 nil (`redis.setresp(3)` does not change it: the client's
@@ -198,7 +298,7 @@ mod tests {
     }
 
     fn reply_of(code: &str, resp3: bool) -> Vec<u8> {
-        let lua = Lua::new();
+        let lua = mlua::Lua::new();
         let v: mlua::Value = lua.load(code).eval().unwrap();
         let mut out = Vec::new();
         write_reply(&mut Reply::new(&mut out, resp3), &v);
@@ -234,19 +334,66 @@ mod tests {
         );
     }
 
+    /// What a script reads for the reply bytes `reply`.
+    fn read(lua: &mlua::Lua, reply: &[u8]) -> mlua::Value {
+        // SAFETY: the closure pushes onto the state exec_raw gives it.
+        unsafe {
+            lua.exec_raw::<mlua::Value>((), |l| {
+                assert!(push_reply(l, reply));
+            })
+        }
+        .unwrap()
+    }
+
     #[test]
     fn command_replies_as_lua_values() {
-        let lua = Lua::new();
-        let get = |v: &Value| to_lua(&lua, v).unwrap();
-        assert_eq!(get(&Value::Nil), mlua::Value::Boolean(false));
-        assert_eq!(get(&Value::Int(5)), mlua::Value::Number(5.0));
-        let mlua::Value::Table(t) = get(&Value::Error(b"ERR no".to_vec())) else {
+        let lua = mlua::Lua::new();
+        assert_eq!(read(&lua, b"$-1\r\n"), mlua::Value::Boolean(false));
+        assert_eq!(read(&lua, b":5\r\n"), mlua::Value::Number(5.0));
+        assert_eq!(read(&lua, b":-9\r\n"), mlua::Value::Number(-9.0));
+        let mlua::Value::String(s) = read(&lua, b"$3\r\na\0b\r\n") else {
+            panic!("not a string")
+        };
+        assert_eq!(&*s.as_bytes(), b"a\0b");
+        let mlua::Value::Table(t) = read(&lua, b"-ERR no\r\n") else {
             panic!("not a table")
         };
         assert_eq!(t.get::<String>("err").unwrap(), "ERR no");
-        let mlua::Value::Table(t) = get(&Value::Double(1.5)) else {
+        let mlua::Value::Table(t) = read(&lua, b"+OK\r\n") else {
+            panic!("not a table")
+        };
+        assert_eq!(t.get::<String>("ok").unwrap(), "OK");
+        let mlua::Value::Table(t) = read(&lua, b",1.5\r\n") else {
             panic!("not a table")
         };
         assert_eq!(t.get::<f64>("double").unwrap(), 1.5);
+        let mlua::Value::Table(t) = read(&lua, b"*3\r\n:1\r\n$-1\r\n*1\r\n$1\r\nx\r\n") else {
+            panic!("not a table")
+        };
+        assert_eq!(t.raw_len(), 3);
+        assert_eq!(
+            t.get::<mlua::Value>(2).unwrap(),
+            mlua::Value::Boolean(false)
+        );
+        let inner: Table = t.get(3).unwrap();
+        assert_eq!(inner.get::<String>(1).unwrap(), "x");
+        let mlua::Value::Table(t) = read(&lua, b"%1\r\n$1\r\nk\r\n#t\r\n") else {
+            panic!("not a table")
+        };
+        let m: Table = t.get("map").unwrap();
+        assert!(m.get::<bool>("k").unwrap());
+        let mlua::Value::Table(t) = read(&lua, b"~1\r\n$1\r\nm\r\n") else {
+            panic!("not a table")
+        };
+        let set: Table = t.get("set").unwrap();
+        assert!(set.get::<bool>("m").unwrap());
+        // SAFETY: as in `read`.
+        let unreadable = unsafe {
+            lua.exec_raw::<bool>((), |l| {
+                let ok = push_reply(l, b"$9\r\nab\r\n");
+                ffi::lua_pushboolean(l, c_int::from(ok));
+            })
+        };
+        assert!(!unreadable.unwrap());
     }
 }

@@ -2,11 +2,13 @@
 //! library, and the scripts this core compiled.
 //!
 //! ```text
-//!  EVAL ─► Engine::function(sha, body) ─► compiled once per core
-//!       ─► Engine::start(f, KEYS, ARGV) ─► a Lua thread per run, polled by
-//!          the coordinator; redis.call parks a request in the run and yields
-//!          ─► the coordinator runs it like any command (inline or hop,
-//!             under the script's locks) ─► the reply resumes the thread
+//!  EVAL ─► Engine::compile(body) ─► compiled once per core
+//!       ─► Engine::start ─► a worker coroutine (kept between runs)
+//!       ─► Engine::give_call(f, KEYS, ARGV), resume ─► lua_resume, by the
+//!          coordinator; redis.call's first step (C) runs the command at once
+//!          when it can, else parks it in the call path and yields
+//!          ─► the coordinator runs it like any command (hop, locks)
+//!          ─► Engine::give_reply pushes the reply, resume goes on
 //! ```
 //!
 //! Scripts of one core may interleave at their redis.call points (each
@@ -15,10 +17,10 @@
 //! KEYS and ARGV are the parameters of the function a script body becomes.
 
 use super::convert;
-use crate::protocol::value;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Thread, Variadic, ffi};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -59,14 +61,10 @@ pub struct Engine {
     env: Table,
     /// The run being polled (the `redis` library's callbacks serve it).
     current: Rc<RefCell<Option<Rc<Run>>>>,
-    /// The body of runner threads (see the `redis` setup chunk).
-    runner: Function,
-    /// Runner threads between runs.
-    runners: RefCell<Vec<Thread>>,
-    /// The inline path for the run being resumed (none outside a resume).
-    inline: Rc<Cell<Option<(*mut (), InlineFn)>>>,
-    /// The command the running script yielded for.
-    pending: Pending,
+    /// Worker coroutines between runs.
+    workers: RefCell<Vec<Thread>>,
+    /// What redis.call's C function reaches (its upvalue points here).
+    path: Box<CallPath>,
     /// The engine's state and this core's index (its script slot).
     state: Arc<crate::shard::EngineState>,
     core: usize,
@@ -137,21 +135,27 @@ pub fn valid_name(name: &[u8]) -> bool {
 /// enough to cost under 5% of a pipelined EVALSHA.
 const GC_STEP_KB: i32 = 4;
 
-/// The markers a runner yields with: a command to run, a run's end; and
-/// the one the inline path returns when a command must go the long way.
+/// The marker a script yields with to ask for a command, and the one
+/// redis.call's first step returns when the command must go the long way.
 const REQ: usize = 1;
-const DONE: usize = 2;
 const MISS: usize = 3;
 
 /// Runs a script's command at once when it can (see
-/// `scripting::inline_call`): the context it was given, the interpreter,
-/// the command's values; None when the command must yield instead.
-pub type InlineFn =
-    fn(*mut (), &Lua, &crate::protocol::OwnedArgs) -> Option<mlua::Result<mlua::Value>>;
+/// `scripting::inline_call`): the context it was given, the running Lua
+/// state, the command's arguments; true when it ran and its reply was
+/// pushed onto the state, false when the command must yield instead.
+pub type InlineFn = fn(*mut (), *mut ffi::lua_State, &crate::protocol::OwnedArgs) -> bool;
 
-/// A command a script asked for that must go the long way: its arguments
-/// (or why they are not valid), kept here while the script yields.
-type Pending = Rc<RefCell<Option<Result<crate::protocol::OwnedArgs, &'static str>>>>;
+/// What redis.call's first step (a C function) reaches: the inline path
+/// of the run being resumed, and the command that must go the long way.
+#[derive(Default)]
+struct CallPath {
+    /// None outside a resume.
+    inline: Cell<Option<(*mut (), InlineFn)>>,
+    /// The arguments (or why they are not valid), kept here while the
+    /// script yields.
+    pending: RefCell<Option<Result<crate::protocol::OwnedArgs, &'static str>>>,
+}
 
 /// What a script did when it last gave control back.
 pub enum Step {
@@ -312,27 +316,128 @@ unsafe extern "C-unwind" fn hook_fn(l: *mut ffi::lua_State, _ar: *mut ffi::lua_D
 pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// Arguments of redis.call as bytes: strings as they are, numbers as Lua
-/// prints them.
-fn command_args(args: &[mlua::Value]) -> Result<crate::protocol::OwnedArgs, &'static str> {
-    if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call");
-    }
+/// prints them; `count` values read by `at` (a stack index, or pushing
+/// the value and returning -1), stopping early at a nil when `to_nil`.
+///
+/// # Safety
+/// `l` is the running state and `at` leaves its stack as it found it
+/// after each value is read.
+unsafe fn call_args(
+    l: *mut ffi::lua_State,
+    count: c_int,
+    to_nil: bool,
+    at: impl Fn(c_int) -> c_int,
+    done: impl Fn(),
+) -> Result<crate::protocol::OwnedArgs, &'static str> {
     let mut out = crate::protocol::OwnedArgs {
         buf: Vec::with_capacity(64),
-        ranges: Vec::with_capacity(args.len()),
+        ranges: Vec::with_capacity(count.max(0) as usize),
     };
-    for a in args.iter() {
-        match a {
-            mlua::Value::String(s) => out.push(&s.as_bytes()),
-            // Numbers as Redis prints them for commands (`%.17g`).
-            mlua::Value::Integer(n) => {
-                out.push(crate::protocol::reply::format_g17(*n as f64).as_bytes())
+    for i in 1..=count {
+        let idx = at(i);
+        // SAFETY: `idx` names a value on the stack (as the caller promises);
+        // strings are read in place, without conversion.
+        let r = unsafe {
+            match ffi::lua_type(l, idx) {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(l, idx, &mut len);
+                    out.push(std::slice::from_raw_parts(p as *const u8, len));
+                    Ok(())
+                }
+                // Numbers as Redis prints them for commands (`%.17g`).
+                ffi::LUA_TNUMBER => {
+                    let n = ffi::lua_tonumber(l, idx);
+                    out.push(crate::protocol::reply::format_g17(n).as_bytes());
+                    Ok(())
+                }
+                ffi::LUA_TNIL if to_nil => Err(None),
+                _ => Err(Some(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                )),
             }
-            mlua::Value::Number(n) => out.push(crate::protocol::reply::format_g17(*n).as_bytes()),
-            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        };
+        done();
+        match r {
+            Ok(()) => {}
+            Err(None) => break,
+            Err(Some(e)) => return Err(e),
         }
     }
+    if out.ranges.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
     Ok(out)
+}
+
+/// redis.call's first step, as a C function: runs the command at once when
+/// the run's inline path can, pushing its reply; otherwise keeps the
+/// arguments in the call path and returns the MISS marker (the caller then
+/// yields). With `packed`, the arguments come in a table (a command with
+/// more of them than a C call takes on the stack).
+///
+/// # Safety
+/// Called by Lua with the CallPath as upvalue 1.
+unsafe fn call_step(l: *mut ffi::lua_State, packed: bool) -> c_int {
+    // SAFETY: upvalue 1 is the Engine's boxed CallPath, alive as long as
+    // its interpreter; the stack values read are the call's arguments.
+    let ran = unsafe {
+        let path = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const CallPath);
+        let cmd = if packed {
+            if ffi::lua_type(l, 1) != ffi::LUA_TTABLE || ffi::lua_checkstack(l, 2) == 0 {
+                Err("ERR Lua redis lib command arguments must be strings or integers")
+            } else {
+                let n = c_int::try_from(ffi::lua_objlen(l, 1)).unwrap_or(c_int::MAX);
+                call_args(
+                    l,
+                    n,
+                    true,
+                    |i| {
+                        ffi::lua_rawgeti_(l, 1, i);
+                        -1
+                    },
+                    || ffi::lua_settop(l, -2),
+                )
+            }
+        } else {
+            call_args(l, ffi::lua_gettop(l), false, |i| i, || {})
+        };
+        let top = ffi::lua_gettop(l);
+        let ran = match (&cmd, path.inline.get()) {
+            (Ok(a), Some((ctx, f))) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(ctx, l, a)))
+            }
+            _ => Ok(false),
+        };
+        match ran {
+            Ok(true) => true,
+            Ok(false) => {
+                *path.pending.borrow_mut() = Some(cmd);
+                ffi::lua_settop(l, top);
+                ffi::lua_pushlightuserdata(l, MISS as *mut c_void);
+                true
+            }
+            Err(_) => {
+                ffi::lua_settop(l, top);
+                false
+            }
+        }
+    };
+    if !ran {
+        // SAFETY: nothing owning memory is alive in this frame.
+        unsafe { raise(l, c"ERR internal error running a script's command") };
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn call_fast(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: as `call_step` requires.
+    unsafe { call_step(l, false) }
+}
+
+unsafe extern "C-unwind" fn call_packed(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: as `call_step` requires.
+    unsafe { call_step(l, true) }
 }
 
 impl Engine {
@@ -464,7 +569,7 @@ impl Engine {
         let setup: Function = lua
             .load(
                 r#"
-local req, done, miss, fast1, fast_packed, raised, redis, g, getinfo, ours, errmsg = ...
+local req, miss, fast1, fast_packed, raised, redis, g, getinfo, ours, errmsg = ...
 local error, type, select, unpack = g.error, g.type, g.select, g.unpack
 local function fast(...)
     if select('#', ...) > 1000 then return fast_packed({ ... }) end
@@ -559,36 +664,6 @@ g.xpcall = function(f, handler)
     local co = create(f)
     return drive(co, handler, false, pack(resume(co)))
 end
--- Scripts run in worker coroutines kept for the next run once they
--- finish (an error ends its worker); a runner thread drives them, one run
--- after another, each run's end a `done` yield to the coordinator.
-local idle = {}
-local function worker(f, keys, argv)
-    while true do
-        f, keys, argv = yield(done, f(keys, argv))
-    end
-end
--- What a worker gave back: its end, or something to pass out (a command,
--- a suspension by the hook) and resume it with the answer.
-local function handle(co, ok, tag, ...)
-    if not ok then return false, message(tag) end
-    if tag == done then
-        idle[#idle + 1] = co
-        return true, (...)
-    end
-    return handle(co, resume(co, yield(tag, ...)))
-end
-local function run_one(f, keys, argv)
-    local n = #idle
-    local co = idle[n]
-    if co then idle[n] = nil else co = create(worker) end
-    return handle(co, resume(co, f, keys, argv))
-end
-return function(f, keys, argv)
-    while true do
-        f, keys, argv = yield(done, run_one(f, keys, argv))
-    end
-end
 "#,
             )
             .set_name("=redis")
@@ -609,36 +684,23 @@ end
             other => Ok(other),
         })?;
         let marker = |m: usize| mlua::Value::LightUserData(mlua::LightUserData(m as *mut _));
-        let inline: Rc<Cell<Option<(*mut (), InlineFn)>>> = Rc::default();
-        let path = inline.clone();
-        let pending: Pending = Rc::default();
-        let stash = pending.clone();
-        // redis.call's first step: the command runs here if it can;
-        // otherwise its arguments wait in `pending` and the script yields
-        // (with the marker alone: a command may have thousands of them).
-        let first_step = Rc::new(move |lua: &Lua, args: &[mlua::Value]| {
-            let cmd = command_args(args);
-            if let (Ok(a), Some((ctx, f))) = (&cmd, path.get())
-                && let Some(r) = f(ctx, lua, a)
-            {
-                return r;
-            }
-            *stash.borrow_mut() = Some(cmd);
-            Ok(marker(MISS))
-        });
-        let step = first_step.clone();
-        let fast = lua.create_function(move |lua, mut args: mlua::MultiValue| {
-            step(lua, args.make_contiguous())
-        })?;
-        // The same for a command with more arguments than a C call may
-        // take on the stack, packed in a table by the caller.
-        let fast_packed = lua.create_function(move |lua, t: Table| {
-            let args: Vec<mlua::Value> = t.sequence_values().collect::<mlua::Result<_>>()?;
-            first_step(lua, &args)
-        })?;
-        let runner: Function = setup.call((
+        // redis.call's first step, a C function over the call path (see
+        // `call_step`), plain and for arguments packed in a table.
+        let path = Box::<CallPath>::default();
+        let path_ptr: *const CallPath = &*path;
+        // SAFETY: exec_raw runs the closure on the main state, outside any
+        // script; the call path lives in a Box the Engine owns (stable
+        // address) as long as the interpreter.
+        let (fast, fast_packed): (Function, Function) = unsafe {
+            lua.exec_raw((), |l| {
+                ffi::lua_pushlightuserdata(l, path_ptr as *mut c_void);
+                ffi::lua_pushcclosure(l, call_fast, 1);
+                ffi::lua_pushlightuserdata(l, path_ptr as *mut c_void);
+                ffi::lua_pushcclosure(l, call_packed, 1);
+            })?
+        };
+        setup.call::<()>((
             marker(REQ),
-            marker(DONE),
             marker(MISS),
             fast,
             fast_packed,
@@ -899,10 +961,8 @@ return env, fenv, load
             compiled: RefCell::default(),
             born: Cell::new(0),
             current,
-            runner,
-            runners: RefCell::default(),
-            inline,
-            pending,
+            workers: RefCell::default(),
+            path,
             state,
             core,
         })
@@ -1007,18 +1067,18 @@ return env, fenv, load
         self.lib_functions.borrow().get(name).cloned()
     }
 
-    /// A runner for a new run (an idle one, or a new thread) and the
-    /// state the run shares with the coordinator; `now_ms` is its start,
-    /// `busy_ms` its `busy-reply-threshold`.
+    /// A worker coroutine for a new run (an idle one, or a new thread)
+    /// and the state the run shares with the coordinator; `now_ms` is its
+    /// start, `busy_ms` its `busy-reply-threshold`.
     pub fn start(
         &self,
         function: bool,
         now_ms: u64,
         busy_ms: u64,
     ) -> mlua::Result<(Thread, Rc<Run>)> {
-        let th = match self.runners.borrow_mut().pop() {
+        let th = match self.workers.borrow_mut().pop() {
             Some(t) => t,
-            None => self.lua.create_thread(self.runner.clone())?,
+            None => self.new_worker()?,
         };
         let id = self.state.script_slots[self.core]
             .runs
@@ -1034,19 +1094,92 @@ return env, fenv, load
         Ok((th, Rc::new(run)))
     }
 
-    /// Resumes `run` on its runner `th` with `args` (the function, KEYS
-    /// and ARGV first, then each command's reply) until it gives control
-    /// back; a runner whose run ended goes back to the idle ones.
+    /// A new worker coroutine, one the hook may suspend (it inherits the
+    /// main state's hook).
+    fn new_worker(&self) -> mlua::Result<Thread> {
+        // SAFETY: exec_raw runs the closure on the main state, outside any
+        // script, and returns what it leaves on the stack: the thread.
+        unsafe {
+            self.lua.exec_raw::<Thread>((), |l| {
+                ffi::lua_newthread(l);
+                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"coreshard.ours".as_ptr());
+                ffi::lua_pushvalue(l, -2);
+                ffi::lua_pushboolean(l, 1);
+                ffi::lua_rawset(l, -3);
+                ffi::lua_settop(l, -2);
+            })
+        }
+    }
+
+    /// Keeps the worker of a run that ended without an error for the next.
+    pub fn finish(&self, th: Thread) {
+        self.workers.borrow_mut().push(th);
+    }
+
+    /// Pushes the call a run starts with onto its idle worker `th`:
+    /// `f(KEYS, ARGV)`, resumed with 2 arguments; false when it cannot.
+    pub fn give_call<'a>(
+        &self,
+        th: &Thread,
+        f: &Function,
+        keys: impl Iterator<Item = &'a [u8]>,
+        argv: impl Iterator<Item = &'a [u8]>,
+    ) -> bool {
+        let w = th.state();
+        // SAFETY: `w` is an idle worker (its stack empty); the function goes
+        // through the main state (mlua pushes its values there) and is
+        // moved over at once; the tables' strings are copied by Lua.
+        unsafe {
+            if ffi::lua_checkstack(w, 4) == 0 {
+                return false;
+            }
+            let pushed = self.lua.exec_raw_lua(|raw| {
+                let m = raw.state();
+                if ffi::lua_checkstack(m, 2) == 0 || raw.push(f).is_err() {
+                    return false;
+                }
+                ffi::lua_xmove(m, w, 1);
+                true
+            });
+            if !pushed {
+                return false;
+            }
+            for items in [
+                &mut keys.into_iter() as &mut dyn Iterator<Item = &[u8]>,
+                &mut argv.into_iter(),
+            ] {
+                ffi::lua_createtable(w, 0, 0);
+                for (i, s) in items.enumerate() {
+                    ffi::lua_pushlstring_(w, s.as_ptr() as *const c_char, s.len());
+                    ffi::lua_rawseti_(w, -2, c_int::try_from(i + 1).unwrap_or(c_int::MAX));
+                }
+            }
+        }
+        true
+    }
+
+    /// Pushes the reply of the command a run asked for (the RESP bytes at
+    /// the start of `reply`) onto its worker, to resume it with; false
+    /// when the reply cannot be read.
+    pub fn give_reply(&self, th: &Thread, reply: &[u8]) -> bool {
+        // SAFETY: the worker is suspended in its yield; its stack was
+        // cleared of what it yielded.
+        unsafe { convert::push_reply(th.state(), reply) }
+    }
+
+    /// Resumes `th` with the `nargs` values on top of its stack (a reply
+    /// given, or none after a suspension or a bare yield) until it gives
+    /// control back; what it did.
     pub fn resume(
         &self,
         run: &Rc<Run>,
         th: &Thread,
-        args: impl mlua::IntoLuaMulti,
+        nargs: c_int,
         now_ms: u64,
         inline: Option<(*mut (), InlineFn)>,
     ) -> Step {
         let prev = self.current.replace(Some(run.clone()));
-        self.inline.set(inline);
+        self.path.inline.set(inline);
         let slot = &self.state.script_slots[self.core];
         slot.wrote.store(run.wrote.get(), Ordering::Release);
         slot.run.store(run.id, Ordering::Release);
@@ -1055,43 +1188,93 @@ return env, fenv, load
         slot.function.store(run.function, Ordering::Release);
         slot.since_ms.store(now_ms.max(1), Ordering::Release);
         self.hook.suspended.set(false);
-        // Three values at most matter (a marker, then a run's outcome):
-        // read as a tuple, without a list.
-        let r = th.resume::<(mlua::Value, mlua::Value, mlua::Value)>(args);
-        self.inline.set(None);
+        let w = th.state();
+        // SAFETY: `w` is a worker of this interpreter, idle or suspended in
+        // a yield, with the function (first run) and `nargs` values on top.
+        let status = unsafe { ffi::lua_resume_(w, nargs) };
+        self.path.inline.set(None);
         slot.since_ms.store(0, Ordering::Release);
         *self.current.borrow_mut() = prev;
-        let (first, ok, v) = match r {
-            Ok(t) => t,
-            Err(e) => return Step::Failed(e),
-        };
-        let marker = match first {
-            mlua::Value::LightUserData(p) => p.0 as usize,
-            _ => 0,
-        };
-        match marker {
-            REQ => Step::Command(
-                self.pending
-                    .borrow_mut()
-                    .take()
-                    .unwrap_or(Err("ERR Lua redis lib command arguments are missing")),
-            ),
-            DONE => {
-                self.runners.borrow_mut().push(th.clone());
-                self.after_run(run);
-                let ok = matches!(ok, mlua::Value::Boolean(true));
-                Step::Done(if ok { Ok(v) } else { Err(v) })
+        // SAFETY: reads of the worker's stack after its resume returned.
+        unsafe {
+            match status {
+                ffi::LUA_OK => {
+                    // A run's result is its first return value.
+                    let v = if ffi::lua_gettop(w) >= 1 {
+                        self.value_at(w, 1)
+                    } else {
+                        mlua::Value::Nil
+                    };
+                    ffi::lua_settop(w, 0);
+                    self.after_run(run);
+                    Step::Done(Ok(v))
+                }
+                ffi::LUA_YIELD => {
+                    let asks = ffi::lua_gettop(w) >= 1
+                        && ffi::lua_touserdata(w, 1) as usize == REQ
+                        && ffi::lua_type(w, 1) == ffi::LUA_TLIGHTUSERDATA;
+                    ffi::lua_settop(w, 0);
+                    if asks {
+                        Step::Command(
+                            self.path
+                                .pending
+                                .borrow_mut()
+                                .take()
+                                .unwrap_or(Err("ERR Lua redis lib command arguments are missing")),
+                        )
+                    } else if self.hook.suspended.get() {
+                        Step::Suspended
+                    } else {
+                        Step::Yielded
+                    }
+                }
+                _ => {
+                    // The error value is on top; the worker is dead. A
+                    // library's error reaches the run as its message, as
+                    // Redis's C libraries raise it.
+                    let e = match self.value_at(w, -1) {
+                        mlua::Value::Error(err) => self
+                            .lua
+                            .create_string(raised_text(&err))
+                            .map_or(mlua::Value::Nil, mlua::Value::String),
+                        v => v,
+                    };
+                    ffi::lua_settop(w, 0);
+                    self.after_run(run);
+                    Step::Done(Err(e))
+                }
             }
-            _ if self.hook.suspended.get() => Step::Suspended,
-            _ => Step::Yielded,
         }
     }
 
-    /// A command's reply as the script reads it.
-    pub fn reply_value(&self, reply: &[u8]) -> mlua::Result<mlua::Value> {
-        match value::parse(reply) {
-            Some((v, _)) => convert::to_lua(&self.lua, &v),
-            None => Err(mlua::Error::runtime("unreadable reply")),
+    /// The value at `idx` of the worker `w`'s stack as an mlua value.
+    ///
+    /// # Safety
+    /// `w` is a worker of this interpreter that is not running, and `idx`
+    /// names a value on its stack.
+    unsafe fn value_at(&self, w: *mut ffi::lua_State, idx: c_int) -> mlua::Value {
+        // SAFETY: as the caller promises; a value of a reference type goes
+        // to the main state (a copy, moved) where mlua takes it.
+        unsafe {
+            match ffi::lua_type(w, idx) {
+                ffi::LUA_TNIL | ffi::LUA_TNONE => mlua::Value::Nil,
+                ffi::LUA_TBOOLEAN => mlua::Value::Boolean(ffi::lua_toboolean(w, idx) != 0),
+                ffi::LUA_TNUMBER => mlua::Value::Number(ffi::lua_tonumber(w, idx)),
+                _ => {
+                    if ffi::lua_checkstack(w, 1) == 0 {
+                        return mlua::Value::Nil;
+                    }
+                    self.lua.exec_raw_lua(|raw| {
+                        let m = raw.state();
+                        if ffi::lua_checkstack(m, 1) == 0 {
+                            return mlua::Value::Nil;
+                        }
+                        ffi::lua_pushvalue(w, idx);
+                        ffi::lua_xmove(w, m, 1);
+                        raw.pop_value()
+                    })
+                }
+            }
         }
     }
 
@@ -1112,15 +1295,6 @@ return env, fenv, load
     /// Bytes the interpreter holds.
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
-    }
-
-    /// A Lua table of strings.
-    pub fn strings<'a>(&self, items: impl Iterator<Item = &'a [u8]>) -> mlua::Result<Table> {
-        let t = self.lua.create_table()?;
-        for (i, s) in items.enumerate() {
-            t.raw_set(i + 1, self.lua.create_string(s)?)?;
-        }
-        Ok(t)
     }
 }
 
@@ -1376,9 +1550,64 @@ mod tests {
         let f = e
             .compile(b"return {KEYS[1], ARGV[1], tostring(rawget(_G, 'os')), tostring(rawget(_G, 'loadstring'))}")
             .unwrap();
-        let k = e.strings([&b"k"[..]].into_iter()).unwrap();
-        let a = e.strings([&b"a"[..]].into_iter()).unwrap();
-        let t: Vec<String> = f.call((k, a)).unwrap();
+        let (th, run) = e.start(false, 1, 0).unwrap();
+        let keys = [&b"k"[..]];
+        let argv = [&b"a"[..]];
+        assert!(e.give_call(&th, &f, keys.into_iter(), argv.into_iter()));
+        let step = e.resume(&run, &th, 2, 1, None);
+        let Step::Done(Ok(mlua::Value::Table(t))) = step else {
+            panic!("the run did not end with a table")
+        };
+        let t: Vec<String> = t.sequence_values().collect::<mlua::Result<_>>().unwrap();
         assert_eq!(t, ["k", "a", "nil", "nil"]);
+        e.finish(th);
+    }
+
+    #[test]
+    fn workers_are_reused_and_errors_end_them() {
+        let mesh = crate::shard::Mesh::new(1).unwrap();
+        let state = Arc::new(crate::shard::EngineState::new(mesh, Vec::new()));
+        let e = Engine::new(state, 0).unwrap();
+        let ok = e.compile(b"return #KEYS + #ARGV * 10").unwrap();
+        let bad = e.compile(b"error({err='E bad'})").unwrap();
+        let yields = e.compile(b"return redis.call('ping')").unwrap();
+        let none: [&[u8]; 0] = [];
+        let (th, run) = e.start(false, 1, 0).unwrap();
+        let first = th.to_pointer();
+        assert!(e.give_call(&th, &ok, [&b"a"[..]].into_iter(), none.into_iter()));
+        let step = e.resume(&run, &th, 2, 1, None);
+        assert!(matches!(step, Step::Done(Ok(mlua::Value::Number(n))) if n == 1.0));
+        e.finish(th);
+        // The same coroutine serves the next run, from a clean stack.
+        let (th, run) = e.start(false, 1, 0).unwrap();
+        assert_eq!(th.to_pointer(), first);
+        let two: [&[u8]; 2] = [b"x", b"y"];
+        assert!(e.give_call(&th, &ok, none.into_iter(), two.into_iter()));
+        let step = e.resume(&run, &th, 2, 1, None);
+        assert!(matches!(step, Step::Done(Ok(mlua::Value::Number(n))) if n == 20.0));
+        e.finish(th);
+        // Without an inline path a command yields; its reply resumes it.
+        let (th, run) = e.start(false, 1, 0).unwrap();
+        assert!(e.give_call(&th, &yields, none.into_iter(), none.into_iter()));
+        let step = e.resume(&run, &th, 2, 1, None);
+        let Step::Command(Ok(cmd)) = step else {
+            panic!("the command did not yield")
+        };
+        assert_eq!(cmd.get(0), b"ping");
+        assert!(e.give_reply(&th, b"+PONG\r\n"));
+        let Step::Done(Ok(mlua::Value::Table(t))) = e.resume(&run, &th, 1, 1, None) else {
+            panic!("the run did not end with the reply")
+        };
+        assert_eq!(t.get::<String>("ok").unwrap(), "PONG");
+        e.finish(th);
+        // An error ends the run with its value and its coroutine.
+        let (th, run) = e.start(false, 1, 0).unwrap();
+        assert!(e.give_call(&th, &bad, none.into_iter(), none.into_iter()));
+        let step = e.resume(&run, &th, 2, 1, None);
+        let Step::Done(Err(mlua::Value::Table(t))) = step else {
+            panic!("the error did not end the run")
+        };
+        assert_eq!(t.get::<String>("err").unwrap(), "E bad");
+        assert!(th.is_error());
     }
 }

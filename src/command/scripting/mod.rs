@@ -539,12 +539,6 @@ async fn execute(
     inner_error: &mut Vec<u8>,
 ) -> Result<mlua::Value, Vec<u8>> {
     let internal = |e: mlua::Error| format!("ERR Lua: {e}").into_bytes();
-    let kt = eng
-        .strings((3..3 + n).map(|i| a.get(i)))
-        .map_err(internal)?;
-    let at = eng
-        .strings((3 + n..a.len()).map(|i| a.get(i)))
-        .map_err(internal)?;
     let now = c.now;
     let busy_ms = c.core.config.borrow().busy_reply_threshold;
     let (th, run) = eng.start(scope.function, now, busy_ms).map_err(internal)?;
@@ -565,7 +559,12 @@ async fn execute(
             ))
         }};
     }
-    let mut step = eng.resume(&run, &th, (f, kt, at), now, inline!());
+    let keys = (3..3 + n).map(|i| a.get(i));
+    let mut step = if eng.give_call(&th, f, keys, (3 + n..a.len()).map(|i| a.get(i))) {
+        eng.resume(&run, &th, 2, now, inline!())
+    } else {
+        lua::Step::Failed(mlua::Error::runtime("script stack exhausted"))
+    };
     let outcome = loop {
         let reply = match step {
             lua::Step::Done(r) => break Ok(r),
@@ -583,23 +582,27 @@ async fn execute(
                     enter_busy(c, scope, &run, a);
                 }
                 crate::runtime::next_turn().await;
-                step = eng.resume(&run, &th, (), crate::now_ms(), inline!());
+                step = eng.resume(&run, &th, 0, crate::now_ms(), inline!());
                 continue;
             }
             lua::Step::Yielded => {
-                step = eng.resume(&run, &th, (), c.now, inline!());
+                step = eng.resume(&run, &th, 0, c.now, inline!());
                 continue;
             }
         };
         // The reply was written at the end of the client's output: read
         // into Lua from there, then taken off.
-        let value = eng.reply_value(&c.out[reply..]);
+        let given = eng.give_reply(&th, &c.out[reply..]);
         c.out.truncate(reply);
-        step = match value {
-            Ok(v) => eng.resume(&run, &th, v, c.now, inline!()),
-            Err(e) => lua::Step::Failed(e),
+        step = if given {
+            eng.resume(&run, &th, 1, c.now, inline!())
+        } else {
+            lua::Step::Failed(mlua::Error::runtime("unreadable reply"))
         };
     };
+    if matches!(outcome, Ok(Ok(_))) {
+        eng.finish(th);
+    }
     if run.busy.get() {
         let slot = &c.core.engine.script_slots[c.core.id];
         slot.busy.store(false, Ordering::Release);
@@ -862,11 +865,7 @@ struct Inline {
 /// may run at once (admitted, its keys locked or all on this core with no
 /// transaction holding them, nothing pending) runs here and its reply is
 /// returned; None sends it the long way (a yield to `execute`).
-fn inline_call(
-    ctx: *mut (),
-    lua: &mlua::Lua,
-    args: &OwnedArgs,
-) -> Option<mlua::Result<mlua::Value>> {
+fn inline_call(ctx: *mut (), l: *mut mlua::ffi::lua_State, args: &OwnedArgs) -> bool {
     // SAFETY: `ctx` is the Inline that `execute` built for this resume from
     // its own exclusive borrows of the session and the scope, and it uses
     // neither until the resume (inside which this runs) returns.
@@ -874,13 +873,15 @@ fn inline_call(
         let i = &*(ctx as *const Inline);
         (&mut *i.c, &mut *i.scope, &*i.run)
     };
-    let spec = admit(scope, run, args).ok()?;
+    let Ok(spec) = admit(scope, run, args) else {
+        return false;
+    };
     // Only what needs no new lock.
     if !covered(scope, spec, args.args()) {
-        return None;
+        return false;
     }
     if c.tracking && spec.has(READONLY) && !scope.tracked && scope.declared > 0 {
-        return None;
+        return false;
     }
     let resp3 = c.resp3;
     c.resp3 = run.resp3.get();
@@ -888,18 +889,25 @@ fn inline_call(
     let ran = c.run_inline(spec, args.args());
     c.resp3 = resp3;
     if !ran {
-        return None;
+        return false;
     }
     if spec.has(WRITE) {
         run.wrote.set(true);
     }
     note_error(run, &c.out[start..]);
-    let v = match crate::protocol::value::parse(&c.out[start..]) {
-        Some((v, _)) => convert::to_lua(lua, &v),
-        None => Err(mlua::Error::runtime("unreadable reply")),
-    };
+    // SAFETY: `l` is the state running redis.call's C function, which
+    // called this with room on its stack.
+    let pushed = unsafe { convert::push_reply(l, &c.out[start..]) };
     c.out.truncate(start);
-    Some(v)
+    if !pushed {
+        // SAFETY: as above.
+        unsafe {
+            mlua::ffi::lua_createtable(l, 0, 1);
+            mlua::ffi::lua_pushstring(l, c"ERR unreadable reply".as_ptr());
+            mlua::ffi::lua_setfield(l, -2, c"err".as_ptr());
+        }
+    }
+    true
 }
 
 /// Whether the run holds everything the command touches already (its
