@@ -458,11 +458,31 @@ pub struct OwnedArgs {
 impl OwnedArgs {
     /// Copies `args`.
     pub fn from_args(args: Args<'_>) -> Self {
-        let mut o = OwnedArgs::default();
-        for a in args.iter() {
-            o.push(a);
+        let (src, ranges) = args.parts();
+        match (ranges.first(), ranges.last()) {
+            // Arguments parsed from one request lie in order in one buffer:
+            // one copy of their span (protocol headers included).
+            (Some(&(lo, _)), Some(&(_, hi)))
+                if ranges.iter().all(|&(s, e)| s <= e)
+                    && ranges.windows(2).all(|w| w[0].1 <= w[1].0)
+                    && hi <= src.len() =>
+            {
+                OwnedArgs {
+                    buf: src[lo..hi].to_vec(),
+                    ranges: ranges.iter().map(|&(s, e)| (s - lo, e - lo)).collect(),
+                }
+            }
+            _ => {
+                let mut o = OwnedArgs {
+                    buf: Vec::with_capacity(ranges.iter().map(|&(s, e)| e - s).sum()),
+                    ranges: Vec::with_capacity(ranges.len()),
+                };
+                for a in args.iter() {
+                    o.push(a);
+                }
+                o
+            }
         }
-        o
     }
     /// Builds from a list of arguments.
     pub fn from_slices<S: AsRef<[u8]>>(parts: &[S]) -> Self {
@@ -511,6 +531,27 @@ mod tests {
             _ => vec![],
         };
         (res, args)
+    }
+
+    #[test]
+    fn owned_args_copy_what_they_view() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
+        let (_, a) = parse(buf);
+        let mut r = Vec::new();
+        let mut sc = Vec::new();
+        parse_command(buf, &mut r, &mut sc, &ParseLimits::default()).unwrap();
+        // In request order: one span.
+        let o = OwnedArgs::from_args(Args::new(buf, &r));
+        assert_eq!(o.args().to_vec(), a);
+        // Out of order (as a command rebuilt from parts): one by one.
+        let shuffled = [r[2], r[0], r[1]];
+        let o = OwnedArgs::from_args(Args::new(buf, &shuffled));
+        assert_eq!(
+            o.args().to_vec(),
+            [a[2].clone(), a[0].clone(), a[1].clone()]
+        );
+        let o = OwnedArgs::from_args(Args::new(buf, &[]));
+        assert_eq!(o.len(), 0);
     }
 
     #[test]

@@ -1122,8 +1122,8 @@ return env, fenv, load
         &self,
         th: &Thread,
         f: &Function,
-        keys: impl Iterator<Item = &'a [u8]>,
-        argv: impl Iterator<Item = &'a [u8]>,
+        mut keys: impl ExactSizeIterator<Item = &'a [u8]>,
+        mut argv: impl ExactSizeIterator<Item = &'a [u8]>,
     ) -> bool {
         let w = th.state();
         // SAFETY: `w` is an idle worker (its stack empty); the function goes
@@ -1145,10 +1145,10 @@ return env, fenv, load
                 return false;
             }
             for items in [
-                &mut keys.into_iter() as &mut dyn Iterator<Item = &[u8]>,
-                &mut argv.into_iter(),
+                &mut keys as &mut dyn ExactSizeIterator<Item = &[u8]>,
+                &mut argv,
             ] {
-                ffi::lua_createtable(w, 0, 0);
+                ffi::lua_createtable(w, c_int::try_from(items.len()).unwrap_or(0), 0);
                 for (i, s) in items.enumerate() {
                     ffi::lua_pushlstring_(w, s.as_ptr() as *const c_char, s.len());
                     ffi::lua_rawseti_(w, -2, c_int::try_from(i + 1).unwrap_or(c_int::MAX));
