@@ -1061,7 +1061,19 @@ return env, fenv, load
                     }
                 }
             }
-            *self.lib_functions.borrow_mut() = map;
+            // The replaced libraries' code is garbage now: collected at
+            // once, so a run of FUNCTION LOADs cannot pile it up (reloads
+            // are rare and cost a compile of every library anyway).
+            drop(std::mem::replace(
+                &mut *self.lib_functions.borrow_mut(),
+                map,
+            ));
+            // SAFETY: a full collection on the main state, outside any script.
+            let _ = unsafe {
+                self.lua.exec_raw::<()>((), |l| {
+                    ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
+                })
+            };
             self.lib_epoch.set(epoch);
         }
         self.lib_functions.borrow().get(name).cloned()
