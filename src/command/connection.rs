@@ -51,6 +51,11 @@ fn select(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
+/// `MONITOR`
+fn monitor(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
+    Box::pin(async move { c.start_monitor() })
+}
+
 /// `RESET`
 fn reset(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
@@ -59,6 +64,7 @@ fn reset(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
         c.unwatch_all().await;
         crate::command::session::pubsub::forget(c).await;
         crate::command::session::tracking::disable(c).await;
+        c.stop_monitor();
         c.db = 0;
         c.resp3 = false;
         c.reply_mode = ReplyMode::On;
@@ -953,6 +959,16 @@ pub static SPECS: &[CommandSpec] = &[
         group: "connection",
         summary: "Change the selected database for the current connection",
         coord: Some(select),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "monitor",
+        arity: 1,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        acl: &["admin", "slow", "dangerous"],
+        group: "server",
+        summary: "Listen for all requests received by the server in real time",
+        coord: Some(monitor),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

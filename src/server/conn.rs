@@ -96,6 +96,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
         psub: 0,
         ssub: 0,
         user: "default".into(),
+        monitor: false,
     };
     let handle = Rc::new(ClientHandle {
         info: RefCell::new(info),
@@ -116,6 +117,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
     if core.clients().borrow_mut().remove(id) {
         engine.connected.fetch_sub(1, Ordering::Relaxed);
     }
+    conn.stop_monitor();
     tracking::disable(&mut conn).await;
     pubsub::forget(&mut conn).await;
     if !conn.watched.keys.is_empty() {

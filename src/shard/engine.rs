@@ -46,6 +46,11 @@ pub struct EngineState {
     pub shard_keys: Vec<PaddedCount>,
     /// Clients with CLIENT TRACKING on, on every core.
     pub tracking_clients: AtomicUsize,
+    /// Clients in MONITOR mode on every core: commands are fed to monitors
+    /// only while it is not 0.
+    pub monitoring: AtomicUsize,
+    /// Clients in MONITOR mode on each core (who gets a command's line).
+    pub monitors: Vec<PaddedCount>,
     /// Keys in each shard's tracking table, as its cron last counted them
     /// (`tracking-table-max-keys` is one figure for the engine).
     pub tracking_keys: Vec<PaddedCount>,
@@ -198,6 +203,8 @@ impl EngineState {
             block_order: Default::default(),
             shard_keys: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             tracking_clients: AtomicUsize::new(0),
+            monitoring: AtomicUsize::new(0),
+            monitors: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             tracking_keys: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_mem: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             client_max: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),

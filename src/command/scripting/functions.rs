@@ -497,6 +497,8 @@ fn fcall_ro(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 async fn fcall_generic(c: &mut Session, a: OwnedArgs, ro: bool) {
+    // Before its commands, as Redis feeds a function call to monitors.
+    c.feed_monitors(a.args());
     let name = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
     let epoch = c.core.engine.functions_epoch.load(Ordering::Acquire);
     let libs = current(c);

@@ -264,6 +264,8 @@ struct Target {
 }
 
 async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
+    // Before its commands, as Redis feeds a script to monitors.
+    c.feed_monitors(a.args());
     let n = match numkeys(a.args()) {
         Ok(n) => n,
         Err(e) => return c.error(e),
@@ -798,6 +800,9 @@ async fn call(
     }
     let resp3 = c.resp3;
     c.resp3 = run.resp3.get();
+    if crate::command::session::monitor::shown(spec) {
+        c.feed_monitors_from_script(args.args());
+    }
     c.route(spec, args.args()).await;
     c.flush_pending().await;
     c.resp3 = resp3;
@@ -890,6 +895,9 @@ fn inline_call(ctx: *mut (), l: *mut mlua::ffi::lua_State, args: &OwnedArgs) -> 
     c.resp3 = resp3;
     if !ran {
         return false;
+    }
+    if crate::command::session::monitor::shown(spec) {
+        c.feed_monitors_from_script(args.args());
     }
     if spec.has(WRITE) {
         run.wrote.set(true);

@@ -64,6 +64,8 @@ pub struct ClientInfo {
     pub ssub: usize,
     /// Authenticated user.
     pub user: String,
+    /// In MONITOR mode.
+    pub monitor: bool,
 }
 
 /// A connection as the registry sees it.
@@ -148,6 +150,9 @@ impl Clients {
 /// The `flags=` field of CLIENT LIST (Redis's letters; `N` when none).
 pub fn client_flags(c: &ClientInfo) -> String {
     let mut f = String::new();
+    if c.monitor {
+        f.push('O');
+    }
     if c.sub + c.psub + c.ssub > 0 {
         f.push('P');
     }
@@ -473,6 +478,7 @@ mod tests {
             psub: 0,
             ssub: 0,
             user: "default".into(),
+            monitor: false,
         }
     }
 

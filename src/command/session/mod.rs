@@ -23,6 +23,7 @@ pub mod blocking;
 pub mod clients;
 pub mod dispatch;
 pub mod memory;
+pub mod monitor;
 pub mod multi;
 pub mod pubsub;
 pub mod tracking;
@@ -64,6 +65,8 @@ pub struct CoreSessions {
     pub pubsub: std::cell::RefCell<pubsub::CorePubSub>,
     /// This core's Lua interpreter, created by the first script it runs.
     pub lua: std::cell::RefCell<Option<Rc<crate::command::scripting::lua::Engine>>>,
+    /// This core's clients in MONITOR mode.
+    pub monitors: std::cell::RefCell<Vec<Rc<clients::ClientHandle>>>,
 }
 
 /// The sessions' part of a core (its [`CoreSessions`]).
@@ -74,6 +77,8 @@ pub trait SessionCore {
     fn pubsub(&self) -> &std::cell::RefCell<pubsub::CorePubSub>;
     /// This core's Lua interpreter, once a script ran here.
     fn lua(&self) -> &std::cell::RefCell<Option<Rc<crate::command::scripting::lua::Engine>>>;
+    /// This core's clients in MONITOR mode.
+    fn monitors(&self) -> &std::cell::RefCell<Vec<Rc<clients::ClientHandle>>>;
 }
 
 impl SessionCore for Core {
@@ -87,6 +92,9 @@ impl SessionCore for Core {
     }
     fn lua(&self) -> &std::cell::RefCell<Option<Rc<crate::command::scripting::lua::Engine>>> {
         &local(self).lua
+    }
+    fn monitors(&self) -> &std::cell::RefCell<Vec<Rc<clients::ClientHandle>>> {
+        &local(self).monitors
     }
 }
 

@@ -267,7 +267,7 @@ impl Session {
             }
             drop(shard);
             super::blocking::after_shard_work(c);
-            Some(out)
+            Some((out, cmds))
         };
         let out = self
             .core
@@ -287,7 +287,12 @@ impl Session {
         self.set_now();
         match out {
             None => self.reply().null_array(),
-            Some(bytes) => {
+            Some((bytes, cmds)) => {
+                for (spec, args) in &cmds {
+                    if super::monitor::shown(spec) {
+                        self.feed_monitors(args.args());
+                    }
+                }
                 self.reply().array(n);
                 self.out.extend_from_slice(&bytes);
             }
@@ -320,6 +325,9 @@ impl Session {
         self.reply().array(cmds.len());
         self.deny_blocking = true;
         for (spec, args) in &cmds {
+            if super::monitor::shown(spec) {
+                self.feed_monitors(args.args());
+            }
             self.route(spec, args.args()).await;
         }
         self.flush_pending().await;
