@@ -746,6 +746,10 @@ impl Config {
         PROTO_MAX_BULK_LEN.with(|c| c.set(self.proto_max_bulk_len));
         ENCODING_LIMITS.with(|c| c.set(self.encoding_limits()));
         crate::storage::evict::publish(self.eviction());
+        crate::storage::notify::publish(
+            crate::storage::notify::parse(self.get("notify-keyspace-events").unwrap_or(""))
+                .unwrap_or(0),
+        );
         crate::storage::lazyfree::publish(crate::storage::lazyfree::Lazy {
             eviction: self.get_bool("lazyfree-lazy-eviction"),
             expire: self.get_bool("lazyfree-lazy-expire"),
@@ -921,6 +925,9 @@ fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
                 Err("Invalid save parameters".into())
             }
         }
+        Kind::Str if dir.name == "notify-keyspace-events" => crate::storage::notify::parse(value)
+            .map(crate::storage::notify::format)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         Kind::Str if dir.name == "client-output-buffer-limit" => {
             parse_output_limits([OutputLimit::default(); 3], value).map(|_| value.to_string())
         }

@@ -19,6 +19,7 @@ use crate::protocol::{Args, Reply};
 use crate::shard::journal;
 use crate::storage::Value;
 use crate::storage::hash::Hash;
+use crate::storage::notify;
 use crate::storage::value::ld;
 
 const NOT_INT_HASH: &str = "ERR hash value is not an integer";
@@ -118,6 +119,7 @@ fn hset_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, hmset: bool) 
         Err(WrongType) => r.error(WRONGTYPE),
         Ok(created) => {
             crate::metrics::changes(((a.len() - 2) / 2) as u64);
+            notify::emit(notify::HASH, "hset", ctx.db, a.get(1));
             if hmset { r.ok() } else { r.int(created) }
         }
     }
@@ -149,6 +151,9 @@ fn hsetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Err(WrongType) => r.error(WRONGTYPE),
         Ok(set) => {
             crate::metrics::changes(set as u64);
+            if set {
+                notify::emit(notify::HASH, "hset", ctx.db, a.get(1));
+            }
             r.int(set as i64)
         }
     }
@@ -171,6 +176,13 @@ fn hdel(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Ok(n) => {
             let n = n.unwrap_or(0);
             crate::metrics::changes(n as u64);
+            if n > 0 {
+                let (dbi, now) = (ctx.db, ctx.now);
+                notify::emit(notify::HASH, "hdel", dbi, a.get(1));
+                if !ctx.db().contains(a.get(1), now) {
+                    notify::emit(notify::GENERIC, "del", dbi, a.get(1));
+                }
+            }
             r.int(n)
         }
     }
@@ -201,7 +213,10 @@ fn hincrby(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     match res {
         Err(WrongType) => r.error(WRONGTYPE),
         Ok(Err(e)) => r.error(e),
-        Ok(Ok(v)) => r.int(v),
+        Ok(Ok(v)) => {
+            notify::emit(notify::HASH, "hincrby", ctx.db, a.get(1));
+            r.int(v)
+        }
     }
 }
 
@@ -237,6 +252,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Err(WrongType) => r.error(WRONGTYPE),
         Ok(Err(e)) => r.error(e),
         Ok(Ok(text)) => {
+            notify::emit(notify::HASH, "hincrbyfloat", ctx.db, a.get(1));
             journal::record_instead(vec![journal::cmd([
                 b"HSET",
                 a.get(1),

@@ -20,6 +20,7 @@ use crate::metrics;
 use crate::protocol::{Args, Reply};
 use crate::shard::journal;
 use crate::shard::slot::SLOTS;
+use crate::storage::notify;
 use crate::storage::{Entry, ScanPart, Value, merge_scan};
 
 /// `ERR source and destination objects are the same`.
@@ -69,6 +70,9 @@ fn del_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
     let now = ctx.now;
     let deleted = ctx.db().delete(k, now);
     crate::metrics::changes(u64::from(deleted));
+    if deleted {
+        notify::emit(notify::GENERIC, "del", ctx.db, k);
+    }
     deleted
 }
 
@@ -80,6 +84,7 @@ fn unlink_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
         Some(e) => {
             crate::storage::lazyfree::free(e.value);
             crate::metrics::changes(1);
+            notify::emit(notify::GENERIC, "del", ctx.db, k);
             true
         }
         None => {
@@ -227,12 +232,15 @@ fn expire_generic(
             return r.int(0);
         }
     }
+    let dbi = ctx.db;
     let db = ctx.db();
     if when <= now as i64 {
         db.remove(key);
+        notify::emit(notify::GENERIC, "del", dbi, key);
         journal::record_instead(vec![journal::cmd([b"DEL", key])]);
     } else {
         db.set_expire(key, when as u64, now);
+        notify::emit(notify::GENERIC, "expire", dbi, key);
         if journal::active() {
             let at = when.to_string();
             journal::record_instead(vec![journal::cmd([b"PEXPIREAT", key, at.as_bytes()])]);
@@ -296,6 +304,7 @@ fn persist(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     if has_ttl {
         let now = ctx.now;
         ctx.db().persist(key, now);
+        notify::emit(notify::GENERIC, "persist", ctx.db, key);
     }
     r.int(has_ttl as i64);
 }
@@ -318,9 +327,12 @@ fn rename_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, nx: bool) {
         return r.int(0);
     }
     let now = ctx.now;
+    let dbi = ctx.db;
     let db = ctx.db();
     if let Some(e) = db.take(src, now) {
         db.insert_entry(dst, e);
+        notify::emit(notify::GENERIC, "rename_from", dbi, src);
+        notify::emit(notify::GENERIC, "rename_to", dbi, dst);
     }
     done(r);
 }
@@ -358,7 +370,11 @@ fn rename_across(c: &mut Session, a: OwnedArgs, nx: bool) -> LocalBoxFuture<'_> 
         let taken = c
             .on_key(&src, move |ctx| {
                 let now = ctx.now;
-                ctx.db().take(&s, now)
+                let e = ctx.db().take(&s, now);
+                if e.is_some() {
+                    notify::emit(notify::GENERIC, "rename_from", ctx.db, &s);
+                }
+                e
             })
             .await;
         let Some(entry) = taken else {
@@ -371,6 +387,7 @@ fn rename_across(c: &mut Session, a: OwnedArgs, nx: bool) -> LocalBoxFuture<'_> 
                     return Some(entry);
                 }
                 ctx.db().insert_entry(&d, entry);
+                notify::emit(notify::GENERIC, "rename_to", ctx.db, &d);
                 None
             })
             .await;
@@ -444,6 +461,7 @@ fn copy_into(ctx: &mut Ctx<'_>, db: usize, key: &[u8], e: Entry, replace: bool) 
     // The destination may be in another database than the client's: signal
     // it there (the dispatcher only knows the client's database).
     d.touch_watched(key);
+    notify::emit(notify::GENERIC, "copy_to", db, key);
     true
 }
 
@@ -519,6 +537,8 @@ fn move_cmd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         d.insert_entry(key, e);
         // The source side is signalled by the dispatcher.
         d.touch_watched(key);
+        notify::emit(notify::GENERIC, "move_from", ctx.db, key);
+        notify::emit(notify::GENERIC, "move_to", dst, key);
     }
     r.int(1);
 }

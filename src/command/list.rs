@@ -27,6 +27,7 @@ use crate::storage::Value;
 use crate::storage::db::Entry;
 pub use crate::storage::list::End;
 use crate::storage::list::{Fill, List};
+use crate::storage::notify;
 
 const OUT_OF_RANGE: &str = "ERR index out of range";
 const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
@@ -46,6 +47,16 @@ pub struct WrongType;
 // ---------------------------------------------------------------------------
 // Shard-side operations (shared with the blocking commands)
 // ---------------------------------------------------------------------------
+
+/// The event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    if end == End::Left { "lpush" } else { "rpush" }
+}
+
+/// The event of a pop at `end`.
+fn pop_event(end: End) -> &'static str {
+    if end == End::Left { "lpop" } else { "rpop" }
+}
 
 /// The list in an entry: Ok(None) for no entry, Err for another type.
 #[inline]
@@ -85,10 +96,12 @@ pub fn push<T: AsRef<[u8]>>(
     elems: &[T],
 ) -> Result<usize, WrongType> {
     let fill = Fill::current();
+    let dbi = db.index;
     if let Some(l) = write_list(db, key, now)? {
         for e in elems {
             l.push(end, e.as_ref(), fill);
         }
+        notify::emit(notify::LIST, push_event(end), dbi, key);
         return Ok(l.len());
     }
     let mut l = List::new();
@@ -98,6 +111,7 @@ pub fn push<T: AsRef<[u8]>>(
     let n = l.len();
     if n > 0 {
         db.set(key, Value::List(Box::new(l)));
+        notify::emit(notify::LIST, push_event(end), dbi, key);
     }
     Ok(n)
 }
@@ -121,8 +135,14 @@ pub fn pop_count(
         End::Right => l.iter_rev().take(n).map(|e| e.to_vec()).collect(),
     };
     l.drop_end(end, n, fill);
-    if l.is_empty() {
+    let empty = l.is_empty();
+    let dbi = db.index;
+    if n > 0 {
+        notify::emit(notify::LIST, pop_event(end), dbi, key);
+    }
+    if empty {
         db.remove(key);
+        notify::emit(notify::GENERIC, "del", dbi, key);
     }
     Ok(Some(out))
 }
@@ -162,6 +182,7 @@ pub fn lmove(
     to: End,
 ) -> Result<Option<Vec<u8>>, WrongType> {
     let fill = Fill::current();
+    let dbi = db.index;
     if write_list(db, src, now)?.is_none() {
         return Ok(None);
     }
@@ -174,14 +195,22 @@ pub fn lmove(
     let Some(v) = l.pop(from, fill) else {
         return Ok(None);
     };
+    // The push's event comes first, then the pop's, as Redis sends them.
     if src == dst {
         l.push(to, &v, fill);
+        notify::emit(notify::LIST, push_event(to), dbi, dst);
+        notify::emit(notify::LIST, pop_event(from), dbi, src);
         return Ok(Some(v));
     }
-    if l.is_empty() {
+    let empty = l.is_empty();
+    if empty {
         db.remove(src);
     }
     push(db, dst, now, to, &[&v])?;
+    notify::emit(notify::LIST, pop_event(from), dbi, src);
+    if empty {
+        notify::emit(notify::GENERIC, "del", dbi, src);
+    }
     Ok(Some(v))
 }
 
@@ -282,6 +311,7 @@ fn push_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, end: End, xx:
     let key = a.get(1);
     let now = ctx.now;
     let fill = Fill::current();
+    let dbi = ctx.db;
     let db = ctx.db();
     match write_list(db, key, now) {
         Err(_) => return r.error(WRONGTYPE),
@@ -290,7 +320,9 @@ fn push_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, end: End, xx:
                 l.push(end, v, fill);
             }
             crate::metrics::changes((a.len() - 2) as u64);
-            return r.int(l.len() as i64);
+            r.int(l.len() as i64);
+            notify::emit(notify::LIST, push_event(end), dbi, key);
+            return;
         }
         Ok(None) if xx => {
             crate::metrics::changes(0);
@@ -304,6 +336,7 @@ fn push_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, end: End, xx:
     }
     let n = l.len();
     db.set(key, Value::List(Box::new(l)));
+    notify::emit(notify::LIST, push_event(end), dbi, key);
     crate::metrics::changes((a.len() - 2) as u64);
     r.int(n as i64);
 }
@@ -373,8 +406,12 @@ fn pop_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, end: End) {
         }
     };
     l.drop_end(end, n, fill);
-    if l.is_empty() {
-        db.remove(key);
+    let empty = l.is_empty();
+    let dbi = ctx.db;
+    notify::emit(notify::LIST, pop_event(end), dbi, key);
+    if empty {
+        ctx.db().remove(key);
+        notify::emit(notify::GENERIC, "del", dbi, key);
     }
     crate::metrics::changes(n as u64);
 }
@@ -447,6 +484,7 @@ fn lset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Some(i) => {
             l.set(i, a.get(3), fill);
             r.ok();
+            notify::emit(notify::LIST, "lset", ctx.db, a.get(1));
         }
         None => r.error(OUT_OF_RANGE),
     }
@@ -479,6 +517,7 @@ fn linsert(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Some(p) => {
             l.insert(p + after as usize, a.get(4), fill);
             r.int(l.len() as i64);
+            notify::emit(notify::LIST, "linsert", ctx.db, a.get(1));
         }
     }
 }
@@ -502,8 +541,14 @@ fn lrem(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Ok(Some(l)) => l,
     };
     let removed = l.remove_matching(a.get(3), count, fill);
-    if l.is_empty() {
+    let empty = l.is_empty();
+    let dbi = db.index;
+    if removed > 0 {
+        notify::emit(notify::LIST, "lrem", dbi, key);
+    }
+    if empty {
         db.remove(key);
+        notify::emit(notify::GENERIC, "del", dbi, key);
     }
     crate::metrics::changes(removed as u64);
     r.int(removed as i64);
@@ -530,8 +575,12 @@ fn ltrim(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let before = l.len();
     l.trim(clamp_range(start, stop, before), fill);
     let removed = before - l.len();
-    if l.is_empty() {
+    let empty = l.is_empty();
+    let dbi = db.index;
+    notify::emit(notify::LIST, "ltrim", dbi, key);
+    if empty {
         db.remove(key);
+        notify::emit(notify::GENERIC, "del", dbi, key);
     }
     crate::metrics::changes(removed as u64);
     r.ok();

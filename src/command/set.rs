@@ -24,6 +24,7 @@ use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
 use crate::shard::journal;
+use crate::storage::notify;
 use crate::storage::set::{Elem, Set, sample_distinct};
 use crate::storage::{Db, Entry, Value};
 
@@ -339,6 +340,9 @@ fn sadd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
     };
     crate::metrics::changes(added as u64);
+    if added > 0 {
+        notify::emit(notify::SET, "sadd", ctx.db, key);
+    }
     r.int(added as i64);
 }
 
@@ -365,6 +369,12 @@ fn srem(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     };
     if empty {
         db.remove(key);
+    }
+    if removed > 0 {
+        notify::emit(notify::SET, "srem", ctx.db, key);
+        if empty {
+            notify::emit(notify::GENERIC, "del", ctx.db, key);
+        }
     }
     crate::metrics::changes(removed);
     r.int(removed as i64);
@@ -524,8 +534,13 @@ fn spop(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     if let Some(c) = srem {
         journal::record_instead(vec![c]);
     }
-    if s.is_empty() {
+    let empty = s.is_empty();
+    if popped > 0 {
+        notify::emit(notify::SET, "spop", dbi, key);
+    }
+    if empty {
         db.remove(key);
+        notify::emit(notify::GENERIC, "del", dbi, key);
     }
     crate::metrics::changes(popped as u64);
 }

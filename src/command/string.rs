@@ -15,6 +15,7 @@ use crate::protocol::{Args, Reply};
 use crate::shard::journal;
 use crate::storage::Value;
 use crate::storage::db::Entry;
+use crate::storage::notify;
 use crate::storage::value::ld;
 
 const STRING_TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
@@ -202,6 +203,7 @@ fn set_generic(
         }
         return;
     }
+    let dbi = ctx.db;
     let db = ctx.db();
     let value = Value::string(val);
     match when {
@@ -209,16 +211,23 @@ fn set_generic(
         Some(at) if at as u64 <= now => {
             if found {
                 db.remove(key);
+                notify::emit(notify::GENERIC, "del", dbi, key);
             }
         }
         Some(at) => {
             let mut e = Entry::new(value);
             e.expire = at as u64;
             db.insert_entry(key, e);
+            notify::emit(notify::STRING, "set", dbi, key);
+            notify::emit(notify::GENERIC, "expire", dbi, key);
         }
-        None if flags & F_KEEPTTL != 0 => db.set_keep_ttl(key, value, now),
+        None if flags & F_KEEPTTL != 0 => {
+            db.set_keep_ttl(key, value, now);
+            notify::emit(notify::STRING, "set", dbi, key);
+        }
         None => {
             db.set(key, value);
+            notify::emit(notify::STRING, "set", dbi, key);
         }
     }
     if journal::active() {
@@ -257,6 +266,7 @@ fn get(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 fn set(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     if a.len() == 3 {
         ctx.db().set(a.get(1), Value::string(a.get(2)));
+        notify::emit(notify::STRING, "set", ctx.db, a.get(1));
         return r.ok();
     }
     let Some((flags, exp)) = parse_ext(a, true) else {
@@ -308,6 +318,7 @@ fn getset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         StrRead::WrongType => return r.error(WRONGTYPE),
     }
     ctx.db().set(a.get(1), Value::string(a.get(2)));
+    notify::emit(notify::STRING, "set", ctx.db, a.get(1));
 }
 
 /// `GETDEL key`
@@ -317,6 +328,7 @@ fn getdel(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         StrRead::Found(s) => {
             r.bulk(s);
             ctx.db().remove(a.get(1));
+            notify::emit(notify::GENERIC, "del", ctx.db, a.get(1));
         }
         StrRead::WrongType => r.error(WRONGTYPE),
     }
@@ -346,6 +358,7 @@ fn getex(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             Err(e) => return r.error(e),
         },
     };
+    let dbi = ctx.db;
     let db = ctx.db();
     if let Some(s) = db.peek(key, now).and_then(|e| e.value.as_str()) {
         r.bulk(s);
@@ -353,12 +366,16 @@ fn getex(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     match when {
         Some(at) if flags & (F_EXAT | F_PXAT) != 0 && at as u64 <= now => {
             db.remove(key);
+            notify::emit(notify::GENERIC, "del", dbi, key);
         }
         Some(at) => {
             db.set_expire(key, at as u64, now);
+            notify::emit(notify::GENERIC, "expire", dbi, key);
         }
         None if flags & F_PERSIST != 0 => {
-            db.persist(key, now);
+            if db.persist(key, now) {
+                notify::emit(notify::GENERIC, "persist", dbi, key);
+            }
         }
         // Without an option GETEX changes nothing (as Redis, nothing to
         // propagate).
@@ -402,10 +419,12 @@ fn mset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         return r.error(MSET_ARITY);
     }
     crate::metrics::changes((a.len() / 2) as u64);
+    let dbi = ctx.db;
     let db = ctx.db();
     db.prefetch_keys((1..a.len()).step_by(2).map(|j| a.get(j)));
     for j in (1..a.len()).step_by(2) {
         db.set(a.get(j), Value::string(a.get(j + 1)));
+        notify::emit(notify::STRING, "set", dbi, a.get(j));
     }
     r.ok();
 }
@@ -416,6 +435,7 @@ fn msetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         return r.error(MSETNX_ARITY);
     }
     let now = ctx.now;
+    let dbi = ctx.db;
     let db = ctx.db();
     db.prefetch_keys((1..a.len()).step_by(2).map(|j| a.get(j)));
     if (1..a.len()).step_by(2).any(|j| db.contains(a.get(j), now)) {
@@ -425,6 +445,7 @@ fn msetnx(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     crate::metrics::changes((a.len() / 2) as u64);
     for j in (1..a.len()).step_by(2) {
         db.set(a.get(j), Value::string(a.get(j + 1)));
+        notify::emit(notify::STRING, "set", dbi, a.get(j));
     }
     r.int(1);
 }
@@ -509,6 +530,7 @@ fn append(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             }
         }
     }
+    notify::emit(notify::STRING, "append", ctx.db, a.get(1));
 }
 
 /// `STRLEN key`
@@ -544,6 +566,7 @@ fn incr_by(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, key: &[u8], incr: i64) {
             r.int_text(text);
         }
     }
+    notify::emit(notify::STRING, "incrby", ctx.db, key);
 }
 
 /// `INCR key`
@@ -602,6 +625,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             let now = ctx.now;
             ctx.db()
                 .set_keep_ttl(key, Value::string(text.as_bytes()), now);
+            notify::emit(notify::STRING, "incrbyfloat", ctx.db, key);
             journal::record_instead(vec![journal::cmd([
                 b"SET",
                 key,
@@ -670,6 +694,7 @@ fn setrange(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             v[off..].copy_from_slice(val);
             r.int(v.len() as i64);
             ctx.db().set(key, Value::raw(v));
+            notify::emit(notify::STRING, "setrange", ctx.db, key);
         }
         Some(e) => {
             let Some(cur) = e.value.as_str() else {
@@ -689,6 +714,7 @@ fn setrange(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
                 v[off..off + val.len()].copy_from_slice(val);
                 r.int(v.len() as i64);
             }
+            notify::emit(notify::STRING, "setrange", ctx.db, key);
         }
     }
 }

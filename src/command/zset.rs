@@ -19,6 +19,7 @@ use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
+use crate::storage::notify;
 use crate::storage::zset::{AddFlags, AddOutcome, LexBound, Limits, ScoreRange, ZSet};
 use crate::storage::{Db, Value};
 
@@ -139,13 +140,14 @@ fn write_z<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>,
 }
 
 /// Deletes `key` when its zset became empty.
-fn drop_if_empty(db: &mut Db, now: u64, key: &[u8]) {
-    if db
+fn drop_if_empty(db: &mut Db, now: u64, key: &[u8]) -> bool {
+    let empty = db
         .peek(key, now)
-        .is_some_and(|e| matches!(&e.value, Value::ZSet(z) if z.is_empty()))
-    {
+        .is_some_and(|e| matches!(&e.value, Value::ZSet(z) if z.is_empty()));
+    if empty {
         db.remove(key);
     }
+    empty
 }
 
 /// Copies every element of a zset input (ascending).
@@ -315,6 +317,10 @@ fn zadd_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, incr_cmd: boo
         ctx.db().remove(key);
     }
     crate::metrics::changes((added + updated) as u64);
+    if added + updated > 0 {
+        let event = if fl.incr { "zincr" } else { "zadd" };
+        notify::emit(notify::ZSET, event, ctx.db, key);
+    }
     if nan {
         return r.error(NAN_ERR);
     }
@@ -360,7 +366,13 @@ fn zrem(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
     };
     let now = ctx.now;
-    drop_if_empty(ctx.db(), now, key);
+    let dbi = ctx.db;
+    if n > 0 {
+        notify::emit(notify::ZSET, "zrem", dbi, key);
+    }
+    if drop_if_empty(ctx.db(), now, key) {
+        notify::emit(notify::GENERIC, "del", dbi, key);
+    }
     crate::metrics::changes(n as u64);
     r.int(n);
 }

@@ -340,6 +340,7 @@ async fn expiry_loop(core: Rc<Core>) {
         crate::storage::tracking::set_writer(0);
         let cycle = core.shard.borrow_mut().active_expire(now, effort, budget);
         tracking::flush(&core);
+        crate::command::session::pubsub::flush_notifications(&core);
         let us = t0.elapsed().as_micros() as u64;
         crate::metrics::with(|s| {
             s.expire_cycle_us += us;

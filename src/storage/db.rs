@@ -935,6 +935,7 @@ impl Db {
     /// Counts and signals a key deleted because it expired.
     fn expired_removed(&mut self, key: &[u8]) {
         super::events::deleted(self.index, key, super::events::Cause::Expired);
+        super::notify::emit(super::notify::EXPIRED, "expired", self.index, key);
         self.events.expired += 1;
         crate::metrics::expired_key();
         if self.cas.is_some() || super::tracking::active() {
@@ -1089,6 +1090,7 @@ impl Db {
                 Some(std::mem::replace(n.entry_mut(), entry))
             }
             None => {
+                super::notify::emit(super::notify::NEW, "new", self.index, key);
                 let c = &mut self.counts[l];
                 t.insert_new(h, Node::new(key, entry, Meta::fresh()), c.len as usize);
                 c.len += 1;
@@ -1346,6 +1348,7 @@ impl Db {
     pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.remove(key)?;
         super::events::deleted(self.index, key, super::events::Cause::Evicted);
+        super::notify::emit(super::notify::EVICTED, "evicted", self.index, key);
         self.events.evicted += 1;
         crate::metrics::with(|s| s.evicted_keys += 1);
         if self.cas.is_some() || super::tracking::active() {

@@ -11,6 +11,7 @@ pub mod evict;
 pub mod hash;
 pub mod lazyfree;
 pub mod list;
+pub mod notify;
 pub mod rdb;
 pub mod rewrite;
 pub mod set;

@@ -44,6 +44,7 @@ pub enum Outcome {
 pub fn after_shard_work(core: &Rc<Core>) {
     serve_blocked(core);
     super::tracking::flush(core);
+    super::pubsub::flush_notifications(core);
 }
 
 /// Serves clients blocked on keys the shard work made ready.

@@ -157,6 +157,12 @@ async fn wait_for_lazyfree(core: &Rc<Core>, s: &Settings) -> bool {
 pub async fn make_room(core: &Rc<Core>) -> bool {
     let mut used = Vec::new();
     let ok = evict_until_under(core, &mut used).await;
+    // The evictions' keyspace notifications, published by each shard.
+    if crate::storage::notify::on(crate::storage::notify::EVICTED) {
+        for &t in &used {
+            core.run_on(t, super::pubsub::flush_notifications).await;
+        }
+    }
     // The evicted keys' tracking invalidations, now that memory is measured.
     // Waiting for each shard's flush means its invalidations for this
     // core's clients have been delivered here (a core's posts run in

@@ -508,6 +508,24 @@ struct Message {
 /// receivers; returns the number of receivers in the engine.
 pub fn publish(c: &mut Session, kind: Kind, channel: &[u8], payload: &[u8]) -> u64 {
     let core = c.core.clone();
+    publish_on(&core, kind, channel, payload, || {
+        // The publisher may be a receiver: its earlier replies go first.
+        if c.reply_mode == super::ReplyMode::On {
+            flush_to_socket(c);
+        }
+    })
+}
+
+/// Publishes from core `core`: posts the message once to each other core
+/// with receivers and delivers it here (after `before_local`) when this
+/// core has some; the number of receivers in the engine.
+fn publish_on(
+    core: &Rc<Core>,
+    kind: Kind,
+    channel: &[u8],
+    payload: &[u8],
+    before_local: impl FnOnce(),
+) -> u64 {
     let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
     if count == 0 {
         return 0;
@@ -522,13 +540,20 @@ pub fn publish(c: &mut Session, kind: Kind, channel: &[u8], payload: &[u8]) -> u
         core.post(t, move |c| deliver(c, &m));
     }
     if cores.contains(core.id) {
-        // The publisher may be a receiver: its earlier replies go first.
-        if c.reply_mode == super::ReplyMode::On {
-            flush_to_socket(c);
-        }
-        deliver(&core, &msg);
+        before_local();
+        deliver(core, &msg);
     }
     count
+}
+
+/// Publishes the keyspace notifications the keyspace of this core raised
+/// (see [`crate::storage::notify`]), in the order they happened.
+pub fn flush_notifications(core: &Rc<Core>) {
+    for e in crate::storage::notify::take() {
+        for (channel, payload) in e.messages() {
+            publish_on(core, Kind::Channel, &channel, &payload, || {});
+        }
+    }
 }
 
 /// A message frame in each protocol, built on first use.
