@@ -1104,6 +1104,9 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
         match checked {
             Err(e) => c.error(&e),
             Ok(pairs) => {
+                let maxmemory = pairs
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("maxmemory"));
                 c.core
                     .broadcast(move |core| {
                         let mut cfg = core.config.borrow_mut();
@@ -1114,6 +1117,16 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
                         cfg.publish_to_thread();
                     })
                     .await;
+                // A new maxmemory takes effect at once, as Redis evicts
+                // right when it is set.
+                if maxmemory {
+                    let eviction = crate::storage::evict::settings();
+                    if eviction.maxmemory > 0
+                        && crate::command::session::memory::over_limit(&c.core, &eviction) > 0
+                    {
+                        crate::command::session::memory::make_room(&c.core).await;
+                    }
+                }
                 c.reply().ok();
             }
         }

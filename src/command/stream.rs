@@ -21,6 +21,7 @@ use super::util::*;
 use super::{CommandSpec, Ctx, flags::*, keyflags};
 use crate::protocol::{Args, Reply};
 use crate::storage::Value;
+use crate::storage::notify;
 use crate::storage::stream::{self, AddError, EntryRef, IdRequest, Stream, StreamId, Trim, TrimBy};
 
 /// Any malformed id.
@@ -332,6 +333,7 @@ fn parse_add_trim(a: Args<'_>, xadd: bool) -> Result<AddTrim, &'static str> {
 
 /// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value [field value ...]`
 fn xadd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let dbi = ctx.db;
     let p = match parse_add_trim(a, true) {
         Ok(p) => p,
         Err(e) => return r.error(e),
@@ -370,6 +372,7 @@ fn xadd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     {
         Ok(id) => {
             reply_id(r, id);
+            notify::emit(notify::STREAM, "xadd", dbi, key);
             if crate::shard::journal::active() {
                 // Recorded with the ID it got (`*` and `ms-*` are the clock's).
                 let mut cmd: Vec<Vec<u8>> = a.iter().map(|x| x.to_vec()).collect();

@@ -11,6 +11,7 @@ use crate::command::util::*;
 use crate::command::{CommandSpec, Ctx, flags::*, keyflags};
 use crate::protocol::{Args, Reply};
 use crate::storage::Value;
+use crate::storage::notify;
 use crate::storage::stream::{Group, INVALID_ENTRIES_READ, Log, Stream, StreamId};
 
 /// `NOGROUP` for a key or group that does not exist.
@@ -121,6 +122,7 @@ fn xgroup(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
         s.groups.insert(name.into(), Group::new(id, entries_read));
         r.ok();
+        notify::emit(notify::STREAM, "xgroup-create", ctx.db, key);
     } else if setid && (argc == 5 || argc == 7) {
         let Ok(Some(s)) = write_stream(ctx, key) else {
             return r.error(WRONGTYPE);
@@ -138,6 +140,7 @@ fn xgroup(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             g.entries_read = entries_read;
         }
         r.ok();
+        notify::emit(notify::STREAM, "xgroup-setid", ctx.db, key);
     } else if eq(opt, "destroy") && argc == 4 {
         let Ok(Some(s)) = write_stream(ctx, key) else {
             return r.error(WRONGTYPE);
@@ -146,6 +149,7 @@ fn xgroup(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             // Clients blocked reading this group get NOGROUP.
             ctx.db().mark_ready(key);
             r.int(1);
+            notify::emit(notify::STREAM, "xgroup-destroy", ctx.db, key);
         } else {
             crate::metrics::changes(0);
             r.int(0);
@@ -160,6 +164,9 @@ fn xgroup(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             _ => false,
         };
         crate::metrics::changes(created as u64);
+        if created {
+            notify::emit(notify::STREAM, "xgroup-createconsumer", ctx.db, key);
+        }
         r.int(created as i64);
     } else if eq(opt, "delconsumer") && argc == 5 {
         let pending = match write_stream(ctx, key) {
@@ -170,6 +177,9 @@ fn xgroup(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             _ => None,
         };
         crate::metrics::changes(pending.is_some() as u64);
+        if pending.is_some() {
+            notify::emit(notify::STREAM, "xgroup-delconsumer", ctx.db, key);
+        }
         r.int(pending.unwrap_or(0) as i64);
     } else {
         r.error(&subcommand_syntax(a));
@@ -356,6 +366,7 @@ fn stream_and_group<'a>(
 /// `XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME
 /// unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID id]`
 pub(super) fn xclaim(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let dbi = ctx.db;
     crate::metrics::signalled_own_keys();
     let (key, name, consumer) = (a.get(1), a.get(2), a.get(3));
     let s = match stream_and_group(ctx, key, name) {
@@ -457,7 +468,9 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             continue;
         }
         if !have_consumer {
-            g.consumer(consumer, now);
+            if g.consumer(consumer, now).1 {
+                notify::emit(notify::STREAM, "xgroup-createconsumer", dbi, key);
+            }
             have_consumer = true;
         }
         g.transfer(id, consumer);
@@ -498,6 +511,7 @@ fn fits_in_memory(bytes: u64) -> bool {
 
 /// `XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]`
 pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
+    let dbi = ctx.db;
     crate::metrics::signalled_own_keys();
     const ATTEMPTS_FACTOR: i64 = 10;
     let (key, name, consumer) = (a.get(1), a.get(2), a.get(3));
@@ -575,7 +589,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             continue;
         }
         if !have_consumer {
-            g.consumer(consumer, now);
+            if g.consumer(consumer, now).1 {
+                notify::emit(notify::STREAM, "xgroup-createconsumer", dbi, key);
+            }
             have_consumer = true;
         }
         g.transfer(id, consumer);

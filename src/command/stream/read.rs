@@ -27,6 +27,7 @@ use crate::command::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyf
 use crate::protocol::{Args, Reply};
 use crate::shard::blocking::{Served, Undo, Waiter};
 use crate::storage::Value;
+use crate::storage::notify;
 use crate::storage::stream::{Stream, StreamId};
 use std::time::Duration;
 
@@ -215,6 +216,8 @@ struct ServeAs<'a> {
     history: bool,
     /// Most entries (0: no limit).
     count: i64,
+    /// The database (a consumer created by the read is announced there).
+    db: usize,
 }
 
 /// Writes one key's part of the reply (`[key, entries]`, or a map element
@@ -238,7 +241,10 @@ fn write_served(r: &mut Reply<'_>, key: &[u8], s: &mut Stream, gt: StreamId, how
         return r.array(0);
     };
     let now = now_ms();
-    let (consumer, _) = g.consumer(cname, now);
+    let (consumer, created) = g.consumer(cname, now);
+    if created {
+        notify::emit(notify::STREAM, "xgroup-createconsumer", how.db, key);
+    }
     if how.history {
         let ids: Vec<StreamId> = consumer.pel.range(start..).take(limit).copied().collect();
         r.array(ids.len());
@@ -281,6 +287,7 @@ fn serve_key(
     gt: StreamId,
     resp3: bool,
 ) -> Option<Vec<u8>> {
+    let db = ctx.db;
     let Ok(Some(s)) = read_stream(ctx, key) else {
         return None;
     };
@@ -310,6 +317,7 @@ fn serve_key(
             .as_ref()
             .map(|(g, c)| (g.as_slice(), c.as_slice(), o.noack)),
         history,
+        db,
         count: o.count,
     };
     write_served(&mut r, key, s, from, how);
@@ -558,7 +566,7 @@ fn stream_ready(v: Option<&Value>, w: &Waiter, key: &[u8]) -> bool {
 
 /// Serves a blocked reader from `key` (which [`stream_ready`] accepted).
 fn serve_waiter(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Undo)> {
-    let now = ctx.now;
+    let (now, db) = (ctx.now, ctx.db);
     let count = parse_i64(w.args.get(1)).unwrap_or(BLOCKED_DEFAULT_COUNT);
     let mut out = Vec::new();
     let mut r = Reply::new(&mut out, w.resp3);
@@ -576,6 +584,7 @@ fn serve_waiter(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Un
                         group: Some((gname, w.args.get(4), w.args.get(2) == b"1")),
                         history: false,
                         count,
+                        db,
                     };
                     write_served(&mut r, key, s, last, how);
                 }
@@ -589,6 +598,7 @@ fn serve_waiter(ctx: &mut Ctx<'_>, key: &[u8], w: &Waiter) -> Option<(Served, Un
                 group: None,
                 history: false,
                 count,
+                db,
             };
             write_served(&mut r, key, s, gt, how);
         }
