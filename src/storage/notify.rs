@@ -136,6 +136,8 @@ impl Event {
 
 thread_local! {
     static FLAGS: Cell<u32> = const { Cell::new(0) };
+    /// Some event waits in PENDING.
+    static ANY: Cell<bool> = const { Cell::new(false) };
     static PENDING: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -160,6 +162,7 @@ pub fn emit(class: u32, event: &'static str, db: usize, key: &[u8]) {
         return;
     }
     let f = FLAGS.with(|f| f.get());
+    ANY.with(|a| a.set(true));
     PENDING.with(|p| {
         p.borrow_mut().push(Event {
             event,
@@ -171,8 +174,15 @@ pub fn emit(class: u32, event: &'static str, db: usize, key: &[u8]) {
     });
 }
 
+/// True when events wait to be taken.
+#[inline]
+pub fn pending() -> bool {
+    ANY.with(|a| a.get())
+}
+
 /// The events raised so far, oldest first (none left here).
 pub fn take() -> Vec<Event> {
+    ANY.with(|a| a.set(false));
     PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()))
 }
 
@@ -203,7 +213,9 @@ mod tests {
         publish(GENERIC | KEYSPACE | KEYEVENT);
         emit(STRING, "set", 0, b"k");
         emit(GENERIC, "del", 3, b"k");
+        assert!(pending());
         let got = take();
+        assert!(!pending());
         assert_eq!(got.len(), 1);
         assert_eq!(
             got[0].messages(),

@@ -548,7 +548,11 @@ fn publish_on(
 
 /// Publishes the keyspace notifications the keyspace of this core raised
 /// (see [`crate::storage::notify`]), in the order they happened.
+#[inline]
 pub fn flush_notifications(core: &Rc<Core>) {
+    if !crate::storage::notify::pending() {
+        return;
+    }
     for e in crate::storage::notify::take() {
         for (channel, payload) in e.messages() {
             publish_on(core, Kind::Channel, &channel, &payload, || {});
