@@ -241,6 +241,58 @@ fn list_set_zset_and_hash_events_as_redis_publishes_them() {
 }
 
 #[test]
+fn bit_range_pop_and_stream_trim_events_as_redis_publishes_them() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.call(&["CONFIG", "SET", "notify-keyspace-events", "KA"]);
+    let mut l = listener(s.port);
+    for cmd in [
+        &["SETBIT", "{u}b", "7", "1"][..],
+        &["ZADD", "{u}z", "1", "a", "2", "b", "3", "c", "4", "d"],
+        &["ZREMRANGEBYSCORE", "{u}z", "10", "20"],
+        &["ZREMRANGEBYSCORE", "{u}z", "1", "1"],
+        &["ZREMRANGEBYRANK", "{u}z", "0", "0"],
+        &["ZREMRANGEBYLEX", "{u}z", "[c", "[c"],
+        &["ZPOPMAX", "{u}z"],
+        &["XADD", "{u}x", "1-1", "f", "v"],
+        &["XADD", "{u}x", "2-1", "f", "v"],
+        &["XDEL", "{u}x", "9-9"],
+        &["XDEL", "{u}x", "1-1"],
+        &["XTRIM", "{u}x", "MAXLEN", "0"],
+        &["SET", "{u}end", "1"],
+    ] {
+        assert!(!c.call(cmd).is_error(), "{cmd:?}");
+    }
+    let mut got = Vec::new();
+    loop {
+        let (channel, event) = next_event(&mut l);
+        if channel == "__keyspace@0__:{u}end" {
+            break;
+        }
+        got.push(format!(
+            "{} {event}",
+            channel.trim_start_matches("__keyspace@0__:")
+        ));
+    }
+    assert_eq!(
+        got,
+        [
+            "{u}b setbit",
+            "{u}z zadd",
+            "{u}z zremrangebyscore",
+            "{u}z zremrangebyrank",
+            "{u}z zremrangebylex",
+            "{u}z zpopmax",
+            "{u}z del",
+            "{u}x xadd",
+            "{u}x xadd",
+            "{u}x xdel",
+            "{u}x xtrim",
+        ]
+    );
+}
+
+#[test]
 fn classes_read_and_shown_as_redis_does() {
     let s = Server::start();
     let mut c = s.raw();

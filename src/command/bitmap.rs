@@ -15,6 +15,7 @@ use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*, keyflags};
 use crate::command::session::Session;
 use crate::protocol::{Args, Reply};
 use crate::storage::Value;
+use crate::storage::notify;
 
 const BIT_OFFSET_ERR: &str = "ERR bit offset is not an integer or out of range";
 const BIT_VALUE_ERR: &str = "ERR bit is not an integer or out of range";
@@ -313,6 +314,7 @@ fn setbit(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let old = (*byte >> shift) & 1;
     *byte = (*byte & !(1 << shift)) | (on << shift);
     crate::metrics::changes(u64::from(grew || old != on));
+    notify::emit(notify::STRING, "setbit", ctx.db, a.get(1));
     r.int(old as i64);
 }
 

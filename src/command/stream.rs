@@ -479,6 +479,9 @@ fn xdel(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
     let n = s.log.delete(&ids);
     crate::metrics::changes(n);
+    if n > 0 {
+        notify::emit(notify::STREAM, "xdel", ctx.db, a.get(1));
+    }
     r.int(n as i64);
 }
 
@@ -498,6 +501,9 @@ fn xtrim(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     };
     let n = p.trim.map_or(0, |t| s.log.trim(t));
     crate::metrics::changes(n);
+    if n > 0 {
+        notify::emit(notify::STREAM, "xtrim", ctx.db, a.get(1));
+    }
     r.int(n as i64);
 }
 

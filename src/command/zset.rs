@@ -722,8 +722,18 @@ fn zremrange_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, kind: Ki
             z.remove_ranks(lo, hi)
         }
     };
-    let now = ctx.now;
-    drop_if_empty(ctx.db(), now, key);
+    let (now, dbi) = (ctx.now, ctx.db);
+    if n > 0 {
+        let event = match kind {
+            Kind::Score => "zremrangebyscore",
+            Kind::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        notify::emit(notify::ZSET, event, dbi, key);
+    }
+    if drop_if_empty(ctx.db(), now, key) {
+        notify::emit(notify::GENERIC, "del", dbi, key);
+    }
     crate::metrics::changes(n as u64);
     r.int(n as i64);
 }
@@ -880,7 +890,17 @@ fn zpop_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, max: bool) {
     match zpop(ctx.db(), now, key, max, count.unwrap_or(1)) {
         Err(_) => r.error(WRONGTYPE),
         Ok(None) => r.array(0),
-        Ok(Some(items)) => reply_pop(r, &items, nested),
+        Ok(Some(items)) => {
+            reply_pop(r, &items, nested);
+            if !items.is_empty() {
+                let dbi = ctx.db;
+                let event = if max { "zpopmax" } else { "zpopmin" };
+                notify::emit(notify::ZSET, event, dbi, key);
+                if !ctx.db().contains(key, now) {
+                    notify::emit(notify::GENERIC, "del", dbi, key);
+                }
+            }
+        }
     }
 }
 
