@@ -41,6 +41,30 @@ fn events_until(r: &mut Raw, last: &str, key: &str) -> Vec<(String, String)> {
     }
 }
 
+/// Runs each command, none of which may fail.
+fn run_all(c: &mut Raw, cmds: &[&[&str]]) {
+    for cmd in cmds {
+        assert!(!c.call(cmd).is_error(), "{cmd:?}");
+    }
+}
+
+/// The (key, event) pairs of keyspace channels (`K` only) until the event
+/// on `end`, which is left out.
+fn keyspace_until(l: &mut Raw, end: &str) -> Vec<(String, String)> {
+    let end = format!("__keyspace@0__:{end}");
+    let mut got = Vec::new();
+    loop {
+        let (channel, event) = next_event(l);
+        if channel == end {
+            return got;
+        }
+        got.push((
+            channel.trim_start_matches("__keyspace@0__:").to_string(),
+            event,
+        ));
+    }
+}
+
 fn both(event: &str, key: &str) -> [(String, String); 2] {
     [
         (format!("__keyspace@0__:{key}"), event.to_string()),
@@ -60,29 +84,30 @@ fn string_and_generic_events_as_redis_publishes_them() {
     let mut listeners: Vec<Raw> = (0..SPREAD).map(|_| listener(s.port)).collect();
     // One hash tag: one shard, so the events of different keys keep the
     // order of the commands too.
-    for cmd in [
-        &["SET", "{k}a", "1"][..],
-        &["INCR", "{k}a"],
-        &["INCRBYFLOAT", "{k}a", "1.5"],
-        &["APPEND", "{k}a", "x"],
-        &["SETRANGE", "{k}a", "0", "y"],
-        &["EXPIRE", "{k}a", "100"],
-        &["PERSIST", "{k}a"],
-        &["PERSIST", "{k}a"],
-        &["RENAME", "{k}a", "{k}b"],
-        &["GETDEL", "{k}b"],
-        &["SET", "{k}c", "v", "EX", "100"],
-        &["SET", "{k}c", "w", "NX"],
-        &["MSET", "{k}d", "1", "{k}e", "2"],
-        &["GETEX", "{k}d", "PERSIST"],
-        &["GETEX", "{k}d", "PX", "100000"],
-        &["DEL", "{k}c", "{k}d", "{k}nothing"],
-        &["EXPIRE", "{k}e", "0"],
-        &["GET", "{k}e"],
-        &["SET", "{k}end", "1"],
-    ] {
-        assert!(!c.call(cmd).is_error(), "{cmd:?}");
-    }
+    run_all(
+        &mut c,
+        &[
+            &["SET", "{k}a", "1"][..],
+            &["INCR", "{k}a"],
+            &["INCRBYFLOAT", "{k}a", "1.5"],
+            &["APPEND", "{k}a", "x"],
+            &["SETRANGE", "{k}a", "0", "y"],
+            &["EXPIRE", "{k}a", "100"],
+            &["PERSIST", "{k}a"],
+            &["PERSIST", "{k}a"],
+            &["RENAME", "{k}a", "{k}b"],
+            &["GETDEL", "{k}b"],
+            &["SET", "{k}c", "v", "EX", "100"],
+            &["SET", "{k}c", "w", "NX"],
+            &["MSET", "{k}d", "1", "{k}e", "2"],
+            &["GETEX", "{k}d", "PERSIST"],
+            &["GETEX", "{k}d", "PX", "100000"],
+            &["DEL", "{k}c", "{k}d", "{k}nothing"],
+            &["EXPIRE", "{k}e", "0"],
+            &["GET", "{k}e"],
+            &["SET", "{k}end", "1"],
+        ],
+    );
     let mut expected = Vec::new();
     for (event, key) in [
         ("set", "{k}a"),
@@ -165,48 +190,39 @@ fn list_set_zset_and_hash_events_as_redis_publishes_them() {
     let mut c = s.raw();
     c.call(&["CONFIG", "SET", "notify-keyspace-events", "KA"]);
     let mut l = listener(s.port);
-    for cmd in [
-        &["RPUSH", "{t}l", "a", "b", "c"][..],
-        &["LPUSH", "{t}l", "z"],
-        &["LPUSHX", "{t}none", "z"],
-        &["LSET", "{t}l", "0", "y"],
-        &["LINSERT", "{t}l", "BEFORE", "b", "x"],
-        &["LREM", "{t}l", "0", "nothing"],
-        &["LREM", "{t}l", "1", "x"],
-        &["LTRIM", "{t}l", "0", "1"],
-        &["LMOVE", "{t}l", "{t}l2", "LEFT", "RIGHT"],
-        &["RPOP", "{t}l"],
-        &["LPOP", "{t}l2"],
-        &["SADD", "{t}s", "a", "b"],
-        &["SADD", "{t}s", "a"],
-        &["SREM", "{t}s", "x"],
-        &["SREM", "{t}s", "a"],
-        &["SPOP", "{t}s"],
-        &["ZADD", "{t}z", "1", "a", "2", "b"],
-        &["ZADD", "{t}z", "1", "a"],
-        &["ZINCRBY", "{t}z", "5", "a"],
-        &["ZREM", "{t}z", "x"],
-        &["ZREM", "{t}z", "a", "b"],
-        &["HSET", "{t}h", "f", "1", "g", "2"],
-        &["HINCRBY", "{t}h", "f", "2"],
-        &["HINCRBYFLOAT", "{t}h", "f", "0.5"],
-        &["HSETNX", "{t}h", "f", "9"],
-        &["HDEL", "{t}h", "f", "g"],
-        &["SET", "{t}end", "1"],
-    ] {
-        assert!(!c.call(cmd).is_error(), "{cmd:?}");
-    }
-    let mut got = Vec::new();
-    loop {
-        let (channel, event) = next_event(&mut l);
-        if channel == "__keyspace@0__:{t}end" {
-            break;
-        }
-        got.push((
-            channel.trim_start_matches("__keyspace@0__:").to_string(),
-            event,
-        ));
-    }
+    run_all(
+        &mut c,
+        &[
+            &["RPUSH", "{t}l", "a", "b", "c"][..],
+            &["LPUSH", "{t}l", "z"],
+            &["LPUSHX", "{t}none", "z"],
+            &["LSET", "{t}l", "0", "y"],
+            &["LINSERT", "{t}l", "BEFORE", "b", "x"],
+            &["LREM", "{t}l", "0", "nothing"],
+            &["LREM", "{t}l", "1", "x"],
+            &["LTRIM", "{t}l", "0", "1"],
+            &["LMOVE", "{t}l", "{t}l2", "LEFT", "RIGHT"],
+            &["RPOP", "{t}l"],
+            &["LPOP", "{t}l2"],
+            &["SADD", "{t}s", "a", "b"],
+            &["SADD", "{t}s", "a"],
+            &["SREM", "{t}s", "x"],
+            &["SREM", "{t}s", "a"],
+            &["SPOP", "{t}s"],
+            &["ZADD", "{t}z", "1", "a", "2", "b"],
+            &["ZADD", "{t}z", "1", "a"],
+            &["ZINCRBY", "{t}z", "5", "a"],
+            &["ZREM", "{t}z", "x"],
+            &["ZREM", "{t}z", "a", "b"],
+            &["HSET", "{t}h", "f", "1", "g", "2"],
+            &["HINCRBY", "{t}h", "f", "2"],
+            &["HINCRBYFLOAT", "{t}h", "f", "0.5"],
+            &["HSETNX", "{t}h", "f", "9"],
+            &["HDEL", "{t}h", "f", "g"],
+            &["SET", "{t}end", "1"],
+        ],
+    );
+    let got = keyspace_until(&mut l, "{t}end");
     let expected: Vec<(String, String)> = [
         ("{t}l", "rpush"),
         ("{t}l", "lpush"),
@@ -246,34 +262,28 @@ fn bit_range_pop_and_stream_trim_events_as_redis_publishes_them() {
     let mut c = s.raw();
     c.call(&["CONFIG", "SET", "notify-keyspace-events", "KA"]);
     let mut l = listener(s.port);
-    for cmd in [
-        &["SETBIT", "{u}b", "7", "1"][..],
-        &["ZADD", "{u}z", "1", "a", "2", "b", "3", "c", "4", "d"],
-        &["ZREMRANGEBYSCORE", "{u}z", "10", "20"],
-        &["ZREMRANGEBYSCORE", "{u}z", "1", "1"],
-        &["ZREMRANGEBYRANK", "{u}z", "0", "0"],
-        &["ZREMRANGEBYLEX", "{u}z", "[c", "[c"],
-        &["ZPOPMAX", "{u}z"],
-        &["XADD", "{u}x", "1-1", "f", "v"],
-        &["XADD", "{u}x", "2-1", "f", "v"],
-        &["XDEL", "{u}x", "9-9"],
-        &["XDEL", "{u}x", "1-1"],
-        &["XTRIM", "{u}x", "MAXLEN", "0"],
-        &["SET", "{u}end", "1"],
-    ] {
-        assert!(!c.call(cmd).is_error(), "{cmd:?}");
-    }
-    let mut got = Vec::new();
-    loop {
-        let (channel, event) = next_event(&mut l);
-        if channel == "__keyspace@0__:{u}end" {
-            break;
-        }
-        got.push(format!(
-            "{} {event}",
-            channel.trim_start_matches("__keyspace@0__:")
-        ));
-    }
+    run_all(
+        &mut c,
+        &[
+            &["SETBIT", "{u}b", "7", "1"][..],
+            &["ZADD", "{u}z", "1", "a", "2", "b", "3", "c", "4", "d"],
+            &["ZREMRANGEBYSCORE", "{u}z", "10", "20"],
+            &["ZREMRANGEBYSCORE", "{u}z", "1", "1"],
+            &["ZREMRANGEBYRANK", "{u}z", "0", "0"],
+            &["ZREMRANGEBYLEX", "{u}z", "[c", "[c"],
+            &["ZPOPMAX", "{u}z"],
+            &["XADD", "{u}x", "1-1", "f", "v"],
+            &["XADD", "{u}x", "2-1", "f", "v"],
+            &["XDEL", "{u}x", "9-9"],
+            &["XDEL", "{u}x", "1-1"],
+            &["XTRIM", "{u}x", "MAXLEN", "0"],
+            &["SET", "{u}end", "1"],
+        ],
+    );
+    let got: Vec<String> = keyspace_until(&mut l, "{u}end")
+        .into_iter()
+        .map(|(key, event)| format!("{key} {event}"))
+        .collect();
     assert_eq!(
         got,
         [

@@ -179,7 +179,9 @@ fn hdel(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
             if n > 0 {
                 let (dbi, now) = (ctx.db, ctx.now);
                 notify::emit(notify::HASH, "hdel", dbi, a.get(1));
-                if !ctx.db().contains(a.get(1), now) {
+                // The hash went with its last field (looked up only when
+                // someone listens).
+                if notify::on(notify::GENERIC) && !ctx.db().contains(a.get(1), now) {
                     notify::emit(notify::GENERIC, "del", dbi, a.get(1));
                 }
             }

@@ -1120,12 +1120,7 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
                 // A new maxmemory takes effect at once, as Redis evicts
                 // right when it is set.
                 if maxmemory {
-                    let eviction = crate::storage::evict::settings();
-                    if eviction.maxmemory > 0
-                        && crate::command::session::memory::over_limit(&c.core, &eviction) > 0
-                    {
-                        crate::command::session::memory::make_room(&c.core).await;
-                    }
+                    crate::command::session::memory::make_room(&c.core).await;
                 }
                 c.reply().ok();
             }

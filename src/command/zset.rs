@@ -896,7 +896,9 @@ fn zpop_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, max: bool) {
                 let dbi = ctx.db;
                 let event = if max { "zpopmax" } else { "zpopmin" };
                 notify::emit(notify::ZSET, event, dbi, key);
-                if !ctx.db().contains(key, now) {
+                // The set went with its last member (looked up only when
+                // someone listens).
+                if notify::on(notify::GENERIC) && !ctx.db().contains(key, now) {
                     notify::emit(notify::GENERIC, "del", dbi, key);
                 }
             }

@@ -147,21 +147,27 @@ pub fn publish(flags: u32) {
     FLAGS.with(|f| f.set(flags));
 }
 
+/// The classes on for this thread when events of `class` are published
+/// (a channel kind among them), else None.
+#[inline]
+fn flags_for(class: u32) -> Option<u32> {
+    let f = FLAGS.with(|f| f.get());
+    (f & class != 0 && f & (KEYSPACE | KEYEVENT) != 0).then_some(f)
+}
+
 /// True when events of `class` are published on this thread.
 #[inline]
 pub fn on(class: u32) -> bool {
-    let f = FLAGS.with(|f| f.get());
-    f & class != 0 && f & (KEYSPACE | KEYEVENT) != 0
+    flags_for(class).is_some()
 }
 
 /// Raises an event of `class` on `key` of database `db` (kept when its
 /// class is on).
 #[inline]
 pub fn emit(class: u32, event: &'static str, db: usize, key: &[u8]) {
-    if !on(class) {
+    let Some(f) = flags_for(class) else {
         return;
-    }
-    let f = FLAGS.with(|f| f.get());
+    };
     ANY.with(|a| a.set(true));
     PENDING.with(|p| {
         p.borrow_mut().push(Event {

@@ -167,7 +167,8 @@ pub enum Step {
     Yielded,
     /// It ended: its result, or its error value.
     Done(Result<mlua::Value, mlua::Value>),
-    /// The runner itself failed.
+    /// The run could not be started or resumed (no room on its worker's
+    /// stack, a reply that cannot be read).
     Failed(mlua::Error),
 }
 
@@ -177,7 +178,7 @@ const KILL_CHECK_EVERY: i32 = 10_000;
 /// Registry keys: the hook's state, and the coroutines a script runs in
 /// (weak keys), the only ones the hook may suspend.
 const HOOK_KEY: &std::ffi::CStr = c"coreshard.hook";
-const OURS_KEY: &str = "coreshard.ours";
+const OURS_KEY: &std::ffi::CStr = c"coreshard.ours";
 
 /// What the instruction hook of one core's interpreter reads.
 struct HookState {
@@ -203,8 +204,8 @@ unsafe fn raise(l: *mut ffi::lua_State, msg: &std::ffi::CStr) {
     }
 }
 
-/// True when `l` is a coroutine a script runs in (not the runner that
-/// drives it, nor one the script made with coroutine.create).
+/// True when `l` is a coroutine a script runs in (its worker, or one of
+/// its pcalls'), not one the script made with coroutine.create.
 ///
 /// # Safety
 /// `l` is the running state the hook was called with.
@@ -213,7 +214,7 @@ unsafe fn in_script(l: *mut ffi::lua_State) -> bool {
     // has LUA_MINSTACK free slots).
     unsafe {
         let top = ffi::lua_gettop(l);
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"coreshard.ours".as_ptr());
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, OURS_KEY.as_ptr());
         let ok = if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
             ffi::lua_pushthread(l);
             ffi::lua_rawget(l, -2);
@@ -280,8 +281,8 @@ unsafe extern "C-unwind" fn hook_fn(l: *mut ffi::lua_State, _ar: *mut ffi::lua_D
         // Not a script run (a library load, or a library reloading).
         return;
     }
-    // Errors are raised inside the script's own code only: raised in the
-    // runner that drives it they would escape the script's error handling.
+    // Errors are raised only in the coroutines a script runs in: raised in
+    // one the script made itself, its coroutine.resume would catch them.
     // SAFETY: `l` is the running state.
     if !unsafe { in_script(l) } {
         return;
@@ -678,7 +679,7 @@ end
         let weak = lua.create_table()?;
         weak.raw_set("__mode", "k")?;
         ours.set_metatable(Some(weak))?;
-        lua.set_named_registry_value(OURS_KEY, &ours)?;
+        lua.set_named_registry_value(OURS_KEY.to_str().map_err(mlua::Error::external)?, &ours)?;
         let errmsg = lua.create_function(|lua, e: mlua::Value| match e {
             mlua::Value::Error(e) => Ok(mlua::Value::String(lua.create_string(raised_text(&e))?)),
             other => Ok(other),
@@ -1068,12 +1069,7 @@ return env, fenv, load
                 &mut *self.lib_functions.borrow_mut(),
                 map,
             ));
-            // SAFETY: a full collection on the main state, outside any script.
-            let _ = unsafe {
-                self.lua.exec_raw::<()>((), |l| {
-                    ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
-                })
-            };
+            self.gc(ffi::LUA_GCCOLLECT, 0);
             self.lib_epoch.set(epoch);
         }
         self.lib_functions.borrow().get(name).cloned()
@@ -1114,7 +1110,7 @@ return env, fenv, load
         unsafe {
             self.lua.exec_raw::<Thread>((), |l| {
                 ffi::lua_newthread(l);
-                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"coreshard.ours".as_ptr());
+                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, OURS_KEY.as_ptr());
                 ffi::lua_pushvalue(l, -2);
                 ffi::lua_pushboolean(l, 1);
                 ffi::lua_rawset(l, -3);
@@ -1295,13 +1291,19 @@ return env, fenv, load
     /// than Redis's 50 KB: a run here leaves a few hundred bytes).
     fn after_run(&self, run: &Run) {
         if run.id.is_multiple_of(50) {
-            // SAFETY: a GC step on the main state, outside any script.
-            let _ = unsafe {
-                self.lua.exec_raw::<()>((), |l| {
-                    ffi::lua_gc(l, ffi::LUA_GCSTEP, GC_STEP_KB);
-                })
-            };
+            self.gc(ffi::LUA_GCSTEP, GC_STEP_KB);
         }
+    }
+
+    /// Runs the collector (`lua_gc(what, data)`) on the main state.
+    fn gc(&self, what: c_int, data: c_int) {
+        // SAFETY: called outside any script (between runs, or while the
+        // libraries reload), on the main state exec_raw gives.
+        let _ = unsafe {
+            self.lua.exec_raw::<()>((), |l| {
+                ffi::lua_gc(l, what, data);
+            })
+        };
     }
 
     /// Bytes the interpreter holds.

@@ -800,9 +800,7 @@ async fn call(
     }
     let resp3 = c.resp3;
     c.resp3 = run.resp3.get();
-    if crate::command::session::monitor::shown(spec) {
-        c.feed_monitors_from_script(args.args());
-    }
+    c.feed_script_command(spec, args.args());
     c.route(spec, args.args()).await;
     c.flush_pending().await;
     c.resp3 = resp3;
@@ -896,9 +894,7 @@ fn inline_call(ctx: *mut (), l: *mut mlua::ffi::lua_State, args: &OwnedArgs) -> 
     if !ran {
         return false;
     }
-    if crate::command::session::monitor::shown(spec) {
-        c.feed_monitors_from_script(args.args());
-    }
+    c.feed_script_command(spec, args.args());
     if spec.has(WRITE) {
         run.wrote.set(true);
     }

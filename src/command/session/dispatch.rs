@@ -953,19 +953,15 @@ impl Session {
             self.apply_reply_mode(spec, mode_before, start);
             return;
         }
-        // Monitors see a command once it ran (or was queued for its hop),
-        // as Redis feeds them: SELECT shows its new database, and RESET of
-        // a monitor is not shown to itself.
-        let monitored =
-            self.core.engine.monitoring.load(Ordering::Relaxed) != 0 && super::monitor::shown(spec);
+        // Monitors see a command (below) once it ran or was queued for its
+        // hop, as Redis feeds them: SELECT shows its new database, and
+        // RESET of a monitor is not shown to itself.
         if self.tracking {
             super::tracking::before_command(self, spec, args).await;
         }
         if self.reply_mode != ReplyMode::On {
             self.dispatch_unbatched(spec, args).await;
-            if monitored {
-                self.feed_monitors(args);
-            }
+            self.feed_command(spec, args);
             return;
         }
         match self.route_direct(spec, args) {
@@ -973,9 +969,7 @@ impl Session {
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
         }
-        if monitored {
-            self.feed_monitors(args);
-        }
+        self.feed_command(spec, args);
         if self.pending.count >= MAX_PENDING_COMMANDS
             || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
         {

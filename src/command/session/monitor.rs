@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 /// Whether `spec` is shown to monitors when it runs (administrative
 /// commands and those that feed themselves are not).
 #[inline]
-pub fn shown(spec: &CommandSpec) -> bool {
+fn shown(spec: &CommandSpec) -> bool {
     !spec.has(flags::ADMIN) && !spec.has(flags::SKIP_MONITOR)
 }
 
@@ -148,10 +148,21 @@ impl Session {
         feed(&self.core, self.db, &addr, args);
     }
 
-    /// Feeds a command a script of this client runs (shown as `lua`).
+    /// Feeds a command this client ran, unless monitors are not shown
+    /// its kind (see [`shown`]).
     #[inline]
-    pub fn feed_monitors_from_script(&self, args: Args<'_>) {
-        feed(&self.core, self.db, "lua", args);
+    pub fn feed_command(&self, spec: &CommandSpec, args: Args<'_>) {
+        if shown(spec) {
+            self.feed_monitors(args);
+        }
+    }
+
+    /// Feeds a command a script of this client ran (shown as `lua`).
+    #[inline]
+    pub fn feed_script_command(&self, spec: &CommandSpec, args: Args<'_>) {
+        if shown(spec) {
+            feed(&self.core, self.db, "lua", args);
+        }
     }
 
     /// `MONITOR`: this client receives every command from now on.

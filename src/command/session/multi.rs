@@ -289,9 +289,7 @@ impl Session {
             None => self.reply().null_array(),
             Some((bytes, cmds)) => {
                 for (spec, args) in &cmds {
-                    if super::monitor::shown(spec) {
-                        self.feed_monitors(args.args());
-                    }
+                    self.feed_command(spec, args.args());
                 }
                 self.reply().array(n);
                 self.out.extend_from_slice(&bytes);
@@ -325,9 +323,7 @@ impl Session {
         self.reply().array(cmds.len());
         self.deny_blocking = true;
         for (spec, args) in &cmds {
-            if super::monitor::shown(spec) {
-                self.feed_monitors(args.args());
-            }
+            self.feed_command(spec, args.args());
             self.route(spec, args.args()).await;
         }
         self.flush_pending().await;
