@@ -12,7 +12,8 @@
 #   --quick        2 s rows, 1 round, a 100k-key memory set (smoke test)
 #   --rounds N     measurements per row and server (default 3, --quick: 1)
 #   --only LIST    comma-separated sections to run: bench (coreshard-bench
-#                  rows), memtier (memtier_benchmark rows), memory, cache
+#                  rows), memtier (memtier_benchmark rows), pubsub (PUBLISH to
+#                  50 subscribers, coreshard-bench --subscribers), memory, cache
 #                  (perf/cache_mix.py: hit ratio and RSS under maxmemory);
 #                  default all
 # Environment:
@@ -31,8 +32,8 @@
 #                  "SERVER_CPUS,GEN_CPUS": one executor shares the generator's
 #                  core; T2_CPUS=0 puts both executors on the server's core)
 #
-# Whole run on a 2-core machine: about 20-25 minutes plus the builds
-# (--only memtier: about 4, --quick: about 3).
+# Whole run on a 2-core machine: about 25-28 minutes plus the builds
+# (--only memtier: about 4, --only pubsub: about 3, --quick: about 3).
 set -euo pipefail
 
 ORIG_ARGS=("$@")
@@ -44,7 +45,7 @@ for v in ROW_SECS PORT_BASE CORESHARD_BIN BENCH_BIN MEMTIER_BIN SKIP_BUILD SERVE
 done
 QUICK=0
 ROUNDS=""
-SECTIONS="bench,memtier,memory,cache"
+SECTIONS="bench,memtier,pubsub,memory,cache"
 # --help: this header comment, up to the first line that is not a comment
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
 bad_arg() {
@@ -64,10 +65,10 @@ while (($#)); do
     shift
 done
 IFS=, read -r -a SECTION_LIST <<<"$SECTIONS"
-((${#SECTION_LIST[@]})) || bad_arg "--only needs at least one of bench, memtier, memory, cache"
+((${#SECTION_LIST[@]})) || bad_arg "--only needs at least one of bench, memtier, pubsub, memory, cache"
 for s in "${SECTION_LIST[@]}"; do
-    [[ $s == bench || $s == memtier || $s == memory || $s == cache ]] ||
-        bad_arg "--only: unknown section '$s' (bench, memtier, memory, cache)"
+    [[ $s == bench || $s == memtier || $s == pubsub || $s == memory || $s == cache ]] ||
+        bad_arg "--only: unknown section '$s' (bench, memtier, pubsub, memory, cache)"
 done
 want() { [[ ,$SECTIONS, == *,$1,* ]]; }
 
@@ -322,6 +323,8 @@ run_gen() {
 gen_cmd() {
     case $1 in
         bench) GEN=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$2" -t 1 -c "$CLIENTS") ;;
+        # one publisher, CLIENTS subscribers
+        pubsub) GEN=(taskset -c "$GEN_CPUS" "$BENCH" -s 127.0.0.1 -p "$2" -t 1 -c 1 --subscribers "$CLIENTS") ;;
         memtier) GEN=(taskset -c "$GEN_CPUS" "$MEMTIER" -s 127.0.0.1 -p "$2" -t 1 -c "$CLIENTS"
             --hide-histogram) ;;
     esac
@@ -586,6 +589,22 @@ run_memtier() {
     done
 }
 
+# ---------------------------------------------------------------- pub/sub rows
+# One publisher, CLIENTS subscribers on one channel (P1/P2) or on as many distinct
+# patterns that all match it (P3/P4); pipeline = messages in flight that have not
+# yet reached every subscriber.
+run_pubsub() {
+    local all="redis cs1 cs2"
+    start_all redis cs1 cs2
+    log "pub/sub rows ($ROUNDS round(s), servers alternating)"
+    rounds pubsub P1 "PUBLISH to $CLIENTS subscribers p1" none "$all" -d 32 --pipeline 1
+    rounds pubsub P2 "PUBLISH to $CLIENTS subscribers p16" none "$all" -d 32 --pipeline 16
+    rounds pubsub P3 "PUBLISH to $CLIENTS pattern subscribers p1" none "$all" -d 32 --pipeline 1 \
+        --subscribe-patterns
+    rounds pubsub P4 "PUBLISH to $CLIENTS pattern subscribers p16" none "$all" -d 32 --pipeline 16 \
+        --subscribe-patterns
+}
+
 # ---------------------------------------------------------------- memory
 # wait_clients_gone PORT: the generator's connections are closed on the
 # server too (their buffers would otherwise count as data), at most 5 s.
@@ -656,11 +675,12 @@ memory() {
 log "results: $RESULTS/$STAMP.md (raw data: $RAW); sections $SECTIONS; ${ROW_SECS}s per row, $ROUNDS round(s)"
 
 # fail fast: a coreshard that does not start should not cost the Redis rows first
-if want bench || want memtier; then
+if want bench || want memtier || want pubsub; then
     start_all cs1 redis cs2
 fi
 if want bench; then run_bench; fi
 if want memtier; then run_memtier; fi
+if want pubsub; then run_pubsub; fi
 for s in redis cs1 cs2 null; do stop_server "$s"; done
 
 if want memory; then
@@ -703,4 +723,4 @@ OUT="$RESULTS/$STAMP.md"
 python3 "$SCRIPT_DIR/compare_report.py" >"$OUT"
 cp "$OUT" "$RESULTS/latest.md"
 log "done in ${WALL}s: $OUT (copied to $RESULTS/latest.md)"
-if ((WALL >= 1500)); then log "WARNING: the run took ${WALL}s, over 25 minutes; lower ROW_SECS or --rounds"; fi
+if ((WALL >= 1800)); then log "WARNING: the run took ${WALL}s, over 30 minutes; lower ROW_SECS or --rounds"; fi

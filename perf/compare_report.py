@@ -45,6 +45,7 @@ ROW_ORDER = {
     "bench": ["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9b", "9c", "9d", "11", "12",
               "8p16", "9ap16", "9bp16", "9cp16", "9dp16", "11p16", "10"],
     "memtier": ["M1", "M2", "M3", "M4", "M5", "M6"],
+    "pubsub": ["P1", "P2", "P3", "P4"],
 }
 
 
@@ -62,6 +63,18 @@ def bench_figures(data):
         "misses": int(t.get("misses", 0)),
         "secs": float(data.get("duration_secs") or 0),
     }
+
+
+def pubsub_figures(data):
+    """Figures of one `coreshard-bench --subscribers` JSON file: ops are publishes,
+    latencies are the delivery latencies (the `message` row)."""
+    f = bench_figures(data)
+    m = data["commands"]["message"]
+    pub = data["commands"]["PUBLISH"]
+    f.update(p50=m["p50_us"] / 1000.0, p99=m["p99_us"] / 1000.0, p999=m["p999_us"] / 1000.0,
+             delivered=float(m["ops_sec"]), pub_p50=pub["p50_us"] / 1000.0,
+             errors=int(pub.get("errors", 0)) + int(m.get("errors", 0)))
+    return f
 
 
 def memtier_figures(data):
@@ -100,7 +113,8 @@ def load_rows(path):
             if status == "ok":
                 with open(js) as jf:
                     data = json.load(jf)
-                rec.update(memtier_figures(data) if suite == "memtier" else bench_figures(data))
+                figures = {"memtier": memtier_figures, "pubsub": pubsub_figures}.get(suite, bench_figures)
+                rec.update(figures(data))
                 # busy % over the generator's own measured duration: memtier's
                 # process outlives its test by up to a second of idle waiting
                 secs = rec["secs"] if rec["secs"] > 0 else int(wall_us) / 1e6
@@ -128,7 +142,8 @@ def summarize(recs):
         s["status"] = recs[0]["status"]
         return s
     s["status"] = "ok"
-    for k in ("ops_sec", "p50", "p99", "p999", "cpu_us_op", "cpu_util", "gen_util"):
+    for k in ("ops_sec", "p50", "p99", "p999", "cpu_us_op", "cpu_util", "gen_util", "delivered",
+              "pub_p50"):
         s[k] = median([r.get(k) for r in ok])
     for k in ("ops_sec", "cpu_us_op"):
         vals = [r[k] for r in ok if r.get(k) is not None]
@@ -238,6 +253,37 @@ def perf_table(rows, labels, suite, servers):
     return "\n".join(out)
 
 
+def pubsub_table(rows, labels):
+    out = [
+        "| row | server | PUBLISH/s | range | messages delivered/s | delivery p50 ms | p99 ms "
+        "| p99.9 ms | PUBLISH reply p50 ms | CPU µs/PUBLISH | server CPU | generator CPU "
+        "| PUBLISH/s ratio | CPU ratio | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in ROW_ORDER["pubsub"]:
+        base_recs = rows.get(("pubsub", row, "redis"))
+        base = summarize(base_recs) if base_recs else None
+        for server in ("redis", "cs1", "cs2"):
+            recs = rows.get(("pubsub", row, server))
+            if not recs:
+                continue
+            s = summarize(recs)
+            name = f"{row} {labels.get(('pubsub', row), '')}".strip()
+            if s["status"] != "ok":
+                out.append(f"| {name} | {SERVER_NAME[server]} | {s['status']} |" + " |" * 12)
+                continue
+            ok_base = base is not None and base["status"] == "ok" and server != "redis"
+            out.append("| " + " | ".join([
+                name, SERVER_NAME[server], fmt(s["ops_sec"], 0), fmt_range(s["ops_sec_range"], 0),
+                fmt(s["delivered"], 0), fmt(s["p50"], 3), fmt(s["p99"], 3), fmt(s["p999"], 3),
+                fmt(s["pub_p50"], 3), fmt(s["cpu_us_op"], 2), pct(s["cpu_util"]), pct(s["gen_util"]),
+                ratio(s["ops_sec"], base["ops_sec"]) if ok_base else "—",
+                ratio(s["cpu_us_op"], base["cpu_us_op"]) if ok_base else "—",
+                notes(s),
+            ]) + " |")
+    return "\n".join(out)
+
+
 def t2_table(rows, labels, suite):
     """CPU per op of --threads 2 against --threads 1, row by row (medians)."""
     out = [
@@ -339,6 +385,7 @@ def commands(path):
                 server, section, title, cmd = line.split("\t", 3)
                 groups.setdefault((section, server), []).append((title, cmd))
     kinds = {"bench": "coreshard-bench rows", "memtier": "memtier_benchmark rows",
+             "pubsub": "pub/sub rows (coreshard-bench --subscribers)",
              "memory": "memory (coreshard-bench)"}
     out = []
     for (section, server), lines in groups.items():
@@ -436,6 +483,22 @@ def main():
         p("CPU per operation of `--threads 2` against `--threads 1`:")
         p()
         p(t2_table(rows, labels, "memtier"))
+    if "pubsub" in sections:
+        p()
+        p("## Pub/sub: PUBLISH to 50 subscribers")
+        p()
+        p(f"`coreshard-bench -c 1 --subscribers {E['CLIENTS']}`: one publisher connection sends "
+          "PUBLISH of 32 B messages to one channel; every subscriber connection subscribes to it "
+          "(P1/P2) or to its own glob pattern that matches it (P3/P4, `[b0]ench:channel`, "
+          "`[b1]ench:channel`, ...). The loop is closed end to end: at most `--pipeline` messages "
+          "(1 or 16) are in flight that have not yet reached every subscriber, so a server cannot "
+          "publish faster than its subscribers read. Every subscriber checks that it receives every "
+          "message once and in order, and every PUBLISH reply must count all subscribers (errors "
+          "otherwise). Delivery latency: from the PUBLISH being sent to the message arriving, per "
+          "subscriber. CPU per PUBLISH includes its delivery to every subscriber. "
+          f"coreshard t2 runs with {t2_placement()}.")
+        p()
+        p(pubsub_table(rows, labels))
     if "memory" in sections:
         p()
         p("## Memory")

@@ -46,6 +46,16 @@ Workload:
       --distinct-client-seed   every client gets its own random seed
       --randomize              random base seed (default: fixed, reproducible)
 
+Pub/sub (instead of the workload above):
+      --subscribers N          N subscriber connections; the -c connections publish
+                               -d byte messages to one channel; --pipeline = messages
+                               per publisher not yet delivered to every subscriber;
+                               rows: PUBLISH (reply latency) and message (delivery
+                               latency); -n = messages per publisher; needs -t 1
+      --subscribe-patterns     subscribers PSUBSCRIBE to distinct patterns matching
+                               the channel instead of SUBSCRIBE
+      --channel NAME           channel name (default bench:channel)
+
 Output:
       --json-out FILE          write results as JSON
       --print-percentiles LIST percentiles shown in the table (default 50,90,99,99.9)
@@ -99,6 +109,10 @@ pub struct Config {
     pub randomize: bool,
     pub json_out: Option<String>,
     pub percentiles: Vec<f64>,
+    /// Pub/sub mode: subscriber connections (0: off).
+    pub subscribers: usize,
+    pub subscribe_patterns: bool,
+    pub channel: String,
 }
 
 impl Default for Config {
@@ -128,6 +142,9 @@ impl Default for Config {
             randomize: false,
             json_out: None,
             percentiles: vec![50.0, 90.0, 99.0, 99.9],
+            subscribers: 0,
+            subscribe_patterns: false,
+            channel: "bench:channel".into(),
         }
     }
 }
@@ -185,12 +202,15 @@ const WITH_VALUE: &[&str] = &[
     "command-key-pattern",
     "json-out",
     "print-percentiles",
+    "subscribers",
+    "channel",
 ];
 
 const FLAGS: &[&str] = &[
     "distinct-client-seed",
     "randomize",
     "hide-histogram",
+    "subscribe-patterns",
     "help",
     "version",
 ];
@@ -333,6 +353,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Action, String> 
             "distinct-client-seed" => c.distinct_client_seed = true,
             "randomize" => c.randomize = true,
             "hide-histogram" => {}
+            "subscribers" => c.subscribers = positive(&opt, v)?,
+            "subscribe-patterns" => c.subscribe_patterns = true,
+            "channel" => {
+                if v.is_empty() {
+                    return Err("--channel needs a non-empty name".into());
+                }
+                c.channel = v.to_string();
+            }
             "help" => return Ok(Action::Help),
             "version" => return Ok(Action::Version),
             _ => return Err(format!("unknown option: {arg}")),
@@ -352,6 +380,18 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Action, String> 
     }
     if !c.commands.is_empty() && c.commands.iter().all(|k| k.ratio == 0) {
         return Err("every --command has --command-ratio 0: nothing to send".into());
+    }
+    if c.subscribers > 0 {
+        if c.threads != 1 {
+            return Err("--subscribers runs in one thread: use -t 1".into());
+        }
+        if c.rate.is_some() || c.requests == Requests::AllKeys || !c.commands.is_empty() {
+            return Err(
+                "--subscribers cannot be combined with --rate, -n allkeys or --command".into(),
+            );
+        }
+    } else if c.subscribe_patterns {
+        return Err("--subscribe-patterns needs --subscribers".into());
     }
     if c.test_time.is_some() {
         c.requests = Requests::PerClient(0);
@@ -480,10 +520,33 @@ mod tests {
             &["--randomize=1"],
             &["--print-percentiles", "101"],
             &["--key-maximum", "18446744073709551615"],
+            &["--subscribers", "5", "-t", "2"],
+            &["--subscribers", "5", "--rate", "100"],
+            &["--subscribe-patterns"],
+            &["--subscribers", "1", "--channel", ""],
         ] {
             assert!(run(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse(["-h".to_string()]), Ok(Action::Help));
         assert_eq!(parse(["--help".to_string()]), Ok(Action::Help));
+    }
+
+    #[test]
+    fn pubsub_options() {
+        let c = run(&[
+            "--subscribers",
+            "50",
+            "-c",
+            "1",
+            "--subscribe-patterns",
+            "--channel",
+            "n",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.subscribers, c.subscribe_patterns, c.channel.as_str()),
+            (50, true, "n")
+        );
+        assert_eq!(c.clients, 1);
     }
 }

@@ -29,6 +29,7 @@
 
 mod cli;
 mod keys;
+mod pubsub;
 mod report;
 mod resp;
 mod template;
@@ -104,7 +105,7 @@ fn workload(cfg: &Config) -> Result<Workload, String> {
     Ok((tpls, weights, pats, shown))
 }
 
-fn connect(cfg: &Config) -> Result<Vec<TcpStream>, String> {
+fn connect(cfg: &Config, n: usize) -> Result<Vec<TcpStream>, String> {
     let target = format!("{}:{}", cfg.server, cfg.port);
     let addr = (cfg.server.as_str(), cfg.port)
         .to_socket_addrs()
@@ -112,7 +113,6 @@ fn connect(cfg: &Config) -> Result<Vec<TcpStream>, String> {
         .next()
         .ok_or_else(|| format!("cannot resolve {target}: no address"))?;
     let timeout = Duration::from_secs_f64(cfg.connect_timeout);
-    let n = cfg.threads * cfg.clients;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let s = TcpStream::connect_timeout(&addr, timeout)
@@ -149,6 +149,9 @@ fn own_cpu() -> Option<(f64, f64)> {
 }
 
 fn run(cfg: &Config) -> Result<(), String> {
+    if cfg.subscribers > 0 {
+        return run_pubsub(cfg);
+    }
     let (templates, weights, patterns, shown) = workload(cfg)?;
     // Rows: distinct command names, in order of first appearance.
     let mut row_names: Vec<String> = Vec::new();
@@ -189,7 +192,7 @@ fn run(cfg: &Config) -> Result<(), String> {
         seen_errors: Mutex::new(HashSet::new()),
     };
 
-    let mut streams = connect(cfg)?;
+    let mut streams = connect(cfg, cfg.threads * cfg.clients)?;
     let clock = Clock(Instant::now());
     let results = std::thread::scope(|scope| {
         let mut handles = Vec::new();
@@ -243,7 +246,18 @@ fn run(cfg: &Config) -> Result<(), String> {
         .map(|(n, r)| report::Summary::new(n, r, secs, &cfg.percentiles))
         .collect();
     let totals = report::Summary::new("Totals", &total, secs, &cfg.percentiles);
-    print!("{}", report::text(cfg, secs, &summaries, &totals));
+    finish(cfg, &shown, secs, &summaries, &totals)
+}
+
+/// Prints the table and the generator's CPU use, and writes the JSON document.
+fn finish(
+    cfg: &Config,
+    shown: &[String],
+    secs: f64,
+    summaries: &[report::Summary],
+    totals: &report::Summary,
+) -> Result<(), String> {
+    print!("{}", report::text(cfg, secs, summaries, totals));
     if let Some((user, sys)) = own_cpu() {
         let per_op = if totals.ops > 0 {
             (user + sys) * 1e6 / totals.ops as f64
@@ -253,8 +267,50 @@ fn run(cfg: &Config) -> Result<(), String> {
         println!("generator cpu: user {user:.2} s, sys {sys:.2} s, {per_op:.2} us/op");
     }
     if let Some(path) = &cfg.json_out {
-        let j = report::json(cfg, &shown, secs, &summaries, &totals);
+        let j = report::json(cfg, shown, secs, summaries, totals);
         std::fs::write(path, j).map_err(|e| format!("cannot write {path}: {e}"))?;
     }
     Ok(())
+}
+
+/// `--subscribers`: one event loop of publishers and subscribers ([`pubsub`]).
+/// Totals are the PUBLISH row (messages published per second); the `message` row
+/// counts deliveries.
+fn run_pubsub(cfg: &Config) -> Result<(), String> {
+    let plan = pubsub::PubSubPlan {
+        channel: cfg.channel.clone(),
+        patterns: cfg.subscribe_patterns,
+        data_size: cfg.data_size,
+        window: cfg.pipeline,
+        test_time_ns: cfg.test_time.map(|s| (s * 1e9) as u64),
+        messages: match cfg.requests {
+            cli::Requests::PerClient(n) => n,
+            cli::Requests::AllKeys => 0,
+        },
+    };
+    let subscribers = connect(cfg, cfg.subscribers)?;
+    let publishers = connect(cfg, cfg.clients)?;
+    let start = Instant::now();
+    let r = pubsub::run(&plan, publishers, subscribers)?;
+    let secs = if r.last_ns > 0 {
+        r.last_ns as f64 / 1e9
+    } else {
+        start.elapsed().as_secs_f64()
+    };
+    let publish = report::Summary::new("PUBLISH", &r.publish, secs, &cfg.percentiles);
+    let message = report::Summary::new("message", &r.message, secs, &cfg.percentiles);
+    let verb = if cfg.subscribe_patterns {
+        "PSUBSCRIBE"
+    } else {
+        "SUBSCRIBE"
+    };
+    let shown = vec![
+        format!("PUBLISH {} __data__", cfg.channel),
+        format!("{verb} x{}", cfg.subscribers),
+    ];
+    let totals = report::Summary {
+        name: "Totals".into(),
+        ..publish.clone()
+    };
+    finish(cfg, &shown, secs, &[publish, message], &totals)
 }

@@ -158,7 +158,7 @@ pub struct Clock(pub Instant);
 
 impl Clock {
     #[inline]
-    fn now(&self) -> u64 {
+    pub fn now(&self) -> u64 {
         self.0.elapsed().as_nanos() as u64
     }
 }
