@@ -128,6 +128,35 @@ fn scripts_transactions_select_and_secrets_as_redis_shows_them() {
 }
 
 #[test]
+fn a_blocking_command_is_shown_when_it_blocks() {
+    let s = Server::start();
+    let mut m = monitor(s.port);
+    let mut b = s.raw();
+    let mut c = s.raw();
+    let (bsrc, csrc) = (format!("0 {}", peer(&b)), format!("0 {}", peer(&c)));
+    b.send(&encode_cmd(&["BLPOP", "q", "0"]));
+    // Its line comes before the push that serves it, as Redis shows it.
+    assert_eq!(
+        parse(&m.read().text()),
+        (bsrc.clone(), "\"BLPOP\" \"q\" \"0\"".into())
+    );
+    assert_eq!(c.call(&["RPUSH", "q", "a"]).int(), 1);
+    assert_eq!(
+        parse(&m.read().text()),
+        (csrc, "\"RPUSH\" \"q\" \"a\"".into())
+    );
+    assert_eq!(b.read().items()[1].text(), "a");
+    // Not shown a second time when served; a command that does not block
+    // is shown once too.
+    assert_eq!(c.call(&["RPUSH", "q", "x"]).int(), 1);
+    assert_eq!(b.call(&["BLPOP", "q", "0"]).items()[1].text(), "x");
+    let next: Vec<(String, String)> = (0..2).map(|_| parse(&m.read().text())).collect();
+    assert_eq!(next[1], (bsrc, "\"BLPOP\" \"q\" \"0\"".into()));
+    c.call(&["PING"]);
+    assert!(m.read().text().ends_with("\"PING\""));
+}
+
+#[test]
 fn reset_and_disconnection_end_monitoring() {
     let s = Server::start();
     let mut c = s.raw();

@@ -193,7 +193,7 @@ async fn finish(c: &mut Session, a: OwnedArgs, spec: BlockSpec, starting: Option
     let Some(starting) = starting else {
         return c.reply().null_array();
     };
-    match block(c, a.clone(), spec, starting).await {
+    match block(c, &a, a.clone(), spec, starting).await {
         Outcome::Served(served) => reply_served(c, &a, served).await,
         Outcome::TimedOut => c.reply().null_array(),
         Outcome::Gone => c.close = true,

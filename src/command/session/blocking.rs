@@ -145,9 +145,11 @@ impl Drop for Starting {
 }
 
 /// Blocks the client until one of `spec.keys` can serve it, the timeout
-/// passes, or the client goes away.
+/// passes, or the client goes away. `shown`: the command as the client
+/// sent it (for monitors), `args` what the waiter runs when served.
 pub async fn block(
     c: &mut Session,
+    shown: &OwnedArgs,
     args: OwnedArgs,
     spec: BlockSpec,
     mut starting: Starting,
@@ -200,6 +202,10 @@ pub async fn block(
         }
     }
     drop(starting);
+    // Monitors see a blocking command once it blocked, not when it is
+    // served (as Redis shows it).
+    c.feed_monitors(shown.args());
+    c.monitor_fed = true;
 
     c.handle.info.borrow_mut().blocked = true;
     let deadline = spec.timeout.map(|t| Instant::now() + t);

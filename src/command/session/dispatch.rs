@@ -961,7 +961,9 @@ impl Session {
         }
         if self.reply_mode != ReplyMode::On {
             self.dispatch_unbatched(spec, args).await;
-            self.feed_command(spec, args);
+            if !std::mem::take(&mut self.monitor_fed) {
+                self.feed_command(spec, args);
+            }
             return;
         }
         match self.route_direct(spec, args) {
@@ -969,7 +971,9 @@ impl Session {
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
         }
-        self.feed_command(spec, args);
+        if !std::mem::take(&mut self.monitor_fed) {
+            self.feed_command(spec, args);
+        }
         if self.pending.count >= MAX_PENDING_COMMANDS
             || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
         {

@@ -139,6 +139,9 @@ pub struct Session {
     pub deny_blocking: bool,
     /// A script of this client is running the command.
     pub in_script: bool,
+    /// The running command was shown to monitors when it blocked (Redis
+    /// shows a blocking command then, not when it is served).
+    pub monitor_fed: bool,
     /// Subscribed to a channel, pattern or shard channel: a RESP2
     /// connection then runs only the pub/sub commands, PING, QUIT and RESET.
     pub subscribed: bool,
@@ -172,6 +175,7 @@ impl Session {
             watched: Default::default(),
             deny_blocking: false,
             in_script: false,
+            monitor_fed: false,
             subscribed: false,
             tracking: false,
             txid: 0,

@@ -512,7 +512,7 @@ async fn read(c: &mut Session, a: OwnedArgs) {
         ready: stream_ready,
         serve: serve_waiter,
     };
-    match block(c, wargs, spec, starting).await {
+    match block(c, &a, wargs, spec, starting).await {
         Outcome::Served(Served::Reply(bytes)) => {
             if bytes.first() == Some(&b'-') {
                 crate::metrics::error_reply(&bytes);
