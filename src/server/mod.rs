@@ -214,6 +214,12 @@ pub fn run(config: Config) -> std::io::Result<i32> {
         h.threads()
     );
     println!("Ready to accept connections tcp port={port}");
+    if let Some(path) = config_snapshot.get("unixsocket").filter(|p| !p.is_empty()) {
+        tracing::warn!(
+            "unixsocket {path} is accepted from Redis configuration files, but coreshard \
+             serves TCP only: no socket is created at that path"
+        );
+    }
     let mut sig: libc::c_int = 0;
     // SAFETY: sigwait on the set blocked above; every thread inherited the mask.
     unsafe {
