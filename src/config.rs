@@ -641,6 +641,9 @@ pub struct Config {
     pub output_limits: [OutputLimit; 3],
     /// `busy-reply-threshold` in ms (0: none).
     pub busy_reply_threshold: u64,
+    /// `notify-keyspace-events` as parsed: the shown value, like Redis's,
+    /// leaves `n` out when `A` is there, but the class stays on.
+    pub notify_flags: u32,
 }
 
 impl Default for Config {
@@ -661,6 +664,7 @@ impl Default for Config {
             slowlog_max_len: 128,
             output_limits: [OutputLimit::default(); 3],
             busy_reply_threshold: 5000,
+            notify_flags: 0,
         };
         c.refresh();
         c
@@ -716,6 +720,9 @@ impl Config {
             ))
         })?;
         self.values[i] = canon;
+        if dir.name == "notify-keyspace-events" {
+            self.notify_flags = crate::storage::notify::parse(value).unwrap_or(0);
+        }
         self.refresh();
         Ok(())
     }
@@ -746,10 +753,7 @@ impl Config {
         PROTO_MAX_BULK_LEN.with(|c| c.set(self.proto_max_bulk_len));
         ENCODING_LIMITS.with(|c| c.set(self.encoding_limits()));
         crate::storage::evict::publish(self.eviction());
-        crate::storage::notify::publish(
-            crate::storage::notify::parse(self.get("notify-keyspace-events").unwrap_or(""))
-                .unwrap_or(0),
-        );
+        crate::storage::notify::publish(self.notify_flags);
         crate::storage::lazyfree::publish(crate::storage::lazyfree::Lazy {
             eviction: self.get_bool("lazyfree-lazy-eviction"),
             expire: self.get_bool("lazyfree-lazy-expire"),
@@ -1272,5 +1276,20 @@ mod tests {
         let pattern = "*a".repeat(30) + "b";
         let s = "a".repeat(60);
         assert!(!glob_match(pattern.as_bytes(), s.as_bytes(), false));
+    }
+
+    #[test]
+    fn keyspace_event_classes_shown_as_redis_but_kept_whole() {
+        use crate::storage::notify;
+        let mut c = Config::default();
+        c.set("notify-keyspace-events", "KEAn", false).unwrap();
+        // Shown without `n`, as Redis shows it, yet new-key events stay on.
+        assert_eq!(c.get("notify-keyspace-events"), Some("AKE"));
+        assert_eq!(c.notify_flags & notify::NEW, notify::NEW);
+        assert_eq!(c.notify_flags & notify::ALL, notify::ALL);
+        c.set("notify-keyspace-events", "", false).unwrap();
+        assert_eq!(c.notify_flags, 0);
+        assert!(c.set("notify-keyspace-events", "Q", false).is_err());
+        assert_eq!(c.notify_flags, 0);
     }
 }
