@@ -313,8 +313,11 @@ fn setbit(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let shift = 7 - (off & 7);
     let old = (*byte >> shift) & 1;
     *byte = (*byte & !(1 << shift)) | (on << shift);
-    crate::metrics::changes(u64::from(grew || old != on));
-    notify::emit(notify::STRING, "setbit", ctx.db, a.get(1));
+    let changed = grew || old != on;
+    crate::metrics::changes(u64::from(changed));
+    if changed {
+        notify::emit(notify::STRING, "setbit", ctx.db, a.get(1));
+    }
     r.int(old as i64);
 }
 
@@ -485,17 +488,21 @@ fn bitop_check(a: Args<'_>) -> Result<BitOp, &'static str> {
     Ok(op)
 }
 
-/// Stores a BITOP result: the string, or no key at all when empty.
+/// Stores a BITOP result: the string (`set`), or no key at all when empty
+/// (`del` when there was one).
 fn bitop_store(ctx: &mut Ctx<'_>, dest: &[u8], res: Vec<u8>) {
     let now = ctx.now;
+    let dbi = ctx.db;
     let db = ctx.db();
     if res.is_empty() {
         if !db.delete(dest, now) {
             crate::metrics::signalled_own_keys();
             return;
         }
+        notify::emit(notify::GENERIC, "del", dbi, dest);
     } else {
-        db.set(dest, Value::raw(res));
+        db.set_at(dest, Value::raw(res), now);
+        notify::emit(notify::STRING, "set", dbi, dest);
     }
     super::util::changed_only(db, dest);
 }
@@ -706,6 +713,9 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, ro_cmd: b
         }
     }
     crate::metrics::changes(changes);
+    if changes > 0 {
+        notify::emit(notify::STRING, "setbit", ctx.db, key);
+    }
 }
 
 /// `BITFIELD key [GET type offset] [SET type offset value]

@@ -426,13 +426,14 @@ fn hrandfield(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
     let now = ctx.now;
     let no_touch = ctx.no_touch;
-    let (db, rng) = ctx.shard.db_and_rng(ctx.db);
+    let dbi = ctx.db;
+    let (db, rng) = ctx.shard.db_and_rng(dbi);
     let e = if no_touch {
         db.get_mut(a.get(1), now)
     } else {
         db.get(a.get(1), now)
     };
-    crate::metrics::keyspace(e.is_some());
+    super::string::read_counted(dbi, a.get(1), e.is_some());
     let h = match e.map(|e| &e.value) {
         None => None,
         Some(Value::Hash(h)) => Some(&**h),

@@ -36,9 +36,21 @@ const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time n
 // Shard-side helpers
 // ---------------------------------------------------------------------------
 
-/// Read lookup like Redis's `lookupKeyRead`: counts a keyspace hit or miss and
-/// updates the access time unless `touch` is false or the client is NO-TOUCH.
+/// Read lookup like Redis's `lookupKeyRead`: counts a keyspace hit or miss
+/// (a miss raises `keymiss`) and updates the access time unless `touch` is
+/// false or the client is NO-TOUCH.
 fn read_key<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], touch: bool) -> Option<&'c mut Entry> {
+    let dbi = ctx.db;
+    let e = counted_key(ctx, key, touch);
+    if e.is_none() {
+        notify::key_miss(dbi, key);
+    }
+    e
+}
+
+/// [`read_key`] without the `keymiss` event (OBJECT's lookups: statistics
+/// only).
+fn counted_key<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], touch: bool) -> Option<&'c mut Entry> {
     let now = ctx.now;
     let touch = touch && !ctx.no_touch;
     let db = ctx.db();
@@ -100,9 +112,12 @@ fn exists_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
 
 fn touch_one(ctx: &mut Ctx<'_>, k: &[u8]) -> bool {
     let now = ctx.now;
-    let e = ctx.db().get(k, now);
-    metrics::keyspace(e.is_some());
-    e.is_some()
+    let hit = ctx.db().get(k, now).is_some();
+    metrics::keyspace(hit);
+    if !hit {
+        notify::key_miss(ctx.db, k);
+    }
+    hit
 }
 
 /// Runs a per-key predicate over keys 1.. on one shard and replies with the count.
@@ -330,6 +345,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, nx: bool) {
     let dbi = ctx.db;
     let db = ctx.db();
     if let Some(e) = db.take(src, now) {
+        // The destination goes first: the key stored is a new one.
+        db.delete_for_add(dst, now);
         db.insert_entry(dst, e);
         notify::emit(notify::GENERIC, "rename_from", dbi, src);
         notify::emit(notify::GENERIC, "rename_to", dbi, dst);
@@ -386,6 +403,8 @@ fn rename_across(c: &mut Session, a: OwnedArgs, nx: bool) -> LocalBoxFuture<'_> 
                 if nx && write_key(ctx, &d).is_some() {
                     return Some(entry);
                 }
+                let now = ctx.now;
+                ctx.db().delete_for_add(&d, now);
                 ctx.db().insert_entry(&d, entry);
                 notify::emit(notify::GENERIC, "rename_to", ctx.db, &d);
                 None
@@ -454,7 +473,10 @@ fn parse_copy(a: Args<'_>, db: usize, databases: usize) -> Result<CopyOpts, &'st
 fn copy_into(ctx: &mut Ctx<'_>, db: usize, key: &[u8], e: Entry, replace: bool) -> bool {
     let now = ctx.now;
     let d = ctx.shard.db(db);
-    if !replace && d.get(key, now).is_some() {
+    if replace {
+        // A replaced destination is deleted first: the copy is a new key.
+        d.delete_for_add(key, now);
+    } else if d.get(key, now).is_some() {
         return false;
     }
     d.insert_entry(key, e);
@@ -807,7 +829,9 @@ fn memory_usage(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         }
     }
     let key = a.get(2);
-    match read_key(ctx, key, false) {
+    let now = ctx.now;
+    // Not a read lookup: no keyspace statistics, no event, no access.
+    match ctx.db().get_mut(key, now) {
         None => r.null(),
         Some(e) => {
             let bytes = e.value.heap_size() + std::mem::size_of::<Entry>() + key.len() + 16;
@@ -898,7 +922,7 @@ static MEMORY_SUBS: &[CommandSpec] = &[
 
 /// `OBJECT ENCODING key`
 fn object_encoding(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
-    match read_key(ctx, a.get(2), false) {
+    match counted_key(ctx, a.get(2), false) {
         Some(e) => r.bulk(e.value.encoding().as_bytes()),
         None => r.null(),
     }
@@ -924,7 +948,7 @@ fn object_refcount(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let k = key.clone();
         let shared = c
             .on_key(&key, move |ctx| {
-                read_key(ctx, &k, false).map(|e| is_shared_integer(&e.value))
+                counted_key(ctx, &k, false).map(|e| is_shared_integer(&e.value))
             })
             .await;
         match shared {
@@ -949,7 +973,7 @@ fn object_freq(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let freq = c
             .on_key(&key, move |ctx| {
                 let now = ctx.now;
-                read_key(ctx, &k, false)?;
+                counted_key(ctx, &k, false)?;
                 ctx.db().meta(&k, now).map(|m| m.lfu_decayed(decay))
             })
             .await;
@@ -969,7 +993,7 @@ fn object_idletime(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
         let idle = c
             .on_key(&key, move |ctx| {
                 let now = ctx.now;
-                read_key(ctx, &k, false)?;
+                counted_key(ctx, &k, false)?;
                 ctx.db().meta(&k, now).map(|m| m.idle_secs())
             })
             .await;

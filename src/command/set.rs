@@ -151,8 +151,9 @@ fn gather<'a>(ctx: &'a mut Ctx<'_>, keys: &[&[u8]]) -> Result<Vec<Option<&'a Set
 }
 
 /// Stores `set` at `dst` (replacing any value and TTL), or deletes `dst` when
-/// the result is empty. Returns the stored cardinality.
-pub fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set) -> usize {
+/// the result is empty. Raises `event` (the command's name), or `del` when
+/// an emptied result removed `dst`. Returns the stored cardinality.
+pub fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set, event: &'static str) -> usize {
     let n = set.len();
     let now = ctx.now;
     if n == 0 {
@@ -160,8 +161,10 @@ pub fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set) -> usize {
             crate::metrics::changes(0);
             return 0;
         }
+        notify::emit(notify::GENERIC, "del", ctx.db, dst);
     } else {
-        ctx.db().set(dst, Value::Set(Box::new(set)));
+        ctx.db().set_at(dst, Value::Set(Box::new(set)), now);
+        notify::emit(notify::SET, event, ctx.db, dst);
     }
     super::util::changed_only(ctx.db(), dst);
     n
@@ -567,7 +570,7 @@ fn srandmember(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     } else {
         db.get(key, now)
     };
-    crate::metrics::keyspace(e.is_some());
+    super::string::read_counted(dbi, key, e.is_some());
     let s = match set_of(e) {
         Err(()) => return r.error(WRONGTYPE),
         Ok(None) => {
@@ -638,8 +641,11 @@ fn smove(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         crate::metrics::changes(0);
         return r.int(0);
     }
+    let dbi = db.index;
+    notify::emit(notify::SET, "srem", dbi, src);
     if src_empty {
         db.remove(src);
+        notify::emit(notify::GENERIC, "del", dbi, src);
     }
     let added = smove_add(db, dst, m, now);
     crate::metrics::changes(1 + added as u64);
@@ -653,10 +659,11 @@ fn smove(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 }
 
 /// The destination half of SMOVE: adds `m` to the set at `dst`, creating it.
-/// True when `m` was added (Redis counts one more change then).
+/// True when `m` was added (Redis counts one more change then, and raises
+/// `sadd`).
 fn smove_add(db: &mut Db, dst: &[u8], m: &[u8], now: u64) -> bool {
     let max = max_intset();
-    match set_of(db.get(dst, now)) {
+    let added = match set_of(db.get(dst, now)) {
         Ok(Some(d)) => d.add(m, max),
         Ok(None) => {
             let mut d = Set::new();
@@ -666,7 +673,11 @@ fn smove_add(db: &mut Db, dst: &[u8], m: &[u8], now: u64) -> bool {
         }
         // Changed type between the hops of a cross-shard move.
         Err(()) => false,
+    };
+    if added {
+        notify::emit(notify::SET, "sadd", db.index, dst);
     }
+    added
 }
 
 /// SMOVE with source and destination on different shards.
@@ -696,8 +707,11 @@ fn smove_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
                         s.is_empty()
                     }
                 };
+                let dbi = db.index;
+                notify::emit(notify::SET, "srem", dbi, &src);
                 if empty {
                     db.remove(&src);
+                    notify::emit(notify::GENERIC, "del", dbi, &src);
                 }
                 Ok(true)
             })
@@ -726,6 +740,17 @@ enum Op {
     Inter,
     Union,
     Diff,
+}
+
+impl Op {
+    /// The event of the STORE form.
+    fn store_event(self) -> &'static str {
+        match self {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        }
+    }
 }
 
 /// Computes `op` over the sets as a new set.
@@ -766,7 +791,7 @@ fn op_store_local(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, op: Op) {
         Err(()) => return r.error(WRONGTYPE),
         Ok(sets) => compute(op, &sets),
     };
-    let n = store(ctx, a.get(1), result);
+    let n = store(ctx, a.get(1), result, op.store_event());
     r.int(n as i64);
 }
 
@@ -800,8 +825,9 @@ fn op_store_coord(c: &mut Session, a: OwnedArgs, op: Op) -> LocalBoxFuture<'_> {
             Ok(set) => set,
         };
         let dst = a.get(1).to_vec();
+        let event = op.store_event();
         let n = c
-            .on_key(&dst.clone(), move |ctx| store(ctx, &dst, result))
+            .on_key(&dst.clone(), move |ctx| store(ctx, &dst, result, event))
             .await;
         c.reply().int(n as i64);
     })

@@ -16,6 +16,8 @@ use super::util::*;
 use super::{CommandSpec, Ctx, LocalBoxFuture, OwnedArgs, flags::*};
 use crate::command::session::Session;
 use crate::storage::Value;
+use crate::storage::list::{End, Fill, List};
+use crate::storage::notify;
 use std::cmp::Ordering;
 
 /// Parsed SORT options.
@@ -155,13 +157,14 @@ async fn lookup_all(c: &Session, pattern: &[u8], elems: &[Vec<u8>]) -> Vec<Optio
         .map(|(s, reqs)| {
             c.on_shard(s, move |ctx| {
                 let now = ctx.now;
+                let dbi = ctx.db;
                 let db = ctx.db();
                 reqs.into_iter()
                     .map(|(i, k, f)| {
                         // A read lookup, as Redis's lookupKeyByPattern: counted
-                        // as a keyspace hit or miss.
+                        // as a keyspace hit or miss (`keymiss`).
                         let e = db.get(&k, now);
-                        crate::metrics::keyspace(e.is_some());
+                        super::string::read_counted(dbi, &k, e.is_some());
                         let v = e.and_then(|e| match (&e.value, &f) {
                             (Value::Hash(h), Some(f)) => h.get(f).map(|v| v.to_vec()),
                             (v, None) => v.as_str().map(|s| s.to_vec()),
@@ -319,14 +322,23 @@ fn sort_generic(c: &mut Session, a: OwnedArgs, readonly: bool) -> LocalBoxFuture
                 let d2 = dest.clone();
                 c.on_key(&dest, move |ctx| {
                     let now = ctx.now;
+                    let dbi = ctx.db;
                     let db = ctx.db();
-                    db.delete(&d2, now);
-                    if !rows.is_empty() {
-                        let items: Vec<Vec<u8>> =
-                            rows.into_iter().map(|v| v.unwrap_or_default()).collect();
-                        let _ = super::list::push(db, &d2, now, super::list::End::Right, &items);
-                        crate::metrics::changes(n as u64);
+                    if rows.is_empty() {
+                        if db.delete(&d2, now) {
+                            notify::emit(notify::GENERIC, "del", dbi, &d2);
+                        }
+                        return;
                     }
+                    // The result replaces whatever was there (value and TTL).
+                    let fill = Fill::current();
+                    let mut l = List::new();
+                    for v in &rows {
+                        l.push(End::Right, v.as_deref().unwrap_or_default(), fill);
+                    }
+                    db.set_at(&d2, Value::List(Box::new(l)), now);
+                    notify::emit(notify::LIST, "sortstore", dbi, &d2);
+                    crate::metrics::changes(n as u64);
                 })
                 .await;
                 c.reply().int(n as i64);

@@ -383,8 +383,10 @@ fn xadd(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         Err(AddError::IdTooSmall) => return r.error(TOP_ITEM),
         Err(AddError::TooLarge) => return r.error("ERR Elements are too large to be stored"),
     }
-    if let Some(t) = p.trim {
-        s.log.trim(t);
+    if let Some(t) = p.trim
+        && s.log.trim(t) > 0
+    {
+        notify::emit(notify::STREAM, "xtrim", dbi, key);
     }
     // Clients blocked on the stream may now be served.
     ctx.db().mark_ready(key);
@@ -567,6 +569,7 @@ fn xsetid(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     }
     // Like Redis, XSETID does not invalidate WATCH.
     crate::metrics::signalled_own_keys();
+    notify::emit(notify::STREAM, "xsetid", ctx.db, a.get(1));
     r.ok();
 }
 

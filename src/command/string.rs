@@ -25,19 +25,31 @@ const STRING_TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max
 // ---------------------------------------------------------------------------
 
 /// Looks a key up for reading (lookupKeyRead): counts a keyspace hit or miss
-/// and updates the access time unless the client asked for NO-TOUCH.
+/// (a miss raises `keymiss`) and updates the access time unless the client
+/// asked for NO-TOUCH.
 #[inline]
 pub fn lookup_read<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Option<&'a mut Entry> {
     let now = ctx.now;
     let no_touch = ctx.no_touch;
+    let dbi = ctx.db;
     let db = ctx.db();
     let e = if no_touch {
         db.get_mut(key, now)
     } else {
         db.get(key, now)
     };
-    crate::metrics::keyspace(e.is_some());
+    read_counted(dbi, key, e.is_some());
     e
+}
+
+/// Counts a read lookup of `key` as a keyspace hit or miss; a miss raises
+/// the `keymiss` event.
+#[inline]
+pub fn read_counted(db: usize, key: &[u8], hit: bool) {
+    crate::metrics::keyspace(hit);
+    if !hit {
+        notify::key_miss(db, key);
+    }
 }
 
 /// Looks a key up for writing (lookupKeyWrite): no keyspace statistics.
@@ -207,13 +219,8 @@ fn set_generic(
     let db = ctx.db();
     let value = Value::string(val);
     match when {
-        // An absolute time already past: the key would be born expired.
-        Some(at) if at as u64 <= now => {
-            if found {
-                db.remove(key);
-                notify::emit(notify::GENERIC, "del", dbi, key);
-            }
-        }
+        // An absolute time already past: the key is born expired, so the
+        // next access (or the active cycle) reclaims it as an expired key.
         Some(at) => {
             let mut e = Entry::new(value);
             e.expire = at as u64;
@@ -265,7 +272,8 @@ fn get(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]`
 fn set(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     if a.len() == 3 {
-        ctx.db().set(a.get(1), Value::string(a.get(2)));
+        let now = ctx.now;
+        ctx.db().set_at(a.get(1), Value::string(a.get(2)), now);
         notify::emit(notify::STRING, "set", ctx.db, a.get(1));
         return r.ok();
     }
@@ -419,11 +427,11 @@ fn mset(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         return r.error(MSET_ARITY);
     }
     crate::metrics::changes((a.len() / 2) as u64);
-    let dbi = ctx.db;
+    let (now, dbi) = (ctx.now, ctx.db);
     let db = ctx.db();
     db.prefetch_keys((1..a.len()).step_by(2).map(|j| a.get(j)));
     for j in (1..a.len()).step_by(2) {
-        db.set(a.get(j), Value::string(a.get(j + 1)));
+        db.set_at(a.get(j), Value::string(a.get(j + 1)), now);
         notify::emit(notify::STRING, "set", dbi, a.get(j));
     }
     r.ok();
@@ -472,9 +480,11 @@ fn pairs_by_shard(c: &Session, a: &OwnedArgs) -> Vec<ShardPairs> {
 async fn set_pairs(c: &Session, groups: Vec<ShardPairs>) {
     let futs = groups.into_iter().map(|(shard, kv)| {
         c.on_shard(shard, move |ctx| {
+            let (now, dbi) = (ctx.now, ctx.db);
             let db = ctx.db();
             for (k, v) in &kv {
-                db.set(k, Value::string(v));
+                db.set_at(k, Value::string(v), now);
+                notify::emit(notify::STRING, "set", dbi, k);
             }
         })
     });

@@ -155,14 +155,10 @@ fn pairs_of(z: &ZSet) -> Pairs {
     z.collect_ranks(0, z.len(), false)
 }
 
-/// A source of a set operation: missing key → None.
-fn fetch_src(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Pairs>, WrongType> {
-    let e = if write {
-        lookup_write(ctx, key)
-    } else {
-        lookup_read(ctx, key)
-    };
-    match e {
+/// A source of a set operation: missing key → None. A read lookup for the
+/// STORE forms too, as Redis 7.0 counts (and announces) their misses.
+fn fetch_src(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Pairs>, WrongType> {
+    match lookup_read(ctx, key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
             // Plain sets are valid inputs, every member scoring 1.
@@ -173,22 +169,32 @@ fn fetch_src(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Pairs>
 }
 
 /// Stores a result (ascending, unique members) at `dst`, or deletes `dst`
-/// when empty. Returns the stored count.
-fn store_sorted(db: &mut Db, dst: &[u8], items: Vec<(f64, Vec<u8>)>) -> usize {
+/// when empty. Raises `event` (the command's name), or `del` when an empty
+/// result removed `dst`. Returns the stored count.
+fn store_sorted(
+    db: &mut Db,
+    now: u64,
+    dst: &[u8],
+    items: Vec<(f64, Vec<u8>)>,
+    event: &'static str,
+) -> usize {
     if items.is_empty() {
         if db.remove(dst).is_some() {
             super::util::changed_only(db, dst);
+            notify::emit(notify::GENERIC, "del", db.index, dst);
         } else {
             crate::metrics::signalled_own_keys();
         }
         return 0;
     }
     let n = items.len();
-    db.set(
+    db.set_at(
         dst,
         Value::ZSet(Box::new(ZSet::from_sorted(items, Limits::current()))),
+        now,
     );
     super::util::changed_only(db, dst);
+    notify::emit(notify::ZSET, event, db.index, dst);
     n
 }
 
@@ -658,7 +664,8 @@ fn zrangestore(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     match rangestore_fetch(ctx, a.get(2), &req) {
         Err(_) => r.error(WRONGTYPE),
         Ok(items) => {
-            let n = store_sorted(ctx.db(), a.get(1), items);
+            let now = ctx.now;
+            let n = store_sorted(ctx.db(), now, a.get(1), items, "zrangestore");
             r.int(n as i64)
         }
     }
@@ -681,7 +688,10 @@ fn zrangestore_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
         };
         let dst = a.get(1).to_vec();
         let n = c
-            .on_key(&dst.clone(), move |ctx| store_sorted(ctx.db(), &dst, items))
+            .on_key(&dst.clone(), move |ctx| {
+                let now = ctx.now;
+                store_sorted(ctx.db(), now, &dst, items, "zrangestore")
+            })
             .await;
         c.reply().int(n as i64);
     })
@@ -753,8 +763,8 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
 // ---------------------------------------------------------------------------
 
 /// Pops up to `count` elements from the low (`max == false`) or high end of
-/// the zset at `key`, deleting the key when it empties. `Ok(None)` when the
-/// key does not exist.
+/// the zset at `key`, deleting the key when it empties (`zpopmin` or
+/// `zpopmax`, then `del`). `Ok(None)` when the key does not exist.
 pub fn zpop(
     db: &mut Db,
     now: u64,
@@ -772,8 +782,14 @@ pub fn zpop(
     let items = z.collect_ranks(lo, hi, max);
     z.remove_ranks(lo, hi);
     let empty = z.is_empty();
+    let dbi = db.index;
+    if !items.is_empty() {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        notify::emit(notify::ZSET, event, dbi, key);
+    }
     if empty {
         db.remove(key);
+        notify::emit(notify::GENERIC, "del", dbi, key);
     }
     crate::metrics::changes(items.len() as u64);
     Ok(Some(items))
@@ -890,19 +906,7 @@ fn zpop_generic(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, max: bool) {
     match zpop(ctx.db(), now, key, max, count.unwrap_or(1)) {
         Err(_) => r.error(WRONGTYPE),
         Ok(None) => r.array(0),
-        Ok(Some(items)) => {
-            reply_pop(r, &items, nested);
-            if !items.is_empty() {
-                let dbi = ctx.db;
-                let event = if max { "zpopmax" } else { "zpopmin" };
-                notify::emit(notify::ZSET, event, dbi, key);
-                // The set went with its last member (looked up only when
-                // someone listens).
-                if notify::on(notify::GENERIC) && !ctx.db().contains(key, now) {
-                    notify::emit(notify::GENERIC, "del", dbi, key);
-                }
-            }
-        }
+        Ok(Some(items)) => reply_pop(r, &items, nested),
     }
 }
 
@@ -1012,6 +1016,7 @@ fn zmpop_coord(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
 
 fn zrandmember(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     let key = a.get(1);
+    let dbi = ctx.db;
     if a.len() == 2 {
         let (db, rng) = ctx.shard.db_and_rng(ctx.db);
         let now = ctx.now;
@@ -1020,7 +1025,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
         } else {
             db.get(key, now)
         };
-        crate::metrics::keyspace(e.is_some());
+        super::string::read_counted(dbi, key, e.is_some());
         return match e.map(|e| as_zset(&mut e.value)) {
             None => r.null(),
             Some(Err(_)) => r.error(WRONGTYPE),
@@ -1060,7 +1065,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>) {
     } else {
         db.get(key, now)
     };
-    crate::metrics::keyspace(e.is_some());
+    super::string::read_counted(dbi, key, e.is_some());
     let z = match e.map(|e| as_zset(&mut e.value)) {
         None => return r.array(0),
         Some(Err(_)) => return r.error(WRONGTYPE),
@@ -1470,7 +1475,7 @@ fn setop_shard(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, cmd: SetCmd) {
     };
     let mut srcs = Vec::with_capacity(keys.len());
     for i in keys.clone() {
-        let s = fetch_src(ctx, a.get(i), cmd.store);
+        let s = fetch_src(ctx, a.get(i));
         let bad = s.is_err();
         srcs.push(s);
         if bad {
@@ -1480,7 +1485,8 @@ fn setop_shard(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, a: Args<'_>, cmd: SetCmd) {
     match setop_finish(a, cmd, keys, srcs) {
         Err(e) => r.error(&e),
         Ok(SetResult::Store(items)) => {
-            let n = store_sorted(ctx.db(), a.get(1), items);
+            let now = ctx.now;
+            let n = store_sorted(ctx.db(), now, a.get(1), items, cmd.name);
             r.int(n as i64);
         }
         Ok(res) => reply_set_result(r, res),
@@ -1495,11 +1501,8 @@ async fn setop_coord_run(c: &mut Session, a: OwnedArgs, cmd: SetCmd) {
     let groups = c.group_by_shard(&a, keys.clone());
     let futs = groups.iter().map(|(shard, idx)| {
         let ks: Vec<Vec<u8>> = idx.iter().map(|&i| a.get(i).to_vec()).collect();
-        let write = cmd.store;
         c.on_shard(*shard, move |ctx| {
-            ks.iter()
-                .map(|k| fetch_src(ctx, k, write))
-                .collect::<Vec<_>>()
+            ks.iter().map(|k| fetch_src(ctx, k)).collect::<Vec<_>>()
         })
     });
     let results = futures::future::join_all(futs).await;
@@ -1514,8 +1517,12 @@ async fn setop_coord_run(c: &mut Session, a: OwnedArgs, cmd: SetCmd) {
         Err(e) => c.error(&e),
         Ok(SetResult::Store(items)) => {
             let dst = a.get(1).to_vec();
+            let event = cmd.name;
             let n = c
-                .on_key(&dst.clone(), move |ctx| store_sorted(ctx.db(), &dst, items))
+                .on_key(&dst.clone(), move |ctx| {
+                    let now = ctx.now;
+                    store_sorted(ctx.db(), now, &dst, items, event)
+                })
                 .await;
             c.reply().int(n as i64);
         }

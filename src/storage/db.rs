@@ -1078,13 +1078,32 @@ impl Db {
     /// is returned, or handed to the lazyfree thread when
     /// `lazyfree-lazy-server-del` is on (then None).
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.insert_entry_at(key, entry, None)
+    }
+
+    /// [`Db::insert_entry`]; with `now`, a stored key whose TTL has passed is
+    /// first reclaimed as expired (as a write's lookup would), so that the
+    /// entry then makes a new key. Costs no extra lookup.
+    fn insert_entry_at(&mut self, key: &[u8], entry: Entry, now: Option<u64>) -> Option<Entry> {
         if self.watch.is_some() {
             self.mark_ready(key);
         }
         let (l, h) = self.place(key);
         let has_ttl = entry.expire != 0;
+        let mut pos = self.slots[l].find(h, key);
+        if let (Some(now), Some(p)) = (now, pos)
+            && self.slots[l]
+                .at(p)
+                .is_some_and(|n| n.entry().is_expired(now))
+        {
+            if let Some(e) = self.remove_pos(l, h, p) {
+                drop_expired(e);
+            }
+            self.expired_removed(key);
+            pos = None;
+        }
         let t = &mut self.slots[l];
-        let old = match t.find(h, key).and_then(|p| t.at_mut(p)) {
+        let old = match pos.and_then(|p| t.at_mut(p)) {
             Some(n) => {
                 *n.meta_mut() = Meta::fresh();
                 Some(std::mem::replace(n.entry_mut(), entry))
@@ -1120,6 +1139,30 @@ impl Db {
     #[inline]
     pub fn set(&mut self, key: &[u8], value: Value) -> Option<Entry> {
         self.insert_entry(key, Entry::new(value))
+    }
+
+    /// [`Db::set`] for a command that did not look the key up first: a key
+    /// whose TTL has passed at `now` is reclaimed as expired (its `expired`
+    /// event) and the value makes a new key (`new`), as in Redis.
+    #[inline]
+    pub fn set_at(&mut self, key: &[u8], value: Value, now: u64) -> Option<Entry> {
+        self.insert_entry_at(key, Entry::new(value), Some(now))
+    }
+
+    /// Deletes `key` before a command adds it anew (RENAME and COPY ... REPLACE
+    /// delete their destination, so the key they store is a new one): an
+    /// expired key is reclaimed as expired, a live one's value is freed the way
+    /// a replaced value is. True when a live key was deleted.
+    pub fn delete_for_add(&mut self, key: &[u8], now: u64) -> bool {
+        match self.take(key, now) {
+            Some(old) => {
+                if super::lazyfree::lazy().server_del {
+                    super::lazyfree::free(old.value);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stores a value keeping the existing TTL, if the key exists and is live.
@@ -1899,6 +1942,28 @@ mod tests {
         assert_eq!(db.events.expired, 1);
         assert_eq!(db.len(), 0);
         assert!(!db.delete(b"j", 0));
+    }
+
+    #[test]
+    fn writes_over_expired_keys_make_new_keys() {
+        use crate::storage::notify;
+        notify::publish(notify::KEYSPACE | notify::EXPIRED | notify::NEW);
+        let mut db = Db::new(1);
+        db.set(b"k", Value::string(b"v"));
+        db.set_expire(b"k", 1000, 0);
+        // Before its TTL: overwritten in place, no event.
+        db.set_at(b"k", Value::string(b"w"), 999);
+        assert_eq!((db.len(), db.expires(), db.events.expired), (1, 0, 0));
+        db.set_expire(b"k", 1000, 0);
+        db.set_at(b"k", Value::string(b"x"), 1000);
+        assert_eq!((db.len(), db.expires(), db.events.expired), (1, 0, 1));
+        // A live destination deleted first, so the key stored next is new.
+        assert!(db.delete_for_add(b"k", 1000));
+        assert!(!db.delete_for_add(b"k", 1000));
+        db.set(b"k", Value::string(b"y"));
+        let got: Vec<&str> = notify::take().iter().map(|e| e.event).collect();
+        notify::publish(0);
+        assert_eq!(got, ["new", "expired", "new", "new"]);
     }
 
     #[test]

@@ -180,6 +180,13 @@ pub fn emit(class: u32, event: &'static str, db: usize, key: &[u8]) {
     });
 }
 
+/// A read lookup of `key` in database `db` found nothing: the `keymiss`
+/// event of class `m` (one thread-local read when that class is off).
+#[inline]
+pub fn key_miss(db: usize, key: &[u8]) {
+    emit(KEY_MISS, "keymiss", db, key);
+}
+
 /// True when events wait to be taken.
 #[inline]
 pub fn pending() -> bool {
@@ -231,6 +238,15 @@ mod tests {
             ]
         );
         assert!(take().is_empty());
+        // Key misses only with their class.
+        key_miss(0, b"k");
+        assert!(take().is_empty());
+        publish(KEY_MISS | KEYEVENT);
+        key_miss(1, b"k");
+        assert_eq!(
+            take()[0].messages(),
+            vec![(b"__keyevent@1__:keymiss".to_vec(), b"k".to_vec())]
+        );
         publish(0);
     }
 }

@@ -427,3 +427,91 @@ pub fn compare_replies(
         }
     }
 }
+
+/// Splits a line the way redis-cli does (sdssplitargs).
+pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            return Ok(out);
+        }
+        let mut cur = Vec::new();
+        if b[i] == b'"' {
+            i += 1;
+            loop {
+                if i >= b.len() {
+                    return Err("unbalanced double quote".into());
+                }
+                match b[i] {
+                    b'\\'
+                        if i + 3 < b.len()
+                            && b[i + 1] == b'x'
+                            && b[i + 2].is_ascii_hexdigit()
+                            && b[i + 3].is_ascii_hexdigit() =>
+                    {
+                        let h = std::str::from_utf8(&b[i + 2..i + 4]).map_err(|e| e.to_string())?;
+                        cur.push(u8::from_str_radix(h, 16).map_err(|e| e.to_string())?);
+                        i += 4;
+                    }
+                    b'\\' if i + 1 < b.len() => {
+                        cur.push(match b[i + 1] {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 8,
+                            b'a' => 7,
+                            c => c,
+                        });
+                        i += 2;
+                    }
+                    b'"' => {
+                        i += 1;
+                        if i < b.len() && !b[i].is_ascii_whitespace() {
+                            return Err("closing quote must be followed by a space".into());
+                        }
+                        break;
+                    }
+                    c => {
+                        cur.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        } else if b[i] == b'\'' {
+            i += 1;
+            loop {
+                if i >= b.len() {
+                    return Err("unbalanced single quote".into());
+                }
+                match b[i] {
+                    b'\\' if i + 1 < b.len() && b[i + 1] == b'\'' => {
+                        cur.push(b'\'');
+                        i += 2;
+                    }
+                    b'\'' => {
+                        i += 1;
+                        if i < b.len() && !b[i].is_ascii_whitespace() {
+                            return Err("closing quote must be followed by a space".into());
+                        }
+                        break;
+                    }
+                    c => {
+                        cur.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                cur.push(b[i]);
+                i += 1;
+            }
+        }
+        out.push(cur);
+    }
+}
