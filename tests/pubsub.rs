@@ -93,6 +93,21 @@ fn counts_and_messages_cross_cores() {
         }
         assert_eq!(publish(p, "PUBLISH", "other", "x"), 0);
     }
+    // Pipelined, PUBLISH answers from the publishing core's view (a lone one
+    // is counted where its receivers are): the same counts, in order.
+    let mut batch = Vec::new();
+    for body in ["p1", "p2", "p3"] {
+        batch.extend(encode_cmd(&["PUBLISH", "news", body]));
+    }
+    pubs[1].send(&batch);
+    for _ in 0..3 {
+        assert_eq!(pubs[1].read().int(), 3 * SPREAD as i64);
+    }
+    for c in chans.iter_mut() {
+        for body in ["p1", "p2", "p3"] {
+            assert_eq!(strings(&c.read()), ["message", "news", body]);
+        }
+    }
     let p = &mut pubs[0];
     assert_eq!(
         strings(&p.call(&["PUBSUB", "NUMSUB", "news", "sport", "n*", "x"])),

@@ -292,6 +292,7 @@ async fn serve_loop(conn: &mut Session, sock: &Socket) {
                 // The executing shard reuses the key's slot and hash from
                 // the prefetch stage.
                 let memo = b.hint.map(|(h, (s, e))| HintScope::new(&rbuf[s..e], h));
+                conn.alone = b.end == rbuf.len();
                 match b.spec {
                     Some(spec) => conn.dispatch_found(spec, args).await,
                     None => conn.dispatch(args).await,

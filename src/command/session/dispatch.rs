@@ -286,6 +286,9 @@ enum Routed {
     Wait,
     /// Its keys span cores: through the coordinator.
     Spans,
+    /// PUBLISH or SPUBLISH with nothing behind it: its receivers are
+    /// counted where they are (see [`super::pubsub::publish_counted`]).
+    Counted,
 }
 
 /// One shard's part of a split command: the command on the keys (with
@@ -970,6 +973,7 @@ impl Session {
             Routed::Done => {}
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
+            Routed::Counted => super::pubsub::publish_counted(self, spec, args).await,
         }
         if !std::mem::take(&mut self.monitor_fed) {
             self.feed_command(spec, args);
@@ -998,6 +1002,13 @@ impl Session {
     }
 
     /// Runs an in-line connection handler with statistics.
+    /// Runs a connection command's synchronous handler (it has one).
+    pub(super) fn run_conn(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
+        if let Some(f) = spec.conn {
+            self.exec_conn(spec, f, args);
+        }
+    }
+
     fn exec_conn(&mut self, spec: &'static CommandSpec, f: command::ConnFn, args: Args<'_>) {
         let t0 = metrics::clock::ticks();
         let start = self.out.len();
@@ -1045,6 +1056,7 @@ impl Session {
             Routed::Done => {}
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
+            Routed::Counted => super::pubsub::publish_counted(self, spec, args).await,
         }
     }
 
@@ -1064,6 +1076,9 @@ impl Session {
             // be what this one announces): through the coordinator then.
             if self.pending.active {
                 return Routed::Wait;
+            }
+            if self.alone && super::pubsub::counted_at_receivers(spec) {
+                return Routed::Counted;
             }
             self.exec_conn(spec, f, args);
             return Routed::Done;

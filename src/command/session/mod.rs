@@ -142,6 +142,9 @@ pub struct Session {
     /// The running command was shown to monitors when it blocked (Redis
     /// shows a blocking command then, not when it is served).
     pub monitor_fed: bool,
+    /// The running command is the last the client has sent so far: nothing
+    /// waits behind its reply.
+    pub alone: bool,
     /// Subscribed to a channel, pattern or shard channel: a RESP2
     /// connection then runs only the pub/sub commands, PING, QUIT and RESET.
     pub subscribed: bool,
@@ -176,6 +179,7 @@ impl Session {
             deny_blocking: false,
             in_script: false,
             monitor_fed: false,
+            alone: false,
             subscribed: false,
             tracking: false,
             txid: 0,

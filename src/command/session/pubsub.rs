@@ -46,11 +46,11 @@
 
 use super::Session;
 use super::clients::ClientHandle;
-use crate::command::OwnedArgs;
 use crate::command::session::SessionCore;
+use crate::command::{CommandSpec, OwnedArgs};
 use crate::config::glob_match;
 use crate::metrics;
-use crate::protocol::Reply;
+use crate::protocol::{Args, Reply};
 use crate::shard::Core;
 use hashbrown::{HashMap, HashSet};
 use std::rc::Rc;
@@ -496,6 +496,65 @@ pub async fn forget(c: &mut Session) {
     share(&core, updates).await;
 }
 
+/// PUBLISH and SPUBLISH, whose receivers [`publish_counted`] can count.
+#[inline]
+pub fn counted_at_receivers(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "publish" | "spublish")
+}
+
+/// PUBLISH or SPUBLISH that nothing else of its client waits behind, with
+/// receivers on other cores: each of those cores delivers the message and
+/// answers how many received it, and the reply is their sum. The count is
+/// then exact even against a subscription change its core has run but not
+/// yet shared (an UNSUBSCRIBE sent just before, on another connection). A
+/// pipelined PUBLISH is answered from this core's view at once instead, so
+/// a stream of them never waits for round trips.
+pub async fn publish_counted(c: &mut Session, spec: &'static CommandSpec, args: Args<'_>) {
+    let kind = if spec.name == "spublish" {
+        Kind::Shard
+    } else {
+        Kind::Channel
+    };
+    let (channel, payload) = (args.get(1), args.get(2));
+    let core = c.core.clone();
+    let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
+    if count == 0 || !cores.iter().any(|t| t != core.id) {
+        return c.run_conn(spec, args);
+    }
+    let t0 = metrics::clock::ticks();
+    let msg = Arc::new(Message {
+        kind,
+        channel: channel.into(),
+        payload: payload.into(),
+    });
+    let counts: Vec<_> = cores
+        .iter()
+        .filter(|&t| t != core.id)
+        .map(|t| {
+            let m = msg.clone();
+            core.send_on(t, move |cc| deliver(cc, &m))
+        })
+        .collect();
+    let mut n = 0;
+    if cores.contains(core.id) {
+        if c.reply_mode == super::ReplyMode::On {
+            flush_to_socket(c);
+        }
+        n += deliver(&core, &msg);
+    }
+    for count in counts {
+        n += count.await;
+    }
+    c.reply().int(n as i64);
+    let ticks = metrics::clock::ticks().wrapping_sub(t0);
+    metrics::with(|s| {
+        s.total_commands_processed += 1;
+        let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
+        e.calls += 1;
+        e.ticks += ticks;
+    });
+}
+
 /// A published message on its way to the cores with receivers.
 struct Message {
     kind: Kind,
@@ -537,7 +596,9 @@ fn publish_on(
     });
     for t in cores.iter().filter(|&t| t != core.id) {
         let m = msg.clone();
-        core.post(t, move |c| deliver(c, &m));
+        core.post(t, move |c| {
+            deliver(c, &m);
+        });
     }
     if cores.contains(core.id) {
         before_local();
@@ -580,10 +641,12 @@ impl Frames {
 }
 
 /// Writes `msg` to this core's subscribers of its channel and of every
-/// local pattern matching it.
-fn deliver(core: &Rc<Core>, msg: &Message) {
+/// local pattern matching it; the number of receivers (a client counts
+/// once per subscription that matched, as Redis counts them).
+fn deliver(core: &Rc<Core>, msg: &Message) -> u64 {
     let ps = core.pubsub().borrow();
     let mut bytes = 0;
+    let mut receivers = 0u64;
     if let Some(subs) = ps.local[msg.kind as usize].get(&msg.channel) {
         let word: &[u8] = if msg.kind == Kind::Shard {
             b"smessage"
@@ -593,6 +656,7 @@ fn deliver(core: &Rc<Core>, msg: &Message) {
         let mut frames = Frames::default();
         for h in subs.values() {
             let resp3 = h.info.borrow().resp == 3;
+            receivers += 1;
             bytes += send(
                 core,
                 h,
@@ -609,6 +673,7 @@ fn deliver(core: &Rc<Core>, msg: &Message) {
             for h in subs.values() {
                 let resp3 = h.info.borrow().resp == 3;
                 let parts: [&[u8]; 4] = [b"pmessage", pattern, &msg.channel, &msg.payload];
+                receivers += 1;
                 bytes += send(core, h, frames.get(resp3, &parts));
             }
         }
@@ -616,6 +681,7 @@ fn deliver(core: &Rc<Core>, msg: &Message) {
     if bytes > 0 {
         metrics::with(|s| s.net_output_bytes += bytes as u64);
     }
+    receivers
 }
 
 /// Queues one frame for a subscriber (held while its subscription is being
