@@ -154,6 +154,19 @@ pub(super) struct Pending {
     count: usize,
 }
 
+/// Counts a connection command's call, its time and whether it failed.
+pub(super) fn record_conn_call(spec: &'static CommandSpec, ticks: u64, failed: bool) {
+    metrics::with(|s| {
+        s.total_commands_processed += 1;
+        let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
+        e.calls += 1;
+        e.ticks += ticks;
+        if failed {
+            e.failed += 1;
+        }
+    });
+}
+
 /// Runs a shard-side handler with statistics; used inline and on hop targets.
 pub fn exec_shard(
     spec: &'static CommandSpec,
@@ -1016,16 +1029,7 @@ impl Session {
         f(self, args);
         let failed = self.out.get(start) == Some(&b'-');
         metrics::end_command(spec.has(flags::WRITE), failed);
-        let ticks = metrics::clock::ticks().wrapping_sub(t0);
-        metrics::with(|s| {
-            s.total_commands_processed += 1;
-            let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
-            e.calls += 1;
-            e.ticks += ticks;
-            if failed {
-                e.failed += 1;
-            }
-        });
+        record_conn_call(spec, metrics::clock::ticks().wrapping_sub(t0), failed);
     }
 
     /// PING of a RESP2 connection in subscribed mode (also inside EXEC):

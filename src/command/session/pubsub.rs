@@ -546,13 +546,7 @@ pub async fn publish_counted(c: &mut Session, spec: &'static CommandSpec, args: 
         n += count.await;
     }
     c.reply().int(n as i64);
-    let ticks = metrics::clock::ticks().wrapping_sub(t0);
-    metrics::with(|s| {
-        s.total_commands_processed += 1;
-        let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
-        e.calls += 1;
-        e.ticks += ticks;
-    });
+    super::dispatch::record_conn_call(spec, metrics::clock::ticks().wrapping_sub(t0), false);
 }
 
 /// A published message on its way to the cores with receivers.
