@@ -108,6 +108,20 @@ fn counts_and_messages_cross_cores() {
             assert_eq!(strings(&c.read()), ["message", "news", body]);
         }
     }
+    // Last of a pipeline whose earlier commands hop to other cores.
+    let mut batch = Vec::new();
+    for k in ["{a}", "{b}", "{c}", "{d}", "{e}", "{f}"] {
+        batch.extend(encode_cmd(&["GET", k]));
+    }
+    batch.extend(encode_cmd(&["PUBLISH", "news", "p4"]));
+    pubs[2].send(&batch);
+    for _ in 0..6 {
+        assert_eq!(pubs[2].read(), Resp::NilBulk);
+    }
+    assert_eq!(pubs[2].read().int(), 3 * SPREAD as i64);
+    for c in chans.iter_mut() {
+        assert_eq!(strings(&c.read()), ["message", "news", "p4"]);
+    }
     let p = &mut pubs[0];
     assert_eq!(
         strings(&p.call(&["PUBSUB", "NUMSUB", "news", "sport", "n*", "x"])),

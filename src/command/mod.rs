@@ -203,7 +203,9 @@ pub struct CommandSpec {
     /// Coordinator handler.
     pub coord: Option<CoordFn>,
     /// In-line connection handler, preferred to `coord` when no earlier
-    /// command of the pipeline is still to run elsewhere.
+    /// command of the pipeline is still to run elsewhere and a later one
+    /// follows it (the last command the client sent may wait for other
+    /// cores: PUBLISH then counts its receivers where they are).
     pub conn: Option<ConnFn>,
     /// For a command that may reach keys its key spec does not name (SORT's
     /// BY and GET patterns): the mode in which these arguments make it lock

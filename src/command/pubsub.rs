@@ -83,14 +83,21 @@ fn spublish_now(c: &mut Session, a: Args<'_>) {
     c.reply().int(n as i64);
 }
 
-/// PUBLISH after the pipeline's earlier commands (see [`CommandSpec::conn`]).
+/// PUBLISH after the pipeline's earlier commands, or with nothing behind
+/// it: its receivers counted where they are (see [`CommandSpec::conn`]).
 fn publish(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move { publish_now(c, a.args()) })
+    Box::pin(async move {
+        let n = pubsub::publish_counted(c, Kind::Channel, a.get(1), a.get(2)).await;
+        c.reply().int(n as i64);
+    })
 }
 
-/// SPUBLISH after the pipeline's earlier commands.
+/// SPUBLISH, as PUBLISH.
 fn spublish(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
-    Box::pin(async move { spublish_now(c, a.args()) })
+    Box::pin(async move {
+        let n = pubsub::publish_counted(c, Kind::Shard, a.get(1), a.get(2)).await;
+        c.reply().int(n as i64);
+    })
 }
 
 /// Redis's error for a PUBSUB subcommand given the wrong number of arguments.

@@ -154,19 +154,6 @@ pub(super) struct Pending {
     count: usize,
 }
 
-/// Counts a connection command's call, its time and whether it failed.
-pub(super) fn record_conn_call(spec: &'static CommandSpec, ticks: u64, failed: bool) {
-    metrics::with(|s| {
-        s.total_commands_processed += 1;
-        let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
-        e.calls += 1;
-        e.ticks += ticks;
-        if failed {
-            e.failed += 1;
-        }
-    });
-}
-
 /// Runs a shard-side handler with statistics; used inline and on hop targets.
 pub fn exec_shard(
     spec: &'static CommandSpec,
@@ -227,18 +214,24 @@ fn count_rejected(spec: &'static CommandSpec) {
 }
 
 fn record_call(spec: &'static CommandSpec, ticks: u64, err: Option<&[u8]>) {
+    count_call(spec, ticks, err.is_some());
+    if let Some(line) = err {
+        metrics::error_reply(line);
+    }
+}
+
+/// Counts a call of `spec`, its time and whether it failed (its error
+/// reply counted by whoever wrote it).
+fn count_call(spec: &'static CommandSpec, ticks: u64, failed: bool) {
     metrics::with(|s| {
         s.total_commands_processed += 1;
         let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
         e.calls += 1;
         e.ticks += ticks;
-        if err.is_some() {
+        if failed {
             e.failed += 1;
         }
     });
-    if let Some(line) = err {
-        metrics::error_reply(line);
-    }
 }
 
 /// The keys a command names, each with its owning shard (of `ncores`) and
@@ -299,9 +292,6 @@ enum Routed {
     Wait,
     /// Its keys span cores: through the coordinator.
     Spans,
-    /// PUBLISH or SPUBLISH with nothing behind it: its receivers are
-    /// counted where they are (see [`super::pubsub::publish_counted`]).
-    Counted,
 }
 
 /// One shard's part of a split command: the command on the keys (with
@@ -986,7 +976,6 @@ impl Session {
             Routed::Done => {}
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
-            Routed::Counted => super::pubsub::publish_counted(self, spec, args).await,
         }
         if !std::mem::take(&mut self.monitor_fed) {
             self.feed_command(spec, args);
@@ -1015,13 +1004,6 @@ impl Session {
     }
 
     /// Runs an in-line connection handler with statistics.
-    /// Runs a connection command's synchronous handler (it has one).
-    pub(super) fn run_conn(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
-        if let Some(f) = spec.conn {
-            self.exec_conn(spec, f, args);
-        }
-    }
-
     fn exec_conn(&mut self, spec: &'static CommandSpec, f: command::ConnFn, args: Args<'_>) {
         let t0 = metrics::clock::ticks();
         let start = self.out.len();
@@ -1029,7 +1011,7 @@ impl Session {
         f(self, args);
         let failed = self.out.get(start) == Some(&b'-');
         metrics::end_command(spec.has(flags::WRITE), failed);
-        record_conn_call(spec, metrics::clock::ticks().wrapping_sub(t0), failed);
+        count_call(spec, metrics::clock::ticks().wrapping_sub(t0), failed);
     }
 
     /// PING of a RESP2 connection in subscribed mode (also inside EXEC):
@@ -1060,7 +1042,6 @@ impl Session {
             Routed::Done => {}
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
-            Routed::Counted => super::pubsub::publish_counted(self, spec, args).await,
         }
     }
 
@@ -1078,11 +1059,8 @@ impl Session {
         if let Some(f) = spec.conn {
             // Commands queued for other cores run first (their effects may
             // be what this one announces): through the coordinator then.
-            if self.pending.active {
+            if self.pending.active || (self.alone && spec.coord.is_some()) {
                 return Routed::Wait;
-            }
-            if self.alone && super::pubsub::counted_at_receivers(spec) {
-                return Routed::Counted;
             }
             self.exec_conn(spec, f, args);
             return Routed::Done;
@@ -1175,7 +1153,10 @@ impl Session {
     /// through its coordinator.
     async fn coordinate(&mut self, spec: &'static CommandSpec, args: Args<'_>, spans: bool) {
         self.flush_pending().await;
-        if !spans && self.single_owner(spec, args).is_some() {
+        // A connection command with a coordinator (see `CommandSpec::conn`)
+        // runs that; a command of one shard waits for its keys.
+        let conn_coord = spec.conn.is_some() && spec.coord.is_some();
+        if !spans && !conn_coord && self.single_owner(spec, args).is_some() {
             // A command of one shard held up by a transaction's lock.
             return self.run_when_unlocked(spec, args).await;
         }

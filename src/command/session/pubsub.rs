@@ -46,11 +46,11 @@
 
 use super::Session;
 use super::clients::ClientHandle;
+use crate::command::OwnedArgs;
 use crate::command::session::SessionCore;
-use crate::command::{CommandSpec, OwnedArgs};
 use crate::config::glob_match;
 use crate::metrics;
-use crate::protocol::{Args, Reply};
+use crate::protocol::Reply;
 use crate::shard::Core;
 use hashbrown::{HashMap, HashSet};
 use std::rc::Rc;
@@ -496,32 +496,18 @@ pub async fn forget(c: &mut Session) {
     share(&core, updates).await;
 }
 
-/// PUBLISH and SPUBLISH, whose receivers [`publish_counted`] can count.
-#[inline]
-pub fn counted_at_receivers(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "publish" | "spublish")
-}
-
-/// PUBLISH or SPUBLISH that nothing else of its client waits behind, with
-/// receivers on other cores: each of those cores delivers the message and
-/// answers how many received it, and the reply is their sum. The count is
-/// then exact even against a subscription change its core has run but not
-/// yet shared (an UNSUBSCRIBE sent just before, on another connection). A
-/// pipelined PUBLISH is answered from this core's view at once instead, so
-/// a stream of them never waits for round trips.
-pub async fn publish_counted(c: &mut Session, spec: &'static CommandSpec, args: Args<'_>) {
-    let kind = if spec.name == "spublish" {
-        Kind::Shard
-    } else {
-        Kind::Channel
-    };
-    let (channel, payload) = (args.get(1), args.get(2));
+/// PUBLISH or SPUBLISH that nothing else of its client waits behind (see
+/// `CommandSpec::conn`): each other core with receivers delivers the message
+/// and answers how many received it, and the count is their sum. It is then
+/// exact even against a subscription change its core has run but not yet
+/// shared (an UNSUBSCRIBE sent just before, on another connection). With no
+/// receivers elsewhere it is [`publish`].
+pub async fn publish_counted(c: &mut Session, kind: Kind, channel: &[u8], payload: &[u8]) -> u64 {
     let core = c.core.clone();
     let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
     if count == 0 || !cores.iter().any(|t| t != core.id) {
-        return c.run_conn(spec, args);
+        return publish(c, kind, channel, payload);
     }
-    let t0 = metrics::clock::ticks();
     let msg = Arc::new(Message {
         kind,
         channel: channel.into(),
@@ -545,8 +531,7 @@ pub async fn publish_counted(c: &mut Session, spec: &'static CommandSpec, args: 
     for count in counts {
         n += count.await;
     }
-    c.reply().int(n as i64);
-    super::dispatch::record_conn_call(spec, metrics::clock::ticks().wrapping_sub(t0), false);
+    n
 }
 
 /// A published message on its way to the cores with receivers.
