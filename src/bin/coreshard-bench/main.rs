@@ -28,6 +28,7 @@
 //! the server cannot be reached or drops a connection, 2 on a command-line error.
 
 mod cli;
+mod conn;
 mod keys;
 mod pubsub;
 mod report;

@@ -18,11 +18,9 @@ use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use crate::resp;
+use crate::conn::{Conn, errno, os_err};
 use crate::worker::{Clock, RowStats};
 
-/// Receive buffer per connection.
-const RBUF: usize = 64 * 1024;
 /// Once the test time is over, how long undelivered messages are still awaited.
 const DRAIN_NS: u64 = 2_000_000_000;
 
@@ -44,119 +42,6 @@ pub struct PubSubResult {
     pub message: RowStats,
     /// Time of the last delivery, ns since the start.
     pub last_ns: u64,
-}
-
-/// One connection's buffers.
-struct Conn {
-    stream: TcpStream,
-    wbuf: Vec<u8>,
-    wpos: usize,
-    rbuf: Vec<u8>,
-    rstart: usize,
-    rend: usize,
-}
-
-impl Conn {
-    fn new(stream: TcpStream) -> Conn {
-        Conn {
-            stream,
-            wbuf: Vec::with_capacity(4096),
-            wpos: 0,
-            rbuf: vec![0u8; RBUF],
-            rstart: 0,
-            rend: 0,
-        }
-    }
-
-    /// Writes what the socket takes; Ok(true) once everything went out.
-    fn flush(&mut self) -> Result<bool, String> {
-        while self.wpos < self.wbuf.len() {
-            let rest = &self.wbuf[self.wpos..];
-            // SAFETY: pointer and length describe a live slice of `wbuf`; the fd is
-            // owned by `stream`.
-            let n = unsafe {
-                libc::write(
-                    self.stream.as_raw_fd(),
-                    rest.as_ptr() as *const libc::c_void,
-                    rest.len(),
-                )
-            };
-            if n < 0 {
-                match errno() {
-                    libc::EAGAIN => return Ok(false),
-                    libc::EINTR => continue,
-                    _ => return Err(os_err("write to server failed")),
-                }
-            }
-            self.wpos += n as usize;
-        }
-        self.wbuf.clear();
-        self.wpos = 0;
-        Ok(true)
-    }
-
-    /// Reads once into the buffer; Ok(0) when nothing was available.
-    fn fill(&mut self) -> Result<usize, String> {
-        if self.rstart == self.rend {
-            self.rstart = 0;
-            self.rend = 0;
-        }
-        if self.rend == self.rbuf.len() {
-            if self.rstart > 0 {
-                self.rbuf.copy_within(self.rstart..self.rend, 0);
-                self.rend -= self.rstart;
-                self.rstart = 0;
-            } else {
-                let n = self.rbuf.len() * 2;
-                self.rbuf.resize(n, 0);
-            }
-        }
-        let space = self.rbuf.len() - self.rend;
-        loop {
-            // SAFETY: writes at most `space` bytes into the initialised `rbuf[rend..]`;
-            // the fd is owned by `stream`.
-            let n = unsafe {
-                libc::read(
-                    self.stream.as_raw_fd(),
-                    self.rbuf.as_mut_ptr().add(self.rend) as *mut libc::c_void,
-                    space,
-                )
-            };
-            if n < 0 {
-                match errno() {
-                    libc::EAGAIN => return Ok(0),
-                    libc::EINTR => continue,
-                    _ => return Err(os_err("read from server failed")),
-                }
-            }
-            if n == 0 {
-                return Err("the server closed the connection".into());
-            }
-            self.rend += n as usize;
-            return Ok(n as usize);
-        }
-    }
-
-    /// The next complete reply in the buffer, consumed: (start, length, error).
-    fn next(&mut self) -> Result<Option<(usize, resp::Reply)>, String> {
-        match resp::scan(&self.rbuf[self.rstart..self.rend]) {
-            Ok(Some(r)) => {
-                let at = self.rstart;
-                self.rstart += r.len;
-                Ok(Some((at, r)))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(format!("protocol error: {}", e.0)),
-        }
-    }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
 }
 
 /// A RESP command of bulk strings.
@@ -413,7 +298,7 @@ pub fn run(
                     continue;
                 }
                 let p = &mut pubs[tag];
-                while p.conn.fill()? > 0 {
+                while let Some(drained) = p.conn.fill()? {
                     while let Some((at, r)) = p.conn.next()? {
                         let Some(t) = p.replies.pop_front() else {
                             return Err("the server sent a reply nobody asked for".into());
@@ -435,13 +320,16 @@ pub fn run(
                             }
                         }
                     }
+                    if drained {
+                        break;
+                    }
                 }
             } else {
                 if !readable {
                     continue;
                 }
                 let s = &mut subs[tag - n_pubs];
-                while s.conn.fill()? > 0 {
+                while let Some(drained) = s.conn.fill()? {
                     while let Some((at, r)) = s.conn.next()? {
                         let msg = &s.conn.rbuf[at..at + r.len];
                         let Some((k, seq)) = payload(msg).and_then(parse_payload) else {
@@ -479,6 +367,9 @@ pub fn run(
                             }
                             touched[k] = true;
                         }
+                    }
+                    if drained {
+                        break;
                     }
                 }
             }

@@ -21,6 +21,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use crate::cli::Requests;
+use crate::conn::{Conn, errno};
 use crate::keys::{KeyGen, Pattern, Range, Rng};
 use crate::resp;
 use crate::template::Template;
@@ -28,8 +29,6 @@ use crate::template::Template;
 /// Largest latency the histograms hold (one hour, in microseconds); larger values
 /// are clamped to it.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
-/// Receive buffer size per connection (grows when a single reply is larger).
-const RBUF: usize = 64 * 1024;
 /// Once the test time is over, how long outstanding replies are still awaited.
 const DRAIN_NS: u64 = 2_000_000_000;
 
@@ -106,7 +105,7 @@ pub struct WorkerResult {
 }
 
 struct Client {
-    stream: TcpStream,
+    conn: Conn,
     rng: Rng,
     gens: Vec<KeyGen>,
     /// `--requests allkeys`: this client's slice and the keys left in it.
@@ -114,11 +113,6 @@ struct Client {
     keys_left: u64,
     sent: u64,
     target: u64,
-    wbuf: Vec<u8>,
-    wpos: usize,
-    rbuf: Vec<u8>,
-    rstart: usize,
-    rend: usize,
     /// (row, start time ns) of each outstanding request, oldest first.
     inflight: VecDeque<(u32, u64)>,
     next_due: u64,
@@ -146,10 +140,6 @@ fn report_error(plan: &Plan, local: &mut HashSet<Vec<u8>>, reply: &[u8]) {
     {
         eprintln!("server error: {}", String::from_utf8_lossy(text));
     }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// The worker's clock: ns since the common start.
@@ -211,18 +201,13 @@ impl<'a> Worker<'a> {
                     Requests::PerClient(_) => (None, 0, u64::MAX),
                 };
                 Client {
-                    stream,
+                    conn: Conn::new(stream),
                     rng: Rng::new(seed),
                     gens,
                     slice,
                     keys_left,
                     sent: 0,
                     target,
-                    wbuf: Vec::with_capacity(4096),
-                    wpos: 0,
-                    rbuf: vec![0u8; RBUF],
-                    rstart: 0,
-                    rend: 0,
                     inflight: VecDeque::with_capacity(plan.pipeline),
                     // Clients' schedules are staggered so the total rate is even.
                     next_due: if interval > 0 {
@@ -274,9 +259,10 @@ impl<'a> Worker<'a> {
             gens,
             slice,
             keys_left,
-            wbuf,
+            conn,
             ..
         } = c;
+        let wbuf = &mut conn.wbuf;
         match slice {
             Some(s) => {
                 *keys_left = keys_left.saturating_sub(tpl.keys.max(1) as u64);
@@ -312,112 +298,33 @@ impl<'a> Worker<'a> {
 
     /// Writes as much queued data as the socket takes.
     fn flush(&mut self, i: usize) -> Result<(), String> {
-        let c = &mut self.clients[i];
-        while c.wpos < c.wbuf.len() {
-            let rest = &c.wbuf[c.wpos..];
-            // SAFETY: the pointer and length describe a live slice of `wbuf`; the fd
-            // is owned by `c.stream`.
-            let n = unsafe {
-                libc::write(
-                    c.stream.as_raw_fd(),
-                    rest.as_ptr() as *const libc::c_void,
-                    rest.len(),
-                )
-            };
-            if n < 0 {
-                match errno() {
-                    libc::EAGAIN => return Ok(()),
-                    libc::EINTR => continue,
-                    _ => {
-                        return Err(format!(
-                            "write to server failed: {}",
-                            std::io::Error::last_os_error()
-                        ));
-                    }
-                }
-            }
-            c.wpos += n as usize;
-        }
-        c.wbuf.clear();
-        c.wpos = 0;
-        Ok(())
+        self.clients[i].conn.flush()
     }
 
     /// Reads everything available on client `i` and accounts the replies.
     fn read(&mut self, i: usize, now: u64) -> Result<(), String> {
-        loop {
-            let c = &mut self.clients[i];
-            if c.rend == c.rbuf.len() {
-                if c.rstart > 0 {
-                    c.rbuf.copy_within(c.rstart..c.rend, 0);
-                    c.rend -= c.rstart;
-                    c.rstart = 0;
-                } else {
-                    // One reply larger than the buffer.
-                    let n = c.rbuf.len() * 2;
-                    c.rbuf.resize(n, 0);
-                }
-            }
-            let space = c.rbuf.len() - c.rend;
-            // SAFETY: writes at most `space` bytes into `rbuf[rend..]`, which is
-            // allocated and initialised; the fd is owned by `c.stream`.
-            let n = unsafe {
-                libc::read(
-                    c.stream.as_raw_fd(),
-                    c.rbuf.as_mut_ptr().add(c.rend) as *mut libc::c_void,
-                    space,
-                )
-            };
-            if n < 0 {
-                match errno() {
-                    libc::EAGAIN => return Ok(()),
-                    libc::EINTR => continue,
-                    _ => {
-                        return Err(format!(
-                            "read from server failed: {}",
-                            std::io::Error::last_os_error()
-                        ));
-                    }
-                }
-            }
-            if n == 0 {
-                return Err("the server closed the connection".into());
-            }
-            c.rend += n as usize;
+        while let Some(drained) = self.clients[i].conn.fill()? {
             self.consume(i, now)?;
-            if (n as usize) < space {
-                // Short read: the socket is drained (edge-triggered epoll will tell
-                // us about new data).
+            if drained {
+                // Edge-triggered epoll will tell us about new data.
                 return Ok(());
             }
         }
+        Ok(())
     }
 
     /// Accounts every complete reply in client `i`'s buffer.
     fn consume(&mut self, i: usize, now: u64) -> Result<(), String> {
-        loop {
-            let c = &mut self.clients[i];
-            let r = match resp::scan(&c.rbuf[c.rstart..c.rend]) {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => return Err(format!("protocol error: {}", e.0)),
-            };
-            let Some((row, t)) = c.inflight.pop_front() else {
+        while let Some((at, r)) = self.clients[i].conn.next()? {
+            let Some((row, t)) = self.clients[i].inflight.pop_front() else {
                 return Err("the server sent a reply nobody asked for".into());
             };
-            let at = c.rstart;
-            c.rstart += r.len;
             self.rows[row as usize].record(now.saturating_sub(t), &r);
             self.last_reply = now;
             if r.error {
-                let reply = &self.clients[i].rbuf[at..at + r.len];
+                let reply = &self.clients[i].conn.rbuf[at..at + r.len];
                 report_error(self.plan, &mut self.local_errors, reply);
             }
-        }
-        let c = &mut self.clients[i];
-        if c.rstart == c.rend {
-            c.rstart = 0;
-            c.rend = 0;
         }
         Ok(())
     }
@@ -457,8 +364,9 @@ impl<'a> Worker<'a> {
                 u64: i as u64,
             };
             // SAFETY: `ev` is a valid epoll_event; the fd stays open for the loop.
-            let rc =
-                unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, c.stream.as_raw_fd(), &mut ev) };
+            let rc = unsafe {
+                libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, c.conn.stream.as_raw_fd(), &mut ev)
+            };
             if rc < 0 {
                 return Err(format!("epoll_ctl: {}", std::io::Error::last_os_error()));
             }
@@ -533,9 +441,9 @@ impl<'a> Worker<'a> {
             if rate && !self.stopping {
                 for i in 0..self.clients.len() {
                     if !self.clients[i].done {
-                        let before = self.clients[i].wbuf.len();
+                        let before = self.clients[i].conn.wbuf.len();
                         self.refill(i, now);
-                        if self.clients[i].wbuf.len() != before {
+                        if self.clients[i].conn.wbuf.len() != before {
                             self.flush(i)?;
                         }
                         self.check_done(i, &mut active);
