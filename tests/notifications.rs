@@ -48,6 +48,17 @@ fn run_all(c: &mut Raw, cmds: &[&[&str]]) {
     }
 }
 
+/// Runs `cmds` on a fresh server with `KA` notifications and returns the
+/// (key, event) pairs a listener got until the event on `end`.
+fn keyspace_events(cmds: &[&[&str]], end: &str) -> Vec<(String, String)> {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.call(&["CONFIG", "SET", "notify-keyspace-events", "KA"]);
+    let mut l = listener(s.port);
+    run_all(&mut c, cmds);
+    keyspace_until(&mut l, end)
+}
+
 /// The (key, event) pairs of keyspace channels (`K` only) until the event
 /// on `end`, which is left out.
 fn keyspace_until(l: &mut Raw, end: &str) -> Vec<(String, String)> {
@@ -186,12 +197,7 @@ fn string_and_generic_events_as_redis_publishes_them() {
 
 #[test]
 fn list_set_zset_and_hash_events_as_redis_publishes_them() {
-    let s = Server::start();
-    let mut c = s.raw();
-    c.call(&["CONFIG", "SET", "notify-keyspace-events", "KA"]);
-    let mut l = listener(s.port);
-    run_all(
-        &mut c,
+    let got = keyspace_events(
         &[
             &["RPUSH", "{t}l", "a", "b", "c"][..],
             &["LPUSH", "{t}l", "z"],
@@ -221,8 +227,8 @@ fn list_set_zset_and_hash_events_as_redis_publishes_them() {
             &["HDEL", "{t}h", "f", "g"],
             &["SET", "{t}end", "1"],
         ],
+        "{t}end",
     );
-    let got = keyspace_until(&mut l, "{t}end");
     let expected: Vec<(String, String)> = [
         ("{t}l", "rpush"),
         ("{t}l", "lpush"),
@@ -258,12 +264,7 @@ fn list_set_zset_and_hash_events_as_redis_publishes_them() {
 
 #[test]
 fn bit_range_pop_and_stream_trim_events_as_redis_publishes_them() {
-    let s = Server::start();
-    let mut c = s.raw();
-    c.call(&["CONFIG", "SET", "notify-keyspace-events", "KA"]);
-    let mut l = listener(s.port);
-    run_all(
-        &mut c,
+    let got = keyspace_events(
         &[
             &["SETBIT", "{u}b", "7", "1"][..],
             &["ZADD", "{u}z", "1", "a", "2", "b", "3", "c", "4", "d"],
@@ -279,8 +280,9 @@ fn bit_range_pop_and_stream_trim_events_as_redis_publishes_them() {
             &["XTRIM", "{u}x", "MAXLEN", "0"],
             &["SET", "{u}end", "1"],
         ],
+        "{u}end",
     );
-    let got: Vec<String> = keyspace_until(&mut l, "{u}end")
+    let got: Vec<String> = got
         .into_iter()
         .map(|(key, event)| format!("{key} {event}"))
         .collect();
