@@ -617,3 +617,86 @@ fn functions_load_run_across_shards_and_survive_flushall() {
     assert_eq!(c.cmd(&["FUNCTION", "DELETE", "bank"]), b"+OK\r\n");
     assert_eq!(c.call(&["FUNCTION", "LIST"]).items().len(), 0);
 }
+
+/// Increments its key, or (with ARGV[1] == "reach") reads ARGV[2], a key
+/// it does not declare.
+const BUMP_OR_REACH: &str = r#"if ARGV[1] == 'reach' then
+    return redis.call('GET', ARGV[2])
+end
+return redis.call('INCR', KEYS[1])"#;
+
+#[test]
+fn pipelined_scripts_run_where_their_keys_are_and_answer_in_order() {
+    // A script that keeps to its declared keys runs whole on the shard
+    // owning them, in the batch of the client's other commands for that
+    // shard. Replies must come back in request order, in the client's
+    // database and protocol, also when a run has to wait (here: one that
+    // reaches a key on another shard it did not declare).
+    let s = Server::start();
+    let mut r = s.raw();
+    let sha = r.call(&["SCRIPT", "LOAD", BUMP_OR_REACH]).text();
+    let keys = spread("fwd", 9);
+    // The first run teaches the server that the script keeps to its keys.
+    assert_eq!(r.call(&["EVALSHA", &sha, "1", &keys[0], "n"]).int(), 1);
+    r.call(&["SET", "fwd:other", "seen"]);
+    let mut expect: Vec<Resp> = Vec::new();
+    let mut counts = vec![0i64; keys.len()];
+    counts[0] = 1;
+    let mut wire = Vec::new();
+    for round in 0..20 {
+        for (i, k) in keys.iter().enumerate() {
+            wire.extend(encode_cmd(&["EVALSHA", &sha, "1", k, "n"]));
+            counts[i] += 1;
+            expect.push(Resp::Int(counts[i]));
+            wire.extend(encode_cmd(&["GET", k]));
+            expect.push(Resp::Bulk(counts[i].to_string().into_bytes()));
+            if round == 10 {
+                // Waits for a lock and a hop of its own, mid-pipeline (on
+                // the client's own core as on the others).
+                wire.extend(encode_cmd(&["EVALSHA", &sha, "1", k, "reach", "fwd:other"]));
+                expect.push(Resp::Bulk(b"seen".to_vec()));
+            }
+        }
+    }
+    r.send(&wire);
+    for (n, want) in expect.iter().enumerate() {
+        assert_eq!(&r.read(), want, "reply {n}");
+    }
+    // Every lock those runs took is gone: FLUSHALL locks every shard.
+    assert_eq!(r.call(&["FLUSHALL"]).text(), "OK");
+
+    // In the client's database.
+    let mut d = s.raw();
+    assert_eq!(d.call(&["SELECT", "5"]).text(), "OK");
+    let mut wire = Vec::new();
+    for k in &keys {
+        wire.extend(encode_cmd(&["EVALSHA", &sha, "1", k, "n"]));
+    }
+    d.send(&wire);
+    for _ in &keys {
+        assert_eq!(d.read(), Resp::Int(1));
+    }
+    assert_eq!(d.call(&["DBSIZE"]).int(), keys.len() as i64);
+
+    // In the client's protocol: a RESP3 client gets a map.
+    let mut h = s.raw();
+    h.call(&["HELLO", "3"]);
+    let hsha = h
+        .call(&[
+            "SCRIPT",
+            "LOAD",
+            "redis.setresp(3) return redis.call('HGETALL', KEYS[1])",
+        ])
+        .text();
+    for k in &keys[..3] {
+        let hk = format!("{k}:h");
+        h.call(&["HSET", &hk, "f", "v"]);
+        // Twice: the second run is one the server forwards.
+        for _ in 0..2 {
+            assert_eq!(
+                h.call(&["EVALSHA", &hsha, "1", &hk]),
+                Resp::Map(vec![(Resp::Bulk(b"f".to_vec()), Resp::Bulk(b"v".to_vec()))])
+            );
+        }
+    }
+}

@@ -163,6 +163,9 @@ pub enum Merge {
 /// Custom key finder: pushes the indexes of key arguments.
 pub type KeysFn = fn(Args<'_>, &mut Vec<usize>);
 
+/// See [`CommandSpec::runs_at`].
+pub type RunsAtFn = fn(&Session, Args<'_>) -> Option<usize>;
+
 /// See [`CommandSpec::lock_whole`].
 pub type LockWholeFn = fn(Args<'_>) -> Option<crate::shard::txn::Mode>;
 
@@ -212,6 +215,14 @@ pub struct CommandSpec {
     /// every shard whole, or None when the key spec names every key they
     /// touch.
     pub lock_whole: Option<LockWholeFn>,
+    /// For a coordinated command that can run whole on the core owning its
+    /// keys (a script known to keep to the keys it declares): that core, or
+    /// None when this client's command must be coordinated from its own
+    /// core. The command then travels with the client's other commands for
+    /// that core, in their batch, and its coordinator runs there as for a
+    /// client of that core ([`Session::forwarded`]). On the client's own
+    /// core it is coordinated as usual.
+    pub runs_at: Option<RunsAtFn>,
     /// Subcommands (for containers such as CONFIG).
     pub subcommands: &'static [CommandSpec],
 }
@@ -259,6 +270,7 @@ impl CommandSpec {
         coord: None,
         conn: None,
         lock_whole: None,
+        runs_at: None,
         subcommands: &[],
     };
 

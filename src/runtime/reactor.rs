@@ -83,6 +83,34 @@ pub struct SockInner {
     closed: Cell<bool>,
 }
 
+impl SockInner {
+    fn new(fd: RawFd, fixed: Option<u32>, input_limit: usize) -> SockInner {
+        SockInner {
+            fd,
+            fixed: Cell::new(fixed),
+            inbox: RefCell::new(Vec::new()),
+            input_limit: Cell::new(input_limit),
+            eof: Cell::new(false),
+            overflow: Cell::new(false),
+            reader: Cell::new(None),
+            end_waiter: Cell::new(None),
+            out: RefCell::new(Vec::new()),
+            sending: RefCell::new(Vec::new()),
+            sent: Cell::new(0),
+            send_in_flight: Cell::new(false),
+            send_avg: Cell::new(0),
+            dirty: Cell::new(false),
+            broken: Cell::new(false),
+            flush_waiter: Cell::new(None),
+            recv_armed: Cell::new(false),
+            ops: Cell::new(0),
+            closing: Cell::new(false),
+            shut: Cell::new(false),
+            closed: Cell::new(false),
+        }
+    }
+}
+
 /// A connected socket served by this thread's ring.
 #[derive(Clone)]
 pub struct Socket(Rc<SockInner>);
@@ -732,32 +760,22 @@ impl Socket {
     /// thread's ring; input is read from now on.
     pub fn new(fd: RawFd, input_limit: usize) -> Socket {
         let r = reactor();
-        let s = Rc::new(SockInner {
-            fd,
-            fixed: Cell::new(r.fix(fd)),
-            inbox: RefCell::new(Vec::new()),
-            input_limit: Cell::new(input_limit),
-            eof: Cell::new(false),
-            overflow: Cell::new(false),
-            reader: Cell::new(None),
-            end_waiter: Cell::new(None),
-            out: RefCell::new(Vec::new()),
-            sending: RefCell::new(Vec::new()),
-            sent: Cell::new(0),
-            send_in_flight: Cell::new(false),
-            send_avg: Cell::new(0),
-            dirty: Cell::new(false),
-            broken: Cell::new(false),
-            flush_waiter: Cell::new(None),
-            recv_armed: Cell::new(false),
-            ops: Cell::new(0),
-            closing: Cell::new(false),
-            shut: Cell::new(false),
-            closed: Cell::new(false),
-        });
+        let s = Rc::new(SockInner::new(fd, r.fix(fd), input_limit));
         r.open.borrow_mut().insert(fd, Rc::downgrade(&s));
         r.arm_recv(&s);
         Socket(s)
+    }
+
+    /// A socket with no connection behind it, for a session serving a
+    /// command on behalf of a client connected to another core: it has no
+    /// descriptor, never reads, and drops whatever is written to it.
+    pub fn detached() -> Socket {
+        let s = SockInner::new(-1, None, 0);
+        s.eof.set(true);
+        s.broken.set(true);
+        s.shut.set(true);
+        s.closed.set(true);
+        Socket(Rc::new(s))
     }
 
     /// Opens a TCP connection to `addr` through the ring (the outgoing side a
@@ -870,6 +888,10 @@ impl Socket {
     /// Queues `data` for sending (taking its bytes; `data` is left empty) and
     /// returns the output now pending. It leaves in this loop turn.
     pub fn write(&self, data: &mut Vec<u8>) -> usize {
+        if self.0.broken.get() {
+            data.clear();
+            return 0;
+        }
         if data.is_empty() {
             return self.pending_output();
         }
@@ -888,7 +910,7 @@ impl Socket {
 
     /// Queues a copy of `data` for sending; returns the output now pending.
     pub fn write_bytes(&self, data: &[u8]) -> usize {
-        if !data.is_empty() {
+        if !data.is_empty() && !self.0.broken.get() {
             self.0.out.borrow_mut().extend_from_slice(data);
             self.mark_dirty();
         }

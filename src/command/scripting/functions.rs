@@ -497,8 +497,11 @@ fn fcall_ro(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
 }
 
 async fn fcall_generic(c: &mut Session, a: OwnedArgs, ro: bool) {
-    // Before its commands, as Redis feeds a function call to monitors.
-    c.feed_monitors(a.args());
+    // Before its commands, as Redis feeds a function call to monitors
+    // (where the client is connected).
+    if !c.forwarded {
+        c.feed_monitors(a.args());
+    }
     let name = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
     let epoch = c.core.engine.functions_epoch.load(Ordering::Acquire);
     let libs = current(c);
@@ -531,6 +534,7 @@ async fn fcall_generic(c: &mut Session, a: OwnedArgs, ro: bool) {
         learn: info.learn.clone(),
         flags: Some(info.flags),
         function: true,
+        entry: if ro { fcall_ro } else { fcall },
     };
     run_script(c, a, n, target, ro).await
 }

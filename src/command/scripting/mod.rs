@@ -35,6 +35,7 @@ pub mod structlib;
 
 use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
+use crate::command::session::dispatch::{ClientView, start_forwarded};
 use crate::command::session::{Session, SessionCore};
 use crate::protocol::{Args, Reply};
 use crate::shard::Core;
@@ -233,6 +234,49 @@ fn eval_keys(a: Args<'_>, out: &mut Vec<usize>) {
     }
 }
 
+/// Where an EVAL-like command may run whole (see
+/// [`CommandSpec::runs_at`]): on the core owning every key it declares
+/// (this core for none), when this core has run the script before and its
+/// runs so far kept to their declared keys, outside transactions and
+/// while [`forwardable`].
+fn eval_runs_at(c: &Session, a: Args<'_>) -> Option<usize> {
+    if c.txid != 0 || c.in_script || !forwardable(c) || a.len() < 3 {
+        return None;
+    }
+    let n = numkeys(a).ok()?;
+    let owner = match n {
+        0 => c.core.id,
+        _ => {
+            let first = c.owner(a.get(3));
+            (4..3 + n)
+                .all(|i| c.owner(a.get(i)) == first)
+                .then_some(first)?
+        }
+    };
+    let eng = c.core.lua().borrow().clone()?;
+    if eng.born.get() != c.core.engine.scripts_epoch.load(Ordering::Acquire) {
+        return None;
+    }
+    let by_sha = a
+        .get(0)
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"evalsha"));
+    let comp = if by_sha {
+        let given = a.get(1);
+        if given.len() != 40 {
+            return None;
+        }
+        let mut buf = [0u8; 40];
+        for (d, s) in buf.iter_mut().zip(given) {
+            *d = s.to_ascii_lowercase();
+        }
+        eng.compiled(std::str::from_utf8(&buf).ok()?)?
+    } else {
+        eng.compiled(&lua::sha1_hex(a.get(1)))?
+    };
+    (!comp.learn.undeclared.load(Ordering::Acquire)).then_some(owner)
+}
+
 fn eval(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(eval_generic(c, a, false, false))
 }
@@ -261,11 +305,17 @@ struct Target {
     flags: Option<u8>,
     /// A function (FCALL), not a script.
     function: bool,
+    /// The command's coordinator, to run it again where its keys live
+    /// (see [`forward`]).
+    entry: super::CoordFn,
 }
 
 async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool) {
-    // Before its commands, as Redis feeds a script to monitors.
-    c.feed_monitors(a.args());
+    // Before its commands, as Redis feeds a script to monitors (where the
+    // client is connected: not again where a forwarded run goes on).
+    if !c.forwarded {
+        c.feed_monitors(a.args());
+    }
     let n = match numkeys(a.args()) {
         Ok(n) => n,
         Err(e) => return c.error(e),
@@ -328,6 +378,12 @@ async fn eval_generic(c: &mut Session, a: OwnedArgs, by_sha: bool, ro_cmd: bool)
         learn: comp.learn,
         flags: comp.flags,
         function: false,
+        entry: match (by_sha, ro_cmd) {
+            (false, false) => eval,
+            (true, false) => evalsha,
+            (false, true) => eval_ro,
+            (true, true) => evalsha_ro,
+        },
     };
     run_script(c, a, n, target, ro_cmd).await
 }
@@ -400,6 +456,7 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
         learn: script,
         flags,
         function,
+        entry,
     } = target;
     // Flags are checked as Redis does for scripts that declare them.
     let fl = flags.unwrap_or(0);
@@ -441,6 +498,14 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
         }
     };
     let keys_only = outer == 0 && !whole;
+    // Keys all on one other core: the run goes there whole, one hop.
+    if keys_only
+        && let Some(r) = owner
+        && r != c.core.id
+        && forwardable(c)
+    {
+        return forward(c, a, entry, r).await;
+    }
     let local = keys_only && owner == Some(c.core.id) && {
         let shard = c.core.shard.borrow();
         shard.locks.is_idle() || !keys().any(|k| shard.locks.conflicts(txn::lock_key(k), mode, 0))
@@ -527,6 +592,43 @@ async fn run_script(c: &mut Session, a: OwnedArgs, n: usize, target: Target, ro_
         }
     }
     c.out = out;
+}
+
+/// Whether a run whose keys all live on another core may go there whole:
+/// not when the client tracks keys (its tracking state lives on its own
+/// core) or while monitors watch (they must see the script's commands
+/// after the script, and lines from two cores could pass each other).
+fn forwardable(c: &Session) -> bool {
+    !c.tracking && !c.forwarded && c.core.engine.monitoring.load(Ordering::Relaxed) == 0
+}
+
+/// Runs a script (or function) whose declared keys all live on core
+/// `owner`, and which is known to keep to them, there: the command goes
+/// to that core in one hop, runs as it would for a client connected
+/// there (in the client's database and protocol), and its reply comes
+/// back. Its commands then run where their keys are, without a hop each
+/// and without locks while nobody holds the keys. What the run does
+/// beyond its keys it does from that core, as any run does from its own.
+async fn forward(c: &mut Session, a: OwnedArgs, entry: super::CoordFn, owner: usize) {
+    let who = ClientView::of(c);
+    let out: Vec<u8> = c
+        .core
+        .run_deferred(owner, move |core, resp| {
+            // Most runs finish without waiting: at once, inside this hop.
+            // One that must wait goes on as a task of that core.
+            match start_forwarded(core, entry, a, who) {
+                Ok(reply) => resp.send(core, reply),
+                Err(run) => {
+                    let core = core.clone();
+                    crate::runtime::spawn(async move {
+                        let reply = run.await;
+                        resp.send(&core, reply);
+                    });
+                }
+            }
+        })
+        .await;
+    c.out.extend_from_slice(&out);
 }
 
 /// Runs the script to its end, serving its redis.call requests; the result
@@ -1184,6 +1286,7 @@ pub(super) const fn eval_spec(
         since,
         complexity: "Depends on the script that is executed.",
         coord: Some(coord),
+        runs_at: Some(eval_runs_at),
         ..CommandSpec::DEFAULT
     }
 }

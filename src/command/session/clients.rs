@@ -87,6 +87,48 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// A handle for a session that runs a command of client `id` on a core
+    /// other than the one it is connected to: not registered anywhere, with
+    /// a detached socket (output written to it is dropped).
+    pub fn detached(id: u64, db: usize, resp3: bool) -> ClientHandle {
+        let now = Instant::now();
+        ClientHandle {
+            info: RefCell::new(ClientInfo {
+                id,
+                addr: String::new(),
+                laddr: String::new(),
+                fd: -1,
+                name: String::new(),
+                lib_name: String::new(),
+                lib_ver: String::new(),
+                created: now,
+                last_interaction: now,
+                db,
+                resp: if resp3 { 3 } else { 2 },
+                last_cmd: "",
+                qbuf: 0,
+                qbuf_free: 0,
+                reply_alloc: 0,
+                weighed_at: 0,
+                multi: -1,
+                no_evict: false,
+                no_touch: false,
+                blocked: false,
+                sub: 0,
+                psub: 0,
+                ssub: 0,
+                user: String::new(),
+                monitor: false,
+            }),
+            killed: Default::default(),
+            socket: Socket::detached(),
+            soft_limit_since: Default::default(),
+            subs: Default::default(),
+            tracking: Default::default(),
+            held: Default::default(),
+        }
+    }
+
     /// This client's CLIENT LIST line.
     pub fn describe(&self) -> String {
         format_client(

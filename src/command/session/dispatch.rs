@@ -387,12 +387,13 @@ fn blocked_by(locks: &Locks, spec: &CommandSpec, args: Args<'_>, tx: TxId) -> bo
 
 /// Runs a batch another core sent and answers it; a command whose keys a
 /// transaction holds waits, with the rest of the batch behind it, until
-/// they are free.
+/// they are free, and so does the rest behind a forwarded command that
+/// has to wait (see [`CommandSpec::runs_at`]) until that one is done.
 fn serve_batch(core: &Rc<Core>, batch: Box<Batch>, resp: Responder<Box<Batch>>) {
-    let (batch, blocked) = run_batch(core, batch);
-    match blocked {
+    let (mut batch, stop) = run_batch(core, batch);
+    match stop {
         None => resp.send(core, batch),
-        Some(keys) => {
+        Some(Stop::Locked(keys)) => {
             let tx = batch.txid;
             txn::when_free(
                 core,
@@ -401,13 +402,36 @@ fn serve_batch(core: &Rc<Core>, batch: Box<Batch>, resp: Responder<Box<Batch>>) 
                 Box::new(move |c: &Rc<Core>| serve_batch(c, batch, resp)),
             );
         }
+        Some(Stop::Running(run, spec, t0)) => {
+            let core = core.clone();
+            crate::runtime::spawn(async move {
+                let reply = run.await;
+                count_call(
+                    spec,
+                    metrics::clock::ticks().wrapping_sub(t0),
+                    reply.first() == Some(&b'-'),
+                );
+                batch.out.extend_from_slice(&reply);
+                batch.ends.push(batch.out.len());
+                serve_batch(&core, batch, resp);
+            });
+        }
     }
 }
 
+/// Why [`run_batch`] stopped before the end of its batch.
+enum Stop {
+    /// At a command whose keys (these) a transaction holds.
+    Locked(Vec<LockKey>),
+    /// After a forwarded command that has to wait: its run, to finish
+    /// before the rest; its spec and the tick it started at.
+    Running(ForwardedRun, &'static CommandSpec, u64),
+}
+
 /// Runs a batch's commands from `next` on; stops early at a command whose
-/// keys a transaction holds (returning them) or when the replies grow past
-/// the client-memory budget.
-fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Vec<LockKey>>) {
+/// keys a transaction holds, after a forwarded command that has to wait,
+/// or when the replies grow past the client-memory budget.
+fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Stop>) {
     let mut blocked = None;
     let mut out = std::mem::take(&mut batch.out);
     let mut ends = std::mem::take(&mut batch.ends);
@@ -440,9 +464,42 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Vec<
             {
                 let mut keys = Vec::new();
                 command_lock_keys(spec, args, 1, &mut keys);
-                blocked = Some(keys.into_iter().map(|(_, k)| k).collect());
+                blocked = Some(Stop::Locked(keys.into_iter().map(|(_, k)| k).collect()));
                 batch.next = start + w * PREFETCH_BATCH + k;
                 break 'run;
+            }
+            if let (None, Some(coord)) = (spec.shard, spec.coord) {
+                // A command forwarded here whole (`CommandSpec::runs_at`):
+                // its coordinator runs as for a client of this core.
+                drop(shard);
+                metrics::clock::lap_clear();
+                let t0 = metrics::clock::ticks();
+                let view = ClientView {
+                    id: batch.client,
+                    db: batch.db,
+                    resp3: batch.resp3,
+                    no_touch: batch.no_touch,
+                };
+                let started = start_forwarded(core, coord, OwnedArgs::from_args(args), view);
+                metrics::clock::lap_start();
+                shard = core.shard.borrow_mut();
+                match started {
+                    Ok(reply) => {
+                        count_call(
+                            spec,
+                            metrics::clock::ticks().wrapping_sub(t0),
+                            reply.first() == Some(&b'-'),
+                        );
+                        out.extend_from_slice(&reply);
+                        ends.push(out.len());
+                    }
+                    Err(run) => {
+                        blocked = Some(Stop::Running(run, spec, t0));
+                        batch.next = start + w * PREFETCH_BATCH + k + 1;
+                        break 'run;
+                    }
+                }
+                continue;
             }
             let _memo = hint.and_then(|h| {
                 let (s, e) = ranges[prefetched_key(spec, ranges.len())?];
@@ -522,6 +579,58 @@ fn prefetch_found<'a>(
     }
     for (hint, (s, e)) in hints {
         db.prefetch_value(&buf[*s..*e], *hint);
+    }
+}
+
+/// The client a forwarded command runs for ([`Session::forwarded`]).
+#[derive(Clone, Copy)]
+pub struct ClientView {
+    /// Client id.
+    pub id: u64,
+    /// Its selected database.
+    pub db: usize,
+    /// It speaks RESP3.
+    pub resp3: bool,
+    /// CLIENT NO-TOUCH.
+    pub no_touch: bool,
+}
+
+impl ClientView {
+    /// What a forwarded command needs of session `s`'s client.
+    pub fn of(s: &Session) -> ClientView {
+        ClientView {
+            id: s.id,
+            db: s.db,
+            resp3: s.resp3,
+            no_touch: s.no_touch,
+        }
+    }
+}
+
+/// A forwarded command still running: its reply once done.
+pub type ForwardedRun = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>>>>;
+
+/// Runs coordinator `coord` on this core (`core`) for a client that may be
+/// connected elsewhere ([`Session::forwarded`]) as far as it goes without
+/// waiting: its reply, or the run still to be awaited (a lock to wait
+/// for, a hop of its own, a script's turn past busy-reply-threshold).
+pub fn start_forwarded(
+    core: &Rc<Core>,
+    coord: command::CoordFn,
+    args: OwnedArgs,
+    who: ClientView,
+) -> Result<Vec<u8>, ForwardedRun> {
+    let core = core.clone();
+    let mut run: ForwardedRun = Box::pin(async move {
+        let mut s = Session::forwarded(core, who.id, who.db, who.resp3, who.no_touch);
+        coord(&mut s, args).await;
+        std::mem::take(&mut s.out)
+    });
+    // Polled again by whoever awaits it, which registers its waker then.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match run.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(reply) => Ok(reply),
+        std::task::Poll::Pending => Err(run),
     }
 }
 
@@ -1064,6 +1173,17 @@ impl Session {
             }
             self.exec_conn(spec, f, args);
             return Routed::Done;
+        }
+        if let Some(at) = spec.runs_at
+            && let Some(t) = at(self, args)
+        {
+            if t != self.core.id {
+                self.queue_remote(t, spec, args);
+                return Routed::Done;
+            }
+            // Here: its coordinator runs in this session, after the
+            // commands queued for other cores (it may reach their keys).
+            return Routed::Spans;
         }
         match self.single_owner(spec, args) {
             Some(t) if t == self.core.id => {

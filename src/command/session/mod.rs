@@ -152,6 +152,9 @@ pub struct Session {
     pub tracking: bool,
     /// The transaction whose locks this client holds (0: none).
     pub txid: TxId,
+    /// This session runs one command for a client connected to another
+    /// core, on the core owning the command's keys ([`Session::forwarded`]).
+    pub forwarded: bool,
     pending: Pending,
     keybuf: Vec<usize>,
 }
@@ -160,6 +163,10 @@ impl Session {
     /// A new session for the client registered as `handle` on `core`:
     /// database 0, RESP2, authenticated when no password is set.
     pub fn new(core: Rc<Core>, handle: Rc<ClientHandle>) -> Session {
+        Session::with_out(core, handle, Vec::with_capacity(READ_BUF_INITIAL))
+    }
+
+    fn with_out(core: Rc<Core>, handle: Rc<ClientHandle>, out: Vec<u8>) -> Session {
         let authenticated = core.config.borrow().requirepass.is_empty();
         let id = handle.info.borrow().id;
         Session {
@@ -167,7 +174,7 @@ impl Session {
             id,
             db: 0,
             resp3: false,
-            out: Vec::with_capacity(READ_BUF_INITIAL),
+            out,
             handle,
             close: false,
             reply_mode: ReplyMode::On,
@@ -183,9 +190,26 @@ impl Session {
             subscribed: false,
             tracking: false,
             txid: 0,
+            forwarded: false,
             pending: Pending::default(),
             keybuf: Vec::new(),
         }
+    }
+
+    /// A session on `core` that runs one command for client `id`, which is
+    /// connected to another core: the command's keys live here, so it runs
+    /// here as it would for a client of this core, and its reply (left in
+    /// `out`) travels back to the client's core. It sees the client's
+    /// database, protocol and NO-TOUCH mode; it is in nobody's registry.
+    pub fn forwarded(core: Rc<Core>, id: u64, db: usize, resp3: bool, no_touch: bool) -> Session {
+        let handle = Rc::new(ClientHandle::detached(id, db, resp3));
+        let mut s = Session::with_out(core, handle, Vec::new());
+        s.db = db;
+        s.resp3 = resp3;
+        s.no_touch = no_touch;
+        s.authenticated = true;
+        s.forwarded = true;
+        s
     }
 
     /// Gives back output memory a burst grew, once it has been written.
