@@ -235,23 +235,25 @@ fn eval_keys(a: Args<'_>, out: &mut Vec<usize>) {
 }
 
 /// Where an EVAL-like command may run whole (see
-/// [`CommandSpec::runs_at`]): on the other core owning every key it
-/// declares, when this core has run the script before and its runs so far
-/// kept to their declared keys, outside transactions and while
-/// [`forwardable`]. None for keys on this core (or no keys): the script is
-/// coordinated here.
+/// [`CommandSpec::runs_at`]): on the core owning every key it declares,
+/// outside transactions and while [`forwardable`]; on another core only
+/// when this core has run the script before and its runs so far kept to
+/// their declared keys. None without keys or with one core.
 fn eval_runs_at(c: &Session, a: Args<'_>) -> Option<usize> {
     if c.txid != 0 || c.in_script || !forwardable(c) || a.len() < 3 {
         return None;
     }
     let n = numkeys(a).ok()?;
-    if n == 0 {
+    if n == 0 || c.core.ncores == 1 {
         return None;
     }
     let owner = c.owner(a.get(3));
-    // On this core it is coordinated here as usual.
-    if owner == c.core.id || (4..3 + n).any(|i| c.owner(a.get(i)) != owner) {
+    if (4..3 + n).any(|i| c.owner(a.get(i)) != owner) {
         return None;
+    }
+    if owner == c.core.id {
+        // Runs here (its own checks decide how).
+        return Some(owner);
     }
     let eng = c.core.lua().borrow().clone()?;
     if eng.born.get() != c.core.engine.scripts_epoch.load(Ordering::Acquire) {

@@ -152,7 +152,14 @@ pub(super) struct Pending {
     order: Vec<Slot>,
     pub(super) staging: Vec<u8>,
     count: usize,
+    /// A command started at once on this core for the client that has to
+    /// wait ([`Routed::Running`]; it goes on as a task of its own): its
+    /// reply to come, its spec and start tick.
+    running: Option<(ForwardedReply, &'static CommandSpec, u64)>,
 }
+
+/// The reply of a forwarded command that goes on as a task.
+type ForwardedReply = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>>>>;
 
 /// Runs a shard-side handler with statistics; used inline and on hop targets.
 pub fn exec_shard(
@@ -292,6 +299,9 @@ enum Routed {
     Wait,
     /// Its keys span cores: through the coordinator.
     Spans,
+    /// It runs on this core for the client and has to wait: its reply
+    /// comes from `Pending::running`, after the commands queued before it.
+    Running,
 }
 
 /// One shard's part of a split command: the command on the keys (with
@@ -1085,6 +1095,7 @@ impl Session {
             Routed::Done => {}
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
+            Routed::Running => self.finish_running().await,
         }
         if !std::mem::take(&mut self.monitor_fed) {
             self.feed_command(spec, args);
@@ -1151,6 +1162,23 @@ impl Session {
             Routed::Done => {}
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
+            Routed::Running => self.finish_running().await,
+        }
+    }
+
+    /// Writes the reply of the run [`Routed::Running`] left, after the
+    /// replies of the commands queued before it. The run goes on as a task
+    /// of its own meanwhile: it may hold locks that those commands wait for.
+    async fn finish_running(&mut self) {
+        self.flush_pending().await;
+        if let Some((reply, spec, t0)) = self.pending.running.take() {
+            let reply = reply.await;
+            count_call(
+                spec,
+                metrics::clock::ticks().wrapping_sub(t0),
+                reply.first() == Some(&b'-'),
+            );
+            self.out.extend_from_slice(&reply);
         }
     }
 
@@ -1181,8 +1209,11 @@ impl Session {
                 self.queue_remote(t, spec, args);
                 return Routed::Done;
             }
-            // Here: its coordinator runs in this session, after the
-            // commands queued for other cores (it may reach their keys).
+            if self.pending.active {
+                // Without waiting for the commands queued for other cores.
+                return self.run_forwarded_here(spec, args);
+            }
+            // Nothing queued: its coordinator runs in this session.
             return Routed::Spans;
         }
         match self.single_owner(spec, args) {
@@ -1197,6 +1228,48 @@ impl Session {
             None => return Routed::Spans,
         }
         Routed::Done
+    }
+
+    /// Runs a command that may run whole where its keys are
+    /// ([`CommandSpec::runs_at`]) and whose keys are on this core, while
+    /// commands of the client wait for other cores: at once, in a session
+    /// of its own for the client, its reply in order with theirs. One that
+    /// has to wait goes on as a task ([`Routed::Running`]).
+    fn run_forwarded_here(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> Routed {
+        let Some(coord) = spec.coord else {
+            return Routed::Spans;
+        };
+        let t0 = metrics::clock::ticks();
+        let core = self.core.clone();
+        match start_forwarded(
+            &core,
+            coord,
+            OwnedArgs::from_args(args),
+            ClientView::of(self),
+        ) {
+            Ok(reply) => {
+                count_call(
+                    spec,
+                    metrics::clock::ticks().wrapping_sub(t0),
+                    reply.first() == Some(&b'-'),
+                );
+                let start = self.pending.staging.len();
+                self.pending.staging.extend_from_slice(&reply);
+                let end = self.pending.staging.len();
+                self.pending.order.push(Slot::Local(start, end));
+                Routed::Done
+            }
+            Err(run) => {
+                let (tx, rx) = futures::channel::oneshot::channel();
+                crate::runtime::spawn(async move {
+                    let _ = tx.send(run.await);
+                });
+                // Nothing comes only when the engine stops first.
+                let reply: ForwardedReply = Box::pin(async move { rx.await.unwrap_or_default() });
+                self.pending.running = Some((reply, spec, t0));
+                Routed::Running
+            }
+        }
     }
 
     /// Runs a command at once if it can finish without waiting: its keys
