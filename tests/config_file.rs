@@ -79,6 +79,18 @@ fn bad_directives_are_fatal() {
 }
 
 #[test]
+fn a_port_in_use_is_fatal() {
+    // A second server on a port another one listens on fails to start, as
+    // Redis does, instead of sharing the port.
+    let s = Server::start();
+    let port = s.port.to_string();
+    let (code, err) = run_to_exit(&["--port", &port, "--threads", "2"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Address already in use"), "{err}");
+    assert!(s.raw().call(&["PING"]).text() == "PONG");
+}
+
+#[test]
 fn version_flag() {
     let out = Command::new(env!("CARGO_BIN_EXE_coreshard"))
         .arg("--version")

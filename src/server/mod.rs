@@ -52,6 +52,9 @@ fn bind_all(config: &Config) -> std::io::Result<(Vec<Vec<RawFd>>, u16)> {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| std::io::Error::other(format!("cannot resolve bind address {b}")))?;
+        if port != 0 {
+            refuse_taken(addr)?;
+        }
         for fds in per_core.iter_mut() {
             let mut a = addr;
             a.set_port(port);
@@ -74,6 +77,29 @@ fn bind_all(config: &Config) -> std::io::Result<(Vec<Vec<RawFd>>, u16)> {
         }
     }
     Ok((per_core, port))
+}
+
+/// Fails as Redis does when something already listens on `addr`. The
+/// per-core listeners share their port through SO_REUSEPORT, which would
+/// also let them join another process's listeners on it (another coreshard
+/// started on the same port would silently take half the connections): a
+/// probe socket without it finds the port taken first.
+fn refuse_taken(addr: SocketAddr) -> std::io::Result<()> {
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    match probe.bind(&addr.into()) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "Could not create server TCP listening socket {addr}: bind: Address already in use"
+            ),
+        )),
+        Err(e) => Err(e),
+        Ok(()) => Ok(()),
+    }
 }
 
 fn block_signals() -> libc::sigset_t {
