@@ -70,34 +70,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd) {
     engine.connected.fetch_add(1, Ordering::Relaxed);
     metrics::with(|s| s.total_connections_received += 1);
     let id = engine.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let now = Instant::now();
-    let info = ClientInfo {
-        id,
-        addr: peer,
-        laddr: local,
-        fd,
-        name: String::new(),
-        lib_name: String::new(),
-        lib_ver: String::new(),
-        created: now,
-        last_interaction: now,
-        db: 0,
-        resp: 2,
-        last_cmd: "",
-        qbuf: 0,
-        qbuf_free: 0,
-        reply_alloc: 0,
-        weighed_at: 0,
-        multi: -1,
-        no_evict: false,
-        no_touch: false,
-        blocked: false,
-        sub: 0,
-        psub: 0,
-        ssub: 0,
-        user: "default".into(),
-        monitor: false,
-    };
+    let info = ClientInfo::new(id, peer, local, fd);
     let handle = Rc::new(ClientHandle {
         info: RefCell::new(info),
         killed: Default::default(),

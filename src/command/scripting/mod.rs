@@ -35,7 +35,7 @@ pub mod structlib;
 
 use super::util::*;
 use super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
-use crate::command::session::dispatch::{ClientView, start_forwarded};
+use crate::command::session::dispatch::{ClientView, finish_forwarded, start_forwarded};
 use crate::command::session::{Session, SessionCore};
 use crate::protocol::{Args, Reply};
 use crate::shard::Core;
@@ -620,13 +620,7 @@ async fn forward(c: &mut Session, a: OwnedArgs, entry: super::CoordFn, owner: us
             // One that must wait goes on as a task of that core.
             match start_forwarded(core, entry, a, who) {
                 Ok(reply) => resp.send(core, reply),
-                Err(run) => {
-                    let core = core.clone();
-                    crate::runtime::spawn(async move {
-                        let reply = run.await;
-                        resp.send(&core, reply);
-                    });
-                }
+                Err(run) => finish_forwarded(core, run, move |c, reply| resp.send(c, reply)),
             }
         })
         .await;

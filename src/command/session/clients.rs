@@ -68,6 +68,41 @@ pub struct ClientInfo {
     pub monitor: bool,
 }
 
+impl ClientInfo {
+    /// A client connected now (`addr` from `laddr` on descriptor `fd`):
+    /// database 0, RESP2, user `default`, nothing else set yet.
+    pub fn new(id: u64, addr: String, laddr: String, fd: RawFd) -> ClientInfo {
+        let now = Instant::now();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            name: String::new(),
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            created: now,
+            last_interaction: now,
+            db: 0,
+            resp: 2,
+            last_cmd: "",
+            qbuf: 0,
+            qbuf_free: 0,
+            reply_alloc: 0,
+            weighed_at: 0,
+            multi: -1,
+            no_evict: false,
+            no_touch: false,
+            blocked: false,
+            sub: 0,
+            psub: 0,
+            ssub: 0,
+            user: "default".into(),
+            monitor: false,
+        }
+    }
+}
+
 /// A connection as the registry sees it.
 pub struct ClientHandle {
     /// Displayed information.
@@ -91,35 +126,12 @@ impl ClientHandle {
     /// other than the one it is connected to: not registered anywhere, with
     /// a detached socket (output written to it is dropped).
     pub fn detached(id: u64, db: usize, resp3: bool) -> ClientHandle {
-        let now = Instant::now();
+        let mut info = ClientInfo::new(id, String::new(), String::new(), -1);
+        info.db = db;
+        info.resp = if resp3 { 3 } else { 2 };
+        info.user = String::new();
         ClientHandle {
-            info: RefCell::new(ClientInfo {
-                id,
-                addr: String::new(),
-                laddr: String::new(),
-                fd: -1,
-                name: String::new(),
-                lib_name: String::new(),
-                lib_ver: String::new(),
-                created: now,
-                last_interaction: now,
-                db,
-                resp: if resp3 { 3 } else { 2 },
-                last_cmd: "",
-                qbuf: 0,
-                qbuf_free: 0,
-                reply_alloc: 0,
-                weighed_at: 0,
-                multi: -1,
-                no_evict: false,
-                no_touch: false,
-                blocked: false,
-                sub: 0,
-                psub: 0,
-                ssub: 0,
-                user: String::new(),
-                monitor: false,
-            }),
+            info: RefCell::new(info),
             killed: Default::default(),
             socket: Socket::detached(),
             soft_limit_since: Default::default(),
@@ -494,34 +506,12 @@ mod tests {
     use super::*;
 
     fn info() -> ClientInfo {
-        let now = Instant::now();
-        ClientInfo {
-            id: 7,
-            addr: "127.0.0.1:5000".into(),
-            laddr: "127.0.0.1:6379".into(),
-            fd: 9,
-            name: "x".into(),
-            lib_name: String::new(),
-            lib_ver: String::new(),
-            created: now,
-            last_interaction: now,
-            db: 2,
-            resp: 3,
-            last_cmd: "client|list",
-            qbuf: 0,
-            qbuf_free: 0,
-            reply_alloc: 0,
-            weighed_at: 0,
-            multi: -1,
-            no_evict: false,
-            no_touch: false,
-            blocked: false,
-            sub: 0,
-            psub: 0,
-            ssub: 0,
-            user: "default".into(),
-            monitor: false,
-        }
+        let mut i = ClientInfo::new(7, "127.0.0.1:5000".into(), "127.0.0.1:6379".into(), 9);
+        i.name = "x".into();
+        i.db = 2;
+        i.resp = 3;
+        i.last_cmd = "client|list";
+        i
     }
 
     #[test]

@@ -58,9 +58,9 @@ pub struct Batched {
 /// it by value into the hop, its result and back was several copies per hop.
 #[derive(Default)]
 pub struct Batch {
-    db: usize,
-    resp3: bool,
-    no_touch: bool,
+    /// The client whose commands these are: its database, protocol and
+    /// NO-TOUCH mode, and its id (NOLOOP tracking).
+    who: ClientView,
     buf: Vec<u8>,
     ranges: Vec<(usize, usize)>,
     /// Each command: its spec, its range of `ranges`, and its first key's
@@ -70,8 +70,6 @@ pub struct Batch {
     ends: Vec<usize>,
     /// The core that sent the batch.
     from: usize,
-    /// The client whose commands these are (NOLOOP tracking).
-    client: u64,
     /// The transaction the commands run in (0: none): its own locks do not
     /// hold them up.
     txid: TxId,
@@ -152,14 +150,11 @@ pub(super) struct Pending {
     order: Vec<Slot>,
     pub(super) staging: Vec<u8>,
     count: usize,
-    /// A command started at once on this core for the client that has to
-    /// wait ([`Routed::Running`]; it goes on as a task of its own): its
-    /// reply to come, its spec and start tick.
-    running: Option<(ForwardedReply, &'static CommandSpec, u64)>,
+    /// The reply to come of a command started at once on this core for
+    /// the client that has to wait ([`Routed::Running`]; it goes on as a
+    /// task of its own).
+    running: Option<futures::channel::oneshot::Receiver<Vec<u8>>>,
 }
-
-/// The reply of a forwarded command that goes on as a task.
-type ForwardedReply = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>>>>;
 
 /// Runs a shard-side handler with statistics; used inline and on hop targets.
 pub fn exec_shard(
@@ -412,20 +407,12 @@ fn serve_batch(core: &Rc<Core>, batch: Box<Batch>, resp: Responder<Box<Batch>>) 
                 Box::new(move |c: &Rc<Core>| serve_batch(c, batch, resp)),
             );
         }
-        Some(Stop::Running(run, spec, t0)) => {
-            let core = core.clone();
-            crate::runtime::spawn(async move {
-                let reply = run.await;
-                count_call(
-                    spec,
-                    metrics::clock::ticks().wrapping_sub(t0),
-                    reply.first() == Some(&b'-'),
-                );
-                batch.out.extend_from_slice(&reply);
-                batch.ends.push(batch.out.len());
-                serve_batch(&core, batch, resp);
-            });
-        }
+        Some(Stop::Running(run, spec, t0)) => finish_forwarded(core, run, move |c, reply| {
+            count_forwarded(spec, t0, &reply);
+            batch.out.extend_from_slice(&reply);
+            batch.ends.push(batch.out.len());
+            serve_batch(c, batch, resp);
+        }),
     }
 }
 
@@ -447,7 +434,7 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Stop
     let mut ends = std::mem::take(&mut batch.ends);
     let mut shard = core.shard.borrow_mut();
     let now = crate::now_ms();
-    crate::storage::tracking::set_writer(batch.client);
+    crate::storage::tracking::set_writer(batch.who.id);
     // Under maxmemory-clients a batch stops once its replies pass the size
     // at which its client must be weighed again; the sender weighs it and
     // sends the rest (see `Session::flush_pending`).
@@ -461,7 +448,7 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Stop
     metrics::clock::lap_start();
     'run: for (w, window) in batch.cmds[start..].chunks(PREFETCH_BATCH).enumerate() {
         if window.len() > 1
-            && let Some(db) = shard.db_opt(batch.db)
+            && let Some(db) = shard.db_opt(batch.who.db)
         {
             prefetch_hopped(db, &batch.buf, &batch.ranges, window);
         }
@@ -484,22 +471,12 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Stop
                 drop(shard);
                 metrics::clock::lap_clear();
                 let t0 = metrics::clock::ticks();
-                let view = ClientView {
-                    id: batch.client,
-                    db: batch.db,
-                    resp3: batch.resp3,
-                    no_touch: batch.no_touch,
-                };
-                let started = start_forwarded(core, coord, OwnedArgs::from_args(args), view);
+                let started = start_forwarded(core, coord, OwnedArgs::from_args(args), batch.who);
                 metrics::clock::lap_start();
                 shard = core.shard.borrow_mut();
                 match started {
                     Ok(reply) => {
-                        count_call(
-                            spec,
-                            metrics::clock::ticks().wrapping_sub(t0),
-                            reply.first() == Some(&b'-'),
-                        );
+                        count_forwarded(spec, t0, &reply);
                         out.extend_from_slice(&reply);
                         ends.push(out.len());
                     }
@@ -517,11 +494,11 @@ fn run_batch(core: &Rc<Core>, mut batch: Box<Batch>) -> (Box<Batch>, Option<Stop
             });
             let mut ctx = Ctx {
                 shard: &mut shard,
-                db: batch.db,
+                db: batch.who.db,
                 now,
-                no_touch: batch.no_touch,
+                no_touch: batch.who.no_touch,
             };
-            exec_shard(spec, &mut ctx, &mut out, batch.resp3, args);
+            exec_shard(spec, &mut ctx, &mut out, batch.who.resp3, args);
             ends.push(out.len());
             if out.len() >= budget {
                 let done = start + w * PREFETCH_BATCH + k + 1;
@@ -592,8 +569,9 @@ fn prefetch_found<'a>(
     }
 }
 
-/// The client a forwarded command runs for ([`Session::forwarded`]).
-#[derive(Clone, Copy)]
+/// What commands run for a client away from its session need of it: a
+/// hopped batch, and a forwarded command's session ([`Session::forwarded`]).
+#[derive(Clone, Copy, Default)]
 pub struct ClientView {
     /// Client id.
     pub id: u64,
@@ -644,6 +622,30 @@ pub fn start_forwarded(
     }
 }
 
+/// Hands the reply of a forwarded run that has to wait to `then` once the
+/// run is done, from a task of this core (`core`): the run goes on by
+/// itself, whoever waits for its reply.
+pub fn finish_forwarded(
+    core: &Rc<Core>,
+    run: ForwardedRun,
+    then: impl FnOnce(&Rc<Core>, Vec<u8>) + 'static,
+) {
+    let core = core.clone();
+    crate::runtime::spawn(async move {
+        let reply = run.await;
+        then(&core, reply);
+    });
+}
+
+/// Counts a forwarded command's call from `t0` (its start tick) on.
+fn count_forwarded(spec: &'static CommandSpec, t0: u64, reply: &[u8]) {
+    count_call(
+        spec,
+        metrics::clock::ticks().wrapping_sub(t0),
+        reply.first() == Some(&b'-'),
+    );
+}
+
 impl Session {
     fn exec_local(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
         let core = self.core.clone();
@@ -671,6 +673,7 @@ impl Session {
     }
 
     fn queue_remote(&mut self, target: usize, spec: &'static CommandSpec, args: Args<'_>) {
+        let who = ClientView::of(self);
         let p = &mut self.pending;
         if p.groups.len() < self.core.ncores {
             p.groups.resize_with(self.core.ncores, || None);
@@ -678,11 +681,8 @@ impl Session {
         p.active = true;
         let b = p.groups[target].get_or_insert_with(|| {
             let mut b = p.spare.pop().unwrap_or_default();
-            b.db = self.db;
-            b.resp3 = self.resp3;
-            b.no_touch = self.no_touch;
+            b.who = who;
             b.from = self.core.id;
-            b.client = self.id;
             b.txid = self.txid;
             b
         });
@@ -1171,13 +1171,9 @@ impl Session {
     /// of its own meanwhile: it may hold locks that those commands wait for.
     async fn finish_running(&mut self) {
         self.flush_pending().await;
-        if let Some((reply, spec, t0)) = self.pending.running.take() {
-            let reply = reply.await;
-            count_call(
-                spec,
-                metrics::clock::ticks().wrapping_sub(t0),
-                reply.first() == Some(&b'-'),
-            );
+        if let Some(reply) = self.pending.running.take() {
+            // Nothing comes only when the engine stops first.
+            let reply = reply.await.unwrap_or_default();
             self.out.extend_from_slice(&reply);
         }
     }
@@ -1248,11 +1244,7 @@ impl Session {
             ClientView::of(self),
         ) {
             Ok(reply) => {
-                count_call(
-                    spec,
-                    metrics::clock::ticks().wrapping_sub(t0),
-                    reply.first() == Some(&b'-'),
-                );
+                count_forwarded(spec, t0, &reply);
                 let start = self.pending.staging.len();
                 self.pending.staging.extend_from_slice(&reply);
                 let end = self.pending.staging.len();
@@ -1261,12 +1253,11 @@ impl Session {
             }
             Err(run) => {
                 let (tx, rx) = futures::channel::oneshot::channel();
-                crate::runtime::spawn(async move {
-                    let _ = tx.send(run.await);
+                finish_forwarded(&core, run, move |_, reply| {
+                    count_forwarded(spec, t0, &reply);
+                    let _ = tx.send(reply);
                 });
-                // Nothing comes only when the engine stops first.
-                let reply: ForwardedReply = Box::pin(async move { rx.await.unwrap_or_default() });
-                self.pending.running = Some((reply, spec, t0));
+                self.pending.running = Some(rx);
                 Routed::Running
             }
         }
