@@ -290,6 +290,9 @@ impl CommandSpec {
     /// Indexes of the key arguments of `args`.
     pub fn key_indexes(&self, args: Args<'_>, out: &mut Vec<usize>) {
         out.clear();
+        // Never more keys than arguments: one allocation for a new vector
+        // instead of a growth per doubling.
+        out.reserve(args.len());
         // Shard channels are described by a key spec, but are not keys.
         if self.key_flags & keyflags::NOT_KEY != 0 {
             return;

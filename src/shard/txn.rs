@@ -166,7 +166,9 @@ pub struct Locks {
     /// Keys each transaction holds here. Transaction ids differ only in
     /// their high bits (the low ones name the issuing core), so they are
     /// hashed, not passed through.
-    by_tx: HashMap<TxId, Vec<u64>, foldhash::fast::FixedState>,
+    /// The first set of keys a transaction takes here is kept as asked
+    /// for (no copy); later ones are appended to it.
+    by_tx: HashMap<TxId, Vec<LockKey>, foldhash::fast::FixedState>,
     /// Transactions holding the whole shard.
     whole: Vec<(TxId, Mode)>,
     waiting: VecDeque<Waiter>,
@@ -235,26 +237,27 @@ impl Locks {
             .any(|w| w.tx != tx && w.keys.clashes(want))
     }
 
-    fn take(&mut self, tx: TxId, want: &Want) {
+    fn take(&mut self, tx: TxId, want: Want) {
         let keys = match want {
             Want::Keys(keys) => keys,
             Want::Whole(mode) => {
-                self.whole.push((tx, *mode));
+                self.whole.push((tx, mode));
                 return;
             }
         };
-        let mine = self
-            .by_tx
-            .entry(tx)
-            .or_insert_with(|| Vec::with_capacity(keys.len()));
-        for &(k, m) in keys {
+        for &(k, m) in &keys {
             match self.held.entry(k) {
                 std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().push(tx, m),
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(Holders::One(tx, m));
                 }
             }
-            mine.push(k);
+        }
+        match self.by_tx.entry(tx) {
+            std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().extend(keys),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(keys);
+            }
         }
     }
 
@@ -263,7 +266,7 @@ impl Locks {
     /// their keys to the transactions among them.
     fn release(&mut self, tx: TxId) -> Vec<Then> {
         if let Some(keys) = self.by_tx.remove(&tx) {
-            for k in keys {
+            for (k, _) in keys {
                 if let Some(hs) = self.held.get_mut(&k)
                     && hs.remove(tx)
                 {
@@ -291,7 +294,7 @@ impl Locks {
             if blocked {
                 still.push_back(w);
             } else if w.take {
-                self.take(w.tx, &w.keys);
+                self.take(w.tx, w.keys);
                 run.push(w.then);
             } else {
                 // Work that only needed its keys free takes nothing: it
@@ -327,7 +330,7 @@ pub fn acquire(core: &Rc<Core>, tx: TxId, keys: Want, then: Then) {
             });
             return;
         }
-        l.take(tx, &keys);
+        l.take(tx, keys);
     }
     then(core);
 }
@@ -342,7 +345,7 @@ pub fn try_acquire(core: &Rc<Core>, tx: TxId, keys: Want) -> bool {
     if l.held_conflict(&keys, tx) || l.queued_conflict(&keys, tx) {
         return false;
     }
-    l.take(tx, &keys);
+    l.take(tx, keys);
     true
 }
 
@@ -394,7 +397,11 @@ pub fn release(core: &Rc<Core>, tx: TxId) {
 pub struct Held {
     core: Rc<Core>,
     tx: TxId,
-    shards: Vec<usize>,
+    /// Whether it holds (or asked for) locks on its own core: the common
+    /// case of a lock taken here needs no list.
+    here: bool,
+    /// The other shards it holds (or asked for) locks on.
+    others: Vec<usize>,
 }
 
 impl Held {
@@ -404,14 +411,19 @@ impl Held {
         Held {
             core: core.clone(),
             tx,
-            shards: Vec::new(),
+            here: false,
+            others: Vec::new(),
         }
     }
 
     /// Notes that the transaction asks for (or holds) locks on `shard`:
     /// they are released with the others.
     pub fn add_shard(&mut self, shard: usize) {
-        self.shards.push(shard);
+        if shard == self.core.id {
+            self.here = true;
+        } else {
+            self.others.push(shard);
+        }
     }
 
     /// Takes `keys` on this core for a new transaction `tx` if nobody holds
@@ -434,12 +446,11 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         let tx = self.tx;
-        for &s in &self.shards {
-            if s == self.core.id {
-                release(&self.core, tx);
-            } else {
-                self.core.post(s, move |c| release(c, tx));
-            }
+        for &s in &self.others {
+            self.core.post(s, move |c| release(c, tx));
+        }
+        if self.here {
+            release(&self.core, tx);
         }
     }
 }
@@ -451,11 +462,12 @@ pub async fn lock(core: &Rc<Core>, mut groups: Vec<(usize, Want)>) -> Held {
     let mut held = Held {
         core: core.clone(),
         tx: core.next_txid(),
-        shards: Vec::with_capacity(groups.len()),
+        here: false,
+        others: Vec::with_capacity(groups.len()),
     };
     let tx = held.tx;
     for (shard, keys) in groups {
-        held.shards.push(shard);
+        held.add_shard(shard);
         core.run_deferred(shard, move |c, resp: Responder<()>| {
             acquire(c, tx, keys, Box::new(move |c: &Rc<Core>| resp.send(c, ())))
         })
@@ -487,7 +499,7 @@ mod tests {
     fn shared_locks_share_and_exclusive_ones_exclude() {
         let mut l = Locks::default();
         assert!(l.is_idle());
-        l.take(1, &Want::Keys(vec![k("a", Mode::Shared)]));
+        l.take(1, Want::Keys(vec![k("a", Mode::Shared)]));
         assert!(!l.is_idle());
         assert!(!c(&l, "a", Mode::Shared, 2));
         assert!(c(&l, "a", Mode::Exclusive, 2));
@@ -502,7 +514,7 @@ mod tests {
     fn waiters_are_granted_in_order_on_release() {
         let mut l = Locks::default();
         let order = Rc::new(std::cell::RefCell::new(Vec::new()));
-        l.take(1, &Want::Keys(vec![k("a", Mode::Exclusive)]));
+        l.take(1, Want::Keys(vec![k("a", Mode::Exclusive)]));
         // 2 waits for a; 3 wants a and b: behind 2 for a; 4 wants only b
         // and gets it at once (nothing earlier wants b).
         for (tx, keys) in [
@@ -546,7 +558,7 @@ mod tests {
         // a and b between 3's reads.
         let mut l = Locks::default();
         let order = Rc::new(std::cell::RefCell::new(Vec::new()));
-        l.take(1, &Want::Keys(vec![k("b", Mode::Exclusive)]));
+        l.take(1, Want::Keys(vec![k("b", Mode::Exclusive)]));
         let ab = || Want::Keys(vec![k("a", Mode::Exclusive), k("b", Mode::Exclusive)]);
         for (tx, keys, take) in [
             (2, ab(), true),
@@ -583,7 +595,7 @@ mod tests {
         // 5 then asks for a. When 1 releases, the command runs first and
         // 5 is granted only on the next look at the queue.
         let mut l = Locks::default();
-        l.take(1, &Want::Keys(vec![k("a", Mode::Exclusive)]));
+        l.take(1, Want::Keys(vec![k("a", Mode::Exclusive)]));
         for (tx, take) in [(0, false), (5, true)] {
             l.waiting.push_back(Waiter {
                 tx,
@@ -607,13 +619,13 @@ mod tests {
     #[test]
     fn a_whole_shard_lock_excludes_every_key() {
         let mut l = Locks::default();
-        l.take(1, &Want::Keys(vec![k("a", Mode::Shared)]));
+        l.take(1, Want::Keys(vec![k("a", Mode::Shared)]));
         // A whole-shard reader shares with key readers, a writer does not.
         assert!(!l.held_conflict(&Want::Whole(Mode::Shared), 2));
         assert!(l.held_conflict(&Want::Whole(Mode::Exclusive), 2));
         assert!(!l.held_conflict(&Want::Whole(Mode::Exclusive), 1));
         l.release(1);
-        l.take(3, &Want::Whole(Mode::Exclusive));
+        l.take(3, Want::Whole(Mode::Exclusive));
         assert!(!l.is_idle());
         assert!(c(&l, "anything", Mode::Shared, 4));
         assert!(!c(&l, "anything", Mode::Exclusive, 3));
