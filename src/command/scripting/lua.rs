@@ -372,7 +372,8 @@ unsafe fn call_args(
 }
 
 /// redis.call's first step, as a C function: runs the command at once when
-/// the run's inline path can, pushing its reply; otherwise keeps the
+/// the run's inline path can, pushing its reply (and true when that reply
+/// is not a table, so it cannot be an error); otherwise keeps the
 /// arguments in the call path and returns the MISS marker (the caller then
 /// yields). With `packed`, the arguments come in a table (a command with
 /// more of them than a C call takes on the stack).
@@ -411,24 +412,36 @@ unsafe fn call_step(l: *mut ffi::lua_State, packed: bool) -> c_int {
             _ => Ok(false),
         };
         match ran {
-            Ok(true) => true,
+            // A reply that is not a table is no error: said with a second
+            // result, so redis.call need not look (Lua's `type` interns
+            // its answer on every call).
+            Ok(true)
+                if ffi::lua_type(l, -1) != ffi::LUA_TTABLE && ffi::lua_checkstack(l, 1) != 0 =>
+            {
+                ffi::lua_pushboolean(l, 1);
+                Some(2)
+            }
+            Ok(true) => Some(1),
             Ok(false) => {
                 *path.pending.borrow_mut() = Some(cmd);
                 ffi::lua_settop(l, top);
                 ffi::lua_pushlightuserdata(l, MISS as *mut c_void);
-                true
+                Some(1)
             }
             Err(_) => {
                 ffi::lua_settop(l, top);
-                false
+                None
             }
         }
     };
-    if !ran {
-        // SAFETY: nothing owning memory is alive in this frame.
-        unsafe { raise(l, c"ERR internal error running a script's command") };
+    match ran {
+        Some(n) => n,
+        None => {
+            // SAFETY: nothing owning memory is alive in this frame.
+            unsafe { raise(l, c"ERR internal error running a script's command") };
+            0
+        }
     }
-    1
 }
 
 unsafe extern "C-unwind" fn call_fast(l: *mut ffi::lua_State) -> c_int {
@@ -600,10 +613,11 @@ end
 -- redis.call raises the command's error as its {err=...} table, noting the
 -- script line it was called from.
 redis.call = function(...)
-    local r
-    if select('#', ...) > 1000 then r = fast_packed({ ... }) else r = fast1(...) end
+    -- `plain`: the command ran at once and its reply is no error table.
+    local r, plain
+    if select('#', ...) > 1000 then r, plain = fast_packed({ ... }) else r, plain = fast1(...) end
     if r == miss then r = yield(req) end
-    if type(r) == 'table' and r.err ~= nil then
+    if not plain and type(r) == 'table' and r.err ~= nil then
         local info = getinfo(2, 'Sl')
         if info and (info.source == '@user_script' or info.source == '@user_function') then
             raised(info.currentline)

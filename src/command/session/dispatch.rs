@@ -21,7 +21,6 @@ use crate::shard::{Core, Responder};
 use crate::storage::db::{HintScope, KeyHint, remembered, slot_of};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 /// Initial read buffer size; buffers shrink back to it after a spike.
 pub const READ_BUF_INITIAL: usize = 16 * 1024;
@@ -1348,7 +1347,7 @@ impl Session {
         if merge.is_none() && spec.coord.is_none() {
             return self.error("CROSSSLOT Keys in request don't hash to the same slot");
         }
-        let t0 = Instant::now();
+        let t0 = metrics::clock::ticks();
         let start = self.out.len();
         match (merge, spec.coord) {
             (Some(m), _) => self.run_split(spec, args, m).await,
@@ -1391,19 +1390,9 @@ impl Session {
         }
         // The command may have waited: "now" moves on by the time it took
         // (one clock read for both).
-        let took = t0.elapsed();
-        self.now += took.as_millis() as u64;
-        let us = took.as_micros() as u64;
-        let failed = self.out.get(start) == Some(&b'-');
-        metrics::with(|s| {
-            s.total_commands_processed += 1;
-            let e = s.commands.entry(metrics::CmdName(spec.name)).or_default();
-            e.calls += 1;
-            e.usec += us;
-            if failed {
-                e.failed += 1;
-            }
-        });
+        let took = metrics::clock::ticks().wrapping_sub(t0);
+        self.now += metrics::clock::ticks_to_us(took) / 1000;
+        count_call(spec, took, self.out.get(start) == Some(&b'-'));
     }
 
     /// After a coordinated write, while its locks are held: the journal
