@@ -287,6 +287,20 @@ impl CommandSpec {
         self.flags & f != 0
     }
 
+    /// The position of the command's only key when it names exactly one,
+    /// at a fixed position (most commands), in a call of `nargs`
+    /// arguments: what [`CommandSpec::key_indexes`] would list alone,
+    /// without a list.
+    #[inline]
+    pub fn fixed_key(&self, nargs: usize) -> Option<usize> {
+        (self.keys.is_none()
+            && self.key_flags & keyflags::NOT_KEY == 0
+            && self.first_key > 0
+            && self.first_key == self.last_key
+            && (self.first_key as usize) < nargs)
+            .then_some(self.first_key as usize)
+    }
+
     /// Indexes of the key arguments of `args`.
     pub fn key_indexes(&self, args: Args<'_>, out: &mut Vec<usize>) {
         out.clear();
