@@ -506,7 +506,12 @@ pub async fn publish_counted(c: &mut Session, kind: Kind, channel: &[u8], payloa
     let core = c.core.clone();
     let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
     if count == 0 || !cores.iter().any(|t| t != core.id) {
-        return publish(c, kind, channel, payload);
+        // As `publish`, with the receivers just found.
+        return publish_to(&core, kind, channel, payload, (count, cores), || {
+            if c.reply_mode == super::ReplyMode::On {
+                flush_to_socket(c);
+            }
+        });
     }
     let msg = Arc::new(Message {
         kind,
@@ -564,7 +569,19 @@ fn publish_on(
     payload: &[u8],
     before_local: impl FnOnce(),
 ) -> u64 {
-    let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
+    let receivers = core.pubsub().borrow().receivers(kind, channel);
+    publish_to(core, kind, channel, payload, receivers, before_local)
+}
+
+/// [`publish_on`] to the receivers found already: their number and cores.
+fn publish_to(
+    core: &Rc<Core>,
+    kind: Kind,
+    channel: &[u8],
+    payload: &[u8],
+    (count, cores): (u64, CoreSet),
+    before_local: impl FnOnce(),
+) -> u64 {
     if count == 0 {
         return 0;
     }
