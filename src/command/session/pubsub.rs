@@ -53,6 +53,7 @@ use crate::metrics;
 use crate::protocol::Reply;
 use crate::shard::Core;
 use hashbrown::{HashMap, HashSet};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -186,7 +187,7 @@ impl Interest {
 }
 
 /// A set of core indexes (no allocation below 64 cores).
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct CoreSet {
     low: u64,
     high: Vec<u64>,
@@ -239,7 +240,15 @@ type Subscribers = HashMap<u64, Rc<ClientHandle>>;
 pub struct CorePubSub {
     local: [HashMap<Box<[u8]>, Subscribers>; 3],
     view: [HashMap<Box<[u8]>, Interest>; 3],
+    /// The receivers last found for a plain channel while patterns are
+    /// subscribed (matching the channel against every one of them is most
+    /// of the work): the channel, their number and their cores. Every
+    /// change of the view clears it.
+    last: RefCell<Option<Found>>,
 }
+
+/// Receivers found for a channel: the channel, their number and cores.
+type Found = (Box<[u8]>, u64, CoreSet);
 
 fn set_view(view: &mut HashMap<Box<[u8]>, Interest>, name: &[u8], core: u32, n: u32) {
     match view.get_mut(name) {
@@ -276,6 +285,7 @@ impl CorePubSub {
             }
         };
         set_view(&mut self.view[kind as usize], name, me as u32, n as u32);
+        *self.last.get_mut() = None;
         (kind, name.into(), n as u32)
     }
 
@@ -294,6 +304,7 @@ impl CorePubSub {
             None => 0,
         };
         set_view(&mut self.view[kind as usize], name, me as u32, n as u32);
+        *self.last.get_mut() = None;
         (kind, name.into(), n as u32)
     }
 
@@ -302,22 +313,31 @@ impl CorePubSub {
         for (kind, name, n) in updates {
             set_view(&mut self.view[*kind as usize], name, from as u32, *n);
         }
+        *self.last.get_mut() = None;
     }
 
     /// Receivers of a message on `channel` (a plain or a shard channel) in
     /// the whole engine, and the cores they are on.
     fn receivers(&self, kind: Kind, channel: &[u8]) -> (u64, CoreSet) {
+        let patterns = kind == Kind::Channel && !self.view[Kind::Pattern as usize].is_empty();
+        if patterns
+            && let Some((c, total, cores)) = &*self.last.borrow()
+            && **c == *channel
+        {
+            return (*total, cores.clone());
+        }
         let mut total = 0;
         let mut cores = CoreSet::default();
         if let Some(e) = self.view[kind as usize].get(channel) {
             e.add_to(&mut total, &mut cores);
         }
-        if kind == Kind::Channel {
+        if patterns {
             for (p, e) in &self.view[Kind::Pattern as usize] {
                 if glob_match(p, channel, false) {
                     e.add_to(&mut total, &mut cores);
                 }
             }
+            *self.last.borrow_mut() = Some((channel.into(), total, cores.clone()));
         }
         (total, cores)
     }
@@ -724,6 +744,14 @@ mod tests {
         assert_eq!(cores.iter().collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(a.receivers(Kind::Shard, b"news").0, 5);
         assert_eq!(a.receivers(Kind::Channel, b"other").0, 0);
+        // Found again (from the last lookup), and again after a change.
+        assert_eq!(a.receivers(Kind::Channel, b"news").0, 6);
+        a.apply(1, &[(Kind::Pattern, b"*s".as_slice().into(), 4)]);
+        let (n, cores) = a.receivers(Kind::Channel, b"news");
+        assert_eq!((n, cores.iter().collect::<Vec<_>>()), (10, vec![1, 2]));
+        assert_eq!(a.receivers(Kind::Channel, b"nope").0, 3);
+        a.apply(1, &[(Kind::Pattern, b"*s".as_slice().into(), 0)]);
+        assert_eq!(a.receivers(Kind::Channel, b"news").0, 6);
         assert_eq!(a.numsub(Kind::Channel, b"news"), 3);
         assert_eq!(a.sizes(), (1, 1, 1));
         a.apply(1, &[(Kind::Channel, b"news".as_slice().into(), 0)]);
