@@ -459,12 +459,8 @@ impl Drop for Held {
 /// shard in ascending order; resolves once every lock is held.
 pub async fn lock(core: &Rc<Core>, mut groups: Vec<(usize, Want)>) -> Held {
     groups.sort_unstable_by_key(|g| g.0);
-    let mut held = Held {
-        core: core.clone(),
-        tx: core.next_txid(),
-        here: false,
-        others: Vec::with_capacity(groups.len()),
-    };
+    let mut held = Held::new(core, core.next_txid());
+    held.others.reserve(groups.len());
     let tx = held.tx;
     for (shard, keys) in groups {
         held.add_shard(shard);

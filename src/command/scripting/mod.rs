@@ -817,31 +817,6 @@ fn error_reply(sha: &str, source: &str, run: &lua::Run, e: &mlua::Value) -> Vec<
 
 /// The checks a script's command passes before it runs (Redis's, in its
 /// order): its spec, or the refusal (with the spec when one was found).
-/// The command a script calls by `name`. Scripts mostly call one or two
-/// commands over and over: the last name as written and its command are
-/// kept, and comparing a few bytes is cheaper than the case-folding table
-/// lookup.
-fn lookup_called(name: &[u8]) -> Option<&'static CommandSpec> {
-    const KEPT: usize = 24;
-    thread_local! {
-        static LAST: std::cell::Cell<([u8; KEPT], usize, Option<&'static CommandSpec>)> =
-            const { std::cell::Cell::new(([0; KEPT], 0, None)) };
-    }
-    LAST.with(|last| {
-        let (buf, len, spec) = last.get();
-        if spec.is_some() && len == name.len() && buf[..len] == *name {
-            return spec;
-        }
-        let spec = super::lookup(name);
-        if spec.is_some() && name.len() <= KEPT {
-            let mut buf = [0; KEPT];
-            buf[..name.len()].copy_from_slice(name);
-            last.set((buf, name.len(), spec));
-        }
-        spec
-    })
-}
-
 fn admit(
     scope: &Scope,
     run: &lua::Run,
@@ -853,7 +828,7 @@ fn admit(
             "ERR Unknown Redis command called from script".to_owned(),
         )
     };
-    let mut spec = lookup_called(args.get(0)).ok_or_else(unknown)?;
+    let mut spec = super::lookup(args.get(0)).ok_or_else(unknown)?;
     if !spec.subcommands.is_empty() && args.len() >= 2 {
         spec = spec.subcommand(args.get(1)).ok_or_else(unknown)?;
     }
@@ -1373,27 +1348,6 @@ fn eval_with(install: fn(&mlua::Lua, &mlua::Table) -> mlua::Result<()>, code: &s
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_called_command_is_found_as_the_table_finds_it() {
-        let names: [&[u8]; 9] = [
-            b"INCR",
-            b"INCR",
-            b"incr",
-            b"get",
-            b"INCR",
-            b"nosuchcommand",
-            b"nosuchcommand",
-            b"client",
-            b"a-name-longer-than-what-is-kept",
-        ];
-        for name in names {
-            let got = lookup_called(name).map(|s| s.name);
-            assert_eq!(got, super::super::lookup(name).map(|s| s.name), "{name:?}");
-        }
-        assert_eq!(lookup_called(b"Get").map(|s| s.name), Some("get"));
-        assert!(lookup_called(b"").is_none());
-    }
 
     #[test]
     fn shebang_lines() {

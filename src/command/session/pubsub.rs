@@ -526,12 +526,7 @@ pub async fn publish_counted(c: &mut Session, kind: Kind, channel: &[u8], payloa
     let core = c.core.clone();
     let (count, cores) = core.pubsub().borrow().receivers(kind, channel);
     if count == 0 || !cores.iter().any(|t| t != core.id) {
-        // As `publish`, with the receivers just found.
-        return publish_to(&core, kind, channel, payload, (count, cores), || {
-            if c.reply_mode == super::ReplyMode::On {
-                flush_to_socket(c);
-            }
-        });
+        return publish_found(c, kind, channel, payload, (count, cores));
     }
     let msg = Arc::new(Message {
         kind,
@@ -570,8 +565,20 @@ struct Message {
 /// message on this core and posts it once to each other core with
 /// receivers; returns the number of receivers in the engine.
 pub fn publish(c: &mut Session, kind: Kind, channel: &[u8], payload: &[u8]) -> u64 {
+    let receivers = c.core.pubsub().borrow().receivers(kind, channel);
+    publish_found(c, kind, channel, payload, receivers)
+}
+
+/// [`publish`] to the receivers found already: their number and cores.
+fn publish_found(
+    c: &mut Session,
+    kind: Kind,
+    channel: &[u8],
+    payload: &[u8],
+    receivers: (u64, CoreSet),
+) -> u64 {
     let core = c.core.clone();
-    publish_on(&core, kind, channel, payload, || {
+    publish_to(&core, kind, channel, payload, receivers, || {
         // The publisher may be a receiver: its earlier replies go first.
         if c.reply_mode == super::ReplyMode::On {
             flush_to_socket(c);
