@@ -315,6 +315,47 @@ fn eviction_invalidates() {
     assert_eq!(w.call(&["EXISTS", &keys[0]]).int(), 0);
 }
 
+/// Redis's "client tracking don't cause eviction feedback loop": ten
+/// clients track 300 keys with 1000-byte names, and keyspace events are on,
+/// so each evicted key leaves some 10 KB of invalidations and events behind.
+/// Lowering the limit by 40 KB must evict about 40 KB of keys, not count
+/// what the evictions leave behind as memory still to free and empty the
+/// database.
+#[test]
+fn eviction_does_not_feed_on_its_invalidations() {
+    let s = Server::start_with(&[
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--maxmemory-eviction-tenacity",
+        "100",
+        "--notify-keyspace-events",
+        "KEA",
+    ]);
+    let mut w = s.raw();
+    let mut trackers: Vec<Raw> = (0..10).map(|_| tracker(s.port, &[])).collect();
+    let long = "x".repeat(1000);
+    for k in keys_on_every_shard("loop", 100) {
+        let key = format!("{k}{long}");
+        assert_eq!(w.call(&["SET", &key, "x"]), Resp::Simple("OK".into()));
+        for t in trackers.iter_mut() {
+            assert_eq!(t.call(&["GET", &key]), Resp::Bulk(b"x".to_vec()));
+        }
+    }
+    let used = w.info_field("memory", "used_memory");
+    w.call(&["CONFIG", "SET", "maxmemory", &(used - 40_000).to_string()]);
+    let left = w.call(&["DBSIZE"]).int();
+    let evicted = w.info_field("stats", "evicted_keys");
+    assert!(
+        (200..300).contains(&left),
+        "{left} keys left, {evicted} evicted"
+    );
+    assert!(evicted >= 10, "{evicted} evicted");
+    // Every tracker was told of at least one evicted key.
+    for t in trackers.iter_mut() {
+        assert!(!invalidation(t).expect("keys").is_empty());
+    }
+    w.call(&["CONFIG", "SET", "maxmemory", "0"]);
+}
 #[test]
 fn table_limit_invalidates_entries() {
     let s = Server::start();

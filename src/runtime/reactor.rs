@@ -684,6 +684,16 @@ pub fn flush() {
     }
 }
 
+/// Sends what sockets were given so far in this turn now, rather than at
+/// its end, and reaps what completed meanwhile: for the rare caller that
+/// must see output handed to the kernel (and its buffers freed) before it
+/// goes on. It does not wait: a socket that cannot take its output keeps
+/// the rest, as at the end of a turn.
+pub fn send_now() {
+    flush();
+    enter(false, None);
+}
+
 /// True when the ring has work to submit or completions to reap.
 pub fn has_io() -> bool {
     let r = reactor();

@@ -1390,6 +1390,7 @@ impl Db {
     /// `evicted_keys` and seen by WATCH as a change. Returns the entry.
     pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.remove(key)?;
+        let before = crate::metrics::thread_allocated();
         super::events::deleted(self.index, key, super::events::Cause::Evicted);
         super::notify::emit(super::notify::EVICTED, "evicted", self.index, key);
         self.events.evicted += 1;
@@ -1397,6 +1398,7 @@ impl Db {
         if self.cas.is_some() || super::tracking::active() {
             self.touch_watched(key);
         }
+        super::evict::followers_allocated(crate::metrics::thread_allocated() - before);
         Some(e)
     }
 

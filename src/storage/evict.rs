@@ -125,6 +125,27 @@ impl Settings {
 
 thread_local! {
     static SETTINGS: Cell<Settings> = Cell::new(Settings::default());
+    /// Bytes this thread's evictions left to their followers, net.
+    static FOLLOWERS: Cell<isize> = const { Cell::new(0) };
+}
+
+/// Counts `bytes` an eviction's followers allocated (net): its keyspace
+/// event, its tracking invalidations, its deletion kept for the journal.
+#[inline]
+pub fn followers_allocated(bytes: isize) {
+    FOLLOWERS.with(|c| c.set(c.get() + bytes));
+}
+
+/// Bytes this thread's evictions have left to their followers so far (see
+/// [`followers_allocated`]). An eviction's measure of what it freed leaves
+/// them out, as Redis measures the deletion alone: bytes on their way to
+/// clients or to the journal would otherwise count as memory still to
+/// free, and with keyspace events or tracking clients on long keys, the
+/// followers of one key can weigh as much as the key, so that freeing any
+/// amount would empty the shard.
+#[inline]
+pub fn followers() -> isize {
+    FOLLOWERS.with(|c| c.get())
 }
 
 /// Makes `s` this thread's eviction settings (the configuration calls it on

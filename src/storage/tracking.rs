@@ -67,7 +67,6 @@ pub struct Table {
 thread_local! {
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
     static WRITER: Cell<u64> = const { Cell::new(0) };
-    static HOOK_NET: Cell<isize> = const { Cell::new(0) };
     static TABLE: RefCell<Table> = RefCell::new(Table::default());
 }
 
@@ -199,19 +198,8 @@ pub fn set_writer(id: u64) {
 pub fn modified(key: &[u8]) {
     if active() {
         let writer = WRITER.get();
-        let before = crate::metrics::thread_allocated();
         with(|t| t.modified(key, writer, true));
-        let net = crate::metrics::thread_allocated() - before;
-        HOOK_NET.set(HOOK_NET.get() + net);
     }
-}
-
-/// Bytes this thread's tracking hook has allocated net so far (its notes
-/// minus the table entries it dropped). Eviction leaves them out of what
-/// it frees, as Redis measures only the deletion itself.
-#[inline]
-pub fn hook_allocated() -> isize {
-    HOOK_NET.get()
 }
 
 /// The notes gathered on this core, if any.

@@ -38,18 +38,20 @@ pub fn over_limit(core: &Core, s: &Settings) -> u64 {
 }
 
 /// What [`evict_here`] did: bytes freed, out of candidates, bytes held by
-/// the pending tracking invalidations.
+/// the evictions' followers.
 pub type Evicted = (u64, bool, u64);
 
 /// Evicts keys of this core's shard until `want` bytes are freed, the time
 /// budget runs out, or nothing may be evicted. Returns the bytes freed,
 /// whether the shard ran out of candidates, and the bytes the evictions'
-/// tracking invalidations hold meanwhile.
+/// followers hold meanwhile.
 ///
-/// Tracking invalidations of the evicted keys stay in the shard's outbox:
-/// [`make_room`] sends them once it is done, as Redis signals them outside
-/// its measurement (bytes queued for clients would otherwise count as
-/// memory the eviction must free, and evict more).
+/// The followers (see [`crate::storage::evict::followers`]) are the
+/// evicted keys' tracking invalidations, which stay in the shard's outbox,
+/// their keyspace events and their deletions kept for the journal:
+/// [`make_room`] sends the first two once it is done, as Redis signals
+/// them outside its measurement (bytes queued for clients would otherwise
+/// count as memory the eviction must free, and evict more).
 pub fn evict_here(core: &Core, want: u64, s: &Settings) -> Evicted {
     crate::storage::tracking::set_writer(0);
     if s.policy == Policy::NoEviction {
@@ -62,8 +64,8 @@ pub fn evict_here(core: &Core, want: u64, s: &Settings) -> Evicted {
     // Bytes of values handed to the lazyfree thread, counted as freed now
     // (their estimate) so this loop does not evict more while they wait.
     let mut handed = 0u64;
-    let hook_start = crate::storage::tracking::hook_allocated();
-    let hook = || (crate::storage::tracking::hook_allocated() - hook_start).max(0) as u64;
+    let hook_start = crate::storage::evict::followers();
+    let hook = || (crate::storage::evict::followers() - hook_start).max(0) as u64;
     let freed_now = |handed: u64| {
         (start - metrics::thread_allocated() + hook() as isize).max(0) as u64 + handed
     };
@@ -163,14 +165,14 @@ pub async fn make_room(core: &Rc<Core>) -> bool {
             core.run_on(t, super::pubsub::flush_notifications).await;
         }
     }
-    // The evicted keys' tracking invalidations, now that memory is measured.
-    // Waiting for each shard's flush means its invalidations for this
-    // core's clients have been delivered here (a core's posts run in
-    // order), so the command that made room can answer after them, as
-    // Redis does.
+    // The evicted keys' tracking invalidations, now that memory is measured:
+    // written to their clients' sockets before the command that made room
+    // answers, as Redis writes them before it reads the next command. That
+    // command's memory check then finds them sent, not on their way between
+    // cores (counted as memory to free, which would evict more).
     if core.engine.tracking_clients.load(Ordering::Relaxed) > 0 {
         for t in used {
-            core.run_on(t, super::tracking::flush).await;
+            super::tracking::flush_sent(core, t).await;
         }
     }
     ok

@@ -177,13 +177,25 @@ pub async fn before_command(c: &mut Session, spec: &'static CommandSpec, args: A
 /// Sends the invalidations this core's shard gathered to the cores of
 /// their clients.
 pub fn flush(core: &Rc<Core>) {
-    let Some(out) = table::take_outbox() else {
-        return;
-    };
+    let (local, remote) = take_grouped(core.id);
+    for (t, notes) in remote {
+        core.post(t as usize, move |c| deliver(c, notes));
+    }
+    if !local.is_empty() {
+        deliver(core, local);
+    }
+}
+
+/// The invalidations this core's shard gathered: those for clients of core
+/// `here`, and the others grouped by their clients' cores.
+fn take_grouped(here: usize) -> (Vec<Note>, Vec<(u32, Vec<Note>)>) {
     let mut local = Vec::new();
     let mut remote: Vec<(u32, Vec<Note>)> = Vec::new();
+    let Some(out) = table::take_outbox() else {
+        return (local, remote);
+    };
     for (t, n) in out.notes {
-        if t as usize == core.id {
+        if t as usize == here {
             local.push(n);
         } else {
             match remote.iter_mut().find(|g| g.0 == t) {
@@ -192,11 +204,32 @@ pub fn flush(core: &Rc<Core>) {
             }
         }
     }
+    (local, remote)
+}
+
+/// Sends the invalidations shard `shard` gathered and waits until each core
+/// with clients to tell has written them to their sockets (BCAST ones
+/// included, without waiting for the turn's end; as far as the sockets
+/// take them, see [`crate::runtime::reactor::send_now`]).
+pub async fn flush_sent(core: &Rc<Core>, shard: usize) {
+    let here = core.id;
+    let (local, remote) = if shard == here {
+        take_grouped(here)
+    } else {
+        core.run_on(shard, move |_| take_grouped(here)).await
+    };
     for (t, notes) in remote {
-        core.post(t as usize, move |c| deliver(c, notes));
+        core.run_on(t as usize, move |c| {
+            deliver(c, notes);
+            end_turn(c);
+            crate::runtime::reactor::send_now();
+        })
+        .await;
     }
     if !local.is_empty() {
         deliver(core, local);
+        end_turn(core);
+        crate::runtime::reactor::send_now();
     }
 }
 
