@@ -64,20 +64,21 @@ pub fn evict_here(core: &Core, want: u64, s: &Settings) -> Evicted {
     // Bytes of values handed to the lazyfree thread, counted as freed now
     // (their estimate) so this loop does not evict more while they wait.
     let mut handed = 0u64;
-    let hook_start = crate::storage::evict::followers();
-    let hook = || (crate::storage::evict::followers() - hook_start).max(0) as u64;
+    // Bytes the evictions leave to their followers, not freed by them.
+    let left_start = crate::storage::evict::followers();
+    let left = || (crate::storage::evict::followers() - left_start).max(0) as u64;
     let freed_now = |handed: u64| {
-        (start - metrics::thread_allocated() + hook() as isize).max(0) as u64 + handed
+        (start - metrics::thread_allocated() + left() as isize).max(0) as u64 + handed
     };
     let mut evicted = 0u64;
     loop {
         let freed = freed_now(handed);
         if freed >= want {
-            return (freed, false, hook());
+            return (freed, false, left());
         }
         let victim = core.shard.borrow_mut().evict_one(s);
         let Some(entry) = victim else {
-            return (freed, true, hook());
+            return (freed, true, left());
         };
         if lazy {
             let estimate = entry.value.heap_size() as u64;
@@ -91,7 +92,7 @@ pub fn evict_here(core: &Core, want: u64, s: &Settings) -> Evicted {
         // Like Redis, the clock is read every 16 keys.
         if evicted.is_multiple_of(16) && limit.is_some_and(|l| t0.elapsed().as_micros() as u64 >= l)
         {
-            return (freed_now(handed), false, hook());
+            return (freed_now(handed), false, left());
         }
     }
 }
