@@ -586,21 +586,10 @@ fn publish_found(
     })
 }
 
-/// Publishes from core `core`: posts the message once to each other core
-/// with receivers and delivers it here (after `before_local`) when this
-/// core has some; the number of receivers in the engine.
-fn publish_on(
-    core: &Rc<Core>,
-    kind: Kind,
-    channel: &[u8],
-    payload: &[u8],
-    before_local: impl FnOnce(),
-) -> u64 {
-    let receivers = core.pubsub().borrow().receivers(kind, channel);
-    publish_to(core, kind, channel, payload, receivers, before_local)
-}
-
-/// [`publish_on`] to the receivers found already: their number and cores.
+/// Publishes from core `core` to the receivers found already (their number
+/// and cores): posts the message once to each other core with receivers
+/// and delivers it here (after `before_local`) when this core has some;
+/// the number of receivers in the engine.
 fn publish_to(
     core: &Rc<Core>,
     kind: Kind,
@@ -639,7 +628,8 @@ pub fn flush_notifications(core: &Rc<Core>) {
     }
     for e in crate::storage::notify::take() {
         for (channel, payload) in e.messages() {
-            publish_on(core, Kind::Channel, &channel, &payload, || {});
+            let receivers = core.pubsub().borrow().receivers(Kind::Channel, &channel);
+            publish_to(core, Kind::Channel, &channel, &payload, receivers, || {});
         }
     }
 }

@@ -210,27 +210,40 @@ fn take_grouped(here: usize) -> (Vec<Note>, Vec<(u32, Vec<Note>)>) {
 /// Sends the invalidations shard `shard` gathered and waits until each core
 /// with clients to tell has written them to their sockets (BCAST ones
 /// included, without waiting for the turn's end; as far as the sockets
-/// take them, see [`crate::runtime::reactor::send_now`]).
+/// take them, see [`crate::runtime::reactor::send_now`]). The shard's core
+/// sends its own clients' at once.
 pub async fn flush_sent(core: &Rc<Core>, shard: usize) {
-    let here = core.id;
-    let (local, remote) = if shard == here {
-        take_grouped(here)
+    let others = if shard == core.id {
+        send_own(core)
     } else {
-        core.run_on(shard, move |_| take_grouped(here)).await
+        core.run_on(shard, send_own).await
     };
-    for (t, notes) in remote {
-        core.run_on(t as usize, move |c| {
-            deliver(c, notes);
-            end_turn(c);
-            crate::runtime::reactor::send_now();
-        })
-        .await;
+    for (t, notes) in others {
+        if t as usize == core.id {
+            deliver_sent(core, notes);
+        } else {
+            core.run_on(t as usize, move |c| deliver_sent(c, notes))
+                .await;
+        }
     }
-    if !local.is_empty() {
-        deliver(core, local);
-        end_turn(core);
-        crate::runtime::reactor::send_now();
+}
+
+/// Sends the invalidations this core's shard gathered for this core's
+/// clients now; returns the others, grouped by their clients' cores.
+fn send_own(core: &Rc<Core>) -> Vec<(u32, Vec<Note>)> {
+    let (own, others) = take_grouped(core.id);
+    if !own.is_empty() {
+        deliver_sent(core, own);
     }
+    others
+}
+
+/// Delivers `notes` to this core's clients and writes them to the sockets
+/// now.
+fn deliver_sent(core: &Rc<Core>, notes: Vec<Note>) {
+    deliver(core, notes);
+    end_turn(core);
+    crate::runtime::reactor::send_now();
 }
 
 /// BCAST keys gathered on this core during a loop turn: per client and
