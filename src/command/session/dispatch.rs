@@ -328,6 +328,27 @@ fn split_part(
     (sub, txn::dedup(keys))
 }
 
+/// The ranges in the command's own buffer of one shard's part of a split
+/// command (the command name, then the keys at `ix` with their values), and
+/// its lock keys: the part that runs on the client's own core needs no copy.
+fn local_part(
+    spec: &CommandSpec,
+    args: Args<'_>,
+    ix: &[usize],
+    mode: Mode,
+) -> (Vec<(usize, usize)>, Vec<LockKey>) {
+    let step = spec.step.max(1) as usize;
+    let (_, all) = args.parts();
+    let mut ranges = Vec::with_capacity(1 + ix.len() * step);
+    ranges.push(all[0]);
+    let mut keys = Vec::with_capacity(ix.len());
+    for &i in ix {
+        ranges.extend_from_slice(&all[i..(i + step).min(all.len())]);
+        keys.push((txn::lock_key(args.get(i)), mode));
+    }
+    (ranges, txn::dedup(keys))
+}
+
 /// What a part of a split command needs from its client to run on a shard.
 struct PartCtx {
     spec: &'static CommandSpec,
@@ -1453,11 +1474,12 @@ impl Session {
         args: Args<'_>,
         merge: command::Merge,
     ) {
-        let mut idx = Vec::new();
+        let mut idx = std::mem::take(&mut self.keybuf);
         spec.key_indexes(args, &mut idx);
         let ncores = self.core.ncores;
         let mut groups =
             crate::shard::group_by_owner(idx.iter().copied(), |&i| key_owner(args.get(i), ncores));
+        self.keybuf = idx;
         groups.sort_unstable_by_key(|g| g.0);
         let mut parts: Vec<Vec<u8>> = Vec::with_capacity(groups.len());
         if self.txid != 0 || !self.split_two(spec, args, &groups, merge, &mut parts).await {
@@ -1491,7 +1513,7 @@ impl Session {
         };
         let remote = 1 - local;
         let mode = lock_mode(spec);
-        let (lsub, lkeys) = split_part(spec, args, &groups[local].1, mode);
+        let (lranges, lkeys) = local_part(spec, args, &groups[local].1, mode);
         let (rsub, rkeys) = split_part(spec, args, &groups[remote].1, mode);
         let tx = self.core.next_txid();
         let Some(held) = txn::Held::try_here(&self.core, tx, lkeys) else {
@@ -1507,8 +1529,8 @@ impl Session {
         let Some(rout) = rout else {
             return false;
         };
-        let lout =
-            PartCtx::new(self, spec, merge, groups[local].1.len()).run(&self.core, lsub.args());
+        let lout = PartCtx::new(self, spec, merge, groups[local].1.len())
+            .run(&self.core, Args::new(args.parts().0, &lranges));
         drop(held);
         if local == 0 {
             parts.push(lout);
