@@ -201,6 +201,8 @@ struct Reactor {
     accepted: RefCell<Vec<(Rc<ListenerInner>, RawFd)>>,
     wake_fd: Cell<RawFd>,
     wake_buf: Box<Cell<u64>>,
+    /// Rings of parked cores to wake, posted after this turn's sends.
+    wake_rings: RefCell<Vec<RawFd>>,
     open: RefCell<hashbrown::HashMap<RawFd, std::rc::Weak<SockInner>>>,
     listeners: RefCell<Vec<Rc<ListenerInner>>>,
     /// Free indexes of the registered file table (empty when the kernel
@@ -278,12 +280,45 @@ pub fn init() -> std::io::Result<()> {
         accepted: RefCell::new(Vec::new()),
         wake_fd: Cell::new(-1),
         wake_buf: Box::new(Cell::new(0)),
+        wake_rings: RefCell::new(Vec::new()),
         open: RefCell::new(hashbrown::HashMap::new()),
         listeners: RefCell::new(Vec::new()),
         fixed_free: RefCell::new(fixed_free),
     });
     REACTOR.with(|x| *x.borrow_mut() = Some(r));
     Ok(())
+}
+
+/// The descriptor of this thread's ring (what [`wake_ring_later`] on
+/// another thread names to wake it).
+pub fn ring_fd() -> RawFd {
+    use std::os::fd::AsRawFd;
+    reactor().ring.borrow().as_raw_fd()
+}
+
+/// `user_data` of the completion another core posts into this ring to wake
+/// it: no operation of this ring has it, so it only ends the wait.
+const RING_WAKE: u64 = u64::MAX;
+
+/// Wakes the thread whose ring is `ring` (see [`ring_fd`]) with a message
+/// posted from this thread's ring at its next submission, after the sends
+/// this turn has queued: a woken core that runs at once on the same CPU
+/// does not hold back this one's replies. False (nothing queued) when this
+/// thread has no ring.
+pub fn wake_ring_later(ring: RawFd) -> bool {
+    REACTOR.with(|r| match &*r.borrow() {
+        Some(r) => {
+            r.wake_rings.borrow_mut().push(ring);
+            true
+        }
+        None => false,
+    })
+}
+
+/// Wake-ups queued by [`wake_ring_later`] and not yet submitted.
+#[cfg(test)]
+pub fn queued_wakes() -> usize {
+    reactor().wake_rings.borrow().len()
 }
 
 /// Closes every socket and listener of this thread and drops the ring.
@@ -678,9 +713,26 @@ pub fn flush() {
         r.flush_one(&s);
     }
     // Keep the list's allocation for the next turn.
-    let mut d = r.dirty.borrow_mut();
-    if d.is_empty() {
-        *d = dirty;
+    {
+        let mut d = r.dirty.borrow_mut();
+        if d.is_empty() {
+            *d = dirty;
+        }
+    }
+    let mut wakes = std::mem::take(&mut *r.wake_rings.borrow_mut());
+    for ring in wakes.drain(..) {
+        // Only a failure completes here (CQE_SKIP_SUCCESS), and RING_WAKE
+        // names no operation of this ring either.
+        r.push(
+            opcode::MsgRingData::new(types::Fd(ring), 0, RING_WAKE, None)
+                .build()
+                .flags(squeue::Flags::SKIP_SUCCESS)
+                .user_data(RING_WAKE),
+        );
+    }
+    let mut w = r.wake_rings.borrow_mut();
+    if w.is_empty() {
+        *w = wakes;
     }
 }
 
