@@ -16,8 +16,9 @@
 //!
 //! Nothing here is driven by a preemption timer: a request that arrives is
 //! parsed, executed and answered in the turn that reaps it. Another core's
-//! message costs a mailbox push; the eventfd write (and the context switch it
-//! causes) happens only when the receiving core is parked.
+//! message costs a mailbox push; the wake-up (and the context switch it
+//! causes) happens only when the receiving core is parked, as a message from
+//! the sender's ring to the receiver's, submitted with the sender's sends.
 //!
 //! This module imports nothing else of the crate.
 
@@ -42,7 +43,8 @@ const ROUNDS_PER_TURN: usize = 4;
 /// The core sets `parked` before it sleeps and then looks at its mailboxes
 /// once more; a sender fills a mailbox and then looks at `parked`. With both
 /// sides ordered by SeqCst, at least one of them sees the other: either the
-/// core finds the message, or the sender writes the eventfd.
+/// core finds the message, or the sender wakes it (through the core's ring
+/// from a thread with a loop, through its eventfd otherwise).
 pub struct Notifier {
     parked: AtomicBool,
     fd: i32,
