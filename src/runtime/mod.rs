@@ -82,7 +82,7 @@ impl Notifier {
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
             let ring = self.ring.load(Ordering::Acquire);
-            if ring < 0 || !reactor::wake_ring_later(ring) {
+            if ring < 0 || !reactor::wake_ring_later(ring, self.fd) {
                 self.kick();
             }
         }
@@ -411,29 +411,27 @@ mod tests {
         assert_eq!(consumer.join().unwrap(), 1000);
     }
 
-    #[test]
-    fn a_loop_wakes_a_parked_loop_through_its_ring() {
-        let mb: Arc<Mailbox<u32>> = Arc::default();
-        let n = Arc::new(Notifier::new().unwrap());
-        let (mb2, n2) = (mb.clone(), n.clone());
+    /// A loop on a new thread that sums what `mb` brings until 1000 (ready
+    /// once its ring exists).
+    fn summing_loop(mb: Arc<Mailbox<u32>>, n: Arc<Notifier>) -> std::thread::JoinHandle<u32> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let consumer = std::thread::spawn(move || {
-            init(&n2).unwrap();
+            init(&n).unwrap();
             ready_tx.send(()).unwrap();
             let got = Cell::new(0u32);
             let mut scratch = Vec::new();
             run(
-                &n2,
+                &n,
                 Hooks {
                     turn: &mut || {
-                        mb2.drain_into(&mut scratch);
+                        mb.drain_into(&mut scratch);
                         let any = !scratch.is_empty();
                         for x in scratch.drain(..) {
                             got.set(got.get() + x);
                         }
                         any
                     },
-                    pending: &|| mb2.has_items(),
+                    pending: &|| mb.has_items(),
                     stop: &|| got.get() >= 1000,
                     end_turn: &mut || {},
                     spin: Duration::ZERO,
@@ -442,8 +440,13 @@ mod tests {
             got.get()
         });
         ready_rx.recv().unwrap();
-        // The sender has a loop of its own: its wake-ups go out through its
-        // ring with its next submission, not through the eventfd.
+        consumer
+    }
+
+    /// Sends 1000 ones to `mb` from a thread with a loop of its own, as a
+    /// core does at the end of its turns; how many wake-ups went through
+    /// its ring.
+    fn send_from_a_loop(mb: &Mailbox<u32>, n: &Notifier) -> usize {
         let sender = Notifier::new().unwrap();
         init(&sender).unwrap();
         let mut through_ring = 0;
@@ -455,9 +458,31 @@ mod tests {
             reactor::enter(false, None);
             std::thread::yield_now();
         }
+        reactor::shutdown();
+        through_ring
+    }
+
+    #[test]
+    fn a_loop_wakes_a_parked_loop_through_its_ring() {
+        let mb: Arc<Mailbox<u32>> = Arc::default();
+        let n = Arc::new(Notifier::new().unwrap());
+        let consumer = summing_loop(mb.clone(), n.clone());
+        let through_ring = send_from_a_loop(&mb, &n);
         assert_eq!(consumer.join().unwrap(), 1000);
         // The consumer parked at least once and was woken through its ring.
         assert!(through_ring > 0);
-        reactor::shutdown();
+    }
+
+    #[test]
+    fn a_failed_ring_wake_up_falls_back_to_the_eventfd() {
+        let mb: Arc<Mailbox<u32>> = Arc::default();
+        let n = Arc::new(Notifier::new().unwrap());
+        let consumer = summing_loop(mb.clone(), n.clone());
+        // Not a ring: every message to it fails, and the sender then writes
+        // the consumer's eventfd.
+        n.ring.store(n.fd, Ordering::Release);
+        let through_ring = send_from_a_loop(&mb, &n);
+        assert_eq!(consumer.join().unwrap(), 1000);
+        assert!(through_ring > 0);
     }
 }

@@ -201,8 +201,8 @@ struct Reactor {
     accepted: RefCell<Vec<(Rc<ListenerInner>, RawFd)>>,
     wake_fd: Cell<RawFd>,
     wake_buf: Box<Cell<u64>>,
-    /// Rings of parked cores to wake, posted after this turn's sends.
-    wake_rings: RefCell<Vec<RawFd>>,
+    /// Parked cores to wake (ring, eventfd), posted after this turn's sends.
+    wake_rings: RefCell<Vec<(RawFd, RawFd)>>,
     open: RefCell<hashbrown::HashMap<RawFd, std::rc::Weak<SockInner>>>,
     listeners: RefCell<Vec<Rc<ListenerInner>>>,
     /// Free indexes of the registered file table (empty when the kernel
@@ -296,19 +296,22 @@ pub fn ring_fd() -> RawFd {
     reactor().ring.borrow().as_raw_fd()
 }
 
-/// `user_data` of the completion another core posts into this ring to wake
-/// it: no operation of this ring has it, so it only ends the wait.
-const RING_WAKE: u64 = u64::MAX;
+/// High half of the `user_data` of a wake-up message (the low half is the
+/// woken core's eventfd): the completion it posts into the woken ring names
+/// no operation there and only ends the wait; the sender's own completion
+/// comes only on failure (`SKIP_SUCCESS`), and then the eventfd is written.
+const RING_WAKE: u64 = 0xffff_ffff << 32;
 
 /// Wakes the thread whose ring is `ring` (see [`ring_fd`]) with a message
 /// posted from this thread's ring at its next submission, after the sends
 /// this turn has queued: a woken core that runs at once on the same CPU
-/// does not hold back this one's replies. False (nothing queued) when this
-/// thread has no ring.
-pub fn wake_ring_later(ring: RawFd) -> bool {
+/// does not hold back this one's replies. Should the message fail, the
+/// woken thread's `eventfd` is written instead. False (nothing queued) when
+/// this thread has no ring.
+pub fn wake_ring_later(ring: RawFd, eventfd: RawFd) -> bool {
     REACTOR.with(|r| match &*r.borrow() {
         Some(r) => {
-            r.wake_rings.borrow_mut().push(ring);
+            r.wake_rings.borrow_mut().push((ring, eventfd));
             true
         }
         None => false,
@@ -555,6 +558,22 @@ impl Reactor {
         }
     }
     fn complete(&self, user_data: u64, res: i32, flags: u32) {
+        if user_data & RING_WAKE == RING_WAKE {
+            // Another core's wake-up (res 0), or one of ours that failed.
+            if res < 0 {
+                let one: u64 = 1;
+                // SAFETY: an 8-byte write from a valid u64 to the eventfd
+                // the failed message named; a stale descriptor only fails.
+                unsafe {
+                    libc::write(
+                        (user_data & 0xffff_ffff) as i32,
+                        &one as *const u64 as *const libc::c_void,
+                        8,
+                    );
+                }
+            }
+            return;
+        }
         let more = cqueue::more(flags);
         let op = if more {
             // A multishot operation keeps its slot until its last completion.
@@ -720,14 +739,13 @@ pub fn flush() {
         }
     }
     let mut wakes = std::mem::take(&mut *r.wake_rings.borrow_mut());
-    for ring in wakes.drain(..) {
-        // Only a failure completes here (CQE_SKIP_SUCCESS), and RING_WAKE
-        // names no operation of this ring either.
+    for (ring, eventfd) in wakes.drain(..) {
+        let tag = RING_WAKE | eventfd as u32 as u64;
         r.push(
-            opcode::MsgRingData::new(types::Fd(ring), 0, RING_WAKE, None)
+            opcode::MsgRingData::new(types::Fd(ring), 0, tag, None)
                 .build()
                 .flags(squeue::Flags::SKIP_SUCCESS)
-                .user_data(RING_WAKE),
+                .user_data(tag),
         );
     }
     let mut w = r.wake_rings.borrow_mut();
