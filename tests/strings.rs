@@ -137,6 +137,22 @@ fn mset_mget_across_shards() {
             assert_eq!(v.as_deref(), Some(format!("v-{k}").as_str()));
         }
     }
+    // The merged reply byte for byte, keys of different shards interleaved
+    // and a missing one among them, in RESP2 and RESP3.
+    let ks = keys_on_every_shard("mo", 1);
+    let (a, b, c3) = (ks[0].as_str(), ks[1].as_str(), ks[2].as_str());
+    let mut raw = s.raw();
+    raw.cmd(&["MSET", a, "1", b, "22", c3, ""]);
+    let mget = ["MGET", b, a, "mo-missing", c3, b];
+    assert_eq!(
+        raw.cmd(&mget),
+        b"*5\r\n$2\r\n22\r\n$1\r\n1\r\n$-1\r\n$0\r\n\r\n$2\r\n22\r\n"
+    );
+    raw.cmd(&["HELLO", "3"]);
+    assert_eq!(
+        raw.cmd(&mget),
+        b"*5\r\n$2\r\n22\r\n$1\r\n1\r\n_\r\n$0\r\n\r\n$2\r\n22\r\n"
+    );
     // MSETNX is all or nothing, across shards too.
     let mut args = vec![("new-a".to_string(), "1".to_string())];
     args.push((keys[0].clone(), "x".into()));
