@@ -118,3 +118,39 @@ fn shutdown_stops_the_server() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn clients_held_by_client_pause_count_as_blocked() {
+    use redis::Commands;
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query(&mut c)
+        .unwrap();
+    // Reads go on; writes wait, and show as blocked while they do.
+    let mut reader = s.conn();
+    let _: Option<String> = reader.get("k").unwrap();
+    assert_eq!(blocked(&mut c), 0);
+    let writers: Vec<_> = (0..2)
+        .map(|i| {
+            let mut w = s.conn();
+            std::thread::spawn(move || w.set::<_, _, ()>(format!("k{i}"), i).unwrap())
+        })
+        .collect();
+    wait_blocked(&mut c, 2);
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    let held = list
+        .lines()
+        .filter(|l| l.contains(" flags=b ") && l.contains(" cmd=set "))
+        .count();
+    assert_eq!(held, 2, "{list}");
+    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut c).unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(blocked(&mut c), 0);
+    assert_eq!(c.get::<_, i64>("k1").unwrap(), 1);
+}

@@ -474,6 +474,9 @@ pub struct Core {
     pub ext: Box<dyn Any>,
     /// Blocked clients of this core, by id: where a shard's delivery goes.
     pub waiting: RefCell<HashMap<u64, WaitingClient>>,
+    /// Clients of this core whose command waits for CLIENT PAUSE to end
+    /// (counted as blocked, as Redis counts them).
+    pub paused_clients: std::cell::Cell<usize>,
     /// State shared by every core of this engine.
     pub engine: Arc<EngineState>,
     mesh: Arc<Mesh>,
@@ -510,6 +513,7 @@ impl Core {
             config: RefCell::new(config),
             ext,
             waiting: RefCell::new(HashMap::new()),
+            paused_clients: std::cell::Cell::new(0),
             engine,
             mesh,
             pending: RefCell::new(Vec::new()),

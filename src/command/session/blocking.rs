@@ -8,7 +8,7 @@
 //!           unregister w everywhere; a delivery that lost the race is undone
 //! ```
 
-use super::Session;
+use super::{ClientHandle, Session};
 use crate::command::OwnedArgs;
 use crate::shard::Core;
 use crate::shard::blocking::{self, Delivery, ReadyFn, ServeFn, Served, Waiter};
@@ -294,7 +294,38 @@ pub fn unblock(core: &Core, id: u64, error: bool) -> bool {
     true
 }
 
-/// Number of clients blocked on this core (INFO `blocked_clients`).
+/// Number of clients blocked on this core (INFO `blocked_clients`): on
+/// keys, or held by CLIENT PAUSE.
 pub fn blocked_clients(core: &Core) -> usize {
-    core.waiting.borrow().len()
+    core.waiting.borrow().len() + core.paused_clients.get()
+}
+
+/// A client whose command waits for CLIENT PAUSE to end: counted in INFO
+/// `blocked_clients` and flagged `b` in CLIENT LIST while it waits, as
+/// Redis counts the clients a pause postpones; undone when the wait ends
+/// or the client goes.
+pub struct HeldByPause {
+    core: Rc<Core>,
+    handle: Rc<ClientHandle>,
+}
+
+impl HeldByPause {
+    /// Counts the client of `handle` on `core` as blocked.
+    pub fn new(core: &Rc<Core>, handle: &Rc<ClientHandle>) -> HeldByPause {
+        core.paused_clients.set(core.paused_clients.get() + 1);
+        handle.info.borrow_mut().blocked = true;
+        HeldByPause {
+            core: core.clone(),
+            handle: handle.clone(),
+        }
+    }
+}
+
+impl Drop for HeldByPause {
+    fn drop(&mut self) {
+        self.core
+            .paused_clients
+            .set(self.core.paused_clients.get().saturating_sub(1));
+        self.handle.info.borrow_mut().blocked = false;
+    }
 }

@@ -1079,15 +1079,18 @@ impl Session {
         let writes = spec.has(flags::WRITE)
             || spec.has(flags::MAY_REPLICATE)
             || (self.multi_writes() && spec.name == "exec");
+        // CLIENT LIST names the command a paused client waits with.
+        self.handle.info.borrow_mut().last_cmd = spec.name;
         if self.core.engine.paused(writes) {
             // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
             self.flush_pending().await;
+            let held = super::blocking::HeldByPause::new(&self.core, &self.handle);
             while self.core.engine.paused(writes) {
                 crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
             }
+            drop(held);
             self.set_now();
         }
-        self.handle.info.borrow_mut().last_cmd = spec.name;
         if self.multi.is_some() && !super::multi::runs_inside_multi(spec) {
             let (mode_before, start) = (self.reply_mode, self.out.len());
             if spec.has(flags::NO_MULTI) {
