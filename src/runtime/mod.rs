@@ -90,11 +90,7 @@ impl Notifier {
 
     /// Wakes the core whether or not it looks parked (shutdown).
     pub fn kick(&self) {
-        let one: u64 = 1;
-        // SAFETY: an 8-byte write from a valid u64 to our eventfd.
-        unsafe {
-            libc::write(self.fd, &one as *const u64 as *const libc::c_void, 8);
-        }
+        reactor::kick_eventfd(self.fd);
     }
 
     fn park(&self) {
@@ -379,30 +375,8 @@ mod tests {
     fn mailbox_wakes_a_parked_loop() {
         let mb: Arc<Mailbox<u32>> = Arc::default();
         let n = Arc::new(Notifier::new().unwrap());
-        let (mb2, n2) = (mb.clone(), n.clone());
-        let consumer = std::thread::spawn(move || {
-            init(&n2).unwrap();
-            let got = Cell::new(0u32);
-            let mut scratch = Vec::new();
-            run(
-                &n2,
-                Hooks {
-                    turn: &mut || {
-                        mb2.drain_into(&mut scratch);
-                        let any = !scratch.is_empty();
-                        for x in scratch.drain(..) {
-                            got.set(got.get() + x);
-                        }
-                        any
-                    },
-                    pending: &|| mb2.has_items(),
-                    stop: &|| got.get() >= 1000,
-                    end_turn: &mut || {},
-                    spin: Duration::ZERO,
-                },
-            );
-            got.get()
-        });
+        let consumer = summing_loop(mb.clone(), n.clone());
+        // A thread without a loop wakes it through its eventfd.
         for _ in 0..1000 {
             mb.push(1);
             n.notify();

@@ -561,16 +561,7 @@ impl Reactor {
         if user_data & RING_WAKE == RING_WAKE {
             // Another core's wake-up (res 0), or one of ours that failed.
             if res < 0 {
-                let one: u64 = 1;
-                // SAFETY: an 8-byte write from a valid u64 to the eventfd
-                // the failed message named; a stale descriptor only fails.
-                unsafe {
-                    libc::write(
-                        (user_data & 0xffff_ffff) as i32,
-                        &one as *const u64 as *const libc::c_void,
-                        8,
-                    );
-                }
+                kick_eventfd((user_data & 0xffff_ffff) as RawFd);
             }
             return;
         }
@@ -727,19 +718,9 @@ pub fn flush() {
     for s in &rearm {
         r.arm_recv(s);
     }
-    let mut dirty = std::mem::take(&mut *r.dirty.borrow_mut());
-    for s in dirty.drain(..) {
-        r.flush_one(&s);
-    }
-    // Keep the list's allocation for the next turn.
-    {
-        let mut d = r.dirty.borrow_mut();
-        if d.is_empty() {
-            *d = dirty;
-        }
-    }
-    let mut wakes = std::mem::take(&mut *r.wake_rings.borrow_mut());
-    for (ring, eventfd) in wakes.drain(..) {
+    drain_kept(&r.dirty, |s| r.flush_one(&s));
+    // After the sends: a woken core on this CPU cannot hold them back.
+    drain_kept(&r.wake_rings, |(ring, eventfd)| {
         let tag = RING_WAKE | eventfd as u32 as u64;
         r.push(
             opcode::MsgRingData::new(types::Fd(ring), 0, tag, None)
@@ -747,10 +728,29 @@ pub fn flush() {
                 .flags(squeue::Flags::SKIP_SUCCESS)
                 .user_data(tag),
         );
+    });
+}
+
+/// Hands every item of `list` to `each`, keeping the list's allocation for
+/// the next turn (`each` may add to the list meanwhile).
+fn drain_kept<T>(list: &RefCell<Vec<T>>, mut each: impl FnMut(T)) {
+    let mut items = std::mem::take(&mut *list.borrow_mut());
+    for x in items.drain(..) {
+        each(x);
     }
-    let mut w = r.wake_rings.borrow_mut();
-    if w.is_empty() {
-        *w = wakes;
+    let mut l = list.borrow_mut();
+    if l.is_empty() {
+        *l = items;
+    }
+}
+
+/// Adds one to the eventfd `fd` (wakes the core whose ring reads it).
+pub fn kick_eventfd(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: an 8-byte write from a valid u64; a stale or closed
+    // descriptor only makes the write fail.
+    unsafe {
+        libc::write(fd, &one as *const u64 as *const libc::c_void, 8);
     }
 }
 

@@ -298,39 +298,30 @@ enum Routed {
     Running,
 }
 
-/// One shard's part of a split command: the command on the keys (with
-/// their values, `spec.step` arguments each) at `ix`, and its lock keys.
+/// One shard's part of a split command, owned to travel to that shard:
+/// [`local_part`]'s arguments copied into one buffer, and its lock keys.
 fn split_part(
     spec: &CommandSpec,
     args: Args<'_>,
     ix: &[usize],
     mode: Mode,
 ) -> (OwnedArgs, Vec<LockKey>) {
-    let step = spec.step.max(1) as usize;
-    // Sized up front: one allocation per buffer.
-    let bytes: usize = ix
-        .iter()
-        .flat_map(|&i| i..(i + step).min(args.len()))
-        .map(|j| args.get(j).len())
-        .sum();
-    let mut sub = OwnedArgs {
-        buf: Vec::with_capacity(args.get(0).len() + bytes),
-        ranges: Vec::with_capacity(1 + ix.len() * step),
-    };
-    sub.push(args.get(0));
-    let mut keys = Vec::with_capacity(ix.len());
-    for &i in ix {
-        for j in i..(i + step).min(args.len()) {
-            sub.push(args.get(j));
-        }
-        keys.push((txn::lock_key(args.get(i)), mode));
+    let (mut ranges, keys) = local_part(spec, args, ix, mode);
+    let src = args.parts().0;
+    // Sized up front: one allocation; the ranges are rewritten in place.
+    let mut buf = Vec::with_capacity(ranges.iter().map(|&(s, e)| e - s).sum());
+    for r in ranges.iter_mut() {
+        let at = buf.len();
+        buf.extend_from_slice(&src[r.0..r.1]);
+        *r = (at, buf.len());
     }
-    (sub, txn::dedup(keys))
+    (OwnedArgs { buf, ranges }, keys)
 }
 
-/// The ranges in the command's own buffer of one shard's part of a split
-/// command (the command name, then the keys at `ix` with their values), and
-/// its lock keys: the part that runs on the client's own core needs no copy.
+/// One shard's part of a split command as ranges in the command's own
+/// buffer (the command name, then the keys at `ix` with their values,
+/// `spec.step` arguments each), and its lock keys: the part that runs on
+/// the client's own core needs no copy.
 fn local_part(
     spec: &CommandSpec,
     args: Args<'_>,
