@@ -154,3 +154,112 @@ fn clients_held_by_client_pause_count_as_blocked() {
     assert_eq!(blocked(&mut c), 0);
     assert_eq!(c.get::<_, i64>("k1").unwrap(), 1);
 }
+
+#[test]
+fn scripts_that_declare_no_writes_run_through_a_write_pause() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let lib = "#!lua name=pauselib\nredis.register_function{function_name='ro_hello', callback=function() return 'hello' end, flags={'no-writes'}}";
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(lib)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET").arg("x").arg("y").query(&mut c).unwrap();
+    let ro = "#!lua flags=no-writes\nreturn 'ro script'";
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("#!lua flags=no-writes\nreturn 2")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query(&mut c)
+        .unwrap();
+    let mut r = s.conn();
+    // A script unknown to the cache, the same one cached, EVAL_RO,
+    // EVALSHA and FCALL of read-only code, and the same queued in MULTI.
+    for _ in 0..2 {
+        let v: String = redis::cmd("EVAL").arg(ro).arg(0).query(&mut r).unwrap();
+        assert_eq!(v, "ro script");
+    }
+    let v: String = redis::cmd("EVAL_RO")
+        .arg("return redis.call('get', KEYS[1])")
+        .arg(1)
+        .arg("x")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(v, "y");
+    let v: i64 = redis::cmd("EVALSHA")
+        .arg(&sha)
+        .arg(0)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(v, 2);
+    let v: String = redis::cmd("FCALL")
+        .arg("ro_hello")
+        .arg(0)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(v, "hello");
+    let (a, b): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("EVAL")
+        .arg("#!lua flags=no-writes\nreturn 12")
+        .arg(0)
+        .cmd("EVAL")
+        .arg("#!lua flags=no-writes\nreturn 13")
+        .arg(0)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!((a, b), (12, 13));
+    assert_eq!(blocked(&mut c), 0);
+    // A script without flags may write: it waits, as does one whose
+    // flags do not say no-writes.
+    let held: Vec<_> = ["return 1", "#!lua\nreturn 1"]
+        .into_iter()
+        .map(|body| {
+            let mut w = s.conn();
+            std::thread::spawn(move || {
+                redis::cmd("EVAL")
+                    .arg(body)
+                    .arg(0)
+                    .query::<i64>(&mut w)
+                    .unwrap()
+            })
+        })
+        .collect();
+    wait_blocked(&mut c, 2);
+    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut c).unwrap();
+    for h in held {
+        assert_eq!(h.join().unwrap(), 1);
+    }
+}
+
+#[test]
+fn read_only_scripts_may_not_publish() {
+    let s = Server::start();
+    let mut c = s.raw();
+    for (cmd, body) in [
+        ("EVAL_RO", "return redis.call('publish','ch','msg')"),
+        (
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('publish','ch','msg')",
+        ),
+    ] {
+        let r = c.cmd(&[cmd, body, "0"]);
+        let text = String::from_utf8_lossy(&r);
+        assert!(
+            text.starts_with("-ERR Write commands are not allowed from read-only scripts. script:"),
+            "{cmd}: {text}"
+        );
+    }
+    // A script that may write publishes.
+    assert_eq!(
+        c.cmd(&["EVAL", "return redis.call('publish','ch','msg')", "0"]),
+        b":0\r\n"
+    );
+}

@@ -58,6 +58,7 @@ pub const FLAG_NAMES: [&str; 5] = [
 ];
 const NO_WRITES: u8 = 1;
 const ALLOW_OOM: u8 = 2;
+const ALLOW_STALE: u8 = 4;
 
 /// Options a script's `#!lua` line sets.
 #[derive(Default, Clone, Copy)]
@@ -100,7 +101,56 @@ fn shebang(body: &[u8]) -> Result<(Shebang, Vec<u8>), String> {
     Ok((sb, rest))
 }
 
-/// This core's interpreter, created on first use.
+/// The flags a script command runs with, as Redis works them out before
+/// it runs (CLIENT PAUSE holds only writes; MULTI sums them for EXEC). A
+/// script that declares flags (a `#!` line, or any function) replaces the
+/// command's write, OOM and stale flags with its own; one without, or not
+/// known yet (an unknown SHA1 or function), keeps the command's. Other
+/// commands keep their spec's flags.
+pub fn run_flags(c: &Session, spec: &CommandSpec, a: Args<'_>) -> u64 {
+    let declared = match spec.name {
+        "eval" | "eval_ro" if a.len() > 1 => shebang(a.get(1)).ok().map(|(sb, _)| sb),
+        "evalsha" | "evalsha_ro" if a.len() > 1 && a.get(1).len() == 40 => {
+            cached(c, a.get(1)).and_then(|(_, s)| shebang(&s.body).ok().map(|(sb, _)| sb))
+        }
+        "fcall" | "fcall_ro" if a.len() > 1 => {
+            let name = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
+            let libs = c.core.engine.libraries();
+            libs.by_function.get(&name).and_then(|lib| {
+                let f = lib
+                    .functions
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(&name))?;
+                Some(Shebang {
+                    present: true,
+                    flags: f.flags,
+                })
+            })
+        }
+        _ => None,
+    };
+    match declared {
+        Some(sb) if sb.present => declared_flags(spec.flags, sb.flags),
+        _ => spec.flags,
+    }
+}
+
+/// A command's flags with a script's declared flags in place of its own
+/// write, OOM, stale and may-replicate flags.
+fn declared_flags(cmd: u64, script: u8) -> u64 {
+    let mut f = cmd & !(STALE | DENYOOM | WRITE | MAY_REPLICATE);
+    if script & (ALLOW_OOM | NO_WRITES) == 0 {
+        f |= DENYOOM;
+    }
+    if script & NO_WRITES == 0 {
+        f |= WRITE;
+    }
+    if script & ALLOW_STALE != 0 {
+        f |= STALE;
+    }
+    f
+}
+
 /// This core's interpreter, created on first use and again after SCRIPT
 /// FLUSH (a run still going on the old one keeps it until it ends).
 fn engine(c: &Session) -> Result<Rc<lua::Engine>, String> {
@@ -839,7 +889,9 @@ fn admit(
     if spec.has(NOSCRIPT) {
         return refuse("ERR This Redis command is not allowed from script");
     }
-    if scope.read_only && spec.has(WRITE) {
+    // Commands that may replicate (PUBLISH) count as writes here, which
+    // lets read-only scripts run through CLIENT PAUSE WRITE.
+    if scope.read_only && spec.flags & (WRITE | MAY_REPLICATE) != 0 {
         return refuse("ERR Write commands are not allowed from read-only scripts.");
     }
     if (spec.name == "xread" || spec.name == "xreadgroup")
@@ -1348,6 +1400,21 @@ fn eval_with(install: fn(&mlua::Lua, &mlua::Table) -> mlua::Result<()>, code: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_script_flags_replace_the_commands_own() {
+        let eval = MAY_REPLICATE | NOSCRIPT | STALE;
+        // No writes: neither a write nor may-replicate (CLIENT PAUSE WRITE
+        // lets it run), and allowed over maxmemory.
+        assert_eq!(declared_flags(eval, NO_WRITES), NOSCRIPT);
+        // Declared flags without no-writes: a write that is denied on OOM.
+        assert_eq!(declared_flags(eval, 0), NOSCRIPT | WRITE | DENYOOM);
+        assert_eq!(declared_flags(eval, ALLOW_OOM), NOSCRIPT | WRITE);
+        assert_eq!(
+            declared_flags(READONLY, NO_WRITES | ALLOW_STALE),
+            READONLY | STALE
+        );
+    }
 
     #[test]
     fn shebang_lines() {

@@ -874,10 +874,11 @@ impl Session {
         self.pending.count = 0;
     }
 
-    /// True for a command refused over `maxmemory`: DENYOOM ones, and EXEC
-    /// of a transaction that queued one (as Redis's `is_denyoom_command`).
-    fn denies_oom(&self, spec: &'static CommandSpec) -> bool {
-        spec.has(flags::DENYOOM)
+    /// True for a command refused over `maxmemory`: DENYOOM ones (scripts by
+    /// their declared flags), and EXEC of a transaction that queued one (as
+    /// Redis's `is_denyoom_command`).
+    fn denies_oom(&self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+        crate::command::scripting::run_flags(self, spec, args) & flags::DENYOOM != 0
             || (spec.name == "exec"
                 && self
                     .multi
@@ -1059,7 +1060,7 @@ impl Session {
             };
             let room = covered || super::memory::make_room(&self.core).await;
             super::tracking::release_held(&self.handle, &mut self.out);
-            if !room && self.denies_oom(spec) {
+            if !room && self.denies_oom(spec, args) {
                 self.reject_command(spec, super::memory::OOM_ERROR).await;
                 return;
             }
@@ -1067,20 +1068,23 @@ impl Session {
         if self.subscribed && !self.resp3 && self.subscribed_context(spec).await {
             return;
         }
-        let writes = spec.has(flags::WRITE)
-            || spec.has(flags::MAY_REPLICATE)
-            || (self.multi_writes() && spec.name == "exec");
         // CLIENT LIST names the command a paused client waits with.
         self.handle.info.borrow_mut().last_cmd = spec.name;
-        if self.core.engine.paused(writes) {
-            // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
-            self.flush_pending().await;
-            let held = super::blocking::HeldByPause::new(&self.core, &self.handle);
-            while self.core.engine.paused(writes) {
-                crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+        if self.core.engine.paused(true) {
+            // A script's declared flags decide whether it writes.
+            let f = crate::command::scripting::run_flags(self, spec, args);
+            let writes = f & (flags::WRITE | flags::MAY_REPLICATE) != 0
+                || (self.multi_writes() && spec.name == "exec");
+            if self.core.engine.paused(writes) {
+                // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
+                self.flush_pending().await;
+                let held = super::blocking::HeldByPause::new(&self.core, &self.handle);
+                while self.core.engine.paused(writes) {
+                    crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                drop(held);
+                self.set_now();
             }
-            drop(held);
-            self.set_now();
         }
         if self.multi.is_some() && !super::multi::runs_inside_multi(spec) {
             let (mode_before, start) = (self.reply_mode, self.out.len());

@@ -64,10 +64,12 @@ impl Session {
 
     /// Queues a command of the open transaction.
     pub fn queue_multi(&mut self, spec: &'static CommandSpec, args: crate::protocol::Args<'_>) {
+        // A script's declared flags count, as Redis sums them for EXEC.
+        let run_flags = crate::command::scripting::run_flags(self, spec, args);
         if let Some(m) = &mut self.multi {
             if !m.aborted {
                 m.cmds.push((spec, OwnedArgs::from_args(args)));
-                m.flags |= spec.flags;
+                m.flags |= run_flags;
             }
             self.handle.info.borrow_mut().multi = m.cmds.len() as i64;
         }
