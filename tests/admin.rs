@@ -263,3 +263,59 @@ fn read_only_scripts_may_not_publish() {
         b":0\r\n"
     );
 }
+
+#[test]
+fn expired_keys_stay_until_a_pause_ends() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let expired = |c: &mut redis::Connection| -> i64 {
+        let stats = info(c, "stats");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    let before = expired(&mut c);
+    // Keys on different cores, so both lookups and every core's active
+    // expiry are held.
+    for k in ["a", "b", "c", "d"] {
+        let _: () = redis::cmd("SET")
+            .arg(k)
+            .arg("v")
+            .arg("PX")
+            .arg(50)
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query(&mut c)
+        .unwrap();
+    // Wait for the TTLs to pass: the keys read as gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(&["a", "b", "c", "d"])
+            .query(&mut c)
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "keys never expired");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Let active expiry run a few cycles (10 per second): nothing is deleted.
+    std::thread::sleep(Duration::from_millis(300));
+    let _: Option<String> = redis::cmd("GET").arg("a").query(&mut c).unwrap();
+    assert_eq!(expired(&mut c), before);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(size, 4, "expired keys are kept while paused");
+    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut c).unwrap();
+    for k in ["a", "b", "c", "d"] {
+        let _: Option<String> = redis::cmd("GET").arg(k).query(&mut c).unwrap();
+    }
+    assert_eq!(expired(&mut c), before + 4);
+}

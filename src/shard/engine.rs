@@ -23,7 +23,7 @@ pub struct EngineState {
     /// Connected clients across all cores (for `maxclients`).
     pub connected: AtomicUsize,
     /// CLIENT PAUSE: Unix ms until which commands are held (0: not paused).
-    pub pause_end_ms: AtomicU64,
+    pub pause_end_ms: Arc<AtomicU64>,
     /// CLIENT PAUSE ALL (true) or WRITE (false).
     pub pause_all: AtomicBool,
     /// `used_memory` once the engine finished starting.
@@ -193,7 +193,7 @@ impl EngineState {
             last_save: AtomicU64::new(now),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
-            pause_end_ms: AtomicU64::new(0),
+            pause_end_ms: Arc::new(AtomicU64::new(0)),
             pause_all: AtomicBool::new(false),
             startup_memory: AtomicUsize::new(0),
             peak_memory: AtomicUsize::new(0),

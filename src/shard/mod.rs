@@ -32,6 +32,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 
 /// One shard's data: the databases of the slots this core owns.
@@ -51,6 +52,9 @@ pub struct Shard {
     pub locks: txn::Locks,
     /// Where this shard's changes are recorded.
     pub journal: journal::Journal,
+    /// Unix ms until which CLIENT PAUSE holds clients (the engine's; 0:
+    /// none). While it lasts no key is deleted for having expired.
+    pause_end: Arc<AtomicU64>,
 }
 
 impl Shard {
@@ -64,6 +68,7 @@ impl Shard {
         if let Some(first) = dbs.first_mut() {
             *first = Some(Box::new(Db::new(nshards)));
         }
+        let pause_end = Arc::new(AtomicU64::new(0));
         Shard {
             id,
             nshards,
@@ -73,7 +78,17 @@ impl Shard {
             evict_pool: Default::default(),
             locks: Default::default(),
             journal: Default::default(),
+            pause_end,
         }
+    }
+
+    /// Follows the engine's CLIENT PAUSE: expired keys are kept (and read
+    /// as absent) while clients are paused, as in Redis.
+    pub fn share_pause(&mut self, end_ms: Arc<AtomicU64>) {
+        for db in self.dbs.iter_mut().flatten() {
+            db.pause_end = end_ms.clone();
+        }
+        self.pause_end = end_ms;
     }
 
     /// Keys in every database of this shard.
@@ -195,7 +210,7 @@ impl Shard {
     #[inline]
     pub fn db(&mut self, i: usize) -> &mut Db {
         let n = self.nshards;
-        self.dbs[i].get_or_insert_with(|| new_db(n, i))
+        self.dbs[i].get_or_insert_with(|| new_db(n, i, &self.pause_end))
     }
     /// Database `i` if it has ever been used.
     pub fn db_opt(&self, i: usize) -> Option<&Db> {
@@ -208,7 +223,7 @@ impl Shard {
     /// Database `i` together with the shard's random source (RANDOMKEY).
     pub fn db_and_rng(&mut self, i: usize) -> (&mut Db, &mut crate::Rng) {
         let n = self.nshards;
-        let db = self.dbs[i].get_or_insert_with(|| new_db(n, i));
+        let db = self.dbs[i].get_or_insert_with(|| new_db(n, i, &self.pause_end));
         (db, &mut self.rng)
     }
     /// Swaps two databases (SWAPDB).
@@ -269,6 +284,10 @@ impl Shard {
     /// in rounds of `20 + 5 × (effort - 1)` keys until fewer than
     /// `10 - (effort - 1)` percent of a round were expired.
     pub fn active_expire(&mut self, now: u64, effort: i64, budget_us: u64) -> ExpireCycle {
+        if now < self.pause_end.load(Ordering::Relaxed) {
+            // Clients are paused: nothing expires until they go on.
+            return ExpireCycle::default();
+        }
         let start = std::time::Instant::now();
         let per_loop = 20 + 5 * (effort.clamp(1, 10) as usize - 1);
         let acceptable_stale = (10 - (effort.clamp(1, 10) as usize - 1)).max(1);
@@ -297,9 +316,10 @@ impl Shard {
 }
 
 /// Database `i` of a shard of `nshards`, empty.
-fn new_db(nshards: usize, i: usize) -> Box<Db> {
+fn new_db(nshards: usize, i: usize, pause_end: &Arc<AtomicU64>) -> Box<Db> {
     let mut d = Box::new(Db::new(nshards));
     d.index = i;
+    d.pause_end = pause_end.clone();
     d
 }
 
@@ -505,6 +525,7 @@ impl Core {
         let databases = config.databases;
         config.publish_to_thread();
         let mut shard = Shard::new(id, ncores, databases);
+        shard.share_pause(engine.pause_end_ms.clone());
         shard.journal = journal::Journal::new(id, engine.journal.clone());
         Rc::new(Core {
             id,

@@ -413,6 +413,9 @@ pub struct Db {
     watch: Option<Box<Watch>>,
     /// Keys under WATCH (MULTI/EXEC optimistic locking).
     cas: Option<Box<Cas>>,
+    /// Unix ms until which clients are paused (CLIENT PAUSE): until then
+    /// an expired key reads as absent but is not deleted.
+    pub(crate) pause_end: Arc<AtomicU64>,
 }
 
 /// One client's WATCH on one key.
@@ -459,6 +462,7 @@ impl Db {
             events: DbEvents::default(),
             watch: None,
             cas: None,
+            pause_end: Default::default(),
         }
     }
 
@@ -683,6 +687,9 @@ impl Db {
         let (l, h) = self.place(key);
         let p = self.slots[l].find(h, key)?;
         if self.slots[l].at(p)?.entry().is_expired(now) {
+            if self.expiry_paused(now) {
+                return None;
+            }
             if let Some(e) = self.remove_pos(l, h, p) {
                 drop_expired(e);
             }
@@ -690,6 +697,12 @@ impl Db {
             return None;
         }
         self.slots[l].at_mut(p)
+    }
+
+    /// Clients are paused at `now`: expired keys stay until they go on.
+    #[cold]
+    fn expiry_paused(&self, now: u64) -> bool {
+        now < self.pause_end.load(Ordering::Relaxed)
     }
 
     /// The node of a key, expired or not, without side effects.
@@ -1281,6 +1294,9 @@ impl Db {
             }
             // Every key expired: Redis returns an expired key rather than looping
             // forever when all keys have a TTL; we delete and retry a bounded time.
+            if self.expiry_paused(now) {
+                continue;
+            }
             let k = k.to_vec();
             self.remove_at(l, &k);
             self.expired_removed(&k);
