@@ -319,3 +319,40 @@ fn expired_keys_stay_until_a_pause_ends() {
     }
     assert_eq!(expired(&mut c), before + 4);
 }
+
+#[test]
+fn held_clients_go_on_when_the_pause_time_is_up() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let started = Instant::now();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query(&mut c)
+        .unwrap();
+    // Writers on every core wait for the pause's end, with no UNPAUSE.
+    let writers: Vec<_> = (0..6)
+        .map(|i| {
+            let mut w = s.conn();
+            std::thread::spawn(move || {
+                redis::cmd("SET")
+                    .arg(format!("k{i}"))
+                    .arg(i)
+                    .query::<()>(&mut w)
+                    .unwrap();
+                Instant::now()
+            })
+        })
+        .collect();
+    for w in writers {
+        let done = w.join().unwrap();
+        assert!(done - started >= Duration::from_millis(300));
+    }
+    assert_eq!(blocked(&mut c), 0);
+    let n: i64 = redis::cmd("EXISTS")
+        .arg(&["k0", "k1", "k2", "k3", "k4", "k5"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 6);
+}

@@ -600,6 +600,12 @@ fn client_pause(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
 fn client_unpause(c: &mut Session, _a: OwnedArgs) -> LocalBoxFuture<'_> {
     Box::pin(async move {
         c.core.engine.unpause();
+        // Held clients go on now, on every core.
+        for t in (0..c.core.ncores).filter(|&t| t != c.core.id) {
+            c.core
+                .post(t, crate::command::session::blocking::end_pause_waits);
+        }
+        crate::command::session::blocking::end_pause_waits(&c.core);
         c.reply().ok();
     })
 }

@@ -497,6 +497,9 @@ pub struct Core {
     /// Clients of this core whose command waits for CLIENT PAUSE to end
     /// (counted as blocked, as Redis counts them).
     pub paused_clients: std::cell::Cell<usize>,
+    /// Tasks of clients held by CLIENT PAUSE, woken when a CLIENT UNPAUSE
+    /// ends the pause (the pause's end time wakes them by itself).
+    pub pause_wakers: RefCell<Vec<Waker>>,
     /// State shared by every core of this engine.
     pub engine: Arc<EngineState>,
     mesh: Arc<Mesh>,
@@ -535,6 +538,7 @@ impl Core {
             ext,
             waiting: RefCell::new(HashMap::new()),
             paused_clients: std::cell::Cell::new(0),
+            pause_wakers: RefCell::new(Vec::new()),
             engine,
             mesh,
             pending: RefCell::new(Vec::new()),

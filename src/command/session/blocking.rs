@@ -321,11 +321,69 @@ impl HeldByPause {
     }
 }
 
+impl HeldByPause {
+    /// Waits while CLIENT PAUSE holds commands of this kind (`writes`: it
+    /// writes or may replicate): until the pause's end time, or until
+    /// CLIENT UNPAUSE on any core wakes this core's held clients
+    /// ([`end_pause_waits`]); again if the pause was made longer.
+    pub async fn wait(&self, writes: bool) {
+        let engine = &self.core.engine;
+        while engine.paused(writes) {
+            let end = engine
+                .pause_end_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let left = end.saturating_sub(crate::now_ms());
+            let until = Instant::now() + Duration::from_millis(left);
+            let sleep = crate::runtime::sleep_until(until);
+            let woken = Unpaused {
+                core: &self.core,
+                registered: false,
+            };
+            futures::future::select(std::pin::pin!(sleep), woken).await;
+        }
+    }
+}
+
+/// Resolves once CLIENT UNPAUSE wakes the core's held clients.
+struct Unpaused<'a> {
+    core: &'a Rc<Core>,
+    registered: bool,
+}
+
+impl std::future::Future for Unpaused<'_> {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        // Woken means the wakers were taken: whether the pause is over is
+        // for the caller to look at.
+        if self.registered {
+            return std::task::Poll::Ready(());
+        }
+        self.core.pause_wakers.borrow_mut().push(cx.waker().clone());
+        self.registered = true;
+        std::task::Poll::Pending
+    }
+}
+
+/// On each core after CLIENT UNPAUSE: wakes the clients it holds.
+pub fn end_pause_waits(core: &Rc<Core>) {
+    let wakers = std::mem::take(&mut *core.pause_wakers.borrow_mut());
+    for w in wakers {
+        w.wake();
+    }
+}
+
 impl Drop for HeldByPause {
     fn drop(&mut self) {
-        self.core
-            .paused_clients
-            .set(self.core.paused_clients.get().saturating_sub(1));
+        let left = self.core.paused_clients.get().saturating_sub(1);
+        self.core.paused_clients.set(left);
+        if left == 0 {
+            // Wakers of waits that ended on their own (the pause's end
+            // time, a client gone) are not kept.
+            self.core.pause_wakers.borrow_mut().clear();
+        }
         self.handle.info.borrow_mut().blocked = false;
     }
 }

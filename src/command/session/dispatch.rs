@@ -1079,9 +1079,7 @@ impl Session {
                 // CLIENT PAUSE: hold this client (and its pipeline) until the pause ends.
                 self.flush_pending().await;
                 let held = super::blocking::HeldByPause::new(&self.core, &self.handle);
-                while self.core.engine.paused(writes) {
-                    crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
-                }
+                held.wait(writes).await;
                 drop(held);
                 self.set_now();
             }
