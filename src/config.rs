@@ -90,6 +90,9 @@ pub enum Kind {
     Int(i64, i64),
     /// Byte count; accepts `k`, `kb`, `m`, `mb`, `g`, `gb` suffixes; shown in bytes.
     Memory(i64, i64),
+    /// A byte count as [`Kind::Memory`] (at least 0), or a percentage up to
+    /// the bound (`10%`, of `maxmemory`); shown in bytes or as `N%`.
+    MemoryOrPercent(i64),
     /// `yes` or `no`.
     Bool,
     /// One of the listed words (case-insensitive, stored lower-case).
@@ -387,7 +390,7 @@ pub static DIRECTIVES: &[Directive] = &[
         Kind::Memory(0, I64MAX),
         true,
     ),
-    d("maxmemory-clients", "0", Kind::Str, true),
+    d("maxmemory-clients", "0", Kind::MemoryOrPercent(100), true),
     d(
         "sanitize-dump-payload",
         "no",
@@ -904,6 +907,23 @@ fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
                 ));
             }
             Ok(v.to_string())
+        }
+        Kind::MemoryOrPercent(max_pct) => {
+            if let Some(v) = parse_memory(value).filter(|&v| v >= 0) {
+                return Ok(v.to_string());
+            }
+            let pct = value
+                .strip_suffix('%')
+                .filter(|p| !p.is_empty())
+                .and_then(|p| p.parse::<i64>().ok())
+                .filter(|&p| p >= 0)
+                .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+            if pct > max_pct {
+                return Err(format!(
+                    "percentage argument must be less or equal to {max_pct}"
+                ));
+            }
+            Ok(format!("{pct}%"))
         }
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" => Ok("yes".into()),
