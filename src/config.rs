@@ -163,7 +163,7 @@ const ACL_PUBSUB: &[&str] = &["allchannels", "resetchannels"];
 /// Every directive coreshard knows.
 pub static DIRECTIVES: &[Directive] = &[
     d("bind", DEFAULT_BIND, Kind::Str, true),
-    d("port", "6379", Kind::Int(0, 65535), false),
+    d("port", "6379", Kind::Int(0, 65535), true),
     d("threads", "0", Kind::Int(0, 1024), false),
     d("null-server", "no", Kind::Bool, false),
     d("executor-spin-us", "0", Kind::Int(0, 1_000_000), false),
@@ -698,6 +698,19 @@ impl Config {
         self.get(name) == Some("yes")
     }
 
+    /// The addresses of the `bind` directive (127.0.0.1 by default).
+    pub fn bind_addresses(&self) -> Vec<&str> {
+        self.get("bind")
+            .unwrap_or("127.0.0.1")
+            .split_whitespace()
+            .collect()
+    }
+
+    /// The `tcp-backlog` directive, as `listen(2)` takes it.
+    pub fn tcp_backlog(&self) -> i32 {
+        self.get_i64("tcp-backlog").clamp(1, i32::MAX as i64) as i32
+    }
+
     /// Sets a directive after validating it. `startup` allows immutable ones.
     pub fn set(&mut self, name: &str, value: &str, startup: bool) -> Result<(), ConfigError> {
         let Some((i, dir)) = directive(name) else {
@@ -1112,7 +1125,7 @@ mod tests {
         let mut c = Config::default();
         c.set("maxmemory", "1mb", false).unwrap();
         assert_eq!(c.get("maxmemory"), Some("1048576"));
-        assert!(c.set("port", "1", false).is_err());
+        assert!(c.set("databases", "4", false).is_err());
         assert!(c.set("hz", "abc", false).is_err());
         assert!(c.set("save", "1 2 3", false).is_err());
         assert!(c.set("save", "-1 2", false).is_err());

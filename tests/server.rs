@@ -422,3 +422,69 @@ fn maxclients_rejects_extra_connections() {
     });
     assert_eq!(b.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn config_set_port_moves_the_listeners() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let port_of = |c: &mut redis::Connection| -> u16 {
+        let v: HashMap<String, String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("port")
+            .query(c)
+            .unwrap();
+        v["port"].parse().unwrap()
+    };
+    assert_eq!(port_of(&mut c), s.port);
+    // The same port: nothing to do.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("port")
+        .arg(s.port)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(port_of(&mut connect_redis(s.port)), s.port);
+    // A port another socket holds: refused, and nothing of the command
+    // changes.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("10000001")
+        .arg("port")
+        .arg(taken_port)
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("(possibly related to argument 'port') - Unable to listen on this port"),
+        "{err}"
+    );
+    let v: HashMap<String, String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v["maxmemory"], "0");
+    assert_eq!(port_of(&mut connect_redis(s.port)), s.port);
+    drop(taken);
+    // A free port: new clients come there (on every core), the old port
+    // is closed, and clients already connected stay.
+    let new_port = free_port();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("port")
+        .arg(new_port)
+        .query(&mut c)
+        .unwrap();
+    for _ in 0..12 {
+        let mut n = connect_redis(new_port);
+        let pong: String = redis::cmd("PING").query(&mut n).unwrap();
+        assert_eq!(pong, "PONG");
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err());
+    assert_eq!(port_of(&mut c), new_port);
+    let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+    assert!(info.contains(&format!("tcp_port:{new_port}\r\n")), "{info}");
+}

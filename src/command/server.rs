@@ -1107,6 +1107,18 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
                 let maxmemory = pairs
                     .iter()
                     .any(|(k, _)| k.eq_ignore_ascii_case("maxmemory"));
+                // The one change that can fail to apply is a new port: its
+                // listeners are bound before anything changes, so a port
+                // that cannot be had leaves every value as it was.
+                let listeners = match new_port_listeners(c, &pairs) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!("CONFIG SET port: {e}");
+                        return c.error(
+                            "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.",
+                        );
+                    }
+                };
                 c.core
                     .broadcast(move |core| {
                         let mut cfg = core.config.borrow_mut();
@@ -1117,6 +1129,20 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
                         cfg.publish_to_thread();
                     })
                     .await;
+                if let Some((port, fds)) = listeners {
+                    let fds = std::sync::Arc::new(fds);
+                    c.core
+                        .broadcast(move |core| {
+                            crate::runtime::reactor::stop_listeners();
+                            if let Some(accept_on) = core.engine.accept_on {
+                                for &fd in &fds[core.id] {
+                                    accept_on(core, fd);
+                                }
+                            }
+                        })
+                        .await;
+                    c.core.engine.port.store(port as u64, Ordering::Relaxed);
+                }
                 // A new maxmemory takes effect at once, as Redis evicts
                 // right when it is set.
                 if maxmemory {
@@ -1126,6 +1152,41 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
             }
         }
     })
+}
+
+/// Listening descriptors, by core.
+type PerCoreListeners = Vec<Vec<std::os::fd::RawFd>>;
+
+/// For a CONFIG SET that changes `port`: the new port's listeners, one set
+/// per core, bound on the configured addresses; None when the port stays.
+/// Port 0 stops listening, as in Redis (clients already connected stay).
+fn new_port_listeners(
+    c: &Session,
+    pairs: &[(String, String)],
+) -> std::io::Result<Option<(u16, PerCoreListeners)>> {
+    let Some((_, v)) = pairs.iter().rev().find(|(k, _)| k == "port") else {
+        return Ok(None);
+    };
+    let port: u16 = v
+        .parse()
+        .map_err(|_| std::io::Error::other("not a port number"))?;
+    let cfg = c.core.config.borrow();
+    if port == cfg.port {
+        return Ok(None);
+    }
+    if c.core.engine.accept_on.is_none() {
+        return Err(std::io::Error::other("this engine accepts no clients"));
+    }
+    if port == 0 {
+        return Ok(Some((0, vec![Vec::new(); c.core.ncores])));
+    }
+    let (fds, port) = crate::runtime::net::bind_listeners(
+        &cfg.bind_addresses(),
+        port,
+        c.core.ncores,
+        cfg.tcp_backlog(),
+    )?;
+    Ok(Some((port, fds)))
 }
 
 /// `CONFIG RESETSTAT`

@@ -23,6 +23,7 @@
 //! This module imports nothing else of the crate.
 
 pub mod executor;
+pub mod net;
 pub mod reactor;
 
 pub use executor::{next_turn, sleep, sleep_until, spawn, yield_now};

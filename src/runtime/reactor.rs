@@ -587,7 +587,7 @@ impl Reactor {
                     } else {
                         self.accepted.borrow_mut().push((l.clone(), res));
                     }
-                } else if res != -libc::ECANCELED {
+                } else if res != -libc::ECANCELED && !l.stopped.get() {
                     tracing::warn!("accept failed: {}", std::io::Error::from_raw_os_error(-res));
                 }
                 if !more && !l.stopped.get() {
@@ -708,6 +708,22 @@ pub fn listen(fd: RawFd, on_accept: impl Fn(RawFd) + 'static) {
     });
     r.listeners.borrow_mut().push(l.clone());
     r.arm_accept(&l);
+}
+
+/// Stops accepting on this thread's listeners and closes them (CONFIG SET
+/// port); clients already accepted stay.
+pub fn stop_listeners() {
+    let r = reactor();
+    for l in r.listeners.borrow_mut().drain(..) {
+        l.stopped.set(true);
+        // SAFETY: shutting down and closing a listening descriptor this
+        // reactor owns, once: it leaves the list here. Its armed accept
+        // then completes with an error and is not re-armed.
+        unsafe {
+            libc::shutdown(l.fd, libc::SHUT_RDWR);
+            libc::close(l.fd);
+        }
+    }
 }
 
 /// Sends every dirty socket's output (one SEND each) and re-arms receives

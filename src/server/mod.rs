@@ -20,9 +20,7 @@ use crate::command::session::{CoreSessions, SessionCore, tracking};
 use crate::config::Config;
 use crate::runtime;
 use crate::shard::{Core, EngineState, Mesh};
-use socket2::{Domain, Protocol, Socket, Type};
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{IntoRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,73 +31,21 @@ use std::time::Duration;
 const CLIENTS_CRON: Duration = Duration::from_millis(100);
 
 fn bind_all(config: &Config) -> std::io::Result<(Vec<Vec<RawFd>>, u16)> {
-    let binds: Vec<String> = config
-        .get("bind")
-        .unwrap_or("127.0.0.1")
-        .split_whitespace()
-        .map(|s| s.trim_start_matches('-').to_string())
-        .collect();
-    let mut port = config.port;
-    let mut per_core: Vec<Vec<RawFd>> = (0..config.threads).map(|_| Vec::new()).collect();
-    let backlog = config.get_i64("tcp-backlog").clamp(1, i32::MAX as i64) as i32;
-    for b in &binds {
-        let host = if b.contains(':') && !b.starts_with('[') {
-            format!("[{b}]")
-        } else {
-            b.clone()
-        };
-        let addr: SocketAddr = format!("{host}:{port}")
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| std::io::Error::other(format!("cannot resolve bind address {b}")))?;
-        if port != 0 {
-            refuse_taken(addr)?;
-        }
-        for fds in per_core.iter_mut() {
-            let mut a = addr;
-            a.set_port(port);
-            let sock = Socket::new(Domain::for_address(a), Type::STREAM, Some(Protocol::TCP))?;
-            sock.set_reuse_address(true)?;
-            sock.set_reuse_port(true)?;
-            if a.is_ipv6() {
-                sock.set_only_v6(true)?;
-            }
-            sock.bind(&a.into())?;
-            sock.listen(backlog)?;
-            if port == 0 {
-                port = sock
-                    .local_addr()?
-                    .as_socket()
-                    .map(|s| s.port())
-                    .ok_or_else(|| std::io::Error::other("no local address"))?;
-            }
-            fds.push(sock.into_raw_fd());
-        }
-    }
-    Ok((per_core, port))
+    runtime::net::bind_listeners(
+        &config.bind_addresses(),
+        config.port,
+        config.threads,
+        config.tcp_backlog(),
+    )
 }
 
-/// Fails as Redis does when something already listens on `addr`. The
-/// per-core listeners share their port through SO_REUSEPORT, which would
-/// also let them join another process's listeners on it (another coreshard
-/// started on the same port would silently take half the connections): a
-/// probe socket without it finds the port taken first.
-fn refuse_taken(addr: SocketAddr) -> std::io::Result<()> {
-    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    probe.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        probe.set_only_v6(true)?;
-    }
-    match probe.bind(&addr.into()) {
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(std::io::Error::new(
-            e.kind(),
-            format!(
-                "Could not create server TCP listening socket {addr}: bind: Address already in use"
-            ),
-        )),
-        Err(e) => Err(e),
-        Ok(()) => Ok(()),
-    }
+/// Makes `fd` (a listening socket handed to this core) accept this core's
+/// share of new clients.
+fn accept_on(core: &Rc<Core>, fd: RawFd) {
+    let c = core.clone();
+    runtime::reactor::listen(fd, move |sock| {
+        runtime::spawn(conn::serve(c.clone(), sock));
+    });
 }
 
 fn block_signals() -> libc::sigset_t {
@@ -164,13 +110,15 @@ pub fn start_with_journal(
         );
     });
     let (fds, port) = bind_all(&config)?;
-    config.port = port;
+    // CONFIG GET port shows the port bound (a free one for port 0).
+    let _ = config.set("port", &port.to_string(), true);
     let n = config.threads;
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
     let mesh = Mesh::new(n)?;
     let slots: Vec<usize> = (0..n).map(|_| crate::metrics::claim_slot()).collect();
     let mut state = EngineState::new(mesh.clone(), slots.clone());
     state.journal = journal;
+    state.accept_on = Some(accept_on);
     let state = Arc::new(state);
     state.port.store(port as u64, Ordering::Relaxed);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
@@ -317,10 +265,7 @@ fn core_main(
     runtime::spawn(stats_loop());
     runtime::spawn(clients_cron(core.clone()));
     for fd in fds {
-        let c = core.clone();
-        runtime::reactor::listen(fd, move |sock| {
-            runtime::spawn(conn::serve(c.clone(), sock));
-        });
+        accept_on(&core, fd);
     }
     let _ = ready.send(Ok(()));
     drop(ready);

@@ -14,6 +14,9 @@ pub struct EngineState {
     pub start_time: AtomicU64,
     /// Port the listeners are bound to.
     pub port: AtomicU64,
+    /// Makes a listening socket accept clients on the calling core (set by
+    /// the server that starts the engine; CONFIG SET port uses it).
+    pub accept_on: Option<fn(&std::rc::Rc<super::Core>, std::os::fd::RawFd)>,
     /// Active expiry on (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
     pub active_expire: AtomicBool,
     /// Unix time (seconds) of the last successful save.
@@ -211,6 +214,7 @@ impl EngineState {
             client_check: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             transit: (0..mesh.cores()).map(|_| PaddedCount::default()).collect(),
             journal: None,
+            accept_on: None,
             scripts: Default::default(),
             scripts_epoch: AtomicU64::new(0),
             script_slots: (0..mesh.cores()).map(|_| ScriptSlot::default()).collect(),
