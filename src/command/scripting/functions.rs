@@ -14,7 +14,8 @@
 
 use super::super::util::*;
 use super::super::{CommandSpec, LocalBoxFuture, OwnedArgs, flags::*};
-use super::{FLAG_NAMES, Target, engine, lua, numkeys_or, run_script};
+use super::flags::FLAG_NAMES;
+use super::{Target, engine, lua, numkeys_or, run_script};
 use crate::command::session::Session;
 use crate::shard::engine::{CachedScript, FunctionInfo, Libraries, Library};
 use crate::storage::rdb;

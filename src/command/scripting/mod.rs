@@ -27,6 +27,7 @@
 
 pub mod bit;
 pub mod convert;
+pub mod flags;
 pub mod functions;
 pub mod json;
 pub mod lua;
@@ -41,115 +42,12 @@ use crate::protocol::{Args, Reply};
 use crate::shard::Core;
 use crate::shard::engine::{BUSY_EVAL, BUSY_FUNCTION, CachedScript};
 use crate::shard::txn::{self, LockKey, Mode};
+use flags::{ALLOW_OOM, NO_WRITES, shebang};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 const NOSCRIPT_ERR: &str = "NOSCRIPT No matching script. Please use EVAL.";
-
-/// Script flags, as `#!lua flags=` and `redis.register_function` set
-/// them (bits in Redis's order, which FUNCTION LIST follows).
-pub const FLAG_NAMES: [&str; 5] = [
-    "no-writes",
-    "allow-oom",
-    "allow-stale",
-    "no-cluster",
-    "allow-cross-slot-keys",
-];
-const NO_WRITES: u8 = 1;
-const ALLOW_OOM: u8 = 2;
-const ALLOW_STALE: u8 = 4;
-
-/// Options a script's `#!lua` line sets.
-#[derive(Default, Clone, Copy)]
-struct Shebang {
-    /// The body has a `#!` line (flags then apply as for functions).
-    present: bool,
-    flags: u8,
-}
-
-/// Parses a leading `#!lua [flags=a,b]` line; the body to compile keeps
-/// its line numbers (the line becomes empty).
-fn shebang(body: &[u8]) -> Result<(Shebang, Vec<u8>), String> {
-    if !body.starts_with(b"#!") {
-        return Ok((Shebang::default(), body.to_vec()));
-    }
-    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
-    let line = String::from_utf8_lossy(&body[..end]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    if engine != "#!lua" {
-        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
-    }
-    let mut sb = Shebang {
-        present: true,
-        flags: 0,
-    };
-    for p in parts {
-        let Some(list) = p.strip_prefix("flags=") else {
-            return Err(format!("ERR Unknown lua shebang option: {p}"));
-        };
-        for f in list.split(',').filter(|f| !f.is_empty()) {
-            match FLAG_NAMES.iter().position(|n| *n == f) {
-                Some(i) => sb.flags |= 1 << i,
-                None => return Err(format!("ERR Unexpected flag in script shebang: {f}")),
-            }
-        }
-    }
-    let mut rest = Vec::with_capacity(body.len() - end);
-    rest.extend_from_slice(&body[end..]);
-    Ok((sb, rest))
-}
-
-/// The flags a script command runs with, as Redis works them out before
-/// it runs (CLIENT PAUSE holds only writes; MULTI sums them for EXEC). A
-/// script that declares flags (a `#!` line, or any function) replaces the
-/// command's write, OOM and stale flags with its own; one without, or not
-/// known yet (an unknown SHA1 or function), keeps the command's. Other
-/// commands keep their spec's flags.
-pub fn run_flags(c: &Session, spec: &CommandSpec, a: Args<'_>) -> u64 {
-    let declared = match spec.name {
-        "eval" | "eval_ro" if a.len() > 1 => shebang(a.get(1)).ok().map(|(sb, _)| sb),
-        "evalsha" | "evalsha_ro" if a.len() > 1 && a.get(1).len() == 40 => {
-            cached(c, a.get(1)).and_then(|(_, s)| shebang(&s.body).ok().map(|(sb, _)| sb))
-        }
-        "fcall" | "fcall_ro" if a.len() > 1 => {
-            let name = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
-            let libs = c.core.engine.libraries();
-            libs.by_function.get(&name).and_then(|lib| {
-                let f = lib
-                    .functions
-                    .iter()
-                    .find(|f| f.name.eq_ignore_ascii_case(&name))?;
-                Some(Shebang {
-                    present: true,
-                    flags: f.flags,
-                })
-            })
-        }
-        _ => None,
-    };
-    match declared {
-        Some(sb) if sb.present => declared_flags(spec.flags, sb.flags),
-        _ => spec.flags,
-    }
-}
-
-/// A command's flags with a script's declared flags in place of its own
-/// write, OOM, stale and may-replicate flags.
-fn declared_flags(cmd: u64, script: u8) -> u64 {
-    let mut f = cmd & !(STALE | DENYOOM | WRITE | MAY_REPLICATE);
-    if script & (ALLOW_OOM | NO_WRITES) == 0 {
-        f |= DENYOOM;
-    }
-    if script & NO_WRITES == 0 {
-        f |= WRITE;
-    }
-    if script & ALLOW_STALE != 0 {
-        f |= STALE;
-    }
-    f
-}
 
 /// This core's interpreter, created on first use and again after SCRIPT
 /// FLUSH (a run still going on the old one keeps it until it ends).
@@ -1395,41 +1293,4 @@ fn eval_with(install: fn(&mlua::Lua, &mlua::Table) -> mlua::Result<()>, code: &s
     let lua = mlua::Lua::new();
     install(&lua, &lua.globals()).unwrap();
     lua.load(code).eval::<String>().unwrap()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn declared_script_flags_replace_the_commands_own() {
-        let eval = MAY_REPLICATE | NOSCRIPT | STALE;
-        // No writes: neither a write nor may-replicate (CLIENT PAUSE WRITE
-        // lets it run), and allowed over maxmemory.
-        assert_eq!(declared_flags(eval, NO_WRITES), NOSCRIPT);
-        // Declared flags without no-writes: a write that is denied on OOM.
-        assert_eq!(declared_flags(eval, 0), NOSCRIPT | WRITE | DENYOOM);
-        assert_eq!(declared_flags(eval, ALLOW_OOM), NOSCRIPT | WRITE);
-        assert_eq!(
-            declared_flags(READONLY, NO_WRITES | ALLOW_STALE),
-            READONLY | STALE
-        );
-    }
-
-    #[test]
-    fn shebang_lines() {
-        let (sb, body) = shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap();
-        assert_eq!(sb.flags, NO_WRITES | ALLOW_OOM);
-        assert!(sb.present);
-        assert_eq!(body, b"\nreturn 1");
-        assert!(!shebang(b"return 1").unwrap().0.present);
-        assert_eq!(
-            shebang(b"#!lua flags=bogus\nreturn 1").err().unwrap(),
-            "ERR Unexpected flag in script shebang: bogus"
-        );
-        assert_eq!(
-            shebang(b"#!luax\nreturn 1").err().unwrap(),
-            "ERR Unexpected engine in script shebang: #!luax"
-        );
-    }
 }

@@ -878,7 +878,8 @@ impl Session {
     /// their declared flags), and EXEC of a transaction that queued one (as
     /// Redis's `is_denyoom_command`).
     fn denies_oom(&self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
-        crate::command::scripting::run_flags(self, spec, args) & flags::DENYOOM != 0
+        crate::command::scripting::flags::run_flags(&self.core.engine, spec, args) & flags::DENYOOM
+            != 0
             || (spec.name == "exec"
                 && self
                     .multi
@@ -1072,7 +1073,7 @@ impl Session {
         self.handle.info.borrow_mut().last_cmd = spec.name;
         if self.core.engine.paused(true) {
             // A script's declared flags decide whether it writes.
-            let f = crate::command::scripting::run_flags(self, spec, args);
+            let f = crate::command::scripting::flags::run_flags(&self.core.engine, spec, args);
             let writes = f & (flags::WRITE | flags::MAY_REPLICATE) != 0
                 || (self.multi_writes() && spec.name == "exec");
             if self.core.engine.paused(writes) {

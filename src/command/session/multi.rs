@@ -65,7 +65,7 @@ impl Session {
     /// Queues a command of the open transaction.
     pub fn queue_multi(&mut self, spec: &'static CommandSpec, args: crate::protocol::Args<'_>) {
         // A script's declared flags count, as Redis sums them for EXEC.
-        let run_flags = crate::command::scripting::run_flags(self, spec, args);
+        let run_flags = crate::command::scripting::flags::run_flags(&self.core.engine, spec, args);
         if let Some(m) = &mut self.multi {
             if !m.aborted {
                 m.cmds.push((spec, OwnedArgs::from_args(args)));
