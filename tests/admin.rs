@@ -347,7 +347,9 @@ fn held_clients_go_on_when_the_pause_time_is_up() {
         .collect();
     for w in writers {
         let done = w.join().unwrap();
-        assert!(done - started >= Duration::from_millis(300));
+        // The pause ends on the server's millisecond clock: allow for its
+        // rounding and for a wall clock that is not the test's.
+        assert!(done - started >= Duration::from_millis(250));
     }
     assert_eq!(blocked(&mut c), 0);
     let n: i64 = redis::cmd("EXISTS")
