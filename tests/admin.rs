@@ -10,6 +10,16 @@ fn info(c: &mut redis::Connection, section: &str) -> String {
     redis::cmd("INFO").arg(section).query(c).unwrap()
 }
 
+/// `CLIENT PAUSE ms WRITE`.
+fn pause_writes(c: &mut redis::Connection, ms: u64) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(ms)
+        .arg("WRITE")
+        .query(c)
+        .unwrap();
+}
+
 #[test]
 fn client_setinfo_shows_in_client_info() {
     let s = Server::start();
@@ -124,12 +134,7 @@ fn clients_held_by_client_pause_count_as_blocked() {
     use redis::Commands;
     let s = Server::start();
     let mut c = s.conn();
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(60_000)
-        .arg("WRITE")
-        .query(&mut c)
-        .unwrap();
+    pause_writes(&mut c, 60_000);
     // Reads go on; writes wait, and show as blocked while they do.
     let mut reader = s.conn();
     let _: Option<String> = reader.get("k").unwrap();
@@ -173,12 +178,7 @@ fn scripts_that_declare_no_writes_run_through_a_write_pause() {
         .arg("#!lua flags=no-writes\nreturn 2")
         .query(&mut c)
         .unwrap();
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(60_000)
-        .arg("WRITE")
-        .query(&mut c)
-        .unwrap();
+    pause_writes(&mut c, 60_000);
     let mut r = s.conn();
     // A script unknown to the cache, the same one cached, EVAL_RO,
     // EVALSHA and FCALL of read-only code, and the same queued in MULTI.
@@ -277,47 +277,41 @@ fn expired_keys_stay_until_a_pause_ends() {
             .unwrap()
     };
     let before = expired(&mut c);
-    // Keys on different cores, so both lookups and every core's active
-    // expiry are held.
-    for k in ["a", "b", "c", "d"] {
+    // Keys on every core, so both lookups and every core's active expiry
+    // are held.
+    // Their TTL outlasts the few commands until the pause starts, even on
+    // a slow machine.
+    let keys = keys_on_every_shard("paused", 2);
+    for k in &keys {
         let _: () = redis::cmd("SET")
             .arg(k)
             .arg("v")
             .arg("PX")
-            .arg(50)
+            .arg(300)
             .query(&mut c)
             .unwrap();
     }
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(60_000)
-        .arg("WRITE")
-        .query(&mut c)
-        .unwrap();
-    // Wait for the TTLs to pass: the keys read as gone.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let n: i64 = redis::cmd("EXISTS")
-            .arg(&["a", "b", "c", "d"])
-            .query(&mut c)
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "keys never expired");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    pause_writes(&mut c, 60_000);
+    // The TTLs pass: the keys read as gone.
+    wait_for(Duration::from_secs(10), "the keys to expire", || {
+        let n: i64 = redis::cmd("EXISTS").arg(&keys).query(&mut c).unwrap();
+        (n == 0).then_some(())
+    });
     // Let active expiry run a few cycles (10 per second): nothing is deleted.
     std::thread::sleep(Duration::from_millis(300));
-    let _: Option<String> = redis::cmd("GET").arg("a").query(&mut c).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg(&keys[0]).query(&mut c).unwrap();
     assert_eq!(expired(&mut c), before);
     let size: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
-    assert_eq!(size, 4, "expired keys are kept while paused");
+    assert_eq!(
+        size,
+        keys.len() as i64,
+        "expired keys are kept while paused"
+    );
     let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut c).unwrap();
-    for k in ["a", "b", "c", "d"] {
+    for k in &keys {
         let _: Option<String> = redis::cmd("GET").arg(k).query(&mut c).unwrap();
     }
-    assert_eq!(expired(&mut c), before + 4);
+    assert_eq!(expired(&mut c), before + keys.len() as i64);
 }
 
 #[test]
@@ -325,12 +319,7 @@ fn held_clients_go_on_when_the_pause_time_is_up() {
     let s = Server::start();
     let mut c = s.conn();
     let started = Instant::now();
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(300)
-        .arg("WRITE")
-        .query(&mut c)
-        .unwrap();
+    pause_writes(&mut c, 300);
     // Writers on every core wait for the pause's end, with no UNPAUSE.
     let writers: Vec<_> = (0..6)
         .map(|i| {

@@ -66,7 +66,8 @@ pub fn shebang(body: &[u8]) -> Result<(Shebang, Vec<u8>), String> {
 /// The flags a script command runs with, as Redis works them out before
 /// it runs (CLIENT PAUSE holds only writes; MULTI sums them for EXEC). A
 /// script that declares flags (a `#!` line, or any function) replaces the
-/// command's write, OOM and stale flags with its own; one without, or not
+/// command's write, may-replicate, OOM and stale flags with what its own
+/// imply; one without, or not
 /// known yet (an unknown SHA1 or function), keeps the command's. Other
 /// commands keep their spec's flags.
 pub fn run_flags(engine: &EngineState, spec: &CommandSpec, a: Args<'_>) -> u64 {
