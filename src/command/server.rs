@@ -1129,7 +1129,7 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
                         cfg.publish_to_thread();
                     })
                     .await;
-                if let Some((port, fds)) = listeners {
+                if let Some(fds) = listeners {
                     let fds = std::sync::Arc::new(fds);
                     c.core
                         .broadcast(move |core| {
@@ -1141,7 +1141,6 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
                             }
                         })
                         .await;
-                    c.core.engine.port.store(port as u64, Ordering::Relaxed);
                 }
                 // A new maxmemory takes effect at once, as Redis evicts
                 // right when it is set.
@@ -1159,11 +1158,12 @@ type PerCoreListeners = Vec<Vec<std::os::fd::RawFd>>;
 
 /// For a CONFIG SET that changes `port`: the new port's listeners, one set
 /// per core, bound on the configured addresses; None when the port stays.
+/// (The port in force is the config's, which the same CONFIG SET changes.)
 /// Port 0 stops listening, as in Redis (clients already connected stay).
 fn new_port_listeners(
     c: &Session,
     pairs: &[(String, String)],
-) -> std::io::Result<Option<(u16, PerCoreListeners)>> {
+) -> std::io::Result<Option<PerCoreListeners>> {
     let Some((_, v)) = pairs.iter().rev().find(|(k, _)| k == "port") else {
         return Ok(None);
     };
@@ -1178,15 +1178,15 @@ fn new_port_listeners(
         return Err(std::io::Error::other("this engine accepts no clients"));
     }
     if port == 0 {
-        return Ok(Some((0, vec![Vec::new(); c.core.ncores])));
+        return Ok(Some(vec![Vec::new(); c.core.ncores]));
     }
-    let (fds, port) = crate::runtime::net::bind_listeners(
+    let (fds, _) = crate::runtime::net::bind_listeners(
         &cfg.bind_addresses(),
         port,
         c.core.ncores,
         cfg.tcp_backlog(),
     )?;
-    Ok(Some((port, fds)))
+    Ok(Some(fds))
 }
 
 /// `CONFIG RESETSTAT`

@@ -120,7 +120,6 @@ pub fn start_with_journal(
     state.journal = journal;
     state.accept_on = Some(accept_on);
     let state = Arc::new(state);
-    state.port.store(port as u64, Ordering::Relaxed);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
     let mut threads = Vec::new();
     for (i, fds) in fds.into_iter().enumerate() {

@@ -12,8 +12,6 @@ pub struct EngineState {
     pub shutting_down: AtomicBool,
     /// Unix time (seconds) the engine started.
     pub start_time: AtomicU64,
-    /// Port the listeners are bound to.
-    pub port: AtomicU64,
     /// Makes a listening socket accept clients on the calling core (set by
     /// the server that starts the engine; CONFIG SET port uses it).
     pub accept_on: Option<fn(&std::rc::Rc<super::Core>, std::os::fd::RawFd)>,
@@ -106,6 +104,18 @@ pub struct Libraries {
     pub by_function: hashbrown::HashMap<String, Arc<Library>>,
 }
 
+impl Libraries {
+    /// The function `name` (lower case) and its library.
+    pub fn function(&self, name: &str) -> Option<(&Arc<Library>, &FunctionInfo)> {
+        let lib = self.by_function.get(name)?;
+        let f = lib
+            .functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))?;
+        Some((lib, f))
+    }
+}
+
 /// One library: its source and the functions it registered.
 #[derive(Debug)]
 pub struct Library {
@@ -185,13 +195,20 @@ pub struct CachedScript {
 pub struct PaddedCount(pub AtomicUsize);
 
 impl EngineState {
+    /// The cached script whose SHA1 is `sha` (any case), with the SHA1 in
+    /// lower case.
+    pub fn cached_script(&self, sha: &[u8]) -> Option<(String, Arc<CachedScript>)> {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        let s = self.scripts.read().ok()?.get(&sha).cloned()?;
+        Some((sha, s))
+    }
+
     /// State for an engine whose cores talk through `mesh`.
     pub fn new(mesh: Arc<Mesh>, mem_slots: Vec<usize>) -> EngineState {
         let now = crate::now_ms() / 1000;
         EngineState {
             shutting_down: AtomicBool::new(false),
             start_time: AtomicU64::new(now),
-            port: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
             last_save: AtomicU64::new(now),
             next_client_id: AtomicU64::new(1),

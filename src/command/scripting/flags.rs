@@ -33,11 +33,18 @@ pub struct Shebang {
 /// Parses a leading `#!lua [flags=a,b]` line; the body to compile keeps
 /// its line numbers (the line becomes empty).
 pub fn shebang(body: &[u8]) -> Result<(Shebang, Vec<u8>), String> {
+    let (sb, end) = shebang_line(body)?;
+    Ok((sb, body[end..].to_vec()))
+}
+
+/// The options of a body's `#!` line and where that line ends (0 without
+/// one).
+fn shebang_line(body: &[u8]) -> Result<(Shebang, usize), String> {
     if !body.starts_with(b"#!") {
-        return Ok((Shebang::default(), body.to_vec()));
+        return Ok((Shebang::default(), 0));
     }
     let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
-    let line = String::from_utf8_lossy(&body[..end]).into_owned();
+    let line = String::from_utf8_lossy(&body[..end]);
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");
     if engine != "#!lua" {
@@ -58,9 +65,7 @@ pub fn shebang(body: &[u8]) -> Result<(Shebang, Vec<u8>), String> {
             }
         }
     }
-    let mut rest = Vec::with_capacity(body.len() - end);
-    rest.extend_from_slice(&body[end..]);
-    Ok((sb, rest))
+    Ok((sb, end))
 }
 
 /// The flags a script command runs with, as Redis works them out before
@@ -80,20 +85,15 @@ pub fn run_flags(engine: &EngineState, spec: &CommandSpec, a: Args<'_>) -> u64 {
 /// The flags a script command's script declares, if it is known.
 fn declared(engine: &EngineState, spec: &CommandSpec, a: Args<'_>) -> Option<Shebang> {
     match spec.name {
-        "eval" | "eval_ro" if a.len() > 1 => shebang(a.get(1)).ok().map(|(sb, _)| sb),
+        "eval" | "eval_ro" if a.len() > 1 => shebang_line(a.get(1)).ok().map(|(sb, _)| sb),
         "evalsha" | "evalsha_ro" if a.len() > 1 && a.get(1).len() == 40 => {
-            let sha = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
-            let script = engine.scripts.read().ok()?.get(&sha).cloned()?;
-            shebang(&script.body).ok().map(|(sb, _)| sb)
+            let (_, script) = engine.cached_script(a.get(1))?;
+            shebang_line(&script.body).ok().map(|(sb, _)| sb)
         }
         "fcall" | "fcall_ro" if a.len() > 1 => {
             let name = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
             let libs = engine.libraries();
-            let lib = libs.by_function.get(&name)?;
-            let f = lib
-                .functions
-                .iter()
-                .find(|f| f.name.eq_ignore_ascii_case(&name))?;
+            let (_, f) = libs.function(&name)?;
             Some(Shebang {
                 present: true,
                 flags: f.flags,

@@ -506,14 +506,7 @@ async fn fcall_generic(c: &mut Session, a: OwnedArgs, ro: bool) {
     let name = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
     let epoch = c.core.engine.functions_epoch.load(Ordering::Acquire);
     let libs = current(c);
-    let Some(lib) = libs.by_function.get(&name) else {
-        return c.error("ERR Function not found");
-    };
-    let Some(info) = lib
-        .functions
-        .iter()
-        .find(|f| f.name.eq_ignore_ascii_case(&name))
-    else {
+    let Some((_, info)) = libs.function(&name) else {
         return c.error("ERR Function not found");
     };
     let n = match numkeys_or(a.args(), "ERR Bad number of keys provided") {

@@ -98,9 +98,7 @@ fn cache(c: &Session, body: &[u8]) -> (String, Arc<CachedScript>) {
 }
 
 fn cached(c: &Session, sha: &[u8]) -> Option<(String, Arc<CachedScript>)> {
-    let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-    let s = c.core.engine.scripts.read().ok()?.get(&sha).cloned()?;
-    Some((sha, s))
+    c.core.engine.cached_script(sha)
 }
 
 /// What INFO memory reports of scripts and functions.
