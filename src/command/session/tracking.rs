@@ -175,8 +175,17 @@ pub async fn before_command(c: &mut Session, spec: &'static CommandSpec, args: A
 }
 
 /// Sends the invalidations this core's shard gathered to the cores of
-/// their clients.
+/// their clients. Called after every piece of shard work: without a
+/// tracking client it is one thread-local test.
+#[inline]
 pub fn flush(core: &Rc<Core>) {
+    if table::active() {
+        flush_gathered(core);
+    }
+}
+
+#[inline(never)]
+fn flush_gathered(core: &Rc<Core>) {
     let (local, remote) = take_grouped(core.id);
     for (t, notes) in remote {
         core.post(t as usize, move |c| deliver(c, notes));
