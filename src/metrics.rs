@@ -10,34 +10,102 @@ use std::alloc::System as Inner;
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 #[cfg(feature = "jemalloc")]
 use tikv_jemallocator::Jemalloc as Inner;
 
 const MAX_SLOTS: usize = 256;
 
+/// One thread's allocation counter, alone on its cache line. `own` is
+/// written only by the thread that holds the slot (a plain load and store:
+/// a locked add per allocation costs more than the allocation's
+/// bookkeeping), or atomically in the shared slot 0; `moved` takes what
+/// other threads move in or out ([`move_count`]).
 #[repr(align(64))]
-struct Padded(AtomicIsize);
+struct Padded {
+    own: AtomicIsize,
+    moved: AtomicIsize,
+}
+
+impl Padded {
+    fn value(&self) -> isize {
+        self.own.load(Ordering::Relaxed) + self.moved.load(Ordering::Relaxed)
+    }
+}
 
 #[allow(clippy::declare_interior_mutable_const)]
-const ZERO: Padded = Padded(AtomicIsize::new(0));
+const ZERO: Padded = Padded {
+    own: AtomicIsize::new(0),
+    moved: AtomicIsize::new(0),
+};
 static COUNTERS: [Padded; MAX_SLOTS] = [ZERO; MAX_SLOTS];
+
+/// Slots held by a thread (bit i of word i / 64); slot 0 is never held.
+static HELD: [AtomicU64; MAX_SLOTS / 64] = [const { AtomicU64::new(0) }; MAX_SLOTS / 64];
 
 thread_local! {
     static SLOT: Cell<usize> = const { Cell::new(0) };
+    /// Gives the thread's slot back when the thread ends.
+    static RELEASE: RefCell<Option<SlotGuard>> = const { RefCell::new(None) };
 }
 
-static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-
-/// Reserves an allocation counter for a thread about to start (slot 0 counts
-/// every other thread). Past the last counter, slots are shared.
+/// Reserves an allocation counter for a thread about to start: a slot no
+/// live thread holds, or 0 (shared by every other thread) when all are
+/// held.
 pub fn claim_slot() -> usize {
-    1 + (NEXT_SLOT.fetch_add(1, Ordering::Relaxed) - 1) % (MAX_SLOTS - 1)
+    for (w, word) in HELD.iter().enumerate() {
+        let mut cur = word.load(Ordering::Relaxed);
+        loop {
+            // Slot 0 (bit 0 of word 0) is the shared one.
+            let free = !cur & if w == 0 { !1 } else { !0 };
+            if free == 0 {
+                break;
+            }
+            let bit = free.trailing_zeros() as usize;
+            match word.compare_exchange_weak(
+                cur,
+                cur | 1 << bit,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return w * 64 + bit,
+                Err(now) => cur = now,
+            }
+        }
+    }
+    0
 }
 
-/// Makes the calling thread count its allocations in `slot`.
+/// Frees slot `slot` for another thread.
+fn release_slot(slot: usize) {
+    if slot != 0 && slot < MAX_SLOTS {
+        HELD[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::AcqRel);
+    }
+}
+
+/// Releases a thread's slot at its end: its count moves to the shared
+/// slot (the total stays exact) and the next thread to hold it starts
+/// from zero; what the thread frees after that counts in the shared slot.
+struct SlotGuard(usize);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        SLOT.set(0);
+        let c = &COUNTERS[self.0];
+        let left = c.own.swap(0, Ordering::AcqRel) + c.moved.swap(0, Ordering::AcqRel);
+        COUNTERS[0].own.fetch_add(left, Ordering::Relaxed);
+        release_slot(self.0);
+    }
+}
+
+/// Makes the calling thread count its allocations in `slot` (from
+/// [`claim_slot`]; the thread holds it until it ends).
 pub fn register_thread(slot: usize) {
-    SLOT.with(|s| s.set(slot % MAX_SLOTS));
+    let slot = slot % MAX_SLOTS;
+    SLOT.set(slot);
+    if slot != 0 {
+        let _ = RELEASE.try_with(|r| *r.borrow_mut() = Some(SlotGuard(slot)));
+    }
 }
 
 /// The allocator that counts bytes in use.
@@ -46,7 +114,13 @@ pub struct CountingAlloc;
 #[inline]
 fn add(n: isize) {
     let slot = SLOT.try_with(|s| s.get()).unwrap_or(0);
-    COUNTERS[slot].0.fetch_add(n, Ordering::Relaxed);
+    let c = &COUNTERS[slot].own;
+    if slot == 0 {
+        c.fetch_add(n, Ordering::Relaxed);
+    } else {
+        // Only this thread writes `own` of its slot.
+        c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
 }
 
 // SAFETY: every method forwards to the system allocator with the same arguments;
@@ -88,7 +162,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 /// that work freed.
 pub fn thread_allocated() -> isize {
     let slot = SLOT.try_with(|s| s.get()).unwrap_or(0);
-    COUNTERS[slot].0.load(Ordering::Relaxed)
+    COUNTERS[slot].value()
 }
 
 /// jemalloc's options, read by jemalloc at its first allocation: dirty
@@ -218,11 +292,7 @@ pub fn allocator_report() -> Option<String> {
 
 /// Bytes currently allocated by the process.
 pub fn used_memory() -> usize {
-    COUNTERS
-        .iter()
-        .map(|c| c.0.load(Ordering::Relaxed))
-        .sum::<isize>()
-        .max(0) as usize
+    COUNTERS.iter().map(Padded::value).sum::<isize>().max(0) as usize
 }
 
 /// Bytes currently allocated by the threads counting in `slots` (one
@@ -231,7 +301,7 @@ pub fn used_memory() -> usize {
 pub fn used_memory_of(slots: &[usize]) -> usize {
     slots
         .iter()
-        .map(|&s| COUNTERS[s % MAX_SLOTS].0.load(Ordering::Relaxed))
+        .map(|&s| COUNTERS[s % MAX_SLOTS].value())
         .sum::<isize>()
         .max(0) as usize
 }
@@ -244,14 +314,18 @@ pub fn thread_slot() -> usize {
 /// Moves `n` bytes of accounted memory from one slot's counter to another's
 /// (memory one thread freed on behalf of another).
 pub fn move_count(from: usize, to: usize, n: isize) {
-    COUNTERS[from % MAX_SLOTS].0.fetch_add(n, Ordering::Relaxed);
-    COUNTERS[to % MAX_SLOTS].0.fetch_sub(n, Ordering::Relaxed);
+    COUNTERS[from % MAX_SLOTS]
+        .moved
+        .fetch_add(n, Ordering::Relaxed);
+    COUNTERS[to % MAX_SLOTS]
+        .moved
+        .fetch_sub(n, Ordering::Relaxed);
 }
 
 /// The allocation counter of one slot (one core's thread): what that core
 /// allocated minus what it freed.
 pub fn slot_used(slot: usize) -> isize {
-    COUNTERS[slot % MAX_SLOTS].0.load(Ordering::Relaxed)
+    COUNTERS[slot % MAX_SLOTS].value()
 }
 
 /// Per-command counters (INFO commandstats).
@@ -744,5 +818,54 @@ pub mod clock {
             let real = i0.elapsed().as_micros() as u64;
             assert!(us >= 19_000 && us <= real + 2_000, "{us} vs {real}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(slot: usize) -> bool {
+        HELD[slot / 64].load(Ordering::Acquire) & (1 << (slot % 64)) != 0
+    }
+
+    #[test]
+    fn a_slot_is_one_threads_until_that_thread_ends() {
+        let a = claim_slot();
+        let b = claim_slot();
+        assert!(a != 0 && b != 0 && a != b, "{a} {b}");
+        assert!(held(a) && held(b));
+        let counted = std::thread::spawn(move || {
+            register_thread(a);
+            // What the counting allocator does for each allocation and
+            // free (the library's tests run on the plain allocator).
+            add(8192);
+            let counted = slot_used(a);
+            add(-4096);
+            (counted, thread_slot())
+        })
+        .join()
+        .expect("counting thread");
+        assert!(counted.0 >= 8192, "{counted:?}");
+        assert_eq!(counted.1, a);
+        // Released at the thread's end, its count (the 4096 bytes it kept)
+        // moved to the shared slot; unless another thread took the slot
+        // since, it reads zero.
+        if !held(a) {
+            assert_eq!(slot_used(a), 0);
+        }
+        release_slot(b);
+        assert!(!held(b) || claim_slot() != b);
+    }
+
+    #[test]
+    fn memory_moved_between_slots_keeps_the_sum() {
+        let (a, b) = (claim_slot(), claim_slot());
+        let before = slot_used(a) + slot_used(b);
+        move_count(a, b, 1000);
+        assert_eq!(slot_used(a) + slot_used(b), before);
+        move_count(b, a, 1000);
+        release_slot(a);
+        release_slot(b);
     }
 }
