@@ -1153,9 +1153,6 @@ fn config_set(c: &mut Session, a: OwnedArgs) -> LocalBoxFuture<'_> {
     })
 }
 
-/// Listening descriptors, by core.
-type PerCoreListeners = Vec<Vec<std::os::fd::RawFd>>;
-
 /// For a CONFIG SET that changes `port`: the new port's listeners, one set
 /// per core, bound on the configured addresses; None when the port stays.
 /// (The port in force is the config's, which the same CONFIG SET changes.)
@@ -1163,7 +1160,7 @@ type PerCoreListeners = Vec<Vec<std::os::fd::RawFd>>;
 fn new_port_listeners(
     c: &Session,
     pairs: &[(String, String)],
-) -> std::io::Result<Option<PerCoreListeners>> {
+) -> std::io::Result<Option<crate::runtime::net::PerCoreListeners>> {
     let Some((_, v)) = pairs.iter().rev().find(|(k, _)| k == "port") else {
         return Ok(None);
     };

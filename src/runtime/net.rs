@@ -5,6 +5,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{IntoRawFd, RawFd};
 
+/// Listening descriptors, by core.
+pub type PerCoreListeners = Vec<Vec<RawFd>>;
+
 /// Binds a listener per core on each of `binds` (addresses as in Redis's
 /// `bind`, a leading `-` ignored) at `port` (0: a free port, the same for
 /// all), with `backlog`. Returns each core's descriptors and the port.
@@ -14,7 +17,7 @@ pub fn bind_listeners(
     port: u16,
     cores: usize,
     backlog: i32,
-) -> std::io::Result<(Vec<Vec<RawFd>>, u16)> {
+) -> std::io::Result<(PerCoreListeners, u16)> {
     let mut port = port;
     let mut per_core: Vec<Vec<Socket>> = (0..cores).map(|_| Vec::new()).collect();
     for b in binds {

@@ -30,15 +30,6 @@ use std::time::Duration;
 /// output-buffer limits), as Redis's clientsCron does.
 const CLIENTS_CRON: Duration = Duration::from_millis(100);
 
-fn bind_all(config: &Config) -> std::io::Result<(Vec<Vec<RawFd>>, u16)> {
-    runtime::net::bind_listeners(
-        &config.bind_addresses(),
-        config.port,
-        config.threads,
-        config.tcp_backlog(),
-    )
-}
-
 /// Makes `fd` (a listening socket handed to this core) accept this core's
 /// share of new clients.
 fn accept_on(core: &Rc<Core>, fd: RawFd) {
@@ -109,7 +100,12 @@ pub fn start_with_journal(
             Ordering::Relaxed,
         );
     });
-    let (fds, port) = bind_all(&config)?;
+    let (fds, port) = runtime::net::bind_listeners(
+        &config.bind_addresses(),
+        config.port,
+        config.threads,
+        config.tcp_backlog(),
+    )?;
     // CONFIG GET port shows the port bound (a free one for port 0).
     let _ = config.set("port", &port.to_string(), true);
     let n = config.threads;
