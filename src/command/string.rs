@@ -572,7 +572,7 @@ fn incr_by(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, key: &[u8], incr: i64) {
             };
             let mut b = itoa::Buffer::new();
             let text = b.format(new).as_bytes();
-            e.value = Value::string(text);
+            e.value.set_string(text);
             r.int_text(text);
         }
     }

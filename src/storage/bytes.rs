@@ -57,6 +57,18 @@ impl SmallBytes {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Replaces the bytes with `s`, in place when both the old and the new
+    /// bytes fit inline (no new value is built and moved over the old one).
+    #[inline]
+    pub fn assign(&mut self, s: &[u8]) {
+        match self {
+            SmallBytes::Inline(n, a) if s.len() <= INLINE => {
+                a[..s.len()].copy_from_slice(s);
+                *n = s.len() as u8;
+            }
+            _ => *self = SmallBytes::new(s),
+        }
+    }
     /// Heap bytes owned beyond the struct itself.
     pub fn heap_size(&self) -> usize {
         match self {
@@ -133,6 +145,26 @@ mod tests {
         let b = SmallBytes::from_vec(long.clone());
         assert!(matches!(b, SmallBytes::Heap(..)));
         assert_eq!(&*b, &long[..]);
+    }
+
+    #[test]
+    fn assign_in_place_and_across_sizes() {
+        let mut a = SmallBytes::new(b"12345");
+        a.assign(b"99");
+        assert!(matches!(a, SmallBytes::Inline(2, _)));
+        assert_eq!(a.as_slice(), b"99");
+        let long = [b'x'; INLINE + 1];
+        a.assign(&long);
+        assert!(matches!(a, SmallBytes::Heap(..)));
+        assert_eq!(a.as_slice(), &long[..]);
+        a.assign(b"-7");
+        assert!(matches!(a, SmallBytes::Inline(2, _)));
+        assert_eq!(a.as_slice(), b"-7");
+        let full = [b'9'; INLINE];
+        a.assign(&full);
+        assert_eq!(a.as_slice(), &full[..]);
+        a.assign(b"");
+        assert!(a.is_empty());
     }
 
     #[test]

@@ -33,6 +33,14 @@ impl Value {
     pub fn string(s: &[u8]) -> Value {
         Value::Str(SmallBytes::new(s))
     }
+    /// Makes this value the string `s`, reusing a short string's place.
+    #[inline]
+    pub fn set_string(&mut self, s: &[u8]) {
+        match self {
+            Value::Str(b) => b.assign(s),
+            _ => *self = Value::string(s),
+        }
+    }
     /// A growable string value (what in-place modifications produce).
     pub fn raw(v: Vec<u8>) -> Value {
         Value::Raw(Box::new(v))
