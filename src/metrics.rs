@@ -76,8 +76,9 @@ pub fn claim_slot() -> usize {
     0
 }
 
-/// Frees slot `slot` for another thread.
-fn release_slot(slot: usize) {
+/// Frees slot `slot` for another thread: called by the thread holding it
+/// as it ends, or for a slot claimed for a thread that never started.
+pub fn release_slot(slot: usize) {
     if slot != 0 && slot < MAX_SLOTS {
         HELD[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::AcqRel);
     }

@@ -118,6 +118,7 @@ pub fn start_with_journal(
     let state = Arc::new(state);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
     let mut threads = Vec::new();
+    let mut failure = None;
     for (i, fds) in fds.into_iter().enumerate() {
         let cfg = config.clone();
         let mesh = mesh.clone();
@@ -125,7 +126,7 @@ pub fn start_with_journal(
         let ready = ready_tx.clone();
         let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
         let slot = slots[i];
-        let t = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name(format!("core-{i}"))
             .spawn(move || {
                 if let Some(cpu) = cpu {
@@ -133,12 +134,22 @@ pub fn start_with_journal(
                 }
                 crate::metrics::register_thread(slot);
                 core_main(i, cfg, mesh, state, fds, ready);
-            })?;
-        threads.push(t);
+            });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                // The cores started so far are stopped below; the slots of
+                // those that never started go back at once.
+                for &s in &slots[i..] {
+                    crate::metrics::release_slot(s);
+                }
+                failure = Some(e);
+                break;
+            }
+        }
     }
     drop(ready_tx);
-    let mut failure = None;
-    for _ in 0..n {
+    for _ in 0..threads.len() {
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => failure = Some(e),
