@@ -13,8 +13,8 @@ use crate::command::session::clients::{
     ClientHandle, ClientInfo, enforce_output_limit, note_client_memory,
 };
 use crate::command::session::{
-    Batched, OUT_FLUSH_THRESHOLD, PREFETCH_BATCH, READ_BUF_INITIAL, Session, SessionCore, pubsub,
-    tracking,
+    Batched, Fast, OUT_FLUSH_THRESHOLD, PREFETCH_BATCH, READ_BUF_INITIAL, Session, SessionCore,
+    pubsub, tracking,
 };
 use crate::metrics;
 use crate::protocol::{Args, ParseLimits, Parsed, Resume, parse_command_resumable};
@@ -267,7 +267,12 @@ async fn serve_loop(conn: &mut Session, sock: &Socket) {
                 let memo = b.hint.map(|(h, (s, e))| HintScope::new(&rbuf[s..e], h));
                 conn.alone = b.end == rbuf.len();
                 match b.spec {
-                    Some(spec) => conn.dispatch_found(spec, args).await,
+                    Some(spec) => match conn.dispatch_fast(spec, args) {
+                        Fast::Done => {}
+                        Fast::Flush => conn.flush_pending().await,
+                        Fast::Routed(spec, routed) => conn.finish_routed(spec, args, routed).await,
+                        Fast::Slow => conn.dispatch_found(spec, args).await,
+                    },
                     None => conn.dispatch(args).await,
                 }
                 drop(memo);

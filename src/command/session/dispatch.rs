@@ -283,9 +283,22 @@ pub fn lock_mode(spec: &CommandSpec) -> Mode {
     }
 }
 
+/// What [`Session::dispatch_fast`] did with a command.
+pub enum Fast {
+    /// Ran inline or queued for its hop.
+    Done,
+    /// Ran or queued; the commands queued for other cores are to be sent
+    /// now ([`Session::flush_pending`]).
+    Flush,
+    /// Routed but not finished: [`Session::finish_routed`] completes it.
+    Routed(&'static CommandSpec, Routed),
+    /// Not started: it needs [`Session::dispatch_found`].
+    Slow,
+}
+
 /// Where [`Session::route_direct`] left a command.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Routed {
+pub enum Routed {
     /// Run inline or queued for its hop.
     Done,
     /// Its keys are on one core but it must wait (a lock holds one of
@@ -1108,7 +1121,74 @@ impl Session {
             }
             return;
         }
+        let routed = self.route_direct(spec, args);
+        self.finish_routed(spec, args, routed).await;
+    }
+
+    /// [`Session::dispatch_found`] for a command that needs nothing but
+    /// routing: no checks that refuse or hold it (arity, authentication,
+    /// busy scripts, memory limits, subscribed context, pause), no MULTI
+    /// queue, no tracking, replies on. It runs inline or is queued for its
+    /// hop without building the dispatch future; what it cannot finish
+    /// without waiting it hands back ([`Fast::Routed`], [`Fast::Flush`]).
+    /// [`Fast::Slow`]: nothing was done, the command goes through
+    /// `dispatch_found`.
+    #[inline]
+    pub fn dispatch_fast(&mut self, spec: Option<&'static CommandSpec>, args: Args<'_>) -> Fast {
+        let Some(mut spec) = spec else {
+            return Fast::Slow;
+        };
+        if !spec.subcommands.is_empty() && args.len() >= 2 {
+            match spec.subcommand(args.get(1)) {
+                Some(sub) => spec = sub,
+                None => return Fast::Slow,
+            }
+        }
+        if !spec.arity_ok(args.len())
+            || (!self.authenticated && !spec.has(flags::NO_AUTH))
+            || (self.subscribed && !self.resp3)
+            || self.multi.is_some()
+            || self.tracking
+            || self.reply_mode != ReplyMode::On
+        {
+            return Fast::Slow;
+        }
+        let engine = &self.core.engine;
+        if (!spec.has(flags::ALLOW_BUSY) && engine.busy_error().is_some()) || engine.paused(true) {
+            return Fast::Slow;
+        }
+        let eviction = crate::storage::evict::settings();
+        if eviction.maxmemory_clients > 0
+            || (eviction.maxmemory > 0 && super::memory::over_limit(&self.core, &eviction) > 0)
+        {
+            return Fast::Slow;
+        }
+        self.handle.info.borrow_mut().last_cmd = spec.name;
         match self.route_direct(spec, args) {
+            Routed::Done => {
+                if !std::mem::take(&mut self.monitor_fed) {
+                    self.feed_command(spec, args);
+                }
+                if self.pending_full() {
+                    Fast::Flush
+                } else {
+                    Fast::Done
+                }
+            }
+            routed => Fast::Routed(spec, routed),
+        }
+    }
+
+    /// Finishes a command [`Session::route_direct`] left as `routed`:
+    /// through its coordinator or after the commands queued before it,
+    /// then fed to monitors, then the queued hops sent when they are many.
+    pub async fn finish_routed(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        routed: Routed,
+    ) {
+        match routed {
             Routed::Done => {}
             Routed::Wait => self.coordinate(spec, args, false).await,
             Routed::Spans => self.coordinate(spec, args, true).await,
@@ -1117,11 +1197,16 @@ impl Session {
         if !std::mem::take(&mut self.monitor_fed) {
             self.feed_command(spec, args);
         }
-        if self.pending.count >= MAX_PENDING_COMMANDS
-            || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
-        {
+        if self.pending_full() {
             self.flush_pending().await;
         }
+    }
+
+    /// Enough commands or replies wait for other cores to send them now.
+    #[inline]
+    fn pending_full(&self) -> bool {
+        self.pending.count >= MAX_PENDING_COMMANDS
+            || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
     }
 
     /// A RESP2 connection in subscribed mode refuses commands other than

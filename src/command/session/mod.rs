@@ -38,7 +38,9 @@ use crate::shard::slot::key_owner;
 use crate::shard::txn::TxId;
 use std::rc::Rc;
 
-pub use dispatch::{Batched, OUT_FLUSH_THRESHOLD, PREFETCH_BATCH, READ_BUF_INITIAL, exec_shard};
+pub use dispatch::{
+    Batched, Fast, OUT_FLUSH_THRESHOLD, PREFETCH_BATCH, READ_BUF_INITIAL, exec_shard,
+};
 
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
