@@ -561,6 +561,14 @@ fn incr_by(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, key: &[u8], incr: i64) {
             r.int(incr);
         }
         Some(e) => {
+            // INCR and DECR of a counter: the digits change in place.
+            if (incr == 1 || incr == -1)
+                && let Some(text) = e.value.step_decimal(incr == 1)
+            {
+                r.int_text(text);
+                notify::emit(notify::STRING, "incrby", ctx.db, key);
+                return;
+            }
             let Some(s) = e.value.as_str() else {
                 return r.error(WRONGTYPE);
             };

@@ -69,6 +69,61 @@ impl SmallBytes {
             _ => *self = SmallBytes::new(s),
         }
     }
+    /// Adds 1 (`up`) or subtracts 1 from a short string holding a
+    /// non-negative decimal integer in its canonical form (no sign, no
+    /// leading zero, at most 18 digits, so the result cannot overflow an
+    /// `i64`), in place, carrying and borrowing digit by digit. Returns the
+    /// new text, or None (nothing changed) for any other string, and for 0
+    /// going down: the caller then parses and formats.
+    #[inline]
+    pub fn step_decimal(&mut self, up: bool) -> Option<&[u8]> {
+        let SmallBytes::Inline(len, a) = self else {
+            return None;
+        };
+        let n = *len as usize;
+        let digits = &a[..n];
+        if n == 0
+            || n > 18
+            || (n > 1 && digits[0] == b'0')
+            || !digits.iter().all(u8::is_ascii_digit)
+            || (!up && digits == b"0")
+        {
+            return None;
+        }
+        let mut i = n;
+        if up {
+            loop {
+                i -= 1;
+                if a[i] != b'9' {
+                    a[i] += 1;
+                    break;
+                }
+                a[i] = b'0';
+                if i == 0 {
+                    // 99..9 + 1: one more digit (18 digits leave room inline).
+                    a.copy_within(0..n, 1);
+                    a[0] = b'1';
+                    *len += 1;
+                    break;
+                }
+            }
+        } else {
+            // At least 1: some digit is not 0, so the borrow stops in range.
+            loop {
+                i -= 1;
+                if a[i] != b'0' {
+                    a[i] -= 1;
+                    break;
+                }
+                a[i] = b'9';
+            }
+            if n > 1 && a[0] == b'0' {
+                a.copy_within(1..n, 0);
+                *len -= 1;
+            }
+        }
+        Some(&a[..*len as usize])
+    }
     /// Heap bytes owned beyond the struct itself.
     pub fn heap_size(&self) -> usize {
         match self {
@@ -165,6 +220,51 @@ mod tests {
         assert_eq!(a.as_slice(), &full[..]);
         a.assign(b"");
         assert!(a.is_empty());
+    }
+
+    #[test]
+    fn step_decimal_matches_integer_arithmetic() {
+        let mut values: Vec<i64> = (0..=1200).collect();
+        for d in 1..=18u32 {
+            let p = 10i64.pow(d);
+            values.extend([p - 2, p - 1, p, p + 1]);
+        }
+        for v in values {
+            for up in [true, false] {
+                let text = v.to_string();
+                let mut b = SmallBytes::new(text.as_bytes());
+                let got = b.step_decimal(up).map(|t| t.to_vec());
+                let fits = text.len() <= 18 && (up || v != 0);
+                if fits {
+                    let want = if up { v + 1 } else { v - 1 };
+                    assert_eq!(
+                        got.as_deref(),
+                        Some(want.to_string().as_bytes()),
+                        "{v} {up}"
+                    );
+                    assert_eq!(b.as_slice(), want.to_string().as_bytes());
+                } else {
+                    assert_eq!(got, None, "{v} {up}");
+                    assert_eq!(b.as_slice(), text.as_bytes(), "left alone");
+                }
+            }
+        }
+        // Not canonical non-negative decimals: left to the caller.
+        for s in [
+            &b""[..],
+            b"-1",
+            b"+1",
+            b"01",
+            b"1 ",
+            b" 1",
+            b"1a",
+            b"0x1",
+            b"1.0",
+        ] {
+            let mut b = SmallBytes::new(s);
+            assert_eq!(b.step_decimal(true), None, "{s:?}");
+            assert_eq!(b.as_slice(), s);
+        }
     }
 
     #[test]

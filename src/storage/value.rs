@@ -41,6 +41,16 @@ impl Value {
             _ => *self = Value::string(s),
         }
     }
+    /// Adds or subtracts 1 in place when the value is a short canonical
+    /// non-negative decimal (see [`SmallBytes::step_decimal`]); the new
+    /// text, or None with the value unchanged.
+    #[inline]
+    pub fn step_decimal(&mut self, up: bool) -> Option<&[u8]> {
+        match self {
+            Value::Str(b) => b.step_decimal(up),
+            _ => None,
+        }
+    }
     /// A growable string value (what in-place modifications produce).
     pub fn raw(v: Vec<u8>) -> Value {
         Value::Raw(Box::new(v))
