@@ -208,6 +208,9 @@ struct Reactor {
     /// Free indexes of the registered file table (empty when the kernel
     /// refused the table: every socket then uses its descriptor).
     fixed_free: RefCell<Vec<u32>>,
+    /// Completions copied out of the queue, kept between turns so reaping
+    /// allocates nothing.
+    reaped: RefCell<Vec<(u64, i32, u32)>>,
 }
 
 thread_local! {
@@ -284,6 +287,7 @@ pub fn init() -> std::io::Result<()> {
         open: RefCell::new(hashbrown::HashMap::new()),
         listeners: RefCell::new(Vec::new()),
         fixed_free: RefCell::new(fixed_free),
+        reaped: RefCell::new(Vec::new()),
     });
     REACTOR.with(|x| *x.borrow_mut() = Some(r));
     Ok(())
@@ -830,17 +834,23 @@ pub fn enter(wait: bool, timeout: Option<Duration>) -> usize {
 fn reap(r: &Rc<Reactor>) -> usize {
     let mut n = 0;
     loop {
-        let batch: Vec<(u64, i32, u32)> = {
+        // Taken out while the completions run: their callbacks may reap
+        // again (they then use a buffer of their own).
+        let mut batch = std::mem::take(&mut *r.reaped.borrow_mut());
+        {
             let mut ring = r.ring.borrow_mut();
             let cq = ring.completion();
-            cq.map(|c| (c.user_data(), c.result(), c.flags())).collect()
-        };
-        if batch.is_empty() {
-            break;
+            batch.extend(cq.map(|c| (c.user_data(), c.result(), c.flags())));
         }
-        n += batch.len();
-        for (u, res, flags) in batch {
+        let got = batch.len();
+        n += got;
+        for &(u, res, flags) in &batch {
             r.complete(u, res, flags);
+        }
+        batch.clear();
+        *r.reaped.borrow_mut() = batch;
+        if got == 0 {
+            break;
         }
     }
     r.bufs.borrow().publish();
