@@ -347,3 +347,48 @@ fn held_clients_go_on_when_the_pause_time_is_up() {
         .unwrap();
     assert_eq!(n, 6);
 }
+
+/// The `idle=` field of the CLIENT LIST line of the client named `name`.
+fn idle_of(list: &str, name: &str) -> Option<u64> {
+    let line = list
+        .lines()
+        .find(|l| l.split(' ').any(|f| f == format!("name={name}")))?;
+    line.split(' ')
+        .find_map(|f| f.strip_prefix("idle="))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout_and_client_list_shows_idle() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    let mut idler = s.raw();
+    let mut busy = s.raw();
+    assert_eq!(idler.call(&["CLIENT", "SETNAME", "idler"]).text(), "OK");
+    assert_eq!(busy.call(&["CLIENT", "SETNAME", "busy"]).text(), "OK");
+    let list = admin.call(&["CLIENT", "LIST"]).text();
+    assert_eq!(idle_of(&list, "idler"), Some(0), "{list}");
+    // Idle seconds count up while the client sends nothing.
+    wait_for(Duration::from_secs(10), "idle=1 in CLIENT LIST", || {
+        let list = admin.call(&["CLIENT", "LIST"]).text();
+        (idle_of(&list, "idler")? >= 1).then_some(())
+    });
+    // With a timeout, the idle client goes; one that keeps talking stays.
+    assert_eq!(admin.call(&["CONFIG", "SET", "timeout", "1"]).text(), "OK");
+    wait_for(
+        Duration::from_secs(20),
+        "the idle client to be closed",
+        || {
+            assert_eq!(busy.call(&["PING"]).text(), "PONG");
+            let list = admin.call(&["CLIENT", "LIST"]).text();
+            assert!(
+                idle_of(&list, "busy").is_some(),
+                "busy client closed: {list}"
+            );
+            idle_of(&list, "idler").is_none().then_some(())
+        },
+    );
+    assert!(idler.is_closed());
+    assert_eq!(admin.call(&["CONFIG", "SET", "timeout", "0"]).text(), "OK");
+    assert_eq!(busy.call(&["PING"]).text(), "PONG");
+}

@@ -25,7 +25,6 @@ use std::cell::RefCell;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 /// Sets TCP_NODELAY and reads the peer and local addresses of an accepted socket.
 fn socket_setup(fd: RawFd) -> (String, String) {
@@ -187,7 +186,7 @@ async fn serve_loop(conn: &mut Session, sock: &Socket) {
             let mut info = conn.handle.info.borrow_mut();
             info.qbuf = rbuf.len();
             info.qbuf_free = rbuf.capacity() - rbuf.len();
-            info.last_interaction = Instant::now();
+            info.last_interaction = conn.now;
         }
         note_client_memory(&conn.core, &conn.handle);
         metrics::with(|s| {

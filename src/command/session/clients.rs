@@ -31,8 +31,9 @@ pub struct ClientInfo {
     pub lib_ver: String,
     /// Connected at.
     pub created: Instant,
-    /// Last command at.
-    pub last_interaction: Instant,
+    /// Last read from the client, in Unix ms (the wall clock, as Redis
+    /// measures `idle` and `timeout`; read once per batch of requests).
+    pub last_interaction: u64,
     /// Selected database.
     pub db: usize,
     /// Protocol version.
@@ -82,7 +83,7 @@ impl ClientInfo {
             lib_name: String::new(),
             lib_ver: String::new(),
             created: now,
-            last_interaction: now,
+            last_interaction: crate::now_ms(),
             db: 0,
             resp: 2,
             last_cmd: "",
@@ -250,7 +251,7 @@ pub fn format_client(c: &ClientInfo, pending: usize, memory: usize) -> String {
         c.fd,
         c.name,
         now.duration_since(c.created).as_secs(),
-        now.duration_since(c.last_interaction).as_secs(),
+        crate::now_ms().saturating_sub(c.last_interaction) / 1000,
         client_flags(c),
         c.db,
         c.sub,
@@ -323,7 +324,7 @@ pub fn clients_cron(core: &Rc<Core>) {
     let timeout = core.config.borrow().timeout;
     let handles: Vec<Rc<ClientHandle>> = core.clients().borrow().map.values().cloned().collect();
     evict_clients(core, &handles);
-    let now = Instant::now();
+    let now = crate::now_ms();
     for h in handles {
         if h.socket.pending_output() > 0 {
             enforce_output_limit(core, &h);
@@ -334,7 +335,7 @@ pub fn clients_cron(core: &Rc<Core>) {
                 let i = h.info.borrow();
                 !i.blocked
                     && i.sub + i.psub + i.ssub == 0
-                    && now.duration_since(i.last_interaction).as_secs() as i64 > timeout
+                    && (now.saturating_sub(i.last_interaction) / 1000) as i64 > timeout
             };
             if idle && !h.killed.get() {
                 tracing::debug!("closing idle client {}", h.info.borrow().id);
