@@ -1165,16 +1165,8 @@ impl Session {
         }
         self.handle.info.borrow_mut().last_cmd = spec.name;
         match self.route_direct(spec, args) {
-            Routed::Done => {
-                if !std::mem::take(&mut self.monitor_fed) {
-                    self.feed_command(spec, args);
-                }
-                if self.pending_full() {
-                    Fast::Flush
-                } else {
-                    Fast::Done
-                }
-            }
+            Routed::Done if self.ran(spec, args) => Fast::Flush,
+            Routed::Done => Fast::Done,
             routed => Fast::Routed(spec, routed),
         }
     }
@@ -1194,17 +1186,19 @@ impl Session {
             Routed::Spans => self.coordinate(spec, args, true).await,
             Routed::Running => self.finish_running().await,
         }
-        if !std::mem::take(&mut self.monitor_fed) {
-            self.feed_command(spec, args);
-        }
-        if self.pending_full() {
+        if self.ran(spec, args) {
             self.flush_pending().await;
         }
     }
 
-    /// Enough commands or replies wait for other cores to send them now.
+    /// After a command ran or was queued: feeds it to monitors unless it
+    /// fed itself, and says whether enough commands or replies wait for
+    /// other cores to send them now.
     #[inline]
-    fn pending_full(&self) -> bool {
+    fn ran(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+        if !std::mem::take(&mut self.monitor_fed) {
+            self.feed_command(spec, args);
+        }
         self.pending.count >= MAX_PENDING_COMMANDS
             || self.pending.staging.len() >= OUT_FLUSH_THRESHOLD
     }
