@@ -110,6 +110,9 @@ pub fn start_with_journal(
     let _ = config.set("port", &port.to_string(), true);
     let n = config.threads;
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    // More executors than CPUs: some take turns on one CPU (see
+    // `share_cpu_politely`).
+    let sharing = !cpus.is_empty() && n > cpus.len();
     let mesh = Mesh::new(n)?;
     let slots: Vec<usize> = (0..n).map(|_| crate::metrics::claim_slot()).collect();
     let mut state = EngineState::new(mesh.clone(), slots.clone());
@@ -131,6 +134,9 @@ pub fn start_with_journal(
             .spawn(move || {
                 if let Some(cpu) = cpu {
                     core_affinity::set_for_current(cpu);
+                }
+                if sharing {
+                    share_cpu_politely();
                 }
                 crate::metrics::register_thread(slot);
                 core_main(i, cfg, mesh, state, fds, ready);
@@ -169,6 +175,22 @@ pub fn start_with_journal(
     handle.state.startup_memory.store(used, Ordering::Relaxed);
     handle.state.peak_memory.fetch_max(used, Ordering::Relaxed);
     Ok(handle)
+}
+
+/// Puts the calling executor thread in `SCHED_BATCH`, for executors that
+/// share a CPU: a peer woken by a hop or by its own socket then waits for
+/// the running executor's turn to end instead of preempting it part way,
+/// which halves neither's work and doubles the switches (tuning.md,
+/// "Threads and pinning"). A failure leaves the default policy.
+fn share_cpu_politely() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid `sched_param` that outlives the call;
+    // pid 0 names the calling thread, and SCHED_BATCH with priority 0 needs
+    // no privilege.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    if rc != 0 {
+        tracing::debug!("SCHED_BATCH not set: {}", std::io::Error::last_os_error());
+    }
 }
 
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN. Returns the exit code.
