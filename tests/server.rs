@@ -488,3 +488,55 @@ fn config_set_port_moves_the_listeners() {
     let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
     assert!(info.contains(&format!("tcp_port:{new_port}\r\n")), "{info}");
 }
+
+/// The scheduling policy (`/proc/PID/task/TID/stat`, field 41) of each
+/// executor thread (`core-N`) of process `pid`, by executor number.
+fn executor_policies(pid: u32) -> Vec<(usize, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir") {
+        let dir = task.expect("task entry").path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let Some(n) = comm.trim().strip_prefix("core-") else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(dir.join("stat")).expect("task stat");
+        // Fields after the command name's closing parenthesis start at 3.
+        let after = stat.rsplit_once(')').expect("stat format").1;
+        let policy = after.split_whitespace().nth(41 - 3).expect("policy field");
+        out.push((
+            n.parse().expect("core number"),
+            policy.parse().expect("policy"),
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// Executors pinned to a CPU that another executor also has run
+/// `SCHED_BATCH` (3); the others keep the default policy (0).
+#[test]
+fn executors_that_share_a_cpu_run_sched_batch() {
+    let cpus = core_affinity::get_core_ids().unwrap_or_default().len();
+    if cpus == 0 {
+        return;
+    }
+    let one_each = Server::start_with(&["--threads", &cpus.to_string()]);
+    let Some(pid) = one_each.pid() else {
+        return; // the reference Redis has no executors
+    };
+    let policies = executor_policies(pid);
+    assert_eq!(policies.len(), cpus, "{policies:?}");
+    assert!(policies.iter().all(|&(_, p)| p == 0), "{policies:?}");
+    drop(one_each);
+
+    // One more than the CPUs: executor `cpus` joins executor 0 on the first
+    // CPU; any others are alone on theirs.
+    let over = Server::start_with(&["--threads", &(cpus + 1).to_string()]);
+    let pid = over.pid().expect("a coreshard child");
+    let policies = executor_policies(pid);
+    assert_eq!(policies.len(), cpus + 1, "{policies:?}");
+    for &(i, p) in &policies {
+        let shares = i == 0 || i == cpus;
+        assert_eq!(p, if shares { 3 } else { 0 }, "executor {i}: {policies:?}");
+    }
+}

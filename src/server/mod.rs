@@ -110,9 +110,6 @@ pub fn start_with_journal(
     let _ = config.set("port", &port.to_string(), true);
     let n = config.threads;
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
-    // More executors than CPUs: some take turns on one CPU (see
-    // `share_cpu_politely`).
-    let sharing = !cpus.is_empty() && n > cpus.len();
     let mesh = Mesh::new(n)?;
     let slots: Vec<usize> = (0..n).map(|_| crate::metrics::claim_slot()).collect();
     let mut state = EngineState::new(mesh.clone(), slots.clone());
@@ -128,6 +125,7 @@ pub fn start_with_journal(
         let state = state.clone();
         let ready = ready_tx.clone();
         let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
+        let sharing = shares_cpu(i, n, cpus.len());
         let slot = slots[i];
         let spawned = std::thread::Builder::new()
             .name(format!("core-{i}"))
@@ -177,10 +175,20 @@ pub fn start_with_journal(
     Ok(handle)
 }
 
+/// Whether executor `i` of `n`, pinned round-robin to `ncpus` CPUs (executor
+/// `i` on CPU `i % ncpus`), shares its CPU with another executor.
+fn shares_cpu(i: usize, n: usize, ncpus: usize) -> bool {
+    if ncpus == 0 {
+        return false;
+    }
+    let on_its_cpu = n / ncpus + usize::from(i % ncpus < n % ncpus);
+    on_its_cpu > 1
+}
+
 /// Puts the calling executor thread in `SCHED_BATCH`, for executors that
 /// share a CPU: a peer woken by a hop or by its own socket then waits for
-/// the running executor's turn to end instead of preempting it part way,
-/// which halves neither's work and doubles the switches (tuning.md,
+/// the running executor's turn to end instead of preempting it part way
+/// through, which splits the turn and adds two switches (tuning.md,
 /// "Threads and pinning"). A failure leaves the default policy.
 fn share_cpu_politely() {
     let param = libc::sched_param { sched_priority: 0 };
@@ -375,5 +383,25 @@ async fn clients_cron(core: Rc<Core>) {
     loop {
         runtime::sleep(CLIENTS_CRON).await;
         clients::clients_cron(&core);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares_cpu;
+
+    #[test]
+    fn executors_share_a_cpu_only_where_two_are_pinned_to_it() {
+        // One per CPU, or fewer: nobody shares.
+        assert!((0..2).all(|i| !shares_cpu(i, 2, 2)));
+        assert!(!shares_cpu(0, 1, 4));
+        // Three on two CPUs: 0 and 2 on CPU 0, 1 alone on CPU 1.
+        let three: Vec<bool> = (0..3).map(|i| shares_cpu(i, 3, 2)).collect();
+        assert_eq!(three, [true, false, true]);
+        // Two on one CPU, five on two: everyone shares.
+        assert!((0..2).all(|i| shares_cpu(i, 2, 1)));
+        assert!((0..5).all(|i| shares_cpu(i, 5, 2)));
+        // Unknown CPUs (no pinning): nobody.
+        assert!(!shares_cpu(0, 4, 0));
     }
 }
