@@ -566,22 +566,21 @@ fn incr_by(ctx: &mut Ctx<'_>, r: &mut Reply<'_>, key: &[u8], incr: i64) {
                 && let Some(text) = e.value.step_decimal(incr == 1)
             {
                 r.int_text(text);
-                notify::emit(notify::STRING, "incrby", ctx.db, key);
-                return;
+            } else {
+                let Some(s) = e.value.as_str() else {
+                    return r.error(WRONGTYPE);
+                };
+                let Some(old) = parse_i64(s) else {
+                    return r.error(NOT_INT);
+                };
+                let Some(new) = old.checked_add(incr) else {
+                    return r.error(OVERFLOW);
+                };
+                let mut b = itoa::Buffer::new();
+                let text = b.format(new).as_bytes();
+                e.value.set_string(text);
+                r.int_text(text);
             }
-            let Some(s) = e.value.as_str() else {
-                return r.error(WRONGTYPE);
-            };
-            let Some(old) = parse_i64(s) else {
-                return r.error(NOT_INT);
-            };
-            let Some(new) = old.checked_add(incr) else {
-                return r.error(OVERFLOW);
-            };
-            let mut b = itoa::Buffer::new();
-            let text = b.format(new).as_bytes();
-            e.value.set_string(text);
-            r.int_text(text);
         }
     }
     notify::emit(notify::STRING, "incrby", ctx.db, key);

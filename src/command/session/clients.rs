@@ -70,6 +70,12 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// Whole seconds since the client was last read from, at `now_ms`
+    /// (Unix ms): CLIENT LIST `idle=` and the `timeout` directive.
+    pub fn idle_secs(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_interaction) / 1000
+    }
+
     /// A client connected now (`addr` from `laddr` on descriptor `fd`):
     /// database 0, RESP2, user `default`, nothing else set yet.
     pub fn new(id: u64, addr: String, laddr: String, fd: RawFd) -> ClientInfo {
@@ -251,7 +257,7 @@ pub fn format_client(c: &ClientInfo, pending: usize, memory: usize) -> String {
         c.fd,
         c.name,
         now.duration_since(c.created).as_secs(),
-        crate::now_ms().saturating_sub(c.last_interaction) / 1000,
+        c.idle_secs(crate::now_ms()),
         client_flags(c),
         c.db,
         c.sub,
@@ -333,9 +339,7 @@ pub fn clients_cron(core: &Rc<Core>) {
             // Blocked and subscribed clients are not idle, as in Redis.
             let idle = {
                 let i = h.info.borrow();
-                !i.blocked
-                    && i.sub + i.psub + i.ssub == 0
-                    && (now.saturating_sub(i.last_interaction) / 1000) as i64 > timeout
+                !i.blocked && i.sub + i.psub + i.ssub == 0 && i.idle_secs(now) as i64 > timeout
             };
             if idle && !h.killed.get() {
                 tracing::debug!("closing idle client {}", h.info.borrow().id);
