@@ -90,6 +90,8 @@ impl SmallBytes {
         {
             return None;
         }
+        // An 18-digit 99..9 grows to 19 digits in place.
+        const _: () = assert!(INLINE > 18);
         let mut i = n;
         if up {
             loop {
@@ -100,7 +102,7 @@ impl SmallBytes {
                 }
                 a[i] = b'0';
                 if i == 0 {
-                    // 99..9 + 1: one more digit (18 digits leave room inline).
+                    // 99..9 + 1: one more digit.
                     a.copy_within(0..n, 1);
                     a[0] = b'1';
                     *len += 1;
