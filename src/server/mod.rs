@@ -125,16 +125,12 @@ pub fn start_with_journal(
         let state = state.clone();
         let ready = ready_tx.clone();
         let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
-        let sharing = shares_cpu(i, n, cpus.len());
         let slot = slots[i];
         let spawned = std::thread::Builder::new()
             .name(format!("core-{i}"))
             .spawn(move || {
                 if let Some(cpu) = cpu {
                     core_affinity::set_for_current(cpu);
-                }
-                if sharing {
-                    share_cpu_politely();
                 }
                 crate::metrics::register_thread(slot);
                 core_main(i, cfg, mesh, state, fds, ready);
@@ -173,32 +169,6 @@ pub fn start_with_journal(
     handle.state.startup_memory.store(used, Ordering::Relaxed);
     handle.state.peak_memory.fetch_max(used, Ordering::Relaxed);
     Ok(handle)
-}
-
-/// Whether executor `i` of `n`, pinned round-robin to `ncpus` CPUs (executor
-/// `i` on CPU `i % ncpus`), shares its CPU with another executor.
-fn shares_cpu(i: usize, n: usize, ncpus: usize) -> bool {
-    if ncpus == 0 {
-        return false;
-    }
-    let on_its_cpu = n / ncpus + usize::from(i % ncpus < n % ncpus);
-    on_its_cpu > 1
-}
-
-/// Puts the calling executor thread in `SCHED_BATCH`, for executors that
-/// share a CPU: a peer woken by a hop or by its own socket then waits for
-/// the running executor's turn to end instead of preempting it part way
-/// through, which splits the turn and adds two switches (tuning.md,
-/// "Threads and pinning"). A failure leaves the default policy.
-fn share_cpu_politely() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is a valid `sched_param` that outlives the call;
-    // pid 0 names the calling thread, and SCHED_BATCH with priority 0 needs
-    // no privilege.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
-    if rc != 0 {
-        tracing::debug!("SCHED_BATCH not set: {}", std::io::Error::last_os_error());
-    }
 }
 
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN. Returns the exit code.
@@ -383,25 +353,5 @@ async fn clients_cron(core: Rc<Core>) {
     loop {
         runtime::sleep(CLIENTS_CRON).await;
         clients::clients_cron(&core);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shares_cpu;
-
-    #[test]
-    fn executors_share_a_cpu_only_where_two_are_pinned_to_it() {
-        // One per CPU, or fewer: nobody shares.
-        assert!((0..2).all(|i| !shares_cpu(i, 2, 2)));
-        assert!(!shares_cpu(0, 1, 4));
-        // Three on two CPUs: 0 and 2 on CPU 0, 1 alone on CPU 1.
-        let three: Vec<bool> = (0..3).map(|i| shares_cpu(i, 3, 2)).collect();
-        assert_eq!(three, [true, false, true]);
-        // Two on one CPU, five on two: everyone shares.
-        assert!((0..2).all(|i| shares_cpu(i, 2, 1)));
-        assert!((0..5).all(|i| shares_cpu(i, 5, 2)));
-        // Unknown CPUs (no pinning): nobody.
-        assert!(!shares_cpu(0, 4, 0));
     }
 }

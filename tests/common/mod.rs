@@ -132,11 +132,6 @@ impl Server {
         }
     }
 
-    /// The child's process id (`None` against the reference Redis).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// True when the tests run against the reference Redis (see [`Server::start_with`]).
     pub fn is_reference_redis(&self) -> bool {
         self._redis.is_some()
